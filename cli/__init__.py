@@ -1,0 +1,1 @@
+"""The ``cockpit`` command line: the headless contract scripts, tests and orchestrators rely on."""

@@ -1,0 +1,420 @@
+"""Entry point of the ``cockpit`` command: argument parsing and dispatch to the core.
+
+Exit codes: 0 success, 1 a task or check failed, 2 bad usage or invalid input (one line naming the
+field). Output is plain text, or JSON with ``--json``; nothing here draws a UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask
+from cockpit.core.commands import CommandError, run_task_command, submit
+from cockpit.core.config import ConfigError
+from cockpit.core.envelope import EnvelopeError, envelope_from_mapping, load_envelope
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or invalid input: printed as one line, exit 2."""
+
+
+def _board(args: argparse.Namespace) -> Blackboard:
+    return Blackboard(Path(args.repo or os.getcwd()))
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    board = _board(args)
+    created = board.init()
+    print(f"{'created' if created else 'already initialised'}: {board.root}")
+    return EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    board = _board(args)
+    board.init()
+    if args.file:
+        envelope = load_envelope(Path(args.file))
+        overrides = {k: v for k, v in _flag_fields(args).items() if k != "goal" or v}
+        if overrides:
+            data = envelope.model_dump(mode="json", exclude_unset=True)
+            data.update(overrides)
+            envelope = envelope_from_mapping(data)
+    else:
+        fields = _flag_fields(args)
+        if not fields.get("goal"):
+            raise UsageError("invalid envelope: goal: give an envelope FILE or --goal TEXT")
+        envelope = envelope_from_mapping(fields)
+    if "lane" not in envelope.model_fields_set:
+        envelope = envelope.model_copy(update={"lane": board.config().default_lane})
+    task_id = submit(board, envelope)
+    print(task_id)
+    return EXIT_OK
+
+
+def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("goal", "lane", "effort", "sandbox", "model", "risk_level", "title", "kind"):
+        value = getattr(args, name, None)
+        if value is not None:
+            out[name] = value
+    budget: dict[str, Any] = {}
+    if args.budget_tokens is not None:
+        budget["tokens"] = args.budget_tokens
+    if args.budget_tool_calls is not None:
+        budget["tool_calls"] = args.budget_tool_calls
+    if args.budget_time is not None:
+        budget["wall_time"] = args.budget_time
+    if budget:
+        out["budget"] = budget
+    if args.accept:
+        out["acceptance_criteria"] = args.accept
+    if args.input:
+        out["inputs"] = args.input
+    if args.output:
+        out["output"] = {"path": args.output}
+    if args.stop_if:
+        out["stop_conditions"] = args.stop_if
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cockpit.core.supervisor import Supervisor
+
+    board = _board(args)
+    board.init()
+    supervisor = Supervisor(board)
+    loop = asyncio.new_event_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, supervisor.stop)
+    try:
+        loop.run_until_complete(supervisor.run(until_idle=args.until_idle))
+    finally:
+        loop.close()
+    if args.until_idle:
+        print_status(board)
+        failed = [s for s in board.states() if s.status.value in ("failed", "blocked")]
+        return EXIT_FAIL if failed else EXIT_OK
+    return EXIT_OK
+
+
+def status_rows(board: Blackboard) -> list[dict[str, Any]]:
+    rows = [s.summary() for s in board.states()]
+    for item in board.inbox():
+        if item.kind == "submit":
+            env = item.data.get("envelope") or {}
+            rows.append(
+                {
+                    "id": item.data.get("task_id"),
+                    "lane": env.get("lane"),
+                    "state": "submitted",
+                    "title": env.get("title") or str(env.get("goal", ""))[:80],
+                    "attempts": 0,
+                    "thread_id": None,
+                    "signals": {"exit_code": None, "turn_completed": False, "last_message": False},
+                    "usage": {
+                        "input_tokens": 0,
+                        "cached_input_tokens": 0,
+                        "output_tokens": 0,
+                        "reasoning_output_tokens": 0,
+                    },
+                    "message": "waiting in the inbox for a supervisor",
+                }
+            )
+    return rows
+
+
+def _signals_text(sig: dict[str, Any]) -> str:
+    code = sig.get("exit_code")
+    exit_part = "exit ?" if code is None else f"exit {code}"
+    mark = {True: "✓", False: "✗"}
+    return (
+        f"{exit_part} {mark[code == 0] if code is not None else '·'} "
+        f"turn {mark[bool(sig.get('turn_completed'))]}"
+        f" msg {mark[bool(sig.get('last_message'))]}"
+    )
+
+
+def print_status(board: Blackboard) -> None:
+    rows = status_rows(board)
+    if not rows:
+        print("no tasks")
+        return
+    header = ("ID", "LANE", "STATE", "ATT", "SIGNALS", "TOKENS in/out", "TITLE")
+    table = [header]
+    for r in rows:
+        u = r["usage"]
+        table.append(
+            (
+                str(r["id"]),
+                str(r["lane"]),
+                str(r["state"]),
+                str(r["attempts"]),
+                _signals_text(r["signals"]),
+                f"{u['input_tokens']}/{u['output_tokens']}",
+                str(r.get("title") or "")[:48],
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    pid = board.supervisor_pid()
+    print(
+        f"\nsupervisor: {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
+        f"   quarantined files: {len(board.quarantined())}"
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    board = _board(args)
+    board.require()
+    if args.json:
+        _print_json(status_rows(board))
+    else:
+        print_status(board)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    board = _board(args)
+    board.require()
+    task_id = board.resolve_task(args.task)
+    state = board.read_state(task_id)
+    if state is None:
+        raise BlackboardError(f"task {task_id} has no readable state (see .cockpit/quarantine/)")
+    envelope = board.read_envelope(task_id)
+    events = [e for e in board.read_jsonl("events.jsonl") if e.get("task_id") == task_id]
+    if args.json:
+        _print_json(
+            {
+                "state": state.model_dump(mode="json"),
+                "envelope": envelope.model_dump(mode="json") if envelope else None,
+                "events": events,
+            }
+        )
+        return EXIT_OK
+    print(f"{state.id}  [{state.lane}]  {state.status.value}")
+    print(f"  {state.title}")
+    if state.message:
+        print(f"  {state.message}")
+    if state.branch:
+        print(f"  branch {state.branch} from {state.base_branch or '?'}@{(state.base_commit or '')[:10]}")
+    if state.diff:
+        print(f"  diff: {state.diff.files} files +{state.diff.insertions} -{state.diff.deletions}")
+    print(
+        f"  thread {state.thread_id or '-'}   usage in {state.usage.input_tokens} "
+        f"(cached {state.usage.cached_input_tokens}) out {state.usage.output_tokens}"
+    )
+    for a in state.attempts:
+        p = a.progress
+        print(
+            f"  attempt {a.n} ({a.kind}{', resumed' if a.resumed_thread else ''}): "
+            f"{_signals_text(a.signals.model_dump())}"
+            f"  commands {p.commands} (failed {p.commands_failed})  files {len(p.file_changes)}"
+            f"  parse errors {p.parse_errors}"
+        )
+        if a.error:
+            print(f"    error: {a.error}")
+        if a.outcome and a.outcome.status:
+            print(f"    outcome: {a.outcome.status}: {a.outcome.detail}")
+    for e in events[-10:]:
+        if e.get("line"):
+            print(f"  {e['ts'][:19]}  {e['line']}")
+    return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from cockpit.core.log_render import render_event
+    from cockpit.core.tailer import EventTailer
+
+    board = _board(args)
+    board.require()
+    task_id = board.resolve_task(args.task)
+    state = board.read_state(task_id)
+    if state is None or not state.attempts:
+        print(f"task {task_id} has no attempts yet")
+        return EXIT_OK
+    n = args.attempt or state.attempts[-1].n
+    path = board.attempt_dir(task_id, n) / "events.jsonl"
+    if args.raw and not args.follow:
+        sys.stdout.buffer.write(path.read_bytes() if path.exists() else b"")
+        return EXIT_OK
+    tailer = EventTailer(path)
+
+    def emit(events: list[Any]) -> None:
+        for event in events:
+            if args.raw:
+                print(event.model_dump_json())
+            else:
+                for line in render_event(event):
+                    print(line)
+        sys.stdout.flush()
+
+    emit(tailer.read_new())
+    if args.follow:
+        exit_path = path.parent / "exit.json"
+
+        async def follow() -> None:
+            while True:
+                finished = exit_path.exists()
+                emit(tailer.read_new())
+                if finished:
+                    return
+                await asyncio.sleep(0.1)
+
+        try:
+            asyncio.run(follow())
+        except KeyboardInterrupt:
+            pass
+    if tailer.parse_errors:
+        print(f"({tailer.parse_errors} lines could not be parsed)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _task_command(kind: str, **extra: Any):
+    def run(args: argparse.Namespace) -> int:
+        board = _board(args)
+        fields = {k: getattr(args, k) for k in extra}
+        print(run_task_command(board, kind, args.task, **fields))
+        return EXIT_OK
+
+    return run
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cockpit.core.doctor import run_checks
+
+    results = run_checks(Path(args.repo or os.getcwd()))
+    if args.json:
+        _print_json([r.__dict__ for r in results])
+    else:
+        for r in results:
+            print(f"{'ok  ' if r.ok else 'FAIL'}  {r.name:<10} {r.detail}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.demo.headless import run_demo
+
+    if not args.headless:
+        print("the full-screen cockpit is not built yet; running the headless demo", file=sys.stderr)
+    return run_demo(keep=args.keep)
+
+
+def cmd_default(args: argparse.Namespace) -> int:
+    print("The full-screen cockpit is not built yet. Headless commands work now:\n")
+    build_parser().print_help()
+    return EXIT_OK
+
+
+# ---- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cockpit", description="Supervise real Codex CLI workers.")
+    parser.add_argument("--repo", help="the repository (default: the current directory)")
+    parser.set_defaults(func=cmd_default)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("init", help="create .cockpit/ (idempotent)").set_defaults(func=cmd_init)
+
+    p = sub.add_parser("submit", help="submit an envelope (file or flags); prints the task id")
+    p.add_argument("file", nargs="?", help="envelope: .toml, .json, .md (front matter), .yaml")
+    p.add_argument("--goal")
+    p.add_argument("--title")
+    p.add_argument("--lane", choices=["local", "worktree", "cloud", "mcp"])
+    p.add_argument("--effort", choices=["none", "minimal", "low", "medium", "high", "xhigh"])
+    p.add_argument("--sandbox", choices=["read-only", "workspace-write", "danger-full-access"])
+    p.add_argument("--model")
+    p.add_argument("--kind")
+    p.add_argument("--risk-level", dest="risk_level", choices=["low", "medium", "high"])
+    p.add_argument("--budget-tokens", type=int)
+    p.add_argument("--budget-tool-calls", type=int)
+    p.add_argument("--budget-time", help="wall time, e.g. 20m")
+    p.add_argument("--accept", action="append", help="an acceptance criterion (repeatable)")
+    p.add_argument("--input", action="append", help="an input path, optionally 'path: summary' (repeatable)")
+    p.add_argument("--output", help="output path")
+    p.add_argument("--stop-if", dest="stop_if", action="append", help="a stop condition (repeatable)")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("run", help="headless supervisor")
+    p.add_argument("--until-idle", action="store_true", help="stop when nothing is queued or running")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="one row per task")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("show", help="state, attempts, three signals, usage, events")
+    p.add_argument("task")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("log", help="rendered or raw Codex events of a task")
+    p.add_argument("task")
+    p.add_argument("--raw", action="store_true")
+    p.add_argument("--follow", "-f", action="store_true")
+    p.add_argument("--attempt", type=int)
+    p.set_defaults(func=cmd_log)
+
+    for name, help_text in (
+        ("merge", "merge a reviewed worktree task into its base branch"),
+        ("reject", "discard a task's worktree and branch"),
+        ("cancel", "stop a task (interrupts its turn)"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("task")
+        p.set_defaults(func=_task_command(name))
+
+    p = sub.add_parser("revise", help="send a task back with feedback (resumes its Codex thread)")
+    p.add_argument("task")
+    p.add_argument("--feedback", required=True)
+    p.set_defaults(func=_task_command("revise", feedback=True))
+
+    p = sub.add_parser("doctor", help="codex binary and version, sandbox, git, config")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("demo", help="a throwaway repo driven by the scripted model and the real Codex")
+    p.add_argument("--headless", action="store_true", help="no TUI: run three tasks and print the status")
+    p.add_argument("--keep", action="store_true", help="keep the throwaway repo and print its path")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one line
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args))
+    except (UsageError, EnvelopeError, ConfigError, UnknownTask) as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LockHeld as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except (BlackboardError, CommandError) as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

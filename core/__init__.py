@@ -1,0 +1,1 @@
+"""Codex Cockpit core: asyncio + pydantic, never the UI toolkit."""

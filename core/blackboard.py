@@ -1,0 +1,346 @@
+"""The file blackboard under ``<repo>/.cockpit``: layout, the supervisor lock, inbox drops, task files,
+append-only logs, and quarantine of files that fail to parse. It is the only shared state."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cockpit.core.atomic import append_jsonl, atomic_write_json, atomic_write_text
+from cockpit.core.config import ProjectConfig, load_config
+from cockpit.core.envelope import Envelope
+from cockpit.core.state import TaskState, utc_now
+
+BLACKBOARD_DIR = ".cockpit"
+_SUBDIRS = (
+    "inbox",
+    "inbox/replies",
+    "tasks",
+    "decisions/pending",
+    "decisions/resolved",
+    "dead-letters/archive",
+    "breakers",
+    "quarantine",
+    "worktrees",
+)
+_TASK_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+
+
+class BlackboardError(RuntimeError):
+    """A blackboard operation that cannot go ahead (unknown task, ambiguous id, no repo)."""
+
+
+class UnknownTask(BlackboardError):
+    """No task matches the id the user gave (bad input: exit 2)."""
+
+
+class LockHeld(BlackboardError):
+    def __init__(self, pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(f"another supervisor ({who}) holds this blackboard")
+        self.pid = pid
+
+
+@dataclass
+class InboxItem:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind", ""))
+
+
+def make_task_id(title: str) -> str:
+    """A readable, unique-enough id: a slug of the title plus four hex digits (``add-hello-3fa2``)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    slug = "-".join(slug.split("-")[:4])[:32].strip("-") or "task"
+    return f"{slug}-{secrets.token_hex(2)}"
+
+
+class SupervisorLock:
+    """An exclusive ``flock`` on ``supervisor.lock``; released when the process dies, however it dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise LockHeld(read_lock_pid(self.path)) from exc
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> SupervisorLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def read_lock_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+class Blackboard:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo.resolve()
+        self.root = self.repo / BLACKBOARD_DIR
+
+    # ---- layout -------------------------------------------------------------------------------
+    @property
+    def exists(self) -> bool:
+        return (self.root / "tasks").is_dir()
+
+    def init(self) -> bool:
+        """Create the layout (idempotent) and keep it out of git. Returns True if anything was created."""
+        created = not self.exists
+        for sub in _SUBDIRS:
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._exclude_from_git()
+        return created
+
+    def _exclude_from_git(self) -> None:
+        git_dir = self.repo / ".git"
+        if git_dir.is_file():  # a linked worktree: follow the pointer to the common dir
+            text = git_dir.read_text().strip()
+            if text.startswith("gitdir:"):
+                git_dir = (self.repo / text.split(":", 1)[1].strip()).resolve()
+                common = git_dir / "commondir"
+                if common.exists():
+                    git_dir = (git_dir / common.read_text().strip()).resolve()
+        if not git_dir.is_dir():
+            return
+        exclude = git_dir / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        lines = exclude.read_text().splitlines() if exclude.exists() else []
+        if f"/{BLACKBOARD_DIR}/" not in lines:
+            with exclude.open("a", encoding="utf-8") as fh:
+                if lines and lines[-1] != "":
+                    fh.write("\n")
+                fh.write(f"/{BLACKBOARD_DIR}/\n")
+
+    def require(self) -> None:
+        if not self.exists:
+            raise BlackboardError(f"no blackboard at {self.root}; run `cockpit init` first")
+
+    def config(self) -> ProjectConfig:
+        return load_config(self.root / "config.toml")
+
+    def task_dir(self, task_id: str) -> Path:
+        return self.root / "tasks" / task_id
+
+    def attempt_dir(self, task_id: str, n: int) -> Path:
+        return self.task_dir(task_id) / "attempts" / str(n)
+
+    def worktree_path(self, task_id: str) -> Path:
+        return self.root / "worktrees" / task_id
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "supervisor.lock"
+
+    def lock(self) -> SupervisorLock:
+        return SupervisorLock(self.lock_path)
+
+    def supervisor_pid(self) -> int | None:
+        """The pid of the live supervisor, or None when nobody holds the lock."""
+        if not self.lock_path.exists():
+            return None
+        probe = SupervisorLock(self.lock_path)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return read_lock_pid(probe.path) or -1
+        finally:
+            os.close(fd)
+        return None
+
+    # ---- quarantine ---------------------------------------------------------------------------
+    def quarantine(self, path: Path, reason: str) -> Path:
+        """Move a file that failed to parse out of the way, with a note saying why. Nothing is deleted."""
+        qdir = self.root / "quarantine"
+        qdir.mkdir(parents=True, exist_ok=True)
+        try:
+            rel = path.relative_to(self.root)
+            label = "__".join(rel.parts)
+        except ValueError:
+            label = path.name
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}"
+        target = qdir / f"{stamp}-{label}"
+        os.replace(path, target)
+        atomic_write_text(
+            target.with_name(target.name + ".reason.txt"),
+            f"original: {path}\nquarantined: {utc_now().isoformat()}\nreason: {reason}\n",
+        )
+        self.log_event({"kind": "quarantine", "path": str(path), "moved_to": str(target), "reason": reason})
+        return target
+
+    def quarantined(self) -> list[Path]:
+        qdir = self.root / "quarantine"
+        if not qdir.is_dir():
+            return []
+        return sorted(p for p in qdir.iterdir() if not p.name.endswith(".reason.txt"))
+
+    # ---- inbox --------------------------------------------------------------------------------
+    def drop(self, kind: str, payload: dict[str, Any]) -> Path:
+        """Drop a request into the inbox with one atomic rename, so the supervisor never sees half."""
+        self.require()
+        data = {"kind": kind, "dropped_at": utc_now().isoformat(), **payload}
+        name = f"{time.time_ns():020d}-{secrets.token_hex(3)}.{kind}.json"
+        tmp = self.root / "inbox" / f".{name}.tmp"
+        atomic_write_json(tmp, data)
+        final = self.root / "inbox" / name
+        os.replace(tmp, final)
+        return final
+
+    def inbox(self) -> list[InboxItem]:
+        """Pending drops in arrival order; unreadable ones are quarantined and skipped."""
+        idir = self.root / "inbox"
+        if not idir.is_dir():
+            return []
+        items: list[InboxItem] = []
+        for path in sorted(idir.glob("*.json")):
+            data = self._read_json(path)
+            if not isinstance(data, dict):
+                continue
+            items.append(InboxItem(path, data))
+        return items
+
+    def reply(self, request_id: str, payload: dict[str, Any]) -> None:
+        atomic_write_json(self.root / "inbox" / "replies" / f"{request_id}.json", payload)
+
+    def take_reply(self, request_id: str) -> dict[str, Any] | None:
+        path = self.root / "inbox" / "replies" / f"{request_id}.json"
+        if not path.exists():
+            return None
+        data = self._read_json(path)
+        path.unlink(missing_ok=True)
+        return data if isinstance(data, dict) else {"ok": False, "error": "unreadable reply"}
+
+    # ---- task files ---------------------------------------------------------------------------
+    def task_ids(self) -> list[str]:
+        tdir = self.root / "tasks"
+        if not tdir.is_dir():
+            return []
+        return sorted(p.name for p in tdir.iterdir() if p.is_dir() and _TASK_ID_RE.match(p.name))
+
+    def write_envelope(self, task_id: str, envelope: Envelope) -> None:
+        path = self.task_dir(task_id) / "envelope.json"
+        if path.exists():
+            raise BlackboardError(f"task {task_id} already has an envelope (envelopes are immutable)")
+        atomic_write_json(path, envelope.model_dump(mode="json"))
+
+    def read_envelope(self, task_id: str) -> Envelope | None:
+        path = self.task_dir(task_id) / "envelope.json"
+        data = self._read_json(path)
+        if data is None:
+            return None
+        try:
+            return Envelope.model_validate(data)
+        except ValidationError as exc:
+            self.quarantine(path, f"envelope does not validate: {exc.errors()[0]['msg']}")
+            return None
+
+    def write_state(self, state: TaskState) -> None:
+        state.touch()
+        atomic_write_json(self.task_dir(state.id) / "state.json", state.model_dump(mode="json"))
+
+    def read_state(self, task_id: str) -> TaskState | None:
+        path = self.task_dir(task_id) / "state.json"
+        data = self._read_json(path)
+        if data is None:
+            return None
+        try:
+            return TaskState.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            self.quarantine(path, f"state does not validate: {where}: {err['msg']}")
+            return None
+
+    def states(self) -> list[TaskState]:
+        out = [s for tid in self.task_ids() if (s := self.read_state(tid)) is not None]
+        out.sort(key=lambda s: s.created_at)
+        return out
+
+    def resolve_task(self, ref: str) -> str:
+        """An exact id, or a unique prefix of one."""
+        ids = self.task_ids()
+        if ref in ids:
+            return ref
+        matches = [i for i in ids if i.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            pending = [i.data.get("task_id") for i in self.inbox() if i.kind == "submit"]
+            if ref in pending:
+                raise UnknownTask(f"task {ref} is still in the inbox (no supervisor has accepted it yet)")
+            raise UnknownTask(f"no task {ref!r}")
+        raise UnknownTask(f"task id {ref!r} is ambiguous: {', '.join(matches[:5])}")
+
+    # ---- logs ---------------------------------------------------------------------------------
+    def append_ledger(self, row: dict[str, Any]) -> None:
+        append_jsonl(self.root / "ledger.jsonl", {"ts": utc_now().isoformat(), **row})
+
+    def log_event(self, row: dict[str, Any]) -> None:
+        append_jsonl(self.root / "events.jsonl", {"ts": utc_now().isoformat(), **row})
+
+    def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
+        path = self.root / name
+        if not path.exists():
+            return
+        with path.open("rb") as fh:
+            for raw in fh:
+                try:
+                    row = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(row, dict):
+                    yield row
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _read_json(self, path: Path) -> Any:
+        """Parse a JSON file; a corrupt one is quarantined (and None returned), a missing one is None."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.quarantine(path, f"not valid JSON: {exc}")
+            return None

@@ -1,0 +1,214 @@
+"""Core commands on tasks — submit, cancel, revise (send back with feedback), merge, reject — and how
+they reach the blackboard: executed directly when no supervisor holds the lock, otherwise dropped into
+the inbox for the live supervisor, whose reply is awaited. The TUI, the CLI and the MCP server all come
+through here, so every front end behaves the same."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
+from cockpit.core.envelope import Envelope, EnvelopeError, check_paths, requested_escalations
+from cockpit.core.git_ops import (
+    GitOpError,
+    current_branch,
+    head_commit,
+    merge_task_branch,
+    open_repo,
+    remove_worktree,
+)
+from cockpit.core.state import TaskState, TaskStatus
+
+StateLookup = Callable[[str], TaskState | None]
+
+
+class CommandError(RuntimeError):
+    """A command that was refused; ``str()`` says why. Nothing was changed."""
+
+
+def prepare_submission(board: Blackboard, envelope: Envelope) -> dict[str, Any]:
+    """Validate an envelope against the repo and policy; returns the inbox payload (with a new id).
+
+    Raises :class:`EnvelopeError` naming the field for anything the cockpit refuses.
+    """
+    envelope = check_paths(envelope, board.repo)
+    asked = requested_escalations(envelope)
+    if asked:
+        field = "network" if envelope.network else "sandbox"
+        raise EnvelopeError(
+            field, f"{' and '.join(asked)} needs a human decision, which this build cannot take yet"
+        )
+    payload: dict[str, Any] = {
+        "task_id": make_task_id(envelope.title or envelope.goal),
+        "envelope": envelope.model_dump(mode="json"),
+    }
+    if envelope.lane == "worktree":
+        try:
+            repo = open_repo(board.repo)
+            payload["base_commit"] = head_commit(repo)
+            payload["base_branch"] = board.config().base_branch or current_branch(repo)
+        except GitOpError as exc:
+            raise EnvelopeError(
+                "lane", f"the worktree lane needs a git repository with a commit: {exc}"
+            ) from exc
+    return payload
+
+
+def submit(board: Blackboard, envelope: Envelope) -> str:
+    """Drop a validated envelope into the inbox; returns the task id."""
+    payload = prepare_submission(board, envelope)
+    board.drop("submit", payload)
+    return str(payload["task_id"])
+
+
+# ---- commands that change a task ------------------------------------------------------------------
+
+
+def cancel(board: Blackboard, state: TaskState) -> str:
+    if state.status == TaskStatus.QUEUED:
+        state.status = TaskStatus.CANCELLED
+        state.message = "cancelled before it started"
+        return state.message
+    if state.status != TaskStatus.RUNNING:
+        raise CommandError(
+            f"task {state.id} is {state.status.value}; only queued or running tasks can be cancelled"
+        )
+    attempt = state.last_attempt
+    pid = attempt.runner_pid if attempt else None
+    if not pid:
+        raise CommandError(f"task {state.id} has no runner to stop")
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+    state.message = "cancel requested; interrupting the turn"
+    return state.message
+
+
+def revise(board: Blackboard, state: TaskState, feedback: str) -> str:
+    """Send a finished task back with feedback: a new attempt resumes its Codex thread."""
+    feedback = feedback.strip()
+    if not feedback:
+        raise CommandError("feedback is empty")
+    allowed = {
+        TaskStatus.REVIEW,
+        TaskStatus.SUCCEEDED,
+        TaskStatus.FAILED,
+        TaskStatus.BLOCKED,
+        TaskStatus.CONFLICT,
+    }
+    if state.status not in allowed:
+        raise CommandError(f"task {state.id} is {state.status.value}; it cannot be sent back now")
+    state.pending_feedback = feedback
+    state.status = TaskStatus.QUEUED
+    state.message = "sent back with feedback"
+    return state.message
+
+
+def merge(board: Blackboard, state: TaskState) -> str:
+    if state.lane != "worktree" or not state.branch:
+        raise CommandError(f"task {state.id} has no branch to merge (lane {state.lane})")
+    if state.status not in (TaskStatus.REVIEW, TaskStatus.CONFLICT):
+        raise CommandError(f"task {state.id} is {state.status.value}; only a task in review can be merged")
+    if not state.base_branch:
+        raise CommandError(f"task {state.id} has no base branch (it was submitted on a detached HEAD)")
+    repo = open_repo(board.repo)
+    message = f"Merge cockpit task {state.id}: {state.title}"
+    try:
+        result = merge_task_branch(repo, state.branch, state.base_branch, message, board.root / "worktrees")
+    except GitOpError as exc:
+        raise CommandError(str(exc)) from exc
+    if not result.ok:
+        state.status = TaskStatus.CONFLICT
+        files = ", ".join(result.conflicts or []) or "unknown files"
+        state.message = f"merge into {state.base_branch} conflicted ({files}); aborted, nothing changed"
+        board.log_event({"kind": "merge_conflict", "task_id": state.id, "files": result.conflicts})
+        raise CommandError(state.message)
+    state.status = TaskStatus.MERGED
+    state.merge_commit = result.commit
+    state.message = f"merged into {state.base_branch} as {result.commit[:10] if result.commit else '?'}"
+    remove_worktree(
+        repo, Path(state.worktree) if state.worktree else board.worktree_path(state.id), state.branch
+    )
+    board.log_event(
+        {"kind": "merged", "task_id": state.id, "commit": result.commit, "into": state.base_branch}
+    )
+    return state.message
+
+
+def reject(board: Blackboard, state: TaskState) -> str:
+    if state.status in (TaskStatus.RUNNING, TaskStatus.QUEUED):
+        raise CommandError(f"task {state.id} is {state.status.value}; cancel it first")
+    if state.status == TaskStatus.MERGED:
+        raise CommandError(f"task {state.id} is already merged")
+    if state.lane == "worktree":
+        repo = open_repo(board.repo)
+        remove_worktree(
+            repo, Path(state.worktree) if state.worktree else board.worktree_path(state.id), state.branch
+        )
+    state.status = TaskStatus.REJECTED
+    state.message = "rejected; worktree and branch removed" if state.lane == "worktree" else "rejected"
+    board.log_event({"kind": "rejected", "task_id": state.id})
+    return state.message
+
+
+TASK_COMMANDS: dict[str, Callable[..., str]] = {
+    "cancel": cancel,
+    "revise": revise,
+    "merge": merge,
+    "reject": reject,
+}
+
+
+def apply_command(board: Blackboard, kind: str, state: TaskState, args: dict[str, Any]) -> str:
+    """Run one task command on ``state`` (mutated in place); the caller persists it."""
+    fn = TASK_COMMANDS.get(kind)
+    if fn is None:
+        raise CommandError(f"unknown command {kind!r}")
+    if kind == "revise":
+        return fn(board, state, str(args.get("feedback", "")))
+    return fn(board, state)
+
+
+def run_task_command(board: Blackboard, kind: str, task_ref: str, timeout: float = 60.0, **args: Any) -> str:
+    """Execute a task command now (no supervisor) or through the live supervisor's inbox."""
+    board.require()
+    task_id = board.resolve_task(task_ref)
+    lock = board.lock()
+    try:
+        lock.acquire()
+    except LockHeld:
+        return _through_supervisor(board, kind, task_id, timeout, args)
+    try:
+        state = board.read_state(task_id)
+        if state is None:
+            raise BlackboardError(f"task {task_id} has no readable state")
+        try:
+            return apply_command(board, kind, state, args)
+        finally:
+            board.write_state(state)
+    finally:
+        lock.release()
+
+
+def _through_supervisor(
+    board: Blackboard, kind: str, task_id: str, timeout: float, args: dict[str, Any]
+) -> str:
+    request_id = f"{time.time_ns()}-{os.getpid()}"
+    board.drop(kind, {"task_id": task_id, "request_id": request_id, **args})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = board.take_reply(request_id)
+        if reply is not None:
+            if reply.get("ok"):
+                return str(reply.get("message", "done"))
+            raise CommandError(str(reply.get("error", "refused")))
+        if board.supervisor_pid() is None:
+            raise CommandError("the supervisor went away before answering; run the command again")
+        time.sleep(0.05)
+    raise CommandError(f"the supervisor did not answer within {timeout:.0f}s; the request stays in the inbox")

@@ -1,0 +1,49 @@
+"""Project settings from ``.cockpit/config.toml``: worker cap, run caps, lanes, Codex binary."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
+
+
+class ConfigError(ValueError):
+    """An invalid config file; ``str()`` is one line naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"invalid config: {field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ProjectConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_workers: int = Field(default=3, ge=1, le=MAX_WORKERS_CAP)
+    run_timeout_s: float = Field(default=1800.0, gt=0, le=1800.0)
+    kill_grace_s: float = Field(default=5.0, ge=0.1, le=60.0)
+    default_lane: Literal["local", "worktree", "cloud", "mcp"] = "worktree"
+    codex_bin: str | None = None
+    base_branch: str | None = None
+    poll_interval_s: float = Field(default=0.1, gt=0, le=5.0)
+
+
+def load_config(path: Path) -> ProjectConfig:
+    """Read the config; a missing file gives the defaults, a bad one raises :class:`ConfigError`."""
+    if not path.exists():
+        return ProjectConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("(file)", f"{path}: {exc}") from exc
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(root)"
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(field, msg) from exc

@@ -1,0 +1,123 @@
+"""``cockpit doctor``: checks the Codex binary and its version, whether the Codex sandbox works on this
+machine, git, the repository, and the project config — each with a one-line verdict."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.codex_binary import PINNED_VERSION, CodexNotFound, find_codex
+from cockpit.core.config import ConfigError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def sandbox_works(codex: Path, timeout: float = 60.0) -> tuple[bool, str]:
+    """Run ``true`` and a denied write under ``codex sandbox`` with workspace-write."""
+    with tempfile.TemporaryDirectory(prefix="cockpit-sandbox-") as tmp:
+        try:
+            ok = subprocess.run(
+                [str(codex), "sandbox", "-c", 'sandbox_mode="workspace-write"', "--", "true"],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"could not run codex sandbox: {exc}"
+        if ok.returncode != 0:
+            tail = (ok.stderr or ok.stdout).strip().splitlines()[-1:] or ["no output"]
+            return False, f"workspace-write sandbox failed (exit {ok.returncode}): {tail[0]}"
+        # /tmp and $TMPDIR are writable inside the sandbox; the home directory is not.
+        outside = Path.home() / f".cockpit-sandbox-probe-{Path(tmp).name}"
+        subprocess.run(
+            [
+                str(codex),
+                "sandbox",
+                "-c",
+                'sandbox_mode="workspace-write"',
+                "--",
+                "sh",
+                "-c",
+                f"echo x > {outside}",
+            ],
+            cwd=tmp,
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if outside.exists():
+            outside.unlink()
+            return False, "workspace-write sandbox runs but does not confine writes"
+    return True, "workspace-write sandbox runs commands and confines writes"
+
+
+def run_checks(repo: Path, *, check_sandbox: bool = True) -> list[Check]:
+    checks: list[Check] = []
+    board = Blackboard(repo)
+    config_bin = None
+    try:
+        config = board.config()
+        config_bin = config.codex_bin
+        checks.append(
+            Check(
+                "config",
+                True,
+                f"{board.root / 'config.toml'}: max_workers={config.max_workers}, "
+                f"run_timeout_s={config.run_timeout_s:.0f}",
+            )
+        )
+    except ConfigError as exc:
+        checks.append(Check("config", False, str(exc)))
+    try:
+        codex = find_codex(config_bin, repo)
+        version = codex.version()
+        pinned = version == PINNED_VERSION
+        checks.append(
+            Check(
+                "codex",
+                pinned,
+                f"{codex.path} ({codex.source}) version {version}"
+                + ("" if pinned else f"; the cockpit is pinned to {PINNED_VERSION}"),
+            )
+        )
+        if check_sandbox:
+            ok, detail = sandbox_works(codex.path)
+            checks.append(Check("sandbox", ok, detail))
+    except (CodexNotFound, OSError, subprocess.TimeoutExpired) as exc:
+        checks.append(Check("codex", False, str(exc)))
+    try:
+        git = subprocess.run(["git", "--version"], capture_output=True, text=True, timeout=10)
+        checks.append(Check("git", git.returncode == 0, git.stdout.strip() or git.stderr.strip()))
+    except OSError as exc:
+        checks.append(Check("git", False, f"git not found: {exc}"))
+    inside = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--show-toplevel"], capture_output=True, text=True
+    )
+    if inside.returncode == 0:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True, text=True
+        )
+        checks.append(Check("repo", True, f"{inside.stdout.strip()} on {head.stdout.strip() or '?'}"))
+    else:
+        checks.append(Check("repo", False, f"{repo} is not inside a git repository"))
+    pid = board.supervisor_pid() if board.exists else None
+    checks.append(
+        Check(
+            "blackboard",
+            True,
+            (f"{board.root}" + (f"; supervisor pid {pid}" if pid else "; no supervisor"))
+            if board.exists
+            else f"{board.root} not initialised (cockpit init)",
+        )
+    )
+    return checks

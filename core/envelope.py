@@ -1,0 +1,938 @@
+"""Task envelope: the contract of every dispatch.
+
+An envelope is the playbook's task template (full or lightweight) plus the cockpit's dispatch fields
+(lane, effort, sandbox, network, model). It loads from TOML, JSON, YAML or Markdown (front matter and/or
+``## Section`` headings), accepts keys in snake_case or in the template's spelling ("Acceptance
+Criteria"), and every validation problem becomes one :class:`EnvelopeError` line naming the field.
+
+:func:`check_paths` confines input and output paths to the repository and keeps the secrets deny list
+away from workers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePath
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "DEFAULT_OUTPUT_PROTOCOL",
+    "DENY_BASENAMES",
+    "DENY_HOME_DIRS",
+    "EFFORTS",
+    "OUTPUT_PROTOCOL_RULE",
+    "Budget",
+    "Effort",
+    "Envelope",
+    "EnvelopeError",
+    "InputRef",
+    "Lane",
+    "OutputSpec",
+    "RiskLevel",
+    "Sandbox",
+    "check_paths",
+    "effort_args",
+    "envelope_from_mapping",
+    "load_envelope",
+    "missing_inputs",
+    "normalise_key",
+    "parse_budget_text",
+    "parse_duration",
+    "requested_escalations",
+]
+
+RiskLevel = Literal["low", "medium", "high"]
+Lane = Literal["local", "worktree", "cloud", "mcp"]
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
+EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+OUTPUT_PROTOCOL_RULE = (
+    "The FIRST line of your final message must be `COMPLETED: …`, `FAILED: …` or `BLOCKED: …`."
+)
+DEFAULT_OUTPUT_PROTOCOL = (
+    OUTPUT_PROTOCOL_RULE + " After the status word give, on the same line: for COMPLETED a one-line summary; "
+    "for FAILED the error; for BLOCKED the reason. Then, on later lines: FAILED adds Type "
+    "(transient|auth|logic|state|catastrophic), Last step completed and Suggestion; BLOCKED adds Needs "
+    "and Can continue with."
+)
+
+# Directories under the home directory that workers never see (playbook §14).
+DENY_HOME_DIRS: tuple[str, ...] = ("~/.ssh", "~/.gnupg", "~/.aws", "~/.config/gh")
+# The same directories recognised anywhere in a path (e.g. a repository carrying its own ``.aws/``).
+_DENY_DIR_PARTS: tuple[tuple[str, ...], ...] = ((".ssh",), (".gnupg",), (".aws",), (".config", "gh"))
+# Basename patterns, matched case-insensitively. ``.env.*`` extends the playbook's list (``.env.local``).
+DENY_BASENAMES: tuple[str, ...] = ("*.env", ".env", ".env.*", "credentials.*", "secrets.*")
+# Output paths may not point into these repository directories.
+_PROTECTED_OUTPUT_DIRS: tuple[str, ...] = (".git", ".cockpit")
+
+_TITLE_MAX = 60
+
+_KEY_ALIASES: dict[str, str] = {
+    "stop_if": "stop_conditions",
+    "stop_condition": "stop_conditions",
+    "acceptance_criterion": "acceptance_criteria",
+    "input": "inputs",
+    "tools": "allowed_tools",
+    "risk": "risk_level",
+    "reasoning_effort": "effort",
+    "model_reasoning_effort": "effort",
+}
+_BUDGET_ALIASES: dict[str, str] = {
+    "max_tool_calls": "tool_calls",
+    "max_tokens": "tokens",
+    "wall_time_seconds": "wall_time_s",
+    "cost_usd": "usd",
+    "max_usd": "usd",
+}
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+class EnvelopeError(ValueError):
+    """An invalid envelope. ``str(err)`` is one line: ``invalid envelope: <field>: <message>``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = _one_line(message)
+        super().__init__(f"invalid envelope: {self.field}: {self.message}")
+
+    def __str__(self) -> str:
+        return f"invalid envelope: {self.field}: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.field, self.message))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _field_error(field: str, message: str) -> PydanticCustomError:
+    """A validation error that names a field below the model currently validating."""
+    return PydanticCustomError("envelope_field", "{message}", {"field": field, "message": message})
+
+
+_TYPE_NAMES: dict[str, str] = {
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+
+
+def _from_validation_error(exc: ValidationError) -> EnvelopeError:
+    err = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in err.get("loc", ())]
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "envelope_field":
+        if ctx.get("field"):
+            loc.append(str(ctx["field"]))
+        message = str(ctx.get("message", err.get("msg", "")))
+    elif kind == "missing":
+        message = "field required"
+    elif kind == "extra_forbidden":
+        message = "unknown field"
+    elif kind == "literal_error":
+        message = f"must be one of {ctx.get('expected', '')} (got {err.get('input')!r})"
+    elif kind in _TYPE_NAMES:
+        message = f"{_TYPE_NAMES[kind]} (got {type(err.get('input')).__name__})"
+    else:
+        message = str(err.get("msg", "invalid value"))
+        for noise in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(noise)
+    field = ".".join(loc) or "(envelope)"
+    return EnvelopeError(field, message)
+
+
+# ------------------------------------------------------------------------------------ normalisation
+
+
+def normalise_key(key: object) -> str:
+    """``"Acceptance Criteria"`` / ``"acceptance-criteria"`` / ``"Stop if"`` -> snake_case (aliases kept)."""
+    text = str(key).strip().lower()
+    text = re.sub(r"[\s\-]+", "_", text)
+    return re.sub(r"_+", "_", text).strip("_")
+
+
+def _normalise_mapping(data: Mapping[Any, Any], aliases: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for raw_key, value in data.items():
+        key = normalise_key(raw_key)
+        key = aliases.get(key, key)
+        if key in out:
+            raise _field_error(key, f"given twice (as {origin[key]!r} and {str(raw_key)!r})")
+        out[key] = value
+        origin[key] = str(raw_key)
+    return out
+
+
+def _as_str_list(value: Any) -> Any:
+    """A single string becomes a one-item list; items are stripped and blank items dropped."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list | tuple):
+        return [item.strip() if isinstance(item, str) else item for item in value if not _blank(item)]
+    return value
+
+
+def _blank(item: Any) -> bool:
+    return isinstance(item, str) and not item.strip()
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _optional_text(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+# ------------------------------------------------------------------------------------------ budget
+
+_DURATION_UNITS: dict[str, int] = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+}  # fmt: skip
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+
+
+def parse_duration(text: str | int | float) -> int:
+    """``"30m"`` / ``"90s"`` / ``"1h"`` / ``"1h 30m"`` / ``"20 min"`` / a bare number of seconds -> seconds.
+
+    Raises ``ValueError`` for anything else, including zero or negative durations.
+    """
+    if isinstance(text, bool):
+        raise ValueError("must be a duration such as '30m', '90s' or '1h'")
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        s = text.strip().lower()
+        if re.fullmatch(r"\d+(?:\.\d+)?", s):
+            seconds = float(s)
+        else:
+            compact = s.replace(" ", "")
+            parts = _DURATION_PART.findall(s)
+            if not parts or "".join(n + u for n, u in parts) != compact:
+                raise ValueError(f"must be a duration such as '30m', '90s' or '1h' (got {text!r})")
+            seconds = 0.0
+            for number, unit in parts:
+                if unit not in _DURATION_UNITS:
+                    raise ValueError(f"unknown time unit {unit!r} in {text!r}")
+                seconds += float(number) * _DURATION_UNITS[unit]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("must be a positive duration")
+    return math.ceil(seconds)
+
+
+_NUM = r"(\d[\d_,]*(?:\.\d+)?)\s*(k|m)?"
+_BUDGET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("tool_calls", re.compile(rf"(?:tool[ _-]?calls?|calls)\s*[:=]\s*{_NUM}")),
+    ("tool_calls", re.compile(rf"{_NUM}\s*(?:tool[ _-]?calls?|calls)")),
+    ("tokens", re.compile(rf"tokens?\s*[:=]\s*{_NUM}")),
+    ("tokens", re.compile(rf"{_NUM}\s*tokens?")),
+    ("usd", re.compile(r"(?:usd|cost|dollars?)\s*[:=]\s*\$?\s*(\d+(?:\.\d+)?)")),
+    ("usd", re.compile(r"\$\s*(\d+(?:\.\d+)?)(?:\s*usd)?")),
+    ("usd", re.compile(r"(\d+(?:\.\d+)?)\s*(?:usd|dollars?)")),
+    ("wall_time", re.compile(r"(?:wall[ _-]?time(?:_s)?|time|deadline|duration)\s*[:=]\s*(.+)")),
+    ("wall_time", re.compile(r"(\d+(?:\.\d+)?\s*[a-z]+(?:\s*\d+(?:\.\d+)?\s*[a-z]+)*)")),
+)
+_BUDGET_FILLER = re.compile(r"^(?:max(?:imum)?|at most|up to|about|around|approx(?:imately)?|~|≈)\s*")
+
+
+def _scaled(number: str, suffix: str | None) -> float:
+    value = float(number.replace("_", "").replace(",", ""))
+    if suffix == "k":
+        value *= 1_000
+    elif suffix == "m":
+        value *= 1_000_000
+    return value
+
+
+def parse_budget_text(text: str) -> dict[str, Any]:
+    """Read a budget written as prose: ``"max 10 tool calls, 50000 tokens, 20 min, ~$0.50"``.
+
+    Pieces are separated by commas, semicolons, new lines or "and"; each may also be ``key: value``
+    (``"Tool calls: 10"``). Returns a mapping for :class:`Budget`; raises ``ValueError`` naming a piece
+    that cannot be read.
+    """
+    out: dict[str, Any] = {}
+    # Thousands separators ("50,000") must survive the split on commas.
+    protected = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower())
+    for raw_piece in re.split(r"[;\n]|,\s*|\band\b", protected):
+        piece = raw_piece.strip().lstrip("-*+•").strip().rstrip(".")
+        piece = _BUDGET_FILLER.sub("", piece).strip().lstrip("_").strip()
+        if not piece:
+            continue
+        for key, pattern in _BUDGET_PATTERNS:
+            match = pattern.fullmatch(piece)
+            if match is None:
+                continue
+            if key == "wall_time":
+                out["wall_time_s"] = parse_duration(match.group(1))
+            elif key == "usd":
+                out["usd"] = float(match.group(1))
+            else:
+                out[key] = _scaled(match.group(1), match.group(2))
+            break
+        else:
+            raise ValueError(
+                f"cannot read {piece!r} (write e.g. 'max 10 tool calls, 50000 tokens, 20 min, ~$0.50')"
+            )
+    if not out:
+        raise ValueError("is empty")
+    return out
+
+
+def _positive_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise PydanticCustomError("positive_int", "must be a positive integer")
+    if isinstance(value, str):
+        text = value.strip().replace("_", "").replace(",", "")
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([km]?)", text.lower())
+        if match is None:
+            raise PydanticCustomError("positive_int", "must be a positive integer")
+        value = _scaled(match.group(1), match.group(2) or None)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("positive_int", "must be a positive integer")
+        value = int(value)
+    if not isinstance(value, int) or value <= 0:
+        raise PydanticCustomError("positive_int", "must be a positive integer")
+    return value
+
+
+class Budget(BaseModel):
+    """Spending limits for one task; ``None`` means "not limited by the envelope"."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    tokens: int | None = None
+    tool_calls: int | None = None
+    wall_time_s: int | None = None
+    usd: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_forms(cls, data: Any) -> Any:
+        if data is None:
+            return {}
+        if isinstance(data, str):
+            try:
+                return parse_budget_text(data)
+            except ValueError as exc:
+                raise PydanticCustomError("budget_text", str(exc)) from None
+        if isinstance(data, Budget):
+            return data
+        if not isinstance(data, Mapping):
+            raise PydanticCustomError(
+                "budget_type", "must be a mapping or text such as 'max 10 tool calls, 50000 tokens, 20 min'"
+            )
+        data = _normalise_mapping(data, _BUDGET_ALIASES)
+        if "wall_time" in data:
+            if data.get("wall_time_s") is not None:
+                raise _field_error("wall_time", "given twice (as 'wall_time' and 'wall_time_s')")
+            raw = data.pop("wall_time")
+            if raw is not None:
+                try:
+                    data["wall_time_s"] = parse_duration(raw)
+                except ValueError as exc:
+                    raise _field_error("wall_time", str(exc)) from None
+        return data
+
+    @field_validator("tokens", "tool_calls", "wall_time_s", mode="before")
+    @classmethod
+    def _positive(cls, value: Any) -> int | None:
+        return _positive_int(value)
+
+    @field_validator("usd", mode="before")
+    @classmethod
+    def _positive_usd(cls, value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.strip().lstrip("~$").strip()
+            try:
+                value = float(value)
+            except ValueError:
+                raise PydanticCustomError("positive_number", "must be a positive number") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PydanticCustomError("positive_number", "must be a positive number")
+        if not math.isfinite(value) or value <= 0:
+            raise PydanticCustomError("positive_number", "must be a positive number")
+        return float(value)
+
+    @property
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.tokens, self.tool_calls, self.wall_time_s, self.usd))
+
+
+# -------------------------------------------------------------------------------- inputs and output
+
+_INPUT_SPLIT = re.compile(r"^(?P<path>.+?)(?:\s*[—–]\s*|:\s+|\s+-\s+)(?P<summary>.*)$", re.DOTALL)
+_BACKTICKED = re.compile(r"^`(?P<path>[^`]+)`\s*(?:(?:[—–:]|-(?=\s))\s*)?(?P<summary>.*)$", re.DOTALL)
+
+
+def _split_input(text: str) -> dict[str, str]:
+    """``"path"`` / ``"path — summary"`` / ``"path: summary"`` / ``"`path` - summary"`` -> mapping."""
+    text = text.strip()
+    match = _BACKTICKED.match(text) or _INPUT_SPLIT.match(text)
+    if match is None:
+        return {"path": text.strip("`"), "summary": ""}
+    return {"path": match.group("path").strip().strip("`"), "summary": match.group("summary").strip()}
+
+
+class InputRef(BaseModel):
+    """A file the worker may read: its path and a one-line summary (never the contents)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    path: str
+    summary: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_forms(cls, data: Any) -> Any:
+        if isinstance(data, str | PurePath):
+            return _split_input(str(data))
+        if isinstance(data, Mapping):
+            return _normalise_mapping(data, {})
+        if isinstance(data, InputRef):
+            return data
+        raise PydanticCustomError("input_type", "must be a path string or a mapping with path and summary")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        if isinstance(value, PurePath):
+            value = str(value)
+        if isinstance(value, str):
+            value = value.strip().strip("`").strip()
+            if not value:
+                raise PydanticCustomError("empty", "must not be empty")
+            if "\x00" in value:
+                raise PydanticCustomError("nul", "must not contain a NUL character")
+        return value
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _summary(cls, value: Any) -> Any:
+        return "" if value is None else (" ".join(value.split()) if isinstance(value, str) else value)
+
+
+_FORMAT_BY_SUFFIX: dict[str, str] = {
+    ".md": "markdown", ".markdown": "markdown", ".json": "json", ".jsonl": "jsonl", ".yaml": "yaml",
+    ".yml": "yaml", ".toml": "toml", ".txt": "text", ".csv": "csv", ".patch": "diff", ".diff": "diff",
+    ".html": "html",
+}  # fmt: skip
+
+
+class OutputSpec(BaseModel):
+    """Where the worker writes its result, and in which format.
+
+    When no format is given it follows the path's suffix (``.json`` -> ``json``), else ``markdown``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    path: str
+    format: str = "markdown"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_forms(cls, data: Any) -> Any:
+        if isinstance(data, str | PurePath):
+            data = {"path": str(data)}
+        if isinstance(data, Mapping):
+            data = _normalise_mapping(data, {})
+            fmt = data.get("format")
+            if (fmt is None or _blank(fmt)) and isinstance(data.get("path"), str):
+                data.pop("format", None)
+                suffix = PurePath(data["path"].strip().strip("`")).suffix.lower()
+                if suffix in _FORMAT_BY_SUFFIX:
+                    data["format"] = _FORMAT_BY_SUFFIX[suffix]
+            return data
+        if isinstance(data, OutputSpec):
+            return data
+        raise PydanticCustomError("output_type", "must be a path string or a mapping with path and format")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        return InputRef._path(value)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().strip("`").strip().lower()
+            if not value:
+                raise PydanticCustomError("empty", "must not be empty")
+        return value
+
+
+# ---------------------------------------------------------------------------------------- envelope
+
+
+def _derive_title(goal: str) -> str:
+    first = " ".join(goal.strip().splitlines()[0].split()) if goal.strip() else ""
+    if len(first) <= _TITLE_MAX:
+        return first
+    cut = first[: _TITLE_MAX - 1]
+    if " " in cut[_TITLE_MAX // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+class Envelope(BaseModel):
+    """The contract of one dispatch: the playbook's task envelope plus the cockpit's dispatch fields."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    goal: str
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    inputs: list[InputRef] = Field(default_factory=list)
+    allowed_tools: list[str] = Field(default_factory=list)
+    forbidden: list[str] = Field(default_factory=list)
+    risk_level: RiskLevel = "low"
+    budget: Budget = Field(default_factory=Budget)
+    checkpoint: str | None = None
+    stop_conditions: list[str] = Field(default_factory=list)
+    output: OutputSpec | None = None
+    output_protocol: str = DEFAULT_OUTPUT_PROTOCOL
+    # Cockpit fields.
+    lane: Lane = "worktree"
+    effort: Effort | None = None
+    sandbox: Sandbox = "workspace-write"
+    network: bool = False
+    model: str | None = None
+    title: str | None = None
+    kind: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_forms(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = _normalise_mapping(data, _KEY_ALIASES)
+        for key in ("budget", "output_protocol"):
+            if key in data and data[key] is None:
+                data.pop(key)
+        return data
+
+    @model_validator(mode="after")
+    def _default_title(self) -> Envelope:
+        # Written past validation so a derived title does not count as given (``exclude_unset`` drops it
+        # and a changed goal derives a new one).
+        if self.title is None:
+            self.__dict__["title"] = _derive_title(self.goal)
+        return self
+
+    @field_validator("goal", mode="before")
+    @classmethod
+    def _goal(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                raise PydanticCustomError("empty", "must not be empty")
+        return value
+
+    @field_validator("acceptance_criteria", "allowed_tools", "forbidden", "stop_conditions", mode="before")
+    @classmethod
+    def _str_lists(cls, value: Any) -> Any:
+        return _as_str_list(value)
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _inputs(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str | PurePath) or (isinstance(value, Mapping) and value):
+            return [value]
+        return value
+
+    @field_validator("risk_level", "lane", "effort", "sandbox", mode="before")
+    @classmethod
+    def _literals(cls, value: Any) -> Any:
+        return _lower(value)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        return _optional_text(_lower(value))
+
+    @field_validator("checkpoint", "model", "title", mode="before")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        return _optional_text(value)
+
+    @field_validator("output_protocol", mode="before")
+    @classmethod
+    def _protocol(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                raise PydanticCustomError("empty", "must not be empty")
+        return value
+
+    @property
+    def is_lightweight(self) -> bool:
+        """True when the envelope uses only the lightweight template (Goal, Inputs, Output, Stop if).
+
+        Judged by value, not by which keys were given, so it survives a dump and reload: every full-only
+        field is empty or at its default. Cockpit fields (lane, effort, sandbox, …) do not count.
+        """
+        return (
+            not self.acceptance_criteria
+            and not self.allowed_tools
+            and not self.forbidden
+            and self.risk_level == "low"
+            and self.budget.is_empty
+            and self.checkpoint is None
+            and self.output_protocol == DEFAULT_OUTPUT_PROTOCOL
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping that :func:`envelope_from_mapping` reads back to an equal envelope."""
+        return self.model_dump(mode="json")
+
+
+def envelope_from_mapping(data: Mapping[str, Any]) -> Envelope:
+    """Validate a mapping (any key spelling) into an :class:`Envelope`, or raise :class:`EnvelopeError`."""
+    if not isinstance(data, Mapping):
+        raise EnvelopeError("(envelope)", f"must be a mapping (got {type(data).__name__})")
+    try:
+        return Envelope.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _from_validation_error(exc) from None
+
+
+# ----------------------------------------------------------------------------------------- loaders
+
+
+def load_envelope(path: Path) -> Envelope:
+    """Load an envelope by suffix: ``.toml``, ``.json``, ``.yaml``/``.yml``, ``.md``/``.markdown``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    parsers: dict[str, Callable[[str, str], dict[str, Any]]] = {
+        ".toml": _parse_toml,
+        ".json": _parse_json,
+        ".yaml": _parse_yaml,
+        ".yml": _parse_yaml,
+        ".md": _parse_markdown,
+        ".markdown": _parse_markdown,
+    }
+    parser = parsers.get(suffix)
+    if parser is None:
+        raise EnvelopeError(
+            "(file)", f"{path.name}: unsupported format {suffix or '(none)'!r} (use .toml, .json, .yaml, .md)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError("(file)", f"{path.name}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise EnvelopeError("(file)", f"{path.name}: cannot read: {exc.strerror or exc}") from None
+    data = parser(text, path.name)
+    return envelope_from_mapping(data)
+
+
+def _require_mapping(data: Any, name: str, what: str) -> dict[str, Any]:
+    if data is None:
+        raise EnvelopeError("(file)", f"{name}: {what} is empty")
+    if not isinstance(data, dict):
+        raise EnvelopeError("(file)", f"{name}: {what} must be a mapping at the top level")
+    return data
+
+
+_TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _parse_toml(text: str, name: str, line_offset: int = 0) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = _TOML_LINE.sub(
+            lambda m: f"(at line {int(m.group(1)) + line_offset}, column {m.group(2)})", str(exc)
+        )
+        raise EnvelopeError("(file)", f"{name}: bad TOML: {message}") from None
+
+
+def _parse_json(text: str, name: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError(
+            "(file)", f"{name}: bad JSON: {exc.msg} (at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    return _require_mapping(data, name, "JSON")
+
+
+def _parse_yaml(text: str, name: str, line_offset: int = 0) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f" (at line {mark.line + 1 + line_offset}, column {mark.column + 1})" if mark else ""
+        raise EnvelopeError("(file)", f"{name}: bad YAML: {problem}{where}") from None
+    return _require_mapping(data, name, "YAML")
+
+
+# ---------------------------------------------------------------------------------------- markdown
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
+_KEY_VALUE = re.compile(r"^\s*(?:[-*+]\s+)?\**([A-Za-z][A-Za-z _-]*?)\**\s*:\s*(.*)$")
+_LIST_FIELDS = frozenset({"acceptance_criteria", "inputs", "allowed_tools", "forbidden", "stop_conditions"})
+
+
+def _split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str, int]:
+    """Strip leading ``---`` (YAML) and/or ``+++`` (TOML) blocks; returns (merged, body, body_line)."""
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+    front: dict[str, Any] = {}
+    start = 0
+    seen: set[str] = set()
+    while start < len(lines) and lines[start].strip() in ("---", "+++") and lines[start].strip() not in seen:
+        fence = lines[start].strip()
+        seen.add(fence)
+        closers = ("---", "...") if fence == "---" else ("+++",)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].strip() in closers), None)
+        if end is None:
+            raise EnvelopeError("(file)", f"{name}: front matter opened at line {start + 1} is never closed")
+        block = "".join(lines[start + 1 : end])
+        if fence == "---":
+            parsed = _parse_yaml(block, name, line_offset=start + 1) if block.strip() else {}
+        else:
+            parsed = _parse_toml(block, name, line_offset=start + 1)
+        try:
+            normalised = _normalise_mapping(parsed, _KEY_ALIASES)
+        except PydanticCustomError as exc:
+            raise EnvelopeError(str((exc.context or {}).get("field", "(file)")), exc.message()) from None
+        for key, value in normalised.items():
+            if key in front:
+                raise EnvelopeError(key, "given twice (in both front matter blocks)")
+            front[key] = value
+        start = end + 1
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+    return front, "".join(lines[start:]), start + 1
+
+
+def _section_key(heading: str) -> str:
+    heading = re.sub(r"\s*\(.*\)\s*$", "", heading).strip().strip("*_`").rstrip(":")
+    key = normalise_key(heading)
+    return _KEY_ALIASES.get(key, key)
+
+
+def _items(lines: list[str]) -> list[str]:
+    """Bullet items (continuation lines joined); without bullets, one item per non-blank line."""
+    items: list[str] = []
+    bulleted = any(_BULLET.match(line) for line in lines)
+    in_fence = False
+    for line in lines:
+        if line.strip().startswith("```"):
+            in_fence = not in_fence
+            continue
+        if not line.strip():
+            continue
+        match = _BULLET.match(line) if not in_fence else None
+        if match:
+            items.append(match.group(1).strip())
+        elif bulleted and items and (line[:1].isspace() or in_fence):
+            items[-1] = f"{items[-1]} {line.strip()}"
+        else:
+            items.append(line.strip())
+    return items
+
+
+def _text(lines: list[str]) -> str:
+    items = [line for line in lines if line.strip()]
+    if len(items) == 1 and (match := _BULLET.match(items[0])):
+        return match.group(1).strip()
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def _section_value(key: str, lines: list[str]) -> Any:
+    if key in _LIST_FIELDS:
+        items = _items(lines)
+        if key == "allowed_tools" and len(items) == 1 and "," in items[0]:
+            items = [part.strip() for part in items[0].split(",")]
+        return items
+    if key == "budget":
+        return ", ".join(_items(lines))
+    if key == "output":
+        fields: dict[str, str] = {}
+        rest: list[str] = []
+        for item in _items(lines):
+            match = _KEY_VALUE.match(item)
+            if match and normalise_key(match.group(1)) in ("path", "format"):
+                fields[normalise_key(match.group(1))] = match.group(2).strip().strip("`")
+            else:
+                rest.append(item)
+        if rest and "path" not in fields:
+            fields["path"] = rest.pop(0).strip("`")
+        if rest:
+            raise EnvelopeError("output", f"cannot read {rest[0]!r} (write 'Path: …' and 'Format: …')")
+        return fields
+    return _text(lines)
+
+
+def _parse_markdown_sections(body: str, first_line: int) -> dict[str, Any]:
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    in_fence = False
+    for number, line in enumerate(body.splitlines(), start=first_line):
+        if line.strip().startswith("```"):
+            in_fence = not in_fence
+        heading = None if in_fence else _HEADING.match(line)
+        if heading and len(heading.group(1)) == 2:
+            current = _section_key(heading.group(2))
+            if not current:
+                raise EnvelopeError("(file)", f"empty section heading at line {number}")
+            if current in sections:
+                raise EnvelopeError(current, f"section given twice (again at line {number})")
+            sections[current] = []
+            continue
+        if heading and len(heading.group(1)) == 1:
+            current = None  # the document's title, e.g. "# Task Envelope"
+            continue
+        if current is not None:
+            sections[current].append(line)
+    out: dict[str, Any] = {}
+    for key, lines in sections.items():
+        if not any(line.strip() for line in lines):
+            continue  # an empty template section
+        out[key] = _section_value(key, lines)
+    return out
+
+
+def _parse_markdown(text: str, name: str) -> dict[str, Any]:
+    front, body, body_line = _split_front_matter(text, name)
+    data = _parse_markdown_sections(body, body_line)
+    data.update(front)  # front matter wins on conflict
+    if not data:
+        raise EnvelopeError("(file)", f"{name}: no front matter and no '## Goal' section")
+    return data
+
+
+# ------------------------------------------------------------------------------------------- paths
+
+
+def _matches_deny_list(path: Path, home: Path) -> bool:
+    parts = path.parts
+    for denied in DENY_HOME_DIRS:
+        base = home / denied.removeprefix("~/")
+        if path == base or base in path.parents:
+            return True
+    for seq in _DENY_DIR_PARTS:
+        n = len(seq)
+        if any(tuple(parts[i : i + n]) == seq for i in range(len(parts) - n + 1)):
+            return True
+    name = path.name.lower()
+    return any(fnmatchcase(name, pattern) for pattern in DENY_BASENAMES)
+
+
+def _confine(raw: str, root: Path, home: Path, field: str) -> Path:
+    candidate = Path(os.path.expanduser(raw))
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    lexical = Path(os.path.normpath(candidate))
+    resolved = candidate.resolve(strict=False)
+    if _matches_deny_list(lexical, home) or _matches_deny_list(resolved, home):
+        raise EnvelopeError(field, f"on the deny list (secrets): {raw}")
+    for p in (lexical, resolved):
+        if p != root and root not in p.parents:
+            raise EnvelopeError(field, f"outside the repository: {raw}")
+    return resolved
+
+
+def check_paths(env: Envelope, repo_root: Path) -> Envelope:
+    """Confine the envelope's paths to ``repo_root``; return a copy with absolute, resolved paths.
+
+    Each input path and the output path, relative to the repository root or absolute, must stay inside
+    the repository after ``..`` and symlinks are resolved, and must not match the secrets deny list
+    (``~/.ssh``, ``~/.gnupg``, ``~/.aws``, ``~/.config/gh``, ``*.env``, ``.env``, ``credentials.*``,
+    ``secrets.*``). The output path may not be the repository root or lie in ``.git/`` or ``.cockpit/``.
+    Inputs need not exist (a worker may be asked to create them); see :func:`missing_inputs`.
+    """
+    root = Path(repo_root).resolve(strict=False)
+    home = Path.home().resolve(strict=False)
+    inputs = [
+        InputRef(path=str(_confine(ref.path, root, home, f"inputs.{i}.path")), summary=ref.summary)
+        for i, ref in enumerate(env.inputs)
+    ]
+    output = env.output
+    if output is not None:
+        target = _confine(output.path, root, home, "output.path")
+        if target == root:
+            raise EnvelopeError("output.path", f"is the repository root: {output.path}")
+        first = target.relative_to(root).parts[0]
+        if first in _PROTECTED_OUTPUT_DIRS:
+            raise EnvelopeError("output.path", f"inside {first}/, which workers may not write: {output.path}")
+        output = OutputSpec(path=str(target), format=output.format)
+    return env.model_copy(update={"inputs": inputs, "output": output})
+
+
+def missing_inputs(env: Envelope, repo_root: Path) -> list[str]:
+    """Input paths (relative to ``repo_root`` unless absolute) that do not exist; warnings, not errors."""
+    root = Path(repo_root)
+    missing: list[str] = []
+    for ref in env.inputs:
+        p = Path(os.path.expanduser(ref.path))
+        if not (p if p.is_absolute() else root / p).exists():
+            missing.append(ref.path)
+    return missing
+
+
+# ---------------------------------------------------------------------------------- dispatch helpers
+
+
+def requested_escalations(env: Envelope) -> list[str]:
+    """Human-readable privileges beyond the default the envelope asks for (the caller gates them)."""
+    wanted: list[str] = []
+    if env.network:
+        wanted.append("network access")
+    if env.sandbox == "danger-full-access":
+        wanted.append("danger-full-access sandbox")
+    return wanted
+
+
+def effort_args(effort: str | None) -> list[str]:
+    """``codex exec`` arguments for a reasoning effort: ``["-c", 'model_reasoning_effort="high"']``."""
+    if effort is None:
+        return []
+    if effort not in EFFORTS:
+        raise EnvelopeError("effort", f"must be one of {', '.join(EFFORTS)} (got {effort!r})")
+    return ["-c", f'model_reasoning_effort="{effort}"']

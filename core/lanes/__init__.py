@@ -1,0 +1,20 @@
+"""Lane adapters: where an attempt runs (its working directory) and what happens to its result.
+
+One small interface, one adapter per lane. ``local`` runs in the repo's working tree, one task at a
+time; ``worktree`` runs in a git worktree and branch of its own and ends in a diff for review. The
+cloud and mcp lanes are not built yet: their tasks stay queued and say so.
+"""
+
+from __future__ import annotations
+
+from cockpit.core.lanes.base import Lane, LaneNotBuilt
+from cockpit.core.lanes.local import LocalLane
+from cockpit.core.lanes.worktree import WorktreeLane
+
+LANES: dict[str, type[Lane]] = {"local": LocalLane, "worktree": WorktreeLane}
+UNBUILT = {
+    "cloud": "the cloud lane is not built yet; the task waits here",
+    "mcp": "the mcp lane is not built yet; the task waits here",
+}
+
+__all__ = ["LANES", "UNBUILT", "Lane", "LaneNotBuilt", "LocalLane", "WorktreeLane"]

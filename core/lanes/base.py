@@ -1,0 +1,29 @@
+"""The lane interface: prepare a working directory for an attempt, then settle its result."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.state import TaskState, TaskStatus
+
+
+class LaneNotBuilt(RuntimeError):
+    """The lane's adapter does not exist yet."""
+
+
+class Lane(ABC):
+    name: str = ""
+    exclusive: bool = False  # True: at most one task of this lane runs at a time
+
+    def __init__(self, board: Blackboard) -> None:
+        self.board = board
+
+    @abstractmethod
+    def prepare(self, state: TaskState) -> Path:
+        """Return the directory Codex works in (``-C``), creating it if needed."""
+
+    @abstractmethod
+    def settle_success(self, state: TaskState, attempt_n: int) -> TaskStatus:
+        """After an attempt with three green signals and no FAILED/BLOCKED line: the task's new status."""

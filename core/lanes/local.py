@@ -1,0 +1,19 @@
+"""The local lane: Codex works in the repository's own working tree, one task at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit.core.lanes.base import Lane
+from cockpit.core.state import TaskState, TaskStatus
+
+
+class LocalLane(Lane):
+    name = "local"
+    exclusive = True
+
+    def prepare(self, state: TaskState) -> Path:
+        return self.board.repo
+
+    def settle_success(self, state: TaskState, attempt_n: int) -> TaskStatus:
+        return TaskStatus.SUCCEEDED

@@ -1,0 +1,54 @@
+"""The worktree lane: a git worktree and branch ``cockpit/<task-id>`` per task from its base commit.
+
+Codex edits files only; the cockpit commits the result itself, so the worker never needs write access
+to ``.git``. The task then waits in review with ``diff.patch`` (new files included) until merged or
+rejected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit.core.atomic import atomic_write_text
+from cockpit.core.git_ops import (
+    commit_all,
+    create_worktree,
+    diff_against,
+    open_repo,
+    remove_worktree,
+    task_branch,
+)
+from cockpit.core.lanes.base import Lane
+from cockpit.core.state import DiffStat, TaskState, TaskStatus
+
+
+class WorktreeLane(Lane):
+    name = "worktree"
+
+    def prepare(self, state: TaskState) -> Path:
+        if not state.base_commit:
+            raise RuntimeError("worktree task has no base commit")
+        path = self.board.worktree_path(state.id)
+        state.branch = state.branch or task_branch(state.id)
+        create_worktree(open_repo(self.board.repo), path, state.branch, state.base_commit)
+        state.worktree = str(path)
+        return path
+
+    def settle_success(self, state: TaskState, attempt_n: int) -> TaskStatus:
+        path = Path(state.worktree or self.board.worktree_path(state.id))
+        commit = commit_all(path, f"cockpit: {state.title}\n\nTask {state.id}, attempt {attempt_n}.")
+        if commit:
+            state.head_commit = commit
+        patch, summary = diff_against(path, state.base_commit or "HEAD")
+        atomic_write_text(self.board.task_dir(state.id) / "diff.patch", patch)
+        state.diff = DiffStat(
+            files=summary.files,
+            insertions=summary.insertions,
+            deletions=summary.deletions,
+            paths=summary.paths[:200],
+        )
+        if summary.files:
+            return TaskStatus.REVIEW
+        remove_worktree(open_repo(self.board.repo), path, state.branch)
+        state.message = "finished with no changes; worktree and branch removed"
+        return TaskStatus.SUCCEEDED

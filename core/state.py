@@ -1,0 +1,145 @@
+"""The task state machine as persisted in ``tasks/<id>/state.json``: statuses, attempts, three signals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cockpit.core.events import Usage
+from cockpit.core.prompt import Outcome
+from cockpit.core.reducer import AttemptProgress
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    REVIEW = "review"
+    MERGED = "merged"
+    REJECTED = "rejected"
+    CONFLICT = "conflict"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
+FINISHED = frozenset(set(TaskStatus) - ACTIVE)
+
+
+class Signals(BaseModel):
+    """The three success signals of one attempt, kept apart so a reader sees which one failed."""
+
+    exit_code: int | None = None
+    turn_completed: bool = False
+    last_message: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.turn_completed and self.last_message
+
+
+class ExitInfo(BaseModel):
+    """What the runner (or, if the runner was lost, the supervisor) recorded when the process ended."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: int | None = None
+    signal: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    lost: bool = False
+    started: float | None = None
+    ended: float | None = None
+    note: str | None = None
+
+
+class Attempt(BaseModel):
+    n: int
+    kind: Literal["initial", "followup"] = "initial"
+    resumed_thread: str | None = None
+    started_at: datetime = Field(default_factory=utc_now)
+    ended_at: datetime | None = None
+    deadline_s: float
+    effort: str | None = None
+    model: str | None = None
+    runner_pid: int | None = None
+    exit: ExitInfo | None = None
+    signals: Signals = Field(default_factory=Signals)
+    progress: AttemptProgress = Field(default_factory=AttemptProgress)
+    usage_delta: Usage | None = None
+    outcome: Outcome | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.exit is not None
+
+
+class DiffStat(BaseModel):
+    files: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    paths: list[str] = Field(default_factory=list)
+
+
+class TaskState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    lane: str
+    title: str
+    status: TaskStatus = TaskStatus.QUEUED
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+    message: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    thread_id: str | None = None
+    thread_usage: Usage | None = None
+    usage: Usage = Field(default_factory=Usage)
+    pending_feedback: str | None = None
+    base_branch: str | None = None
+    base_commit: str | None = None
+    branch: str | None = None
+    worktree: str | None = None
+    head_commit: str | None = None
+    diff: DiffStat | None = None
+    merge_commit: str | None = None
+
+    @property
+    def last_attempt(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    def touch(self) -> None:
+        self.updated_at = utc_now()
+
+    def summary(self) -> dict[str, object]:
+        """The ``status --json`` row: the headless contract scripts rely on."""
+        last = self.last_attempt
+        signals = last.signals if last else Signals()
+        return {
+            "id": self.id,
+            "lane": self.lane,
+            "state": self.status.value,
+            "title": self.title,
+            "attempts": len(self.attempts),
+            "thread_id": self.thread_id,
+            "signals": signals.model_dump(),
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "cached_input_tokens": self.usage.cached_input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "reasoning_output_tokens": self.usage.reasoning_output_tokens,
+            },
+            "branch": self.branch,
+            "message": self.message,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }

@@ -1,0 +1,96 @@
+"""``cockpit demo --headless``: a throwaway repo, the scripted model and the real Codex CLI run three
+tasks to the end through the local and worktree lanes, then print the status table and the signals."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.commands import submit
+from cockpit.core.envelope import envelope_from_mapping
+from cockpit.core.state import TaskStatus
+from cockpit.core.supervisor import Supervisor
+from cockpit.demo.codex_home import write_codex_home
+from cockpit.demo.repo import make_demo_repo
+from cockpit.demo.scripted_model import ScriptedModel, load_scenario
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+DEMO_TASKS = [
+    {
+        "goal": "Write NOTES.md that summarises what calc.py offers",
+        "title": "Write NOTES.md",
+        "lane": "local",
+        "effort": "low",
+        "inputs": ["calc.py: the module to describe"],
+        "output": {"path": "NOTES.md", "format": "markdown"},
+        "acceptance_criteria": ["NOTES.md exists and names every function in calc.py"],
+    },
+    {
+        "goal": "Add a subtract function to calc.py with a test",
+        "title": "Add a subtract function",
+        "lane": "worktree",
+        "effort": "medium",
+        "inputs": ["calc.py: the module to extend"],
+        "acceptance_criteria": ["subtract(5, 3) == 2", "a test covers add and subtract"],
+        "budget": {"tokens": 40000, "tool_calls": 8, "wall_time": "10m"},
+    },
+    {
+        "goal": "Summarise the upstream changelog into CHANGES.md",
+        "title": "Summarise the upstream changelog",
+        "lane": "worktree",
+        "effort": "minimal",
+        "output": {"path": "CHANGES.md", "format": "markdown"},
+    },
+]
+
+
+def run_demo(keep: bool = False) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
+    try:
+        return asyncio.run(_run(workdir))
+    finally:
+        if keep:
+            print(f"\nthe demo repository is kept at {workdir / 'repo'}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _run(workdir: Path) -> int:
+    from cockpit.cli.main import print_status
+
+    repo_path = workdir / "repo"
+    make_demo_repo(repo_path)
+    scenarios = [load_scenario(p) for p in sorted(SCENARIOS.glob("demo-*.toml"))]
+    with ScriptedModel(scenarios) as model:
+        env = write_codex_home(workdir / "codex-home", model.base_url)
+        board = Blackboard(repo_path)
+        board.init()
+        print(f"demo repository: {repo_path}")
+        print(f"scripted model:  {model.base_url}\n")
+        for fields in DEMO_TASKS:
+            task_id = submit(board, envelope_from_mapping(fields))
+            print(f"submitted {task_id:<40} lane={fields['lane']}")
+        supervisor = Supervisor(board, env=env)
+        print(f"\nrunning with {supervisor.codex.path.name} {supervisor.codex.version()} ...\n")
+        await supervisor.run(until_idle=True)
+    print_status(board)
+    states = board.states()
+    print()
+    for state in states:
+        last = state.last_attempt
+        print(f"{state.id}: {state.status.value} — {state.message}")
+        if last and last.outcome and last.outcome.status:
+            print(f"    last message: {last.outcome.status}: {last.outcome.detail}")
+    expected = [TaskStatus.SUCCEEDED, TaskStatus.REVIEW, TaskStatus.FAILED]
+    got = [s.status for s in states]
+    if got != expected:
+        print(f"\nunexpected demo outcome: {[g.value for g in got]}", file=sys.stderr)
+        return 1
+    review = states[1]
+    print(f"\n{review.id} waits for review: `cockpit --repo {repo_path} merge {review.id}` would merge it.")
+    return 0

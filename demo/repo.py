@@ -1,0 +1,25 @@
+"""Throwaway git repositories for the demo and the tests: a tiny Python project with one commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from git import Repo
+
+CALC = "def add(a, b):\n    return a + b\n"
+README = "# calc\n\nA tiny module the demo's workers improve.\n"
+
+
+def make_demo_repo(path: Path, branch: str = "main") -> Repo:
+    """Create ``path`` as a git repo on ``branch`` with ``calc.py`` and ``README.md`` committed."""
+    path.mkdir(parents=True, exist_ok=True)
+    repo = Repo.init(path, initial_branch=branch)
+    with repo.config_writer() as cw:
+        cw.set_value("user", "name", "Demo User")
+        cw.set_value("user", "email", "demo@example.invalid")
+        cw.set_value("commit", "gpgsign", "false")
+    (path / "calc.py").write_text(CALC)
+    (path / "README.md").write_text(README)
+    repo.index.add(["calc.py", "README.md"])
+    repo.index.commit("initial commit")
+    return repo

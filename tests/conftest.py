@@ -1,0 +1,73 @@
+"""Shared fixtures: the pinned Codex binary, a running scripted model server, and a Codex env for it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.core.codex_binary import CodexNotFound, find_codex
+from cockpit.demo.codex_home import write_codex_home
+from cockpit.demo.scripted_model import ScriptedModel
+
+
+@pytest.fixture(scope="session")
+def codex_bin() -> Path:
+    """The pinned native Codex binary; a missing binary is a failure, never a skip."""
+    try:
+        return find_codex().path
+    except CodexNotFound as exc:
+        pytest.fail(
+            f"{exc}\nRun `npm ci` in the project root to install the pinned Codex CLI.", pytrace=False
+        )
+
+
+@pytest.fixture
+def scripted_model() -> Iterator[ScriptedModel]:
+    """A started scripted model server with no scenarios; stopped at teardown."""
+    model = ScriptedModel().start()
+    try:
+        yield model
+    finally:
+        model.stop()
+
+
+@pytest.fixture
+def codex_home(tmp_path: Path) -> Path:
+    return tmp_path / "codex-home"
+
+
+@pytest.fixture
+def codex_env(scripted_model: ScriptedModel, codex_home: Path) -> dict[str, str]:
+    """Process env for Codex: this environment plus a fresh CODEX_HOME pointed at ``scripted_model``."""
+    env = dict(os.environ)
+    env.pop("RUST_LOG", None)
+    env.update(write_codex_home(codex_home, scripted_model.base_url, stream_idle_timeout_ms=3000))
+    return env
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A throwaway git repo on ``main`` with one commit (calc.py, README.md) and an initialised blackboard."""
+    from cockpit.core.blackboard import Blackboard
+    from cockpit.demo.repo import make_demo_repo
+
+    path = tmp_path / "repo"
+    make_demo_repo(path)
+    Blackboard(path).init()
+    return path
+
+
+@pytest.fixture
+def cockpit_env(scripted_model: ScriptedModel, codex_home: Path) -> dict[str, str]:
+    """Only the env additions the supervisor hands its workers (never the whole environment)."""
+    return write_codex_home(codex_home, scripted_model.base_url, stream_idle_timeout_ms=3000)

@@ -1,0 +1,132 @@
+"""Test helpers: a real Supervisor on a background thread, waits driven by its change callback, and a
+scan of /proc for Codex processes that belong to a test (found by the attempt marker in their env)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.state import TaskState
+from cockpit.core.supervisor import Supervisor
+
+
+class SupervisorThread:
+    """Runs ``Supervisor.run`` in its own thread and event loop so tests can block on conditions."""
+
+    def __init__(self, board: Blackboard, env: dict[str, str], *, until_idle: bool = False) -> None:
+        self.board = board
+        self._cond = threading.Condition()
+        self.changes = 0
+        self.supervisor = Supervisor(board, env=env, on_change=self._changed)
+        self._until_idle = until_idle
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self.error: BaseException | None = None
+
+    def _changed(self, _state: TaskState) -> None:
+        with self._cond:
+            self.changes += 1
+            self._cond.notify_all()
+
+    def _main(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self.supervisor.run(until_idle=self._until_idle))
+        except BaseException as exc:  # surfaced to the test by join()
+            self.error = exc
+        finally:
+            self._loop.close()
+            with self._cond:
+                self._cond.notify_all()
+
+    def start(self) -> SupervisorThread:
+        self._thread.start()
+        return self
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
+        """Wait until ``predicate()`` holds, re-checking on every state change (and at least every 0.2 s
+        for conditions outside the blackboard, such as processes)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if predicate():
+                    return True
+                if self.error is not None or (not self._thread.is_alive() and self._thread.ident):
+                    return predicate()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.2))
+
+    def wait_status(self, task_id: str, *statuses: str, timeout: float = 60.0) -> TaskState:
+        def done() -> bool:
+            state = self.board.read_state(task_id)
+            return state is not None and state.status.value in statuses
+
+        assert self.wait_for(done, timeout), (
+            f"{task_id} never reached {statuses}: {self.board.read_state(task_id)}"
+        )
+        state = self.board.read_state(task_id)
+        assert state is not None
+        return state
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.supervisor.stop)
+        self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+    def join(self, timeout: float = 120.0) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "supervisor did not finish"
+        if self.error is not None:
+            raise self.error
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Pids of live (non-zombie) processes whose environment mentions ``marker`` (e.g. a tmp path)."""
+    needle = marker.encode()
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                env = fh.read()
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in env and state != b"Z":
+            found.append(int(entry))
+    return found
+
+
+def codex_processes(marker: str) -> list[int]:
+    """Live Codex worker processes started for attempts under ``marker``: processes of the Codex
+    executable whose parent is an attempt runner (Codex's own sandbox helpers, which re-run the same
+    executable, are its children and are not counted)."""
+    out = []
+    for pid in processes_with_marker(f"COCKPIT_ATTEMPT_DIR={marker}"):
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{ppid}/cmdline", "rb") as fh:
+                parent = fh.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if Path(exe).name == "codex" and b"cockpit.core.runner" in parent:
+            out.append(pid)
+    return out
+
+
+def any_processes(marker: str) -> list[int]:
+    """Every live process (runner, Codex, sandbox helpers, commands) started for attempts under ``marker``."""
+    return processes_with_marker(f"COCKPIT_ATTEMPT_DIR={marker}")

@@ -1,0 +1,78 @@
+"""The headless CLI contract: exit codes, one-line errors naming the field, JSON shapes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COCKPIT = Path(sys.executable).parent / "cockpit"
+
+
+def cockpit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(COCKPIT), "--repo", str(repo), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_submit_prints_an_id_and_status_json_lists_it(repo: Path) -> None:
+    out = cockpit(repo, "submit", "--goal", "Write hello.txt", "--lane", "local", "--effort", "low")
+    assert out.returncode == 0, out.stderr
+    task_id = out.stdout.strip()
+    assert task_id.startswith("write-hello-txt-")
+    rows = json.loads(cockpit(repo, "status", "--json").stdout)
+    assert [r["id"] for r in rows] == [task_id]
+    row = rows[0]
+    assert row["state"] == "submitted" and row["lane"] == "local"
+    assert set(row["signals"]) == {"exit_code", "turn_completed", "last_message"}
+    assert set(row["usage"]) >= {"input_tokens", "cached_input_tokens", "output_tokens"}
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "field"),
+    [
+        ('goal = ""\n', ".toml", "goal"),
+        ('goal = "x"\nlane = "moon"\n', ".toml", "lane"),
+        ('goal = "x"\n[budget]\ntokens = -5\n', ".toml", "budget.tokens"),
+        ('goal = "x"\nbudgt = 3\n', ".toml", "budgt"),
+        ('{"goal": "x", "effort": "extreme"}', ".json", "effort"),
+        ('goal = "x"\ninputs = ["../outside.txt"]\n', ".toml", "inputs.0.path"),
+        ('goal = "x"\ninputs = ["config/secrets.yaml"]\n', ".toml", "inputs.0.path"),
+        ('goal = "x"\nnetwork = true\n', ".toml", "network"),
+        ('goal = "x"\nsandbox = "danger-full-access"\n', ".toml", "sandbox"),
+        ('goal = "x\n', ".toml", "(file)"),
+    ],
+)
+def test_invalid_envelopes_exit_2_naming_the_field(
+    repo: Path, tmp_path: Path, content: str, suffix: str, field: str
+) -> None:
+    path = tmp_path / f"envelope{suffix}"
+    path.write_text(content)
+    out = cockpit(repo, "submit", str(path))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and f" {field}:" in lines[0], lines
+    assert list((repo / ".cockpit" / "inbox").glob("*.json")) == []  # nothing half-submitted
+
+
+def test_unknown_task_is_bad_input(repo: Path) -> None:
+    out = cockpit(repo, "show", "no-such-task")
+    assert out.returncode == 2 and "no task" in out.stderr
+
+
+def test_doctor_reports_the_pinned_codex_and_a_working_sandbox(repo: Path) -> None:
+    out = cockpit(repo, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(out.stdout)}
+    assert checks["codex"]["ok"] and "0.169.0" in checks["codex"]["detail"]
+    assert checks["sandbox"]["ok"], checks["sandbox"]["detail"]
+    assert checks["git"]["ok"] and checks["repo"]["ok"]
+    assert out.returncode == 0
+
+
+def test_bad_config_exits_2_naming_the_field(repo: Path) -> None:
+    (repo / ".cockpit" / "config.toml").write_text("max_workers = 7\n")
+    out = cockpit(repo, "submit", "--goal", "x")
+    assert out.returncode == 2 and "max_workers" in out.stderr
