@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -265,22 +266,18 @@ def cmd_log(args: argparse.Namespace) -> int:
                     print(line)
         sys.stdout.flush()
 
-    emit(tailer.read_new())
     if args.follow:
         exit_path = path.parent / "exit.json"
 
         async def follow() -> None:
-            while True:
-                finished = exit_path.exists()
-                emit(tailer.read_new())
-                if finished:
-                    return
-                await asyncio.sleep(0.1)
+            async for event in tailer.follow(stop=exit_path.exists):
+                emit([event])
 
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(follow())
-        except KeyboardInterrupt:
-            pass
+    else:
+        emit(tailer.read_new())
+        emit(tailer.flush())
     if tailer.parse_errors:
         print(f"({tailer.parse_errors} lines could not be parsed)", file=sys.stderr)
     return EXIT_OK

@@ -8,6 +8,9 @@ discriminating ``type`` a default, so a known type with a new shape still parses
 Parsing goes straight from the raw bytes to models with pydantic-core (``TypeAdapter.validate_json``
 on a union discriminated by ``type``); only lines that fail that fast path take a slower, lenient path
 that repairs what it can and otherwise reports an :class:`EventParseError`.
+
+Events do not carry their source line (that would cost an attribute per event on the hot path): the
+``events.jsonl`` file is the raw record, byte for byte.
 """
 
 from __future__ import annotations
@@ -238,7 +241,8 @@ _KnownItem = (
     | CollabToolCallItem
 )
 KNOWN_ITEM_TYPES: Final[frozenset[str]] = frozenset(
-    cls.model_fields["type"].default for cls in _KnownItem.__args__  # type: ignore[attr-defined]
+    cls.model_fields["type"].default
+    for cls in _KnownItem.__args__  # type: ignore[attr-defined]
 )
 
 
@@ -367,7 +371,8 @@ _KnownEvent = (
     | RequestUserInput
 )
 KNOWN_EVENT_TYPES: Final[frozenset[str]] = frozenset(
-    cls.model_fields["type"].default for cls in _KnownEvent.__args__  # type: ignore[attr-defined]
+    cls.model_fields["type"].default
+    for cls in _KnownEvent.__args__  # type: ignore[attr-defined]
 )
 
 
@@ -389,8 +394,10 @@ class UnknownEvent(_Wire):
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> UnknownEvent:
         data = dict(raw)
-        event_type = data.pop("type", "")
-        return cls.model_construct(type=event_type if isinstance(event_type, str) else str(event_type), **data)
+        event_type = data.pop("type", None)
+        if not isinstance(event_type, str):
+            event_type = "" if event_type is None else json.dumps(event_type)
+        return cls.model_construct(type=event_type, **data)
 
 
 CodexEvent = _KnownEvent | UnknownEvent
@@ -408,6 +415,14 @@ _validate_python: Final = _EVENT_ADAPTER.validator.validate_python
 _ITEM_ADAPTER: Final[TypeAdapter[ThreadItem]] = TypeAdapter(_ItemField)
 
 _REPAIR_ROUNDS: Final = 8
+_JSON_KINDS: Final[dict[type, str]] = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 def parse_event_line(line: bytes | str) -> CodexEvent:
@@ -445,7 +460,7 @@ def _parse_slow(line: bytes | str, exc: ValidationError) -> CodexEvent:
     except ValueError as err:  # pragma: no cover - the fast path already accepted the JSON
         raise EventParseError(f"invalid JSON: {err}") from None
     if not isinstance(obj, dict):
-        raise EventParseError(f"JSON {type(obj).__name__}, not an object")
+        raise EventParseError(f"JSON {_JSON_KINDS.get(type(obj), 'value')}, not an object")
     return _lenient_event(obj)
 
 
@@ -504,13 +519,18 @@ def _delete_path(data: Any, loc: tuple[int | str, ...]) -> bool:
     parent: Any = None
     key: int | str | None = None
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+        if _has_child(node, part):
             parent, key, node = node, part, node[part]
-        elif isinstance(part, str):
-            continue  # a union tag or model name pydantic puts in the location
-        else:
+        elif not isinstance(part, str):
             return False
+        # else: a union tag or model name that pydantic puts in the location, not a key of the data
     if parent is None or key is None or key == "type":
         return False
     del parent[key]
     return True
+
+
+def _has_child(node: Any, part: int | str) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)

@@ -151,10 +151,18 @@ class AttemptReducer:
 
     def apply_many(self, events: Iterable[CodexEvent]) -> None:
         dispatch = self._dispatch
+        item_dispatch = self._item_dispatch
         count = 0
         for event in events:
             count += 1
-            handler = dispatch.get(type(event))
+            event_type = type(event)
+            if event_type is ItemCompleted:  # most events: skip one level of dispatch
+                item = event.item
+                handler = item_dispatch.get(type(item))
+                if handler is not None:
+                    handler(item)
+                continue
+            handler = dispatch.get(event_type)
             if handler is not None:
                 handler(event)
         self._events += count

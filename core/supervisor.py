@@ -344,6 +344,7 @@ class Supervisor:
     def finalise(self, run: Running) -> None:
         state, attempt = run.state, run.attempt
         run.reducer.apply_many(run.tailer.read_new())
+        run.reducer.apply_many(run.tailer.flush())  # a last line Codex left without its newline
         progress = run.reducer.snapshot()
         progress.parse_errors = run.tailer.parse_errors
         attempt.progress = progress
@@ -398,14 +399,9 @@ class Supervisor:
                     f"BLOCKED: {outcome.detail}",
                 )
             try:
-                status = self._lanes[state.lane].settle_success(state, attempt.n)
+                status, msg = self._lanes[state.lane].settle_success(state, attempt.n)
             except GitOpError as exc:
                 return TaskStatus.FAILED, f"could not record the result: {exc}", str(exc)
-            if status == TaskStatus.REVIEW and state.diff:
-                d = state.diff
-                msg = f"diff ready for review: {d.files} files, +{d.insertions} -{d.deletions}"
-            else:
-                msg = state.message if status == TaskStatus.SUCCEEDED and state.message else "completed"
             if outcome is None or outcome.status is None:
                 msg += " (no COMPLETED: line in the final message)"
             return status, msg, None

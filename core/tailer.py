@@ -13,7 +13,7 @@ import gc
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Final
 
@@ -22,19 +22,21 @@ from cockpit.core.events import CodexEvent, EventParseError, parse_event_batch, 
 __all__ = ["EventTailer"]
 
 CHUNK_BYTES: Final = 1024 * 1024
+BULK_BYTES: Final = 4 * CHUNK_BYTES  # reads at least this large pause the cyclic collector
 MAX_ERRORS_KEPT: Final = 20
 _NL: Final = b"\n"
 
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector while a batch of events is built, then file the batch as old objects.
+    """Pause the cyclic collector while a bulk batch of events is built, then file it as old objects.
 
-    Events are acyclic trees freed by reference counting. Left to the collector, a large batch is
-    scanned again and again as it grows (costing more than the parsing itself), and once more when it
-    leaves the young generation. With the collector paused, the batch is then moved to the oldest
-    generation in O(1) (freeze + unfreeze, only when no one else holds frozen objects) so no young
-    collection walks it; a caller that drops the batch after reducing it frees it by reference counting.
+    Events are acyclic trees freed by reference counting. Left to the collector, a batch of hundreds of
+    thousands of events is scanned again and again while it grows (costing more than the parsing), and
+    once more when it leaves the young generation. With the collector paused, the batch is afterwards
+    moved to the oldest generation in O(1) (freeze + unfreeze, skipped when someone else holds frozen
+    objects), so no young collection walks it. Only used for bulk reads (catching up on a long file), so
+    a process polling small increments keeps the collector's normal rhythm.
     """
     was_enabled = gc.isenabled()
     if was_enabled:
@@ -69,7 +71,8 @@ class EventTailer:
         self.parse_errors = 0
         self.truncations = 0
         self._errors: deque[str] = deque(maxlen=MAX_ERRORS_KEPT)
-        self._pending = b""
+        self._pending: list[bytes] = []  # pieces of the unterminated last line (joined once it ends)
+        self._pending_len = 0
         self._skipping = False  # inside an over-long line: drop bytes until the next newline
         self._identity: tuple[int, int] | None = None
 
@@ -81,21 +84,22 @@ class EventTailer:
     @property
     def pending_bytes(self) -> int:
         """Length of the buffered, not yet terminated last line."""
-        return len(self._pending)
+        return self._pending_len
 
     # ------------------------------------------------------------------------------------------ reading
 
     def read_new(self) -> list[CodexEvent]:
         """Parse every complete line appended since the previous call. Never raises for bad content."""
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed below, after the stat of the open file
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
             return []
         out: list[CodexEvent] = []
-        with fh, _gc_paused():
+        with fh:
             st = os.fstat(fh.fileno())
             identity = (st.st_dev, st.st_ino)
-            if self._identity is not None and identity != self._identity:
+            replaced = self._identity is not None and identity != self._identity
+            if replaced and (self.offset or self._pending_len):
                 self._restart(f"file replaced at offset {self.offset}")
             elif st.st_size < self.offset:
                 self._restart(f"file truncated from {self.offset} to {st.st_size} bytes")
@@ -103,21 +107,18 @@ class EventTailer:
             if st.st_size == self.offset:
                 return out
             fh.seek(self.offset)
-            while True:
-                chunk = fh.read(CHUNK_BYTES)
-                if not chunk:
-                    break
-                self.offset += len(chunk)
-                self._feed(chunk, out)
+            with _gc_paused() if st.st_size - self.offset >= BULK_BYTES else nullcontext():
+                while chunk := fh.read(CHUNK_BYTES):
+                    self.offset += len(chunk)
+                    self._feed(chunk, out)
         return out
 
     def flush(self) -> list[CodexEvent]:
         """Treat a buffered unterminated last line as complete (call once the writer has exited)."""
         out: list[CodexEvent] = []
         if self._pending and not self._skipping:
-            line, self._pending = self._pending, b""
-            self._parse_lines([line], out)
-        self._pending = b""
+            self._parse_lines([b"".join(self._pending)], out)
+        self._clear_pending()
         self._skipping = False
         return out
 
@@ -149,8 +150,12 @@ class EventTailer:
         self.truncations += 1
         self._note(reason)
         self.offset = 0
-        self._pending = b""
+        self._clear_pending()
         self._skipping = False
+
+    def _clear_pending(self) -> None:
+        self._pending = []
+        self._pending_len = 0
 
     def _note(self, reason: str) -> None:
         self._errors.append(reason)
@@ -169,23 +174,28 @@ class EventTailer:
         if self._pending:
             nl = chunk.find(_NL)
             if nl < 0:
-                self._pending += chunk
-                self._check_pending()
+                self._hold(chunk)
                 return
-            head, chunk = self._pending + chunk[:nl], chunk[nl + 1 :]
-            self._pending = b""
+            self._pending.append(chunk[:nl])
+            head = b"".join(self._pending)
+            self._clear_pending()
             self._parse_lines([head], out)
+            chunk = chunk[nl + 1 :]
         lines = chunk.split(_NL)
-        self._pending = lines.pop()
+        tail = lines.pop()
         if lines:
             self._parse_lines(lines, out)
-        self._check_pending()
+        if tail:
+            self._hold(tail)
 
-    def _check_pending(self) -> None:
-        if len(self._pending) > self.max_line_bytes:
+    def _hold(self, piece: bytes) -> None:
+        """Buffer part of an unterminated line, or start skipping it once it is over the limit."""
+        self._pending.append(piece)
+        self._pending_len += len(piece)
+        if self._pending_len > self.max_line_bytes:
             self._skip_line(f"line longer than {self.max_line_bytes} bytes skipped")
             self.lines += 1
-            self._pending = b""
+            self._clear_pending()
             self._skipping = True
 
     def _parse_lines(self, lines: list[bytes], out: list[CodexEvent]) -> None:

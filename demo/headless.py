@@ -9,8 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from git import Repo
+
 from cockpit.core.blackboard import Blackboard
-from cockpit.core.commands import submit
+from cockpit.core.commands import run_task_command, submit
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.state import TaskStatus
 from cockpit.core.supervisor import Supervisor
@@ -92,5 +94,9 @@ async def _run(workdir: Path) -> int:
         print(f"\nunexpected demo outcome: {[g.value for g in got]}", file=sys.stderr)
         return 1
     review = states[1]
-    print(f"\n{review.id} waits for review: `cockpit --repo {repo_path} merge {review.id}` would merge it.")
+    print(f"\n{review.id} waits for review on {review.branch}; the demo approves it:")
+    print(f"  $ cockpit merge {review.id}")
+    print(f"  {run_task_command(board, 'merge', review.id)}")
+    log = Repo(repo_path).git.log("--oneline", "--graph", "-5", "main")
+    print("\nmain now reads:\n" + "\n".join(f"  {line}" for line in log.splitlines()))
     return 0

@@ -25,5 +25,6 @@ class Lane(ABC):
         """Return the directory Codex works in (``-C``), creating it if needed."""
 
     @abstractmethod
-    def settle_success(self, state: TaskState, attempt_n: int) -> TaskStatus:
-        """After an attempt with three green signals and no FAILED/BLOCKED line: the task's new status."""
+    def settle_success(self, state: TaskState, attempt_n: int) -> tuple[TaskStatus, str]:
+        """After an attempt with three green signals and no FAILED/BLOCKED line: the task's new status
+        and a one-line message saying what happened to the result."""

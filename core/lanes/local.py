@@ -15,5 +15,5 @@ class LocalLane(Lane):
     def prepare(self, state: TaskState) -> Path:
         return self.board.repo
 
-    def settle_success(self, state: TaskState, attempt_n: int) -> TaskStatus:
-        return TaskStatus.SUCCEEDED
+    def settle_success(self, state: TaskState, attempt_n: int) -> tuple[TaskStatus, str]:
+        return TaskStatus.SUCCEEDED, "completed in the working tree"

@@ -34,7 +34,7 @@ class WorktreeLane(Lane):
         state.worktree = str(path)
         return path
 
-    def settle_success(self, state: TaskState, attempt_n: int) -> TaskStatus:
+    def settle_success(self, state: TaskState, attempt_n: int) -> tuple[TaskStatus, str]:
         path = Path(state.worktree or self.board.worktree_path(state.id))
         commit = commit_all(path, f"cockpit: {state.title}\n\nTask {state.id}, attempt {attempt_n}.")
         if commit:
@@ -48,7 +48,10 @@ class WorktreeLane(Lane):
             paths=summary.paths[:200],
         )
         if summary.files:
-            return TaskStatus.REVIEW
+            d = state.diff
+            return (
+                TaskStatus.REVIEW,
+                f"diff ready for review: {d.files} files, +{d.insertions} -{d.deletions}",
+            )
         remove_worktree(open_repo(self.board.repo), path, state.branch)
-        state.message = "finished with no changes; worktree and branch removed"
-        return TaskStatus.SUCCEEDED
+        return TaskStatus.SUCCEEDED, "finished with no changes; worktree and branch removed"

@@ -1,0 +1,330 @@
+"""Plain-text rendering of Codex events for ``cockpit log``, and the sanitising of all displayed text.
+
+:func:`render_event` turns one event into a few short human lines (no styling, no terminal library).
+Everything taken from the stream is passed through :func:`strip_control` (no escape sequences or control
+characters reach the terminal) and :func:`redact` (obvious secrets are masked). :class:`LogRenderer`
+adds the little state a running log needs: a command's ``$`` line is not repeated when its completion
+directly follows its start.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any, Final
+
+from cockpit.core.events import (
+    AgentMessageItem,
+    CodexEvent,
+    CollabToolCallItem,
+    CommandExecutionItem,
+    ErrorEvent,
+    ErrorItem,
+    FileChangeItem,
+    ItemCompleted,
+    ItemStarted,
+    ItemUpdated,
+    McpToolCallItem,
+    PlanDelta,
+    PlanItem,
+    ReasoningItem,
+    RequestUserInput,
+    ThreadItem,
+    ThreadStarted,
+    TodoListItem,
+    TurnCompleted,
+    TurnFailed,
+    TurnStarted,
+    UnknownEvent,
+    UnknownItem,
+    Usage,
+    WebSearchItem,
+)
+
+__all__ = ["LogRenderer", "redact", "render_event", "strip_control"]
+
+OUTPUT_LINES: Final = 5
+MAX_LINE_CHARS: Final = 2000
+
+# ------------------------------------------------------------------------------------------ sanitising
+
+_ESCAPES: Final = re.compile(
+    r"""
+      \x1b\[ [0-?]* [ -/]* [@-~]          # CSI ... final byte (colours, cursor moves, erase)
+    | \x9b [0-?]* [ -/]* [@-~]            # the same, 8-bit introducer
+    | \x1b\] [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)?   # OSC ... BEL or ST (titles, hyperlinks, clipboard)
+    | \x9d [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)?
+    | \x1b[PX^_] [^\x1b\x9c]* (?:\x1b\\|\x9c)?        # DCS / SOS / PM / APC strings
+    | [\x90\x98\x9e\x9f] [^\x1b\x9c]* (?:\x1b\\|\x9c)?
+    | \x1b [ -/]* [0-~]                   # any other escape sequence
+    | \x1b                                # a lone ESC
+    """,
+    re.VERBOSE,
+)
+# C0 controls but \t and \n, DEL, C1 controls, and bidirectional overrides that reorder displayed text.
+_CONTROLS: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_control(text: str) -> str:
+    """Remove terminal escape sequences (CSI, OSC, DCS, ...) and control characters except ``\\n``/``\\t``.
+
+    ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` (which would let output overwrite the line) is removed.
+    """
+    if _CONTROLS.search(text) is None:
+        return text
+    text = text.replace("\r\n", "\n")
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+_REDACTED: Final = "[REDACTED]"
+_SECRET_PATTERNS: Final[list[tuple[re.Pattern[str], str]]] = [
+    # PEM private keys (whole block, or from the header to the end when cut short).
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S
+        ),
+        "-----BEGIN PRIVATE KEY----- " + _REDACTED,
+    ),
+    # Bearer tokens (Authorization headers, curl -H ...).
+    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + _REDACTED),
+    # OpenAI / Anthropic style keys: sk-..., sk-proj-..., sk-ant-...
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "sk-" + _REDACTED),
+    # GitHub tokens.
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), _REDACTED),
+    # AWS access key ids.
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), _REDACTED),
+    # Slack tokens.
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), _REDACTED),
+    # Google API keys.
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), _REDACTED),
+    # key=value / key: value / "key": "value" for secret-sounding keys.
+    (
+        re.compile(
+            r"""(?ix)
+            \b( (?:[a-z0-9]+[_-])* (?:password|passwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token
+                |access[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token) )
+            (["']?\s*[:=]\s*)
+            (["']?)
+            (?!\[REDACTED\])[^\s"',;&]+
+            """
+        ),
+        r"\1\2\3" + _REDACTED,
+    ),
+    # Credentials inside URLs: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@"), r"\1" + _REDACTED + "@"),
+]
+
+
+def redact(text: str) -> str:
+    """Mask obvious secrets: API keys (``sk-``, ``ghp_``, ``AKIA``, ...), bearer tokens, ``password=...``."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def clean(text: str) -> str:
+    """What every displayed piece of stream text goes through: :func:`strip_control`, then :func:`redact`."""
+    return redact(strip_control(text))
+
+
+# ------------------------------------------------------------------------------------------- rendering
+
+
+def render_event(
+    event: CodexEvent, *, root: str | None = None, output_lines: int = OUTPUT_LINES
+) -> list[str]:
+    """Short human lines for one event; ``[]`` for events not worth a line (deltas, item updates).
+
+    ``root`` (a working directory) is stripped from file paths; ``output_lines`` bounds the command
+    output shown under a finished command.
+    """
+    return _render(event, root, output_lines, show_command=True)
+
+
+class LogRenderer:
+    """Renders a stream in order; skips the repeated ``$ command`` when a command's completion directly
+    follows its start."""
+
+    def __init__(self, *, root: str | None = None, output_lines: int = OUTPUT_LINES) -> None:
+        self.root = root
+        self.output_lines = output_lines
+        self._open_command: str | None = None
+
+    def render(self, event: CodexEvent) -> list[str]:
+        show_command = True
+        if isinstance(event, ItemCompleted) and isinstance(event.item, CommandExecutionItem):
+            show_command = event.item.id != self._open_command
+        lines = _render(event, self.root, self.output_lines, show_command=show_command)
+        if lines:
+            self._open_command = None
+            if isinstance(event, ItemStarted) and isinstance(event.item, CommandExecutionItem):
+                self._open_command = event.item.id
+        return lines
+
+
+def _render(event: CodexEvent, root: str | None, output_lines: int, *, show_command: bool) -> list[str]:
+    if isinstance(event, ItemCompleted):
+        return _render_item(event.item, "completed", root, output_lines, show_command)
+    if isinstance(event, ItemStarted):
+        return _render_item(event.item, "started", root, output_lines, show_command)
+    if isinstance(event, ItemUpdated):
+        return _render_item(event.item, "updated", root, output_lines, show_command)
+    if isinstance(event, ThreadStarted):
+        return [f"▸ thread {clean(event.thread_id)}"]
+    if isinstance(event, TurnStarted):
+        return ["▸ turn started"]
+    if isinstance(event, TurnCompleted):
+        return [f"■ turn completed: {format_usage(event.usage)}"]
+    if isinstance(event, TurnFailed):
+        return _block("✗ turn failed: ", event.message)
+    if isinstance(event, ErrorEvent):
+        return _block("! ", event.message or "error")
+    if isinstance(event, PlanDelta):
+        return []
+    if isinstance(event, RequestUserInput):
+        return _render_user_input(event)
+    if isinstance(event, UnknownEvent):
+        return [f"? unknown event type {clean(event.type) or '(none)'}"]
+    return []  # pragma: no cover - every event type is handled above
+
+
+def format_usage(usage: Usage) -> str:
+    """``in 1334 (cached 1000) out 76 (reasoning 7)``; the parenthesised parts only when non-zero."""
+    text = f"in {usage.input_tokens}"
+    if usage.cached_input_tokens:
+        text += f" (cached {usage.cached_input_tokens})"
+    text += f" out {usage.output_tokens}"
+    if usage.reasoning_output_tokens:
+        text += f" (reasoning {usage.reasoning_output_tokens})"
+    return text
+
+
+def _render_item(
+    item: ThreadItem, phase: str, root: str | None, output_lines: int, show_command: bool
+) -> list[str]:
+    if isinstance(item, CommandExecutionItem):
+        return _render_command(item, phase, output_lines, show_command)
+    if isinstance(item, TodoListItem):
+        return _render_todo(item) if phase in ("started", "updated") else []
+    if phase != "completed":
+        if isinstance(item, McpToolCallItem) and phase == "started":
+            return [f"⚙ {clean(item.server)}.{clean(item.tool)}{_short_json(item.arguments)}"]
+        return []
+    if isinstance(item, AgentMessageItem):
+        return _block("» ", item.text)
+    if isinstance(item, ReasoningItem):
+        return _block("~ ", item.text)
+    if isinstance(item, FileChangeItem):
+        failed = " (failed)" if item.status == "failed" else ""
+        return [
+            f"✎ {clean(change.kind)} {clean(_relative(change.path, root))}{failed}" for change in item.changes
+        ]
+    if isinstance(item, ErrorItem):
+        return _block("! ", item.message or "error")
+    if isinstance(item, McpToolCallItem):
+        name = f"{clean(item.server)}.{clean(item.tool)}"
+        if item.error is not None or item.status == "failed":
+            message = item.error.message if item.error is not None else "failed"
+            return _block(f"  ✗ {name}: ", message)
+        return [f"  ✓ {name}"]
+    if isinstance(item, WebSearchItem):
+        return [f"⌕ search: {clean(item.query)}"]
+    if isinstance(item, PlanItem):
+        return ["≡ plan", *_indent(item.text, "  ")]
+    if isinstance(item, CollabToolCallItem):
+        head = f"⇄ {clean(item.tool) or 'collab tool'} ({clean(item.status)})"
+        return [head, *_indent(item.prompt or "", "  ")]
+    if isinstance(item, UnknownItem):
+        return [f"? unknown item type {clean(item.type) or '(none)'}"]
+    return []  # pragma: no cover - every item type is handled above
+
+
+def _render_command(
+    item: CommandExecutionItem, phase: str, output_lines: int, show_command: bool
+) -> list[str]:
+    head = f"$ {clean(_display_command(item.command))}"
+    if phase == "started":
+        return [head]
+    if phase != "completed":
+        return []
+    lines = [head] if show_command else []
+    if item.status == "declined":
+        lines.append("  ✗ declined")
+    elif item.exit_code is None:
+        lines.append(f"  ✗ {clean(item.status)}" if item.status == "failed" else f"  · {clean(item.status)}")
+    elif item.failed:
+        lines.append(f"  ✗ exit {item.exit_code}")
+    else:
+        lines.append(f"  ✓ exit {item.exit_code}")
+    output = clean(item.aggregated_output).rstrip("\n")
+    if output and output_lines > 0:
+        out = output.split("\n")
+        lines.extend("    " + _cut(line) for line in out[:output_lines])
+        if len(out) > output_lines:
+            lines.append(f"    … ({len(out) - output_lines} more lines)")
+    return lines
+
+
+def _render_todo(item: TodoListItem) -> list[str]:
+    done = sum(1 for entry in item.items if entry.completed)
+    lines = [f"☰ todo {done}/{len(item.items)}"]
+    lines.extend(f"  [{'x' if entry.completed else ' '}] {_cut(clean(entry.text))}" for entry in item.items)
+    return lines
+
+
+def _render_user_input(event: RequestUserInput) -> list[str]:
+    lines = ["✋ input requested"]
+    for question in event.questions:
+        if isinstance(question, dict):
+            text = question.get("question") or question.get("header") or question.get("id") or ""
+        else:
+            text = question
+        lines.extend(_indent(str(text), "  "))
+    return lines
+
+
+def _display_command(command: str) -> str:
+    """``/bin/bash -lc 'echo hi'`` → ``echo hi``; anything else unchanged."""
+    try:
+        parts = shlex.split(command)
+    except ValueError:
+        return command
+    if len(parts) == 3 and parts[0].rsplit("/", 1)[-1] in ("bash", "sh", "zsh") and parts[1] in ("-lc", "-c"):
+        return parts[2]
+    return command
+
+
+def _relative(path: str, root: str | None) -> str:
+    if root:
+        prefix = root.rstrip("/") + "/"
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
+
+
+def _block(prefix: str, text: str) -> list[str]:
+    """First line behind ``prefix``, later lines indented to match."""
+    lines = clean(text).rstrip("\n").split("\n")
+    pad = " " * len(prefix)
+    return [prefix + _cut(lines[0])] + [pad + _cut(line) if line else "" for line in lines[1:]]
+
+
+def _indent(text: str, pad: str) -> list[str]:
+    text = clean(text).rstrip("\n")
+    return [pad + _cut(line) if line else "" for line in text.split("\n")] if text else []
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"
+
+
+def _short_json(value: Any, limit: int = 200) -> str:
+    if value in (None, {}, []):
+        return ""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = str(value)
+    text = clean(text)
+    return " " + (text if len(text) <= limit else text[: limit - 1] + "…")

@@ -1,0 +1,149 @@
+"""The installed ``cockpit`` command end to end: a live ``cockpit run`` serving commands through the
+inbox, ``log`` rendered and raw, ``cancel`` of a running turn, and the headless demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from git import Repo
+from supervisor_helpers import any_processes
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.demo.scripted_model import Scenario, ScriptedModel
+
+pytestmark = pytest.mark.codex
+COCKPIT = Path(sys.executable).parent / "cockpit"
+
+
+def cockpit(repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    return subprocess.run(
+        [str(COCKPIT), "--repo", str(repo), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_state(board: Blackboard, task_id: str, *states: str, timeout: float = 60.0) -> dict:
+    """Poll the blackboard the way any other front end would (the supervisor is another process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = {r["id"]: r for r in json.loads(cockpit(board.repo, "status", "--json").stdout)}
+        if task_id in rows and rows[task_id]["state"] in states:
+            return rows[task_id]
+        time.sleep(0.1)
+    raise AssertionError(f"{task_id} never reached {states}")
+
+
+def test_live_supervisor_serves_merge_and_log(repo: Path, scripted_model: ScriptedModel, cockpit_env) -> None:
+    scripted_model.add_scenario(
+        Scenario.model_validate(
+            {
+                "name": "live",
+                "match": "live-job",
+                "responses": [
+                    {
+                        "items": [
+                            {
+                                "kind": "shell",
+                                "cmd": "printf 'token sk-live1234567890abcdefghij\\n\\033[31mred\\033[0m\\n'",
+                            }
+                        ]
+                    },
+                    {
+                        "items": [
+                            {
+                                "kind": "apply_patch",
+                                "patch": "*** Begin Patch\n*** Add File: live.txt\n+live\n*** End Patch",
+                            }
+                        ]
+                    },
+                    {"items": [{"kind": "message", "text": "COMPLETED: wrote live.txt"}]},
+                ],
+            }
+        )
+    )
+    board = Blackboard(repo)
+    task_id = cockpit(repo, "submit", "--goal", "Do the live-job", "--lane", "worktree").stdout.strip()
+    server = subprocess.Popen(
+        [str(COCKPIT), "--repo", str(repo), "run"],
+        env={**os.environ, **cockpit_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        row = wait_state(board, task_id, "review")
+        assert row["signals"] == {"exit_code": 0, "turn_completed": True, "last_message": True}
+        # A second supervisor is refused while this one holds the blackboard.
+        second = cockpit(repo, "run", "--until-idle", env=cockpit_env)
+        assert second.returncode == 1 and "holds this blackboard" in second.stderr
+        # merge goes through the inbox to the live supervisor and comes back with its answer
+        merged = cockpit(repo, "merge", task_id[:12])
+        assert merged.returncode == 0, merged.stderr
+        assert "merged into main" in merged.stdout
+        assert (repo / "live.txt").read_text() == "live\n"
+        assert Repo(repo).head.commit.message.startswith(f"Merge cockpit task {task_id}")
+        again = cockpit(repo, "merge", task_id)
+        assert again.returncode == 1 and "merged" in again.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert server.returncode == 0
+    rendered = cockpit(repo, "log", task_id).stdout
+    assert "$ " in rendered and "live.txt" in rendered and "COMPLETED: wrote live.txt" in rendered
+    assert "sk-live1234567890abcdefghij" not in rendered  # secrets redacted for display
+    assert "\x1b" not in rendered  # terminal control sequences stripped
+    raw = cockpit(repo, "log", task_id, "--raw").stdout
+    assert raw == (board.attempt_dir(task_id, 1) / "events.jsonl").read_text()  # byte for byte
+    shown = json.loads(cockpit(repo, "show", task_id, "--json").stdout)
+    assert shown["state"]["status"] == "merged" and shown["envelope"]["goal"] == "Do the live-job"
+
+
+def test_cancel_interrupts_a_running_turn(repo: Path, scripted_model: ScriptedModel, cockpit_env) -> None:
+    scripted_model.add_scenario(
+        Scenario.model_validate(
+            {
+                "name": "slow",
+                "match": "slow-job",
+                "responses": [
+                    {"items": [{"kind": "message", "text": "COMPLETED: never"}], "gate": "never"},
+                ],
+            }
+        )
+    )
+    board = Blackboard(repo)
+    task_id = cockpit(repo, "submit", "--goal", "Do the slow-job", "--lane", "local").stdout.strip()
+    server = subprocess.Popen(
+        [str(COCKPIT), "--repo", str(repo), "run"],
+        env={**os.environ, **cockpit_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert scripted_model.wait_for_in_flight(1, timeout=60)
+        out = cockpit(repo, "cancel", task_id)
+        assert out.returncode == 0, out.stderr
+        row = wait_state(board, task_id, "cancelled")
+        assert row["signals"]["turn_completed"] is False
+    finally:
+        scripted_model.open_gate("never")
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert any_processes(str(board.root)) == []
+
+
+def test_headless_demo_runs_to_the_end() -> None:
+    out = subprocess.run([str(COCKPIT), "demo", "--headless"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "succeeded" in out.stdout and "review" in out.stdout and "failed" in out.stdout
+    assert "merged into main" in out.stdout

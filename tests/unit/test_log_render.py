@@ -1,0 +1,238 @@
+"""Plain-text log rendering, control-sequence stripping and secret redaction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cockpit.core.events import parse_event_line
+from cockpit.core.log_render import LogRenderer, redact, render_event, strip_control
+from cockpit.core.tailer import EventTailer
+
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
+
+# Verbatim lines of the Codex CLI 0.169.0 notes (§3 happy path).
+HAPPY_PATH = [
+    '{"type":"thread.started","thread_id":"01a20a5f-decb-7541-abf5-b79e7c24b02c"}',
+    '{"type":"item.completed","item":{"id":"item_0","type":"error","message":"Model metadata for '
+    "`mock-model` not found. Defaulting to fallback metadata; this can degrade performance and cause "
+    'issues."}}',
+    '{"type":"turn.started"}',
+    '{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"Creating hello.txt"}}',
+    '{"type":"item.started","item":{"id":"item_2","type":"command_execution","command":"/bin/bash -lc '
+    '\'echo hi > hello.txt\'","aggregated_output":"","exit_code":null,"status":"in_progress"}}',
+    '{"type":"item.completed","item":{"id":"item_2","type":"command_execution","command":"/bin/bash -lc '
+    '\'echo hi > hello.txt\'","aggregated_output":"","exit_code":0,"status":"completed"}}',
+    '{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"done"}}',
+    '{"type":"turn.completed","usage":{"input_tokens":1334,"cached_input_tokens":1000,'
+    '"cache_write_input_tokens":0,"output_tokens":76,"reasoning_output_tokens":7}}',
+]
+
+
+def render(obj: dict[str, object] | str, **kwargs: object) -> list[str]:
+    line = obj if isinstance(obj, str) else json.dumps(obj)
+    return render_event(parse_event_line(line), **kwargs)  # type: ignore[arg-type]
+
+
+def command(exit_code: int | None, output: str, status: str = "completed", cmd: str = "/bin/bash -lc 'make'"):
+    item = {"id": "item_5", "type": "command_execution", "command": cmd, "aggregated_output": output}
+    return {"type": "item.completed", "item": {**item, "exit_code": exit_code, "status": status}}
+
+
+def test_happy_path_log() -> None:
+    renderer = LogRenderer()
+    lines = [text for line in HAPPY_PATH for text in renderer.render(parse_event_line(line))]
+    assert lines == [
+        "▸ thread 01a20a5f-decb-7541-abf5-b79e7c24b02c",
+        "! Model metadata for `mock-model` not found. Defaulting to fallback metadata; this can degrade "
+        "performance and cause issues.",
+        "▸ turn started",
+        "» Creating hello.txt",
+        "$ echo hi > hello.txt",
+        "  ✓ exit 0",
+        "» done",
+        "■ turn completed: in 1334 (cached 1000) out 76 (reasoning 7)",
+    ]
+
+
+def test_stateless_render_repeats_the_command_on_completion() -> None:
+    assert render(HAPPY_PATH[4]) == ["$ echo hi > hello.txt"]
+    assert render(HAPPY_PATH[5]) == ["$ echo hi > hello.txt", "  ✓ exit 0"]
+
+
+def test_renderer_repeats_the_command_when_something_came_between() -> None:
+    renderer = LogRenderer()
+    renderer.render(parse_event_line(HAPPY_PATH[4]))
+    renderer.render(parse_event_line(HAPPY_PATH[3]))
+    assert renderer.render(parse_event_line(HAPPY_PATH[5]))[0] == "$ echo hi > hello.txt"
+
+
+def test_failing_command_with_long_output() -> None:
+    output = "".join(f"line {i}\n" for i in range(1, 9))
+    assert render(command(3, output, "failed")) == [
+        "$ make",
+        "  ✗ exit 3",
+        "    line 1",
+        "    line 2",
+        "    line 3",
+        "    line 4",
+        "    line 5",
+        "    … (3 more lines)",
+    ]
+    assert render(command(3, "oops\n", "failed"), output_lines=0) == ["$ make", "  ✗ exit 3"]
+    assert render(command(None, "", "declined")) == ["$ make", "  ✗ declined"]
+    assert render(command(0, "", cmd="ls -la")) == ["$ ls -la", "  ✓ exit 0"]
+
+
+def test_turn_outcomes_errors_and_unknowns() -> None:
+    assert render('{"type":"turn.failed","error":{"message":"exceeded retry limit"}}') == [
+        "✗ turn failed: exceeded retry limit"
+    ]
+    assert render('{"type":"error","message":"Reconnecting... 1/5"}') == ["! Reconnecting... 1/5"]
+    assert render('{"type":"thread.compacted"}') == ["? unknown event type thread.compacted"]
+    assert render('{"type":"item.completed","item":{"id":"i","type":"image_view"}}') == [
+        "? unknown item type image_view"
+    ]
+    assert render('{"type":"turn.completed","usage":{"input_tokens":300,"output_tokens":60}}') == [
+        "■ turn completed: in 300 out 60"
+    ]
+
+
+def test_items() -> None:
+    change = {
+        "type": "item.completed",
+        "item": {
+            "id": "i",
+            "type": "file_change",
+            "changes": [{"path": "/w/repo/hello.txt", "kind": "add"}, {"path": "/etc/x", "kind": "delete"}],
+            "status": "completed",
+        },
+    }
+    assert render(change, root="/w/repo") == ["✎ add hello.txt", "✎ delete /etc/x"]
+    assert render({**change, "type": "item.started"}) == []
+    assert render(
+        {"type": "item.completed", "item": {"type": "reasoning", "text": "**Checking**\nthe file"}}
+    ) == [
+        "~ **Checking**",
+        "  the file",
+    ]
+    assert render({"type": "item.completed", "item": {"type": "agent_message", "text": "a\n\nb"}}) == [
+        "» a",
+        "",
+        "  b",
+    ]
+    todo = {
+        "type": "todo_list",
+        "items": [{"text": "read", "completed": True}, {"text": "write", "completed": False}],
+    }
+    assert render({"type": "item.updated", "item": todo}) == ["☰ todo 1/2", "  [x] read", "  [ ] write"]
+    mcp = {"type": "mcp_tool_call", "server": "docs", "tool": "search", "arguments": {"q": "x"}}
+    assert render({"type": "item.started", "item": mcp}) == ['⚙ docs.search {"q":"x"}']
+    assert render({"type": "item.completed", "item": {**mcp, "status": "completed"}}) == ["  ✓ docs.search"]
+    failed = {**mcp, "status": "failed", "error": {"message": "gone"}}
+    assert render({"type": "item.completed", "item": failed}) == ["  ✗ docs.search: gone"]
+    assert render({"type": "item.completed", "item": {"type": "web_search", "query": "q"}}) == ["⌕ search: q"]
+    assert render({"type": "item.completed", "item": {"type": "plan", "text": "1. a\n2. b"}}) == [
+        "≡ plan",
+        "  1. a",
+        "  2. b",
+    ]
+    assert render({"type": "item.plan.delta", "item_id": "i", "delta": "1."}) == []
+    ask = {"type": "request_user_input", "questions": [{"id": "q", "question": "Which one?"}]}
+    assert render(ask) == ["✋ input requested", "  Which one?"]
+
+
+def test_recorded_stream_renders_without_escapes(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(RECORDED.read_bytes())
+    renderer = LogRenderer(root="/tmp/cockpit-record-mixed/work")
+    lines = [text for event in EventTailer(path).read_new() for text in renderer.render(event)]
+    assert lines[0].startswith("▸ thread ")
+    assert lines[-1].startswith("■ turn completed: ")
+    assert "✎ add missing.txt" in lines and "✎ update words.txt" in lines
+    assert all("\x1b" not in text and "\r" not in text for text in lines)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("plain text\twith tab\nand newline", "plain text\twith tab\nand newline"),
+        ("\x1b[31mred\x1b[0m and \x1b[1;4mbold\x1b[m", "red and bold"),
+        ("\x1b[2J\x1b[H\x1b[?25lcursor games", "cursor games"),
+        ("\x1b]0;evil title\x07after", "after"),
+        ("\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\", "click"),
+        ("\x1b]52;c;Y29weQ==\x07clipboard", "clipboard"),
+        ("\x1bPq#0;2;0;0;0\x1b\\sixel", "sixel"),
+        ("\x1b7saved\x1b8 \x1bc", "saved "),
+        ("\x9b31m8-bit csi", "8-bit csi"),
+        ("bell\x07 null\x00 bs\x08 del\x7f", "bell null bs del"),
+        ("progress 10%\rprogress 100%", "progress 10%progress 100%"),
+        ("windows\r\nline", "windows\nline"),
+        ("abc\u202edcba", "abcdcba"),
+        ("dangling \x1b", "dangling "),
+        ("naïve café 🚀", "naïve café 🚀"),
+    ],
+)
+def test_strip_control(raw: str, clean: str) -> None:
+    assert strip_control(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("export OPENAI_API_KEY=sk-proj-AbCdEf0123456789xyzXYZ", "export OPENAI_API_KEY=[REDACTED]"),
+        ("key sk-abcdefghijklmnopqrstuvwx end", "key sk-[REDACTED] end"),
+        ("curl -H 'Authorization: Bearer eyJhbGciOi.J9.abc'", "curl -H 'Authorization: Bearer [REDACTED]'"),
+        ("aws AKIAIOSFODNN7EXAMPLE ok", "aws [REDACTED] ok"),
+        ("token ghp_0123456789abcdefghijABCDEFGHIJ0123", "token [REDACTED]"),
+        ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "[REDACTED]"),
+        ("mysql --password=hunter2 -u root", "mysql --password=[REDACTED] -u root"),
+        ('{"password": "hunter2", "user": "bob"}', '{"password": "[REDACTED]", "user": "bob"}'),
+        ("DB_PASSWORD: s3cr3t", "DB_PASSWORD: [REDACTED]"),
+        ("client_secret='abc123'", "client_secret='[REDACTED]'"),
+        ("git clone https://bob:s3cret@github.com/x/y", "git clone https://bob:[REDACTED]@github.com/x/y"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\nafter",
+            "-----BEGIN PRIVATE KEY----- [REDACTED]\nafter",
+        ),
+    ],
+)
+def test_redact(raw: str, expected: str) -> None:
+    assert redact(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "input_tokens: 1334, max_output_tokens=200",
+        "the token count is high; a basic understanding",
+        "ask-questions and desk-lamp",
+        "password reset flow documented in README",
+        "turn completed: in 1334 (cached 1000) out 76",
+    ],
+)
+def test_redact_leaves_ordinary_text_alone(harmless: str) -> None:
+    assert redact(harmless) == harmless
+
+
+def test_rendering_strips_and_redacts_everything_displayed() -> None:
+    hostile = command(
+        0,
+        "\x1b[32mok\x1b[0m\nAPI_KEY=sk-abcdefghijklmnopqrstuvwx\n\x1b]0;pwned\x07done\n",
+        cmd="/bin/bash -lc 'curl -H \"Authorization: Bearer abcdefgh12345678\" \x1b[2J https://x'",
+    )
+    lines = render(hostile)
+    assert lines == [
+        '$ curl -H "Authorization: Bearer [REDACTED]"  https://x',
+        "  ✓ exit 0",
+        "    ok",
+        "    API_KEY=[REDACTED]",
+        "    done",
+    ]
+    message = render(
+        {"type": "item.completed", "item": {"type": "agent_message", "text": "\x1b[31mhi\x07 ghp_"}}
+    )
+    assert message == ["» hi ghp_"]
+    assert render({"type": "error", "message": "password=abc\x1b[0m"}) == ["! password=[REDACTED]"]
