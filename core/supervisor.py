@@ -497,20 +497,17 @@ def _read_text(path: Path) -> str:
 
 
 def _pid_alive(pid: int | None) -> bool:
+    """True while ``pid`` is a live (non-zombie) attempt runner; a recycled pid does not count."""
     if not pid:
         return False
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        return fields[0] != b"Z"
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
     except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return False
+    return state != b"Z" and b"cockpit.core.runner" in cmdline
 
 
 def _kill_attempt(directory: Path, runner_pid: int | None) -> None:
