@@ -19,6 +19,7 @@ from typing import Any
 from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask
 from cockpit.core.commands import CommandError, run_task_command, submit
 from cockpit.core.config import ConfigError
+from cockpit.core.decisions import DecisionError
 from cockpit.core.envelope import EnvelopeError, envelope_from_mapping, load_envelope
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -179,6 +180,38 @@ def print_status(board: Blackboard) -> None:
         f"\nsupervisor: {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
         f"   quarantined files: {len(board.quarantined())}"
     )
+    for line in health_lines(board):
+        print(line)
+
+
+def health_lines(board: Blackboard) -> list[str]:
+    """Breakers, pending decisions, dead letters and the escalation rate, one line each."""
+    import random as _random
+    import time as _time
+
+    from cockpit.core.breaker import BreakerStore
+    from cockpit.core.dead_letters import DeadLetterQueue
+    from cockpit.core.decisions import escalation_rate
+    from cockpit.core.state import FINISHED
+
+    lines = []
+    breakers = BreakerStore(board.root / "breakers", _time.time, _random.Random()).all()
+    if breakers:
+        lines.append("breakers: " + ", ".join(f"{b.provider} {b.state.value}" for b in breakers))
+    store = _decision_store(board)
+    pending = store.pending()
+    if pending:
+        lines.append(f"decisions pending: {len(pending)} ({', '.join(c.id for c in pending[:5])})")
+    letters = DeadLetterQueue(board.root / "dead-letters", _time.time).list()
+    if letters:
+        lines.append(f"dead letters: {len(letters)} (cockpit dlq)")
+    gated = {c.task_id for c in pending + store.resolved() if c.trigger != "merge"}
+    states = board.states()
+    decided = [s for s in states if s.status in FINISHED or s.id in gated]
+    rate, reading = escalation_rate(len(gated), len(decided))
+    if rate is not None:
+        lines.append(f"escalation rate: {rate:.0%} of {len(decided)} tasks — {reading} (aim: 10–15 %)")
+    return lines
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -293,6 +326,71 @@ def _task_command(kind: str, **extra: Any):
     return run
 
 
+def _decision_store(board: Blackboard):
+    from cockpit.core.decisions import DecisionStore
+    from cockpit.core.state import utc_now
+
+    return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
+
+
+def cmd_decisions(args: argparse.Namespace) -> int:
+    from cockpit.core.decisions import render_markdown
+
+    board = _board(args)
+    board.require()
+    cards = _decision_store(board).pending()
+    if args.json:
+        _print_json([c.model_dump(mode="json") for c in cards])
+        return EXIT_OK
+    if not cards:
+        print("no pending decisions")
+    for card in cards:
+        print(render_markdown(card))
+        print()
+    return EXIT_OK
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    board = _board(args)
+    board.require()
+    card = _decision_store(board).answer(args.decision, args.option, by="human", note=args.note or "")
+    res = card.resolved
+    assert res is not None
+    option = card.option(res.option) if res.option else None
+    print(f"{card.id}: {res.option} — {option.label if option else '?'} ({res.action})")
+    pid = board.supervisor_pid()
+    print("the supervisor applies it now" if pid else "applied when a supervisor runs (`cockpit run`)")
+    return EXIT_OK
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    import time as _time
+
+    from cockpit.core.dead_letters import DeadLetterQueue
+
+    board = _board(args)
+    board.require()
+    queue = DeadLetterQueue(board.root / "dead-letters", _time.time, on_corrupt=board.quarantine)
+    letters = queue.list(include_archived=args.all)
+    if args.json:
+        _print_json([letter.model_dump(mode="json") for letter in letters])
+        return EXIT_OK
+    if not letters:
+        print("no dead letters")
+    for letter in letters:
+        when = (
+            _time.strftime("%Y-%m-%d %H:%M", _time.localtime(letter.retry_after))
+            if letter.retry_after
+            else "by hand (cockpit retry)"
+        )
+        print(
+            f"{letter.task_id}  {letter.error_type}  attempts {letter.attempts}  priority {letter.priority}  "
+            f"retry {when}"
+        )
+        print(f"    {letter.error[:160]}")
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from cockpit.core.doctor import run_checks
 
@@ -371,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, help_text in (
         ("merge", "merge a reviewed worktree task into its base branch"),
+        ("retry", "run a dead-lettered or failed task again now"),
         ("reject", "discard a task's worktree and branch"),
         ("cancel", "stop a task (interrupts its turn)"),
     ):
@@ -382,6 +481,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task")
     p.add_argument("--feedback", required=True)
     p.set_defaults(func=_task_command("revise", feedback=True))
+
+    p = sub.add_parser("decisions", help="pending decision cards")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_decisions)
+
+    p = sub.add_parser("decide", help="answer a pending decision card with one option letter")
+    p.add_argument("decision", help="decision-007, 007 or 7")
+    p.add_argument("option", help="the option letter, e.g. B")
+    p.add_argument("--note", help="a note kept with the answer")
+    p.set_defaults(func=cmd_decide)
+
+    p = sub.add_parser("dlq", help="dead letters")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include archived letters")
+    p.set_defaults(func=cmd_dlq)
 
     p = sub.add_parser("doctor", help="codex binary and version, sandbox, git, config")
     p.add_argument("--json", action="store_true")
@@ -402,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args))
-    except (UsageError, EnvelopeError, ConfigError, UnknownTask) as exc:
+    except (UsageError, EnvelopeError, ConfigError, UnknownTask, DecisionError) as exc:
         print(f"cockpit: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LockHeld as exc:

@@ -79,8 +79,9 @@ def resume_digest(state: TaskState, reason: str) -> str:
     last = state.last_attempt
     if last is not None:
         p = last.progress
+        running = f", {p.commands_running} still running when it stopped" if p.commands_running else ""
         lines.append(
-            f"So far: {p.commands} commands ({p.commands_failed} failed), "
+            f"So far: {p.commands} commands finished ({p.commands_failed} failed){running}, "
             f"{len(p.file_changes)} files changed."
         )
         if p.file_changes:

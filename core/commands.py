@@ -5,6 +5,7 @@ through here, so every front end behaves the same."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
-from cockpit.core.envelope import Envelope, EnvelopeError, check_paths, requested_escalations
+from cockpit.core.dead_letters import DeadLetterQueue
+from cockpit.core.decisions import DecisionStore
+from cockpit.core.envelope import Envelope, EnvelopeError, check_paths
 from cockpit.core.git_ops import (
     GitOpError,
     current_branch,
@@ -22,7 +25,7 @@ from cockpit.core.git_ops import (
     open_repo,
     remove_worktree,
 )
-from cockpit.core.state import TaskState, TaskStatus
+from cockpit.core.state import TaskState, TaskStatus, utc_now
 
 StateLookup = Callable[[str], TaskState | None]
 
@@ -36,13 +39,7 @@ def prepare_submission(board: Blackboard, envelope: Envelope) -> dict[str, Any]:
 
     Raises :class:`EnvelopeError` naming the field for anything the cockpit refuses.
     """
-    envelope = check_paths(envelope, board.repo)
-    asked = requested_escalations(envelope)
-    if asked:
-        field = "network" if envelope.network else "sandbox"
-        raise EnvelopeError(
-            field, f"{' and '.join(asked)} needs a human decision, which this build cannot take yet"
-        )
+    envelope = check_paths(envelope, board.repo)  # escalations it asks for are gated on acceptance
     payload: dict[str, Any] = {
         "task_id": make_task_id(envelope.title or envelope.goal),
         "envelope": envelope.model_dump(mode="json"),
@@ -69,10 +66,23 @@ def submit(board: Blackboard, envelope: Envelope) -> str:
 # ---- commands that change a task ------------------------------------------------------------------
 
 
+def _decisions(board: Blackboard) -> DecisionStore:
+    return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
+
+
+def _dead_letters(board: Blackboard) -> DeadLetterQueue:
+    return DeadLetterQueue(board.root / "dead-letters", time.time, on_corrupt=board.quarantine)
+
+
 def cancel(board: Blackboard, state: TaskState) -> str:
-    if state.status == TaskStatus.QUEUED:
+    if state.status in (TaskStatus.QUEUED, TaskStatus.AWAITING_DECISION, TaskStatus.DEAD_LETTER):
+        if state.decision_id:
+            with contextlib.suppress(BlackboardError):
+                _decisions(board).withdraw(state.decision_id, "the task was cancelled")
+            state.decision_id = None
+        _dead_letters(board).remove(state.id)
         state.status = TaskStatus.CANCELLED
-        state.message = "cancelled before it started"
+        state.message = "cancelled"
         return state.message
     if state.status != TaskStatus.RUNNING:
         raise CommandError(
@@ -108,6 +118,21 @@ def revise(board: Blackboard, state: TaskState, feedback: str) -> str:
     state.status = TaskStatus.QUEUED
     state.message = "sent back with feedback"
     return state.message
+
+
+def retry(board: Blackboard, state: TaskState) -> str:
+    """Run a dead-lettered, failed or blocked task again now, resuming its thread where it can."""
+    allowed = {TaskStatus.DEAD_LETTER, TaskStatus.FAILED, TaskStatus.BLOCKED, TaskStatus.CANCELLED}
+    if state.status not in allowed:
+        raise CommandError(
+            f"task {state.id} is {state.status.value}; only dead-lettered, failed, blocked or "
+            "cancelled tasks can be retried"
+        )
+    state.status = TaskStatus.QUEUED
+    state.not_before = None
+    state.resume_reason = "a retry by hand"
+    state.message = "retried by hand"
+    return f"{state.id} queued again"
 
 
 def merge(board: Blackboard, state: TaskState) -> str:
@@ -159,6 +184,7 @@ def reject(board: Blackboard, state: TaskState) -> str:
 
 TASK_COMMANDS: dict[str, Callable[..., str]] = {
     "cancel": cancel,
+    "retry": retry,
     "revise": revise,
     "merge": merge,
     "reject": reject,

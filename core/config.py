@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
 
@@ -30,6 +30,19 @@ class ProjectConfig(BaseModel):
     codex_bin: str | None = None
     base_branch: str | None = None
     poll_interval_s: float = Field(default=0.1, gt=0, le=5.0)
+    chunk_limit_s: float = Field(default=1500.0, gt=0, le=1800.0)
+    max_chunks: int = Field(default=8, ge=1, le=50)
+    watchdog_notify_s: float = Field(default=600.0, gt=0)
+    watchdog_kill_s: float = Field(default=1200.0, gt=0)
+    protected_paths: list[str] = Field(default_factory=list)
+    gate_merges: bool = False
+    provider: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProjectConfig:
+        if self.watchdog_kill_s <= self.watchdog_notify_s:
+            raise ValueError("watchdog_kill_s must be longer than watchdog_notify_s")
+        return self
 
 
 def load_config(path: Path) -> ProjectConfig:

@@ -537,6 +537,7 @@ class Envelope(BaseModel):
     model: str | None = None
     title: str | None = None
     kind: str | None = None
+    priority: Literal["high", "medium", "low"] = "medium"
 
     @model_validator(mode="before")
     @classmethod

@@ -126,9 +126,10 @@ def run(spec: dict[str, Any]) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         stop.requested = signum
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    # SIGINT: cancel (interrupt the turn); SIGTERM/SIGHUP: stop; SIGUSR1: the watchdog's kill.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(sig, on_signal)
+    chunk_s = float(spec["chunk_s"]) if spec.get("chunk_s") else None
 
     started = time.time()
     with (
@@ -172,14 +173,14 @@ def run(spec: dict[str, Any]) -> int:
         },
     )
 
-    timed_out = False
-    cancelled = False
+    timed_out = cancelled = chunked = watchdog = False
     kill_sent_at: float | None = None
     while True:
         now = time.time()
         if kill_sent_at is None:
             if stop.requested is not None:
-                cancelled = True
+                watchdog = stop.requested == signal.SIGUSR1
+                cancelled = not watchdog
                 # SIGINT lets Codex record turn_aborted in its rollout; the group kill follows after grace.
                 _kill_group(proc.pid, signal.SIGINT if stop.requested == signal.SIGINT else signal.SIGTERM)
                 kill_sent_at = now
@@ -187,12 +188,15 @@ def run(spec: dict[str, Any]) -> int:
                 timed_out = True
                 _kill_group(proc.pid, signal.SIGTERM)
                 kill_sent_at = now
+            elif chunk_s is not None and now - started >= chunk_s:
+                chunked = True  # a graceful stop at the chunk limit; the supervisor continues the thread
+                _kill_group(proc.pid, signal.SIGINT)
+                kill_sent_at = now
         elif now - kill_sent_at >= grace_s:
             _kill_group(proc.pid, signal.SIGKILL)
+        next_limit = min(deadline_s, chunk_s or deadline_s) - (now - started)
         try:
-            code = proc.wait(
-                timeout=0.05 if kill_sent_at else min(0.5, max(0.01, deadline_s - (now - started)))
-            )
+            code = proc.wait(timeout=0.05 if kill_sent_at else min(0.5, max(0.01, next_limit)))
             break
         except subprocess.TimeoutExpired:
             continue
@@ -209,16 +213,26 @@ def run(spec: dict[str, Any]) -> int:
         "started": started,
         "ended": ended,
         "swept_processes": swept,
-        "note": (
-            f"hard wall-clock cap of {deadline_s:.0f}s reached; process group killed"
-            if timed_out
-            else "cancelled"
-            if cancelled
-            else None
-        ),
+        "chunked": chunked,
+        "watchdog": watchdog,
+        "note": _note(timed_out, cancelled, chunked, watchdog, deadline_s, chunk_s),
     }
     _write_json(exit_path, result)
     return 0
+
+
+def _note(
+    timed_out: bool, cancelled: bool, chunked: bool, watchdog: bool, deadline_s: float, chunk_s: float | None
+) -> str | None:
+    if timed_out:
+        return f"hard wall-clock cap of {deadline_s:.0f}s reached; process group killed"
+    if chunked:
+        return f"chunk limit of {chunk_s:.0f}s reached; stopped gracefully to continue in a fresh run"
+    if watchdog:
+        return "stopped by the watchdog: no new event for too long"
+    if cancelled:
+        return "cancelled"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cockpit.core.events import Usage
+from cockpit.core.exit_info import ExitInfo
+from cockpit.core.failures import Failure
 from cockpit.core.prompt import Outcome
 from cockpit.core.reducer import AttemptProgress
 
@@ -28,10 +30,13 @@ class TaskStatus(StrEnum):
     REJECTED = "rejected"
     CONFLICT = "conflict"
     CANCELLED = "cancelled"
+    AWAITING_DECISION = "awaiting_decision"
+    DEAD_LETTER = "dead_letter"
 
 
 ACTIVE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
-FINISHED = frozenset(set(TaskStatus) - ACTIVE)
+WAITING = frozenset({TaskStatus.AWAITING_DECISION})
+FINISHED = frozenset(set(TaskStatus) - ACTIVE - WAITING)
 
 
 class Signals(BaseModel):
@@ -46,24 +51,9 @@ class Signals(BaseModel):
         return self.exit_code == 0 and self.turn_completed and self.last_message
 
 
-class ExitInfo(BaseModel):
-    """What the runner (or, if the runner was lost, the supervisor) recorded when the process ended."""
-
-    model_config = ConfigDict(extra="allow")
-
-    code: int | None = None
-    signal: int | None = None
-    timed_out: bool = False
-    cancelled: bool = False
-    lost: bool = False
-    started: float | None = None
-    ended: float | None = None
-    note: str | None = None
-
-
 class Attempt(BaseModel):
     n: int
-    kind: Literal["initial", "followup"] = "initial"
+    kind: Literal["initial", "followup", "retry", "resume"] = "initial"
     resumed_thread: str | None = None
     started_at: datetime = Field(default_factory=utc_now)
     ended_at: datetime | None = None
@@ -77,6 +67,8 @@ class Attempt(BaseModel):
     usage_delta: Usage | None = None
     outcome: Outcome | None = None
     error: str | None = None
+    failure: Failure | None = None
+    probe: bool = False
 
     @property
     def finished(self) -> bool:
@@ -112,6 +104,13 @@ class TaskState(BaseModel):
     head_commit: str | None = None
     diff: DiffStat | None = None
     merge_commit: str | None = None
+    not_before: float | None = None
+    decision_id: str | None = None
+    failures: list[Failure] = Field(default_factory=list)
+    approved_escalations: list[str] = Field(default_factory=list)
+    denied_escalations: list[str] = Field(default_factory=list)
+    continuations: int = 0
+    resume_reason: str | None = None
 
     @property
     def last_attempt(self) -> Attempt | None:

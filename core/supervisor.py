@@ -1,20 +1,26 @@
 """The supervisor: the one process that dispatches work for a blackboard.
 
-It holds the blackboard lock, accepts drops from the inbox, starts attempts (each a detached runner
-owning one Codex process) within the worker cap, follows every running attempt's ``events.jsonl``
-through the tailer and reducer, enforces the hard cap as a backstop to the runner's own, and finalises
-attempts from ``exit.json`` and the files: three signals, usage deltas to the ledger, outcome, lane
-settlement. On start it re-attaches to runners that outlived a previous supervisor.
+It holds the blackboard lock, keeps the task table in memory (it is the only writer of task state
+while it runs), accepts drops from the inbox, checks the provider's circuit breaker and starts attempts
+(each a detached runner owning one Codex process) within the worker cap, follows every running
+attempt's ``events.jsonl`` through the tailer and reducer with a watchdog, and finalises attempts from
+``exit.json`` and the files: three signals, usage deltas to the ledger, then settlement
+(:mod:`cockpit.core.settlement`). Housekeeping applies answered decisions, expires overdue ones, and
+sweeps dead letters. On start it re-attaches to runners that outlived a previous supervisor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,19 +31,46 @@ from pydantic import ValidationError
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text
 from cockpit.core.blackboard import Blackboard, BlackboardError, InboxItem
+from cockpit.core.breaker import BreakerStore
+from cockpit.core.checkpoint import build_checkpoint, resume_digest, write_checkpoint
 from cockpit.core.codex_binary import CodexBinary, find_codex
 from cockpit.core.codex_command import plan_for
 from cockpit.core.commands import CommandError, apply_command
-from cockpit.core.envelope import Envelope
+from cockpit.core.dead_letters import DeadLetterQueue
+from cockpit.core.decisions import DecisionStore
+from cockpit.core.envelope import Envelope, requested_escalations
+from cockpit.core.exit_info import ExitInfo
+from cockpit.core.gates import escalation_gate, open_gate
 from cockpit.core.git_ops import GitOpError
 from cockpit.core.lanes import LANES, UNBUILT, Lane
 from cockpit.core.prompt import parse_outcome, render_followup_prompt, render_prompt
 from cockpit.core.reducer import AttemptReducer
-from cockpit.core.state import Attempt, ExitInfo, Signals, TaskState, TaskStatus, utc_now
+from cockpit.core.settlement import Settler
+from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, utc_now
 from cockpit.core.tailer import EventTailer
 
 PERSIST_EVERY_S = 1.0
 RUNNER_LOST_GRACE_S = 2.0
+HOUSEKEEPING_EVERY_S = 1.0
+DEAD_LETTER_SWEEP_EVERY_S = 30.0
+ARCHIVE_EVERY_S = 3600.0
+
+
+def codex_home_of(env: dict[str, str]) -> Path:
+    """The ``CODEX_HOME`` the workers use: the supervisor's env additions, the environment, ``~/.codex``."""
+    value = env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
+    return Path(value).expanduser() if value else Path.home() / ".codex"
+
+
+def provider_of(codex_home: Path, configured: str | None) -> str:
+    """The model provider the breaker is keyed on: the project config, Codex's config, or ``openai``."""
+    if configured:
+        return configured
+    try:
+        data = tomllib.loads((codex_home / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return "openai"
+    return str(data.get("model_provider") or "openai")
 
 
 @dataclass
@@ -51,6 +84,10 @@ class Running:
     reducer: AttemptReducer = field(default_factory=AttemptReducer)
     popen: subprocess.Popen[bytes] | None = None
     last_persist: float = 0.0
+    last_activity: float = 0.0
+    watchdog_notified: bool = False
+    watchdog_fired: bool = False
+    todo_done: int = -1
     runner_gone_at: float | None = None
 
     @property
@@ -66,6 +103,7 @@ class Supervisor:
         codex: CodexBinary | None = None,
         env: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
         on_change: Callable[[TaskState], None] | None = None,
     ) -> None:
         self.board = board
@@ -73,11 +111,42 @@ class Supervisor:
         self.codex = codex or find_codex(self.config.codex_bin, board.repo)
         self.env = env or {}
         self.clock = clock
+        self.rng = rng or random.Random()
         self.on_change = on_change
         self.running: dict[str, Running] = {}
+        self.tasks: dict[str, TaskState] = {}
         self.max_seen_running = 0
+        self.codex_home = codex_home_of(self.env)
+        self.provider = provider_of(self.codex_home, self.config.provider)
         self._lanes: dict[str, Lane] = {name: cls(board) for name, cls in LANES.items()}
+        self.decisions = DecisionStore(
+            board.root,
+            lambda: datetime.fromtimestamp(self.clock(), UTC),
+            on_corrupt=board.quarantine,
+            on_event=board.log_event,
+        )
+        self.breakers = BreakerStore(
+            board.root / "breakers", self.clock, self.rng, on_corrupt=board.quarantine
+        )
+        self.dead_letters = DeadLetterQueue(
+            board.root / "dead-letters", self.clock, on_corrupt=board.quarantine
+        )
+        self.settler = Settler(
+            board,
+            self._lanes,
+            config=self.config,
+            decisions=self.decisions,
+            breakers=self.breakers,
+            dead_letters=self.dead_letters,
+            provider=self.provider,
+            codex_home=self.codex_home,
+            rng=self.rng,
+            clock=self.clock,
+        )
         self._stop = asyncio.Event()
+        self._last_housekeeping = 0.0
+        self._last_sweep = 0.0
+        self._last_archive = 0.0
 
     # ---- life cycle ---------------------------------------------------------------------------
     def stop(self) -> None:
@@ -104,16 +173,21 @@ class Supervisor:
                 )
 
     def step(self) -> None:
-        """One pass: inbox, running attempts, dispatch. Synchronous and cheap; the loop paces it."""
+        """One pass: inbox, running attempts, housekeeping, dispatch. The loop paces it."""
         self.accept_inbox()
         for run in list(self.running.values()):
             self.poll(run)
+        now = self.clock()
+        if now - self._last_housekeeping >= HOUSEKEEPING_EVERY_S:
+            self._last_housekeeping = now
+            self.housekeeping(now)
         self.dispatch()
 
     def idle(self) -> bool:
+        """Nothing running, nothing in the inbox, nothing queued that this supervisor could start."""
         if self.running or self.board.inbox():
             return False
-        return not any(self._dispatchable(s) for s in self._queued())
+        return not any(self._dispatchable(s) for s in self._queued(ready_only=False))
 
     # ---- inbox --------------------------------------------------------------------------------
     def accept_inbox(self) -> None:
@@ -136,7 +210,7 @@ class Supervisor:
             reason = f"envelope invalid at {'.'.join(map(str, err['loc']))}: {err['msg']}"
             self.board.quarantine(item.path, reason)
             return
-        if not task_id or task_id in self.board.task_ids():
+        if not task_id or task_id in self.tasks or task_id in self.board.task_ids():
             self.board.quarantine(item.path, f"submission has a missing or duplicate task id {task_id!r}")
             return
         self.board.write_envelope(task_id, envelope)
@@ -149,16 +223,29 @@ class Supervisor:
         )
         if envelope.lane in UNBUILT:
             state.message = UNBUILT[envelope.lane]
-        self._save(state)
         self.board.log_event({"kind": "accepted", "task_id": task_id, "lane": envelope.lane})
+        asked = requested_escalations(envelope)
+        if asked:
+            card = open_gate(self.decisions, state, escalation_gate(state, asked))
+            state.status = TaskStatus.AWAITING_DECISION
+            state.decision_id = card.id
+            state.message = f"waiting for {card.id}: {card.title}"
+            self.board.log_event(
+                {
+                    "kind": "BLOCKED",
+                    "task_id": task_id,
+                    "decision": card.id,
+                    "line": f"BLOCKED {task_id}: blocked (reason: asks for {', '.join(asked)})",
+                }
+            )
+        self._save(state)
 
     def _run_command(self, item: InboxItem) -> None:
         data = item.data
         request_id = data.get("request_id")
         try:
             task_id = self.board.resolve_task(str(data.get("task_id", "")))
-            run = self.running.get(task_id)
-            state = run.state if run else self.board.read_state(task_id)
+            state = self.tasks.get(task_id) or self.board.read_state(task_id)
             if state is None:
                 raise BlackboardError(f"task {task_id} has no readable state")
             message = apply_command(self.board, item.kind, state, data)
@@ -169,9 +256,53 @@ class Supervisor:
         if request_id:
             self.board.reply(str(request_id), reply)
 
+    # ---- housekeeping -------------------------------------------------------------------------
+    def housekeeping(self, now: float) -> None:
+        """Expire overdue decisions, apply answered ones, sweep dead letters."""
+        self.decisions.expire_due()
+        for state in list(self.tasks.values()):
+            if state.status != TaskStatus.AWAITING_DECISION or not state.decision_id:
+                continue
+            card = self.decisions.get(state.decision_id)
+            if card is None:
+                state.status, state.decision_id = TaskStatus.FAILED, None
+                state.message = "its decision card is missing (see quarantine/)"
+                self._save(state)
+            elif card.resolved is not None:
+                self.settler.apply_decision(state, card)
+                self._save(state)
+        due: list[str] = list(self.settler.requeue)
+        self.settler.requeue.clear()
+        if now - self._last_sweep >= DEAD_LETTER_SWEEP_EVERY_S:
+            self._last_sweep = now
+            for letter in self.dead_letters.due(self.breakers.states()):
+                self.dead_letters.mark_swept(letter.task_id)
+                due.append(letter.task_id)
+        for task_id in due:
+            state = self.tasks.get(task_id)
+            if state is not None and state.status == TaskStatus.DEAD_LETTER:
+                state.status, state.not_before = TaskStatus.QUEUED, None
+                state.resume_reason = "a dead-letter sweep"
+                state.message = "retried by the dead-letter sweep"
+                self.board.log_event({"kind": "dead_letter_retry", "task_id": task_id})
+                self._save(state)
+        if now - self._last_archive >= ARCHIVE_EVERY_S:
+            self._last_archive = now
+            for task_id in self.dead_letters.archive_old():
+                self.board.log_event({"kind": "dead_letter_archived", "task_id": task_id})
+
     # ---- dispatch -----------------------------------------------------------------------------
-    def _queued(self) -> list[TaskState]:
-        return [s for s in self.board.states() if s.status == TaskStatus.QUEUED and s.id not in self.running]
+    def _queued(self, *, ready_only: bool = True) -> list[TaskState]:
+        now = self.clock()
+        out = [
+            s
+            for s in self.tasks.values()
+            if s.status == TaskStatus.QUEUED
+            and s.id not in self.running
+            and (not ready_only or (s.not_before or 0.0) <= now)
+        ]
+        out.sort(key=lambda s: s.created_at)
+        return out
 
     def _dispatchable(self, state: TaskState) -> bool:
         return state.lane in self._lanes
@@ -180,21 +311,38 @@ class Supervisor:
         free = self.config.max_workers - len(self.running)
         if free <= 0:
             return
+        ready = [s for s in self._queued() if self._dispatchable(s)]
+        if not ready:
+            return
+        breaker = self.breakers.get(self.provider)
         busy_exclusive = {r.state.lane for r in self.running.values() if self._lanes[r.state.lane].exclusive}
-        for state in self._queued():
+        for state in ready:
             if free <= 0:
                 break
-            if not self._dispatchable(state):
-                continue
             lane = self._lanes[state.lane]
             if lane.exclusive and state.lane in busy_exclusive:
                 continue
-            if self.start_attempt(state, lane):
+            admission = breaker.allow()
+            if not admission.allowed:
+                self._note_waiting(ready, admission.reason, admission.retry_at)
+                break
+            self.breakers.save(breaker)
+            if self.start_attempt(state, lane, probe=admission.probe):
                 free -= 1
                 if lane.exclusive:
                     busy_exclusive.add(state.lane)
+            if admission.probe:
+                break  # one probe at a time while HALF-OPEN
 
-    def start_attempt(self, state: TaskState, lane: Lane) -> bool:
+    def _note_waiting(self, states: list[TaskState], reason: str, retry_at: float | None) -> None:
+        when = f" until {datetime.fromtimestamp(retry_at, UTC):%H:%M:%S} UTC" if retry_at else ""
+        message = f"waiting: the {self.provider} circuit breaker is open{when} ({reason})"
+        for state in states:
+            if state.message != message:
+                state.message = message
+                self._save(state)
+
+    def start_attempt(self, state: TaskState, lane: Lane, *, probe: bool = False) -> bool:
         envelope = self.board.read_envelope(state.id)
         if envelope is None:
             state.status = TaskStatus.FAILED
@@ -211,47 +359,39 @@ class Supervisor:
         n = len(state.attempts) + 1
         directory = self.board.attempt_dir(state.id, n)
         directory.mkdir(parents=True, exist_ok=True)
-        feedback = state.pending_feedback
-        resume = state.thread_id if feedback and state.thread_id else None
-        if feedback:
-            previous = (
-                state.last_attempt.outcome.detail
-                if state.last_attempt and state.last_attempt.outcome
-                else None
-            )
-            prompt = (
-                render_followup_prompt(envelope, state.id, feedback, previous)
-                if resume
-                else render_prompt(envelope, state.id)
-                + "\n\nFeedback on an earlier attempt:\n"
-                + feedback[:4000]
-            )
-        else:
-            prompt = render_prompt(envelope, state.id)
+        prompt, kind, resume = self._prompt_for(state, envelope)
         atomic_write_text(directory / "prompt.md", prompt)
-        last_message = directory / "last-message.md"
         plan = plan_for(
             envelope,
             codex=self.codex.path,
             workdir=workdir,
-            last_message=last_message,
+            last_message=directory / "last-message.md",
             prompt=prompt,
             resume_thread=resume,
+        )
+        plan = dataclasses.replace(
+            plan,
+            approved_escalations=frozenset(state.approved_escalations),
+            sandbox="workspace-write"
+            if "danger-full-access sandbox" in state.denied_escalations
+            else plan.sandbox,
+            network=plan.network and "network access" not in state.denied_escalations,
         )
         deadline = min(
             self.config.run_timeout_s, float(envelope.budget.wall_time_s or self.config.run_timeout_s)
         )
+        chunk = self.config.chunk_limit_s if self.config.chunk_limit_s < deadline else None
         spec = {
             "argv": plan.argv(),
             "cwd": str(workdir),
             "attempt_dir": str(directory),
             "deadline_s": deadline,
+            "chunk_s": chunk,
             "grace_s": self.config.kill_grace_s,
             "env": {**self.env, "COCKPIT_TASK_ID": state.id, "COCKPIT_ATTEMPT_DIR": str(directory)},
         }
         atomic_write_json(directory / "spec.json", spec)
-        runner_log = open(directory / "runner.log", "ab")  # noqa: SIM115 - handed to the child
-        try:
+        with open(directory / "runner.log", "ab") as runner_log:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "cockpit.core.runner", str(directory / "spec.json")],
                 cwd=str(workdir),
@@ -261,41 +401,76 @@ class Supervisor:
                 start_new_session=True,
                 close_fds=True,
             )
-        finally:
-            runner_log.close()
         attempt = Attempt(
             n=n,
-            kind="followup" if feedback else "initial",
+            kind=kind,
             resumed_thread=resume,
             deadline_s=deadline,
             effort=plan.effort,
             model=plan.model,
             runner_pid=popen.pid,
+            probe=probe,
         )
         state.attempts.append(attempt)
         state.pending_feedback = None
+        state.resume_reason = None
+        state.not_before = None
         state.status = TaskStatus.RUNNING
         state.message = f"attempt {n} running" + (f" (resuming thread {resume})" if resume else "")
         self._save(state)
+        now = time.monotonic()
         self.running[state.id] = Running(
-            state, attempt, directory, EventTailer(directory / "events.jsonl"), popen=popen
+            state, attempt, directory, EventTailer(directory / "events.jsonl"), popen=popen, last_activity=now
         )
         self.max_seen_running = max(self.max_seen_running, len(self.running))
+        write_checkpoint(
+            self.board.task_dir(state.id),
+            build_checkpoint(state, phase="running", next_step=f"finish attempt {n}", artifacts=[]),
+        )
         self.board.log_event(
             {
                 "kind": "RUNNING",
                 "task_id": state.id,
                 "attempt": n,
                 "lane": state.lane,
-                "line": f"RUNNING {state.id}: running (attempt {n})",
+                "line": f"RUNNING {state.id}: running (attempt {n}, {kind})",
             }
         )
         return True
 
+    def _prompt_for(self, state: TaskState, envelope: Envelope) -> tuple[str, str, str | None]:
+        """The prompt, the attempt kind and the thread to resume (if any) for the next attempt."""
+        feedback, reason = state.pending_feedback, state.resume_reason
+        thread = state.thread_id if (feedback or reason) and self._resumable(state.thread_id) else None
+        previous = (
+            state.last_attempt.outcome.detail if state.last_attempt and state.last_attempt.outcome else None
+        )
+        if feedback:
+            if thread:
+                return render_followup_prompt(envelope, state.id, feedback, previous), "followup", thread
+            return (
+                render_prompt(envelope, state.id) + "\n\nFeedback on an earlier attempt:\n" + feedback[:4000],
+                "followup",
+                None,
+            )
+        if reason and thread:
+            digest = resume_digest(state, reason)
+            return render_followup_prompt(envelope, state.id, digest, previous), "resume", thread
+        return render_prompt(envelope, state.id), ("retry" if state.attempts else "initial"), None
+
+    def _resumable(self, thread_id: str | None) -> bool:
+        """A thread can be resumed when Codex has a rollout file for it."""
+        if not thread_id:
+            return False
+        sessions = self.codex_home / "sessions"
+        return any(sessions.glob(f"*/*/*/rollout-*-{thread_id}.jsonl"))
+
     # ---- following ----------------------------------------------------------------------------
     def poll(self, run: Running) -> None:
         events = run.tailer.read_new()
+        now = time.monotonic()  # process timing is real time; the injected clock is for policy
         if events:
+            run.last_activity = now
             run.reducer.apply_many(events)
             progress = run.reducer.snapshot()
             progress.parse_errors = run.tailer.parse_errors
@@ -303,7 +478,7 @@ class Supervisor:
             first_thread = progress.thread_id and run.state.thread_id != progress.thread_id
             if first_thread:
                 run.state.thread_id = progress.thread_id  # persisted at spawn time, not at exit
-            now = self.clock()
+            self._note_steps(run)
             if first_thread or now - run.last_persist >= PERSIST_EVERY_S:
                 run.last_persist = now
                 self._save(run.state)
@@ -313,12 +488,55 @@ class Supervisor:
                 run.popen.poll()
             self.finalise(run)
             return
+        self._watchdog(run, now)
         self._check_runner(run)
+
+    def _note_steps(self, run: Running) -> None:
+        """A ``RUNNING step n/m`` line whenever the worker's plan advances."""
+        todo = run.attempt.progress.todo
+        if not todo:
+            return
+        done = sum(1 for t in todo if t.get("completed"))
+        if done == run.todo_done:
+            return
+        run.todo_done = done
+        current = next((t.get("text", "") for t in todo if not t.get("completed")), "finishing")
+        self.board.log_event(
+            {
+                "kind": "RUNNING",
+                "task_id": run.task_id,
+                "step": done,
+                "steps": len(todo),
+                "line": f"RUNNING {run.task_id}: running (step {min(done + 1, len(todo))}/"
+                f"{len(todo)}: {str(current)[:80]})",
+            }
+        )
+
+    def _watchdog(self, run: Running, now: float) -> None:
+        quiet = now - run.last_activity
+        if quiet >= self.config.watchdog_notify_s and not run.watchdog_notified:
+            run.watchdog_notified = True
+            run.state.message = f"no new event for {quiet / 60:.0f} min"
+            self.board.log_event(
+                {
+                    "kind": "watchdog",
+                    "task_id": run.task_id,
+                    "line": f"RUNNING {run.task_id}: no new event for {quiet:.0f}s",
+                }
+            )
+            self._save(run.state)
+        if quiet >= self.config.watchdog_kill_s and not run.watchdog_fired and run.attempt.runner_pid:
+            run.watchdog_fired = True
+            self.board.log_event({"kind": "watchdog_kill", "task_id": run.task_id, "quiet_s": round(quiet)})
+            try:
+                os.kill(run.attempt.runner_pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
 
     def _check_runner(self, run: Running) -> None:
         """Backstops for a runner that died without writing ``exit.json`` or overran its cap."""
         alive = run.popen.poll() is None if run.popen is not None else _pid_alive(run.attempt.runner_pid)
-        now = self.clock()
+        now = time.time()  # the runner's cap runs in real time, whatever the policy clock says
         started = run.attempt.started_at.timestamp()
         overdue = now > started + run.attempt.deadline_s + self.config.kill_grace_s + 15.0
         if alive and not overdue:
@@ -326,7 +544,7 @@ class Supervisor:
         if run.runner_gone_at is None and not overdue:
             run.runner_gone_at = now  # the runner may be writing exit.json this very moment
             return
-        if not overdue and now - run.runner_gone_at < RUNNER_LOST_GRACE_S:
+        if not overdue and run.runner_gone_at is not None and now - run.runner_gone_at < RUNNER_LOST_GRACE_S:
             return
         _kill_attempt(run.directory, run.attempt.runner_pid)
         info = ExitInfo(
@@ -365,63 +583,41 @@ class Supervisor:
             state.thread_id = progress.thread_id
         if progress.usage is not None:
             same_thread = state.thread_usage is not None and attempt.resumed_thread == progress.thread_id
-            delta = (
-                progress.usage.minus(state.thread_usage)
-                if same_thread and state.thread_usage
-                else progress.usage
-            )
+            delta = progress.usage.minus(state.thread_usage) if same_thread else progress.usage
             attempt.usage_delta = delta
             state.thread_usage = progress.usage
             state.usage = state.usage.plus(delta)
         attempt.outcome = parse_outcome(last_text) if last_text.strip() else None
-        state.status, state.message, attempt.error = self._judge(state, attempt)
-        self._save(state)
         self.running.pop(state.id, None)
-        self._record(state, attempt)
+        self._notify(state, attempt)  # the completion line is written before any analysis
+        self._ledger(state, attempt)
+        self.settler.settle(state, attempt, self.board.read_envelope(state.id))
+        self._save(state)
 
-    def _judge(self, state: TaskState, attempt: Attempt) -> tuple[TaskStatus, str, str | None]:
+    def _notify(self, state: TaskState, attempt: Attempt) -> None:
         info = attempt.exit or ExitInfo()
-        progress = attempt.progress
+        out = attempt.outcome
         if info.cancelled:
-            return TaskStatus.CANCELLED, "cancelled; the turn was interrupted", None
-        if attempt.signals.ok:
-            outcome = attempt.outcome
-            if outcome and outcome.status == "FAILED":
-                return (
-                    TaskStatus.FAILED,
-                    f"worker reported FAILED: {outcome.detail}",
-                    f"FAILED: {outcome.detail}",
-                )
-            if outcome and outcome.status == "BLOCKED":
-                return (
-                    TaskStatus.BLOCKED,
-                    f"worker reported BLOCKED: {outcome.detail}",
-                    f"BLOCKED: {outcome.detail}",
-                )
-            try:
-                status, msg = self._lanes[state.lane].settle_success(state, attempt.n)
-            except GitOpError as exc:
-                return TaskStatus.FAILED, f"could not record the result: {exc}", str(exc)
-            if outcome is None or outcome.status is None:
-                msg += " (no COMPLETED: line in the final message)"
-            return status, msg, None
-        if info.timed_out:
-            error = info.note or "hard wall-clock cap reached"
-        elif info.lost:
-            error = info.note or "the worker was lost"
-        elif progress.turn_failed:
-            error = f"turn failed: {progress.turn_failed}"
-        elif info.signal:
-            error = f"codex killed by signal {info.signal}"
-        elif info.code not in (0, None):
-            error = f"codex exited with code {info.code}"
-        elif not progress.turn_completed:
-            error = "no turn.completed event"
+            word, text = "CANCELLED", "cancelled"
+        elif attempt.signals.ok and out and out.status in ("FAILED", "BLOCKED"):
+            word, text = out.status, f"{out.status.lower()} ({out.detail[:160]})"
+        elif attempt.signals.ok:
+            size = (self.board.attempt_dir(state.id, attempt.n) / "last-message.md").stat().st_size
+            word, text = "COMPLETED", f"completed (output: last-message.md, {size} B)"
         else:
-            error = "the final message file is empty"
-        return TaskStatus.FAILED, error, error
+            reason = attempt.progress.turn_failed or info.note or f"exit {info.code}, signal {info.signal}"
+            word, text = "FAILED", f"FAILED (error: {reason[:200]})"
+        self.board.log_event(
+            {
+                "kind": word,
+                "task_id": state.id,
+                "attempt": attempt.n,
+                "signals": attempt.signals.model_dump(),
+                "line": f"{word} {state.id}: {text}",
+            }
+        )
 
-    def _record(self, state: TaskState, attempt: Attempt) -> None:
+    def _ledger(self, state: TaskState, attempt: Attempt) -> None:
         delta = attempt.usage_delta
         duration = (attempt.ended_at - attempt.started_at).total_seconds() if attempt.ended_at else None
         self.board.append_ledger(
@@ -442,26 +638,14 @@ class Supervisor:
                 "ok": attempt.signals.ok,
             }
         )
-        word = {
-            TaskStatus.FAILED: "FAILED",
-            TaskStatus.BLOCKED: "BLOCKED",
-            TaskStatus.CANCELLED: "CANCELLED",
-        }.get(state.status, "COMPLETED")
-        self.board.log_event(
-            {
-                "kind": word,
-                "task_id": state.id,
-                "attempt": attempt.n,
-                "status": state.status.value,
-                "signals": attempt.signals.model_dump(),
-                "line": f"{word} {state.id}: {state.message}",
-            }
-        )
 
     # ---- recovery -----------------------------------------------------------------------------
     def recover(self) -> None:
-        """Re-attach to attempts that were running when the last supervisor stopped or died."""
-        for state in self.board.states():
+        """Load the task table and re-attach to attempts that were running when the last supervisor
+        stopped or died: live runners are followed again, finished ones finalised, vanished ones
+        recorded as lost (and retried by the policy from their checkpoint)."""
+        self.tasks = {s.id: s for s in self.board.states()}
+        for state in list(self.tasks.values()):
             if state.status != TaskStatus.RUNNING or state.id in self.running:
                 continue
             attempt = state.last_attempt
@@ -470,7 +654,13 @@ class Supervisor:
                 self._save(state)
                 continue
             directory = self.board.attempt_dir(state.id, attempt.n)
-            run = Running(state, attempt, directory, EventTailer(directory / "events.jsonl"))
+            run = Running(
+                state,
+                attempt,
+                directory,
+                EventTailer(directory / "events.jsonl"),
+                last_activity=time.monotonic(),
+            )
             self.running[state.id] = run
             self.board.log_event(
                 {
@@ -484,6 +674,7 @@ class Supervisor:
 
     # ---- persistence --------------------------------------------------------------------------
     def _save(self, state: TaskState) -> None:
+        self.tasks[state.id] = state
         self.board.write_state(state)
         if self.on_change is not None:
             self.on_change(state)
@@ -512,7 +703,6 @@ def _pid_alive(pid: int | None) -> bool:
 
 def _kill_attempt(directory: Path, runner_pid: int | None) -> None:
     """Kill a runner's and its Codex's process groups (used only when the runner failed its job)."""
-    import json
 
     groups = set()
     if runner_pid:

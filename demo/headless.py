@@ -13,6 +13,7 @@ from git import Repo
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import run_task_command, submit
+from cockpit.core.decisions import render_markdown
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.state import TaskStatus
 from cockpit.core.supervisor import Supervisor
@@ -88,11 +89,19 @@ async def _run(workdir: Path) -> int:
         print(f"{state.id}: {state.status.value} — {state.message}")
         if last and last.outcome and last.outcome.status:
             print(f"    last message: {last.outcome.status}: {last.outcome.detail}")
-    expected = [TaskStatus.SUCCEEDED, TaskStatus.REVIEW, TaskStatus.FAILED]
+    expected = [TaskStatus.SUCCEEDED, TaskStatus.REVIEW, TaskStatus.AWAITING_DECISION]
     got = [s.status for s in states]
     if got != expected:
         print(f"\nunexpected demo outcome: {[g.value for g in got]}", file=sys.stderr)
         return 1
+    gated = states[2]
+    print(f"\n{gated.id} tried {len(gated.attempts)} times and now waits for a human:")
+    for attempt in gated.attempts:
+        print(f"  attempt {attempt.n} ({attempt.kind}): {attempt.error or 'ok'}"[:150])
+    card = supervisor.decisions.get(gated.decision_id or "")
+    if card is not None:
+        print()
+        print("\n".join(f"  {line}" for line in render_markdown(card).splitlines()))
     review = states[1]
     print(f"\n{review.id} waits for review on {review.branch}; the demo approves it:")
     print(f"  $ cockpit merge {review.id}")

@@ -15,14 +15,34 @@ from cockpit.core.state import TaskState
 from cockpit.core.supervisor import Supervisor
 
 
+class ShiftedClock:
+    """Real time plus an offset the test moves forward (cooldowns, deadlines, sweeps) without waiting."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 class SupervisorThread:
     """Runs ``Supervisor.run`` in its own thread and event loop so tests can block on conditions."""
 
-    def __init__(self, board: Blackboard, env: dict[str, str], *, until_idle: bool = False) -> None:
+    def __init__(
+        self,
+        board: Blackboard,
+        env: dict[str, str],
+        *,
+        until_idle: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.board = board
         self._cond = threading.Condition()
         self.changes = 0
-        self.supervisor = Supervisor(board, env=env, on_change=self._changed)
+        self.supervisor = Supervisor(board, env=env, on_change=self._changed, clock=clock)
         self._until_idle = until_idle
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, daemon=True)

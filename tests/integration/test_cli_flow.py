@@ -145,5 +145,6 @@ def test_cancel_interrupts_a_running_turn(repo: Path, scripted_model: ScriptedMo
 def test_headless_demo_runs_to_the_end() -> None:
     out = subprocess.run([str(COCKPIT), "demo", "--headless"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "succeeded" in out.stdout and "review" in out.stdout and "failed" in out.stdout
+    assert "succeeded" in out.stdout and "review" in out.stdout and "awaiting_decision" in out.stdout
+    assert "cockpit decide decision-001" in out.stdout and "http_5xx" in out.stdout
     assert "merged into main" in out.stdout

@@ -41,8 +41,6 @@ def test_submit_prints_an_id_and_status_json_lists_it(repo: Path) -> None:
         ('{"goal": "x", "effort": "extreme"}', ".json", "effort"),
         ('goal = "x"\ninputs = ["../outside.txt"]\n', ".toml", "inputs.0.path"),
         ('goal = "x"\ninputs = ["config/secrets.yaml"]\n', ".toml", "inputs.0.path"),
-        ('goal = "x"\nnetwork = true\n', ".toml", "network"),
-        ('goal = "x"\nsandbox = "danger-full-access"\n', ".toml", "sandbox"),
         ('goal = "x\n', ".toml", "(file)"),
     ],
 )
