@@ -92,11 +92,13 @@ class Settler:
             self._checkpoint(state, "cancelled", "nothing: the task was cancelled")
             return
         over_budget = self._over_budget(state, envelope)
+        error_info, resets_at = self._error_info(state, attempt)
         failure = classify(
             attempt.progress,
             info,
             attempt.outcome,
-            codex_error_info=self._error_info(state, attempt),
+            codex_error_info=error_info,
+            resets_at=resets_at,
             stderr_tail=_tail(self.board.attempt_dir(state.id, attempt.n) / "stderr.log"),
             consecutive_failures=_trailing_failures(state),  # failures before this attempt
             over_budget=over_budget is not None,
@@ -410,11 +412,11 @@ class Settler:
                     paths.append(p)
         return sorted({p for p in paths for g in globs if fnmatch.fnmatch(p, g)})
 
-    def _error_info(self, state: TaskState, attempt: Attempt) -> str | None:
+    def _error_info(self, state: TaskState, attempt: Attempt) -> tuple[str | None, float | None]:
+        """The rollout's structured error kind and, for usage limits, the reset time."""
         if not attempt.progress.turn_failed or not state.thread_id:
-            return None
-        info, _resets = rollout_error_info(self.codex_home, state.thread_id)
-        return info
+            return None, None
+        return rollout_error_info(self.codex_home, state.thread_id)
 
     def _checkpoint(self, state: TaskState, phase: str, next_step: str) -> None:
         task_dir = self.board.task_dir(state.id)

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text
 from cockpit.core.blackboard import Blackboard, BlackboardError, InboxItem
-from cockpit.core.breaker import BreakerStore
+from cockpit.core.breaker import BreakerState, BreakerStore
 from cockpit.core.checkpoint import build_checkpoint, resume_digest, write_checkpoint
 from cockpit.core.codex_binary import CodexBinary, find_codex
 from cockpit.core.codex_command import plan_for
@@ -275,7 +275,18 @@ class Supervisor:
         self.settler.requeue.clear()
         if now - self._last_sweep >= DEAD_LETTER_SWEEP_EVERY_S:
             self._last_sweep = now
-            for letter in self.dead_letters.due(self.breakers.states()):
+            states = self.breakers.states()
+            half_open = {p for p, st in states.items() if st == BreakerState.HALF_OPEN}
+            # A HALF-OPEN breaker only closes after a successful probe; with every failing task parked
+            # there is no traffic to probe with, so one due letter per such provider goes as the probe.
+            eligible = {p: (BreakerState.CLOSED if p in half_open else st) for p, st in states.items()}
+            probing: set[str] = set()
+            for letter in self.dead_letters.due(eligible):
+                provider = letter.related_circuit_breaker
+                if provider in half_open:
+                    if provider in probing:
+                        continue
+                    probing.add(provider)
                 self.dead_letters.mark_swept(letter.task_id)
                 due.append(letter.task_id)
         for task_id in due:

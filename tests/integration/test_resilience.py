@@ -57,9 +57,8 @@ def decisions(board: Blackboard) -> DecisionStore:
 def test_transient_failures_back_off_open_the_breaker_probe_and_end_as_a_dead_letter(
     repo: Path, scripted_model: ScriptedModel, cockpit_env
 ):
-    scripted_model.add_scenario(
-        scenario("flaky-job", {"kind": "http_error", "status": 500}, repeat_last=True)
-    )
+    outage = {"kind": "http_error", "status": 500}
+    scripted_model.add_scenario(scenario("flaky-job", outage, outage, outage, outage, msg("COMPLETED: back")))
     board = Blackboard(repo)
     tid = task(board, "flaky-job")
     clock = ShiftedClock()
@@ -97,6 +96,18 @@ def test_transient_failures_back_off_open_the_breaker_probe_and_end_as_a_dead_le
     assert letter.retry_after is not None and letter.original_task["goal"] == "Do the flaky-job job"
     out = subprocess.run([str(COCKPIT), "--repo", str(repo), "dlq", "--json"], capture_output=True, text=True)
     assert [row["task_id"] for row in json.loads(out.stdout)] == [tid]
+    # Later: the letter's retry_after and the doubled cooldown pass; the sweep sends it as the probe,
+    # the provider answers again, the breaker closes and the letter is deleted.
+    sup = SupervisorThread(board, cockpit_env, clock=clock).start()
+    try:
+        clock.advance(45 * 60)
+        state = sup.wait_status(tid, "succeeded", timeout=90)
+    finally:
+        sup.stop()
+    assert len(state.attempts) == 5 and state.attempts[4].probe
+    assert json.loads(breaker_file.read_text())["state"] == "closed"
+    assert DeadLetterQueue(board.root / "dead-letters", time.time).get(tid) is None
+    assert any(e["kind"] == "dead_letter_retry" for e in board.read_jsonl("events.jsonl"))
 
 
 def test_auth_failure_is_not_retried_and_waits_for_a_retry_by_hand(
