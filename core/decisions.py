@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from cockpit.core.atomic import atomic_write_json, atomic_write_text
+from cockpit.core.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from cockpit.core.blackboard import BlackboardError
 
 Risk = Literal["low", "medium", "high"]
@@ -527,18 +527,5 @@ def _publish_exclusive(path: Path, obj: Any) -> bool:
             return False
     finally:
         os.unlink(tmp)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
