@@ -25,7 +25,15 @@ from cockpit.core.config import ProjectConfig
 from cockpit.core.dead_letters import DeadLetter, DeadLetterQueue, default_retry_after
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.envelope import Envelope
-from cockpit.core.failures import ErrorType, Failure, FailureCode, classify, error_event, rollout_error_info
+from cockpit.core.failures import (
+    ErrorType,
+    Failure,
+    FailureCode,
+    acceptance_failure,
+    classify,
+    error_event,
+    rollout_error_info,
+)
 from cockpit.core.gates import (
     Gate,
     failure_gate,
@@ -104,6 +112,8 @@ class Settler:
             over_budget=over_budget is not None,
             now=self.clock(),
         )
+        if failure is None:
+            failure = self._acceptance(state, envelope)
         if failure is None:
             self._succeeded(state, attempt, envelope, over_budget)
         else:
@@ -389,6 +399,24 @@ class Settler:
         self._checkpoint(state, state.status.value, state.message or "")
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _acceptance(self, state: TaskState, envelope: Envelope | None) -> Failure | None:
+        """The cockpit's own check after a COMPLETED attempt: the envelope's output landed on disk."""
+        if envelope is None or envelope.output is None:
+            return None
+        declared = Path(envelope.output.path)
+        rel = (
+            declared.relative_to(self.board.repo)
+            if declared.is_absolute() and declared.is_relative_to(self.board.repo)
+            else declared
+        )
+        root = Path(state.worktree) if state.lane == "worktree" and state.worktree else self.board.repo
+        target = rel if rel.is_absolute() else root / rel
+        if target.is_file() and target.stat().st_size > 0:
+            return None
+        return acceptance_failure(
+            f"the output {rel} exists and is not empty", "the worker reported success but did not write it"
+        )
+
     def _over_budget(self, state: TaskState, envelope: Envelope | None) -> int | None:
         budget = envelope.budget.tokens if envelope else None
         if not budget:

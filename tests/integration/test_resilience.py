@@ -376,3 +376,45 @@ def test_kill_9_of_the_supervisor_while_three_workers_run(
     ledger = [r for r in board.read_jsonl("ledger.jsonl")]
     assert sorted(r["task_id"] for r in ledger) == sorted(ids)  # each attempt recorded exactly once
     assert any_processes(str(board.root)) == []
+
+
+def test_missing_output_fails_acceptance_and_is_retried_with_that_feedback(
+    repo: Path, scripted_model: ScriptedModel, cockpit_env
+):
+    scripted_model.add_scenario(
+        scenario(
+            "report-job",
+            msg("COMPLETED: wrote the report"),  # ...but it did not
+            {"items": [{"kind": "shell", "cmd": "echo '# Report' > REPORT.md"}]},
+            msg("COMPLETED: REPORT.md written this time"),
+        )
+    )
+    board = Blackboard(repo)
+    tid = task(board, "report-job", output={"path": "REPORT.md", "format": "markdown"})
+    SupervisorThread(board, cockpit_env, until_idle=True).start().join()
+    state = board.read_state(tid)
+    assert state.status == TaskStatus.SUCCEEDED and len(state.attempts) == 2
+    first = state.attempts[0]
+    assert first.signals.ok and first.failure.code.value == "acceptance_not_met"
+    prompt = (board.attempt_dir(tid, 2) / "prompt.md").read_text()
+    assert "REPORT.md" in prompt and "did not pass review" in prompt
+    assert (repo / "REPORT.md").read_text() == "# Report\n"
+
+
+def test_cost_over_150_percent_of_budget_is_gated(repo: Path, scripted_model: ScriptedModel, cockpit_env):
+    scripted_model.add_scenario(
+        scenario(
+            "pricey-job",
+            msg("COMPLETED: done, expensively", usage={"input_tokens": 900, "output_tokens": 100}),
+        )
+    )
+    board = Blackboard(repo)
+    tid = task(board, "pricey-job", budget={"tokens": 500})
+    SupervisorThread(board, cockpit_env, until_idle=True).start().join()
+    state = board.read_state(tid)
+    assert state.status == TaskStatus.AWAITING_DECISION
+    card = decisions(board).get(state.decision_id)
+    assert card.trigger == "over_budget" and "200%" in card.context
+    decisions(board).answer(card.id, "A")  # accept the result: the tokens are spent already
+    SupervisorThread(board, cockpit_env, until_idle=True).start().join()
+    assert board.read_state(tid).status == TaskStatus.SUCCEEDED
