@@ -46,6 +46,7 @@ from cockpit.core.git_ops import GitOpError
 from cockpit.core.lanes import Lane
 from cockpit.core.retry import decide, max_attempts_for
 from cockpit.core.state import Attempt, TaskState, TaskStatus
+from cockpit.core.usage_windows import RolloutWatcher
 
 OVER_BUDGET_FACTOR = 1.5  # the playbook's gate: task cost over 150 % of its budget
 
@@ -64,6 +65,7 @@ class Settler:
         codex_home: Path,
         rng: random.Random,
         clock: Callable[[], float],
+        windows: RolloutWatcher | None = None,
     ) -> None:
         self.board = board
         self.lanes = lanes
@@ -75,6 +77,7 @@ class Settler:
         self.codex_home = codex_home
         self.rng = rng
         self.clock = clock
+        self.windows = windows
         self.requeue: list[
             str
         ] = []  # dead letters to retry now that the breaker closed; the caller drains it
@@ -169,6 +172,8 @@ class Settler:
             self._breaker_result(failure)
         elif attempt.probe:
             self._release_probe()
+        if failure.code == FailureCode.USAGE_LIMIT and self.windows is not None:
+            self.windows.record_usage_limit(failure.resets_at, self.clock())  # the gauge shows it blocked
         decision = decide(failure, history, rng=self.rng, now=self.clock())
         if failure.error_type == ErrorType.AUTH:
             decision = decision.model_copy(update={"action": "dead_letter", "reason": decision.reason})

@@ -48,6 +48,7 @@ from cockpit.core.reducer import AttemptReducer
 from cockpit.core.settlement import Settler
 from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, utc_now
 from cockpit.core.tailer import EventTailer
+from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
 
 PERSIST_EVERY_S = 1.0
 RUNNER_LOST_GRACE_S = 2.0
@@ -131,6 +132,9 @@ class Supervisor:
         self.dead_letters = DeadLetterQueue(
             board.root / "dead-letters", self.clock, on_corrupt=board.quarantine
         )
+        self.windows = RolloutWatcher(
+            codex_homes_from([self.env.get("CODEX_HOME"), os.environ.get("CODEX_HOME")]), clock=self.clock
+        )
         self.settler = Settler(
             board,
             self._lanes,
@@ -142,6 +146,7 @@ class Supervisor:
             codex_home=self.codex_home,
             rng=self.rng,
             clock=self.clock,
+            windows=self.windows,
         )
         self._stop = asyncio.Event()
         self._last_housekeeping = 0.0
@@ -325,6 +330,11 @@ class Supervisor:
         ready = [s for s in self._queued() if self._dispatchable(s)]
         if not ready:
             return
+        blocked_until = self.windows.blocked_until(self.clock())
+        if blocked_until is not None:
+            when = datetime.fromtimestamp(blocked_until, UTC)
+            self._note(ready, f"waiting: the Codex usage window is exhausted until {when:%Y-%m-%d %H:%M} UTC")
+            return
         breaker = self.breakers.get(self.provider)
         busy_exclusive = {r.state.lane for r in self.running.values() if self._lanes[r.state.lane].exclusive}
         for state in ready:
@@ -347,7 +357,10 @@ class Supervisor:
 
     def _note_waiting(self, states: list[TaskState], reason: str, retry_at: float | None) -> None:
         when = f" until {datetime.fromtimestamp(retry_at, UTC):%H:%M:%S} UTC" if retry_at else ""
-        message = f"waiting: the {self.provider} circuit breaker is open{when} ({reason})"
+        self._note(states, f"waiting: the {self.provider} circuit breaker is open{when} ({reason})")
+
+    def _note(self, states: list[TaskState], message: str) -> None:
+        """Say on each waiting task why it waits (written only when the reason changes)."""
         for state in states:
             if state.message != message:
                 state.message = message

@@ -1,0 +1,394 @@
+"""The token ledger: incremental reading of ``.cockpit/ledger.jsonl`` and its aggregates.
+
+The supervisor appends one row per finished attempt (its usage *delta*, so rows add up). :class:`Ledger`
+keeps a byte offset and reads only what was appended since the last :meth:`Ledger.refresh`; a partial
+last line waits for its newline, a file that shrank or was replaced is read again from the start, and
+lines that are not rows are counted and skipped. A row written twice for the same ``(task_id, attempt)``
+(a supervisor restarted between writing and recording it) counts once: the first row is kept, unless a
+later one carries usage that the first lacked.
+
+Token arithmetic follows Codex: cached input is part of input and reasoning output part of output, so
+``total_tokens = input_tokens + output_tokens`` and the subsets are never added again.
+
+Windows are local: "today" starts at local midnight, "this week" at local midnight of the week's first day
+(Monday unless configured), and both end at the next such midnight, so days around a DST change last
+23 or 25 hours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
+
+__all__ = [
+    "ALL",
+    "GroupBy",
+    "Ledger",
+    "LedgerRow",
+    "UsageReport",
+    "UsageTotals",
+    "day_window",
+    "usage_report",
+    "week_window",
+]
+
+GroupBy = Literal["lane", "effort", "task", "model"]
+ALL: Final = "all"  # the key of :meth:`Ledger.totals` without grouping
+CHUNK_BYTES: Final = 1024 * 1024
+_CHECK_BYTES: Final = 4096  # up to this much of the last consumed line is kept to notice a rewritten file
+_LANE_ORDER: Final = ("local", "worktree", "cloud", "mcp")
+_EFFORT_ORDER: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "default")
+
+
+class LedgerRow(BaseModel):
+    """One ledger row as the supervisor writes it; unknown extra fields are kept, not rejected."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ts: datetime
+    task_id: str
+    attempt: int
+    lane: str | None = None
+    effort: str | None = None
+    model: str | None = None
+    thread_id: str | None = None
+    resumed: bool = False
+    input_tokens: int = Field(default=0, ge=0)
+    cached_input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    reasoning_output_tokens: int = Field(default=0, ge=0)
+    usage_reported: bool = True
+    duration_s: float | None = None
+    ok: bool | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+    @field_validator(
+        "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens", mode="before"
+    )
+    @classmethod
+    def _null_is_zero(cls, value: Any) -> Any:
+        return 0 if value is None else value
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class UsageTotals(BaseModel):
+    """Summed usage of some attempts. ``cached`` ⊂ ``input`` and ``reasoning`` ⊂ ``output``."""
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+    attempts: int = 0
+    unreported: int = 0  # attempts whose usage was never reported (counted, contributing 0 tokens)
+    duration_s: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, row: LedgerRow) -> None:
+        self.input_tokens += row.input_tokens
+        self.cached_input_tokens += row.cached_input_tokens
+        self.output_tokens += row.output_tokens
+        self.reasoning_output_tokens += row.reasoning_output_tokens
+        self.attempts += 1
+        self.unreported += 0 if row.usage_reported else 1
+        self.duration_s = round(self.duration_s + (row.duration_s or 0.0), 3)
+
+
+# --------------------------------------------------------------------------------------------- windows
+
+
+def _local_midnight(day: date, tz: tzinfo) -> datetime:
+    # A midnight skipped by a DST gap resolves (fold=0) to the first instant of that local day.
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+
+
+def day_window(now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC of the local day (in ``tz``) that contains ``now``."""
+    _require_aware(now)
+    day = now.astimezone(tz).date()
+    return _local_midnight(day, tz), _local_midnight(day + timedelta(days=1), tz)
+
+
+def week_window(now: datetime, tz: tzinfo, week_starts_on: int = 0) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC of the local week containing ``now`` (``week_starts_on``: 0 Mon … 6 Sun)."""
+    _require_aware(now)
+    if not 0 <= week_starts_on <= 6:
+        raise ValueError("week_starts_on must be 0 (Monday) … 6 (Sunday)")
+    day = now.astimezone(tz).date()
+    first = day - timedelta(days=(day.weekday() - week_starts_on) % 7)
+    return _local_midnight(first, tz), _local_midnight(first + timedelta(days=7), tz)
+
+
+# ---------------------------------------------------------------------------------------------- ledger
+
+_KEYS: dict[str, Callable[[LedgerRow], str]] = {
+    "lane": lambda r: r.lane or "unknown",
+    "effort": lambda r: r.effort or "default",
+    "task": lambda r: r.task_id,
+    "model": lambda r: r.model or "default",
+}
+
+
+class Ledger:
+    """Incremental reader and aggregator of one ledger file.
+
+    Counters: ``bad_lines`` (lines skipped: not JSON, not an object, or not a valid row), ``duplicates``
+    (rows dropped as a repeat of a known ``(task_id, attempt)``), ``restarts`` (times the file shrank or
+    was replaced and was read again from the start), ``offset`` (bytes consumed; a partial last line is
+    not consumed until its newline arrives).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.offset = 0
+        self.bad_lines = 0
+        self.duplicates = 0
+        self.restarts = 0
+        self._rows: dict[tuple[str, int], LedgerRow] = {}
+        self._identity: tuple[int, int] | None = None
+        self._check = b""  # the last consumed line (its tail), to notice a file rewritten in place
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def refresh(self) -> int:
+        """Read the lines appended since the last call; returns the number of new (unique) rows."""
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            if self.offset or self._rows:
+                self._restart()
+            return 0
+        added = 0
+        with fh:
+            st = os.fstat(fh.fileno())
+            identity = (st.st_dev, st.st_ino)
+            replaced = self._identity is not None and identity != self._identity
+            if replaced or st.st_size < self.offset or not self._check_matches(fh):
+                self._restart()
+            self._identity = identity
+            fh.seek(self.offset)
+            buffer = b""
+            while chunk := fh.read(CHUNK_BYTES):
+                buffer += chunk
+                end = buffer.rfind(b"\n")
+                if end < 0:
+                    continue
+                complete, buffer = buffer[: end + 1], buffer[end + 1 :]
+                for raw in complete.split(b"\n")[:-1]:
+                    added += self._take(raw)
+                self.offset += len(complete)
+                last_start = complete.rfind(b"\n", 0, len(complete) - 1) + 1
+                self._check = complete[max(last_start, len(complete) - _CHECK_BYTES) :]
+        return added
+
+    def _check_matches(self, fh: Any) -> bool:
+        if not self._check:
+            return True
+        fh.seek(self.offset - len(self._check))
+        return bool(fh.read(len(self._check)) == self._check)
+
+    def _restart(self) -> None:
+        self.restarts += 1
+        self.offset = 0
+        self.bad_lines = 0
+        self.duplicates = 0
+        self._rows = {}
+        self._identity = None
+        self._check = b""
+
+    def _take(self, raw: bytes) -> int:
+        if not raw.strip():
+            return 0
+        try:
+            data = json.loads(raw)
+            row = LedgerRow.model_validate(data)
+        except (ValueError, ValidationError):  # JSON and UTF-8 errors are ValueErrors too
+            self.bad_lines += 1
+            return 0
+        key = (row.task_id, row.attempt)
+        known = self._rows.get(key)
+        if known is None:
+            self._rows[key] = row
+            return 1
+        self.duplicates += 1
+        if not known.usage_reported and row.usage_reported:
+            self._rows[key] = row
+        return 0
+
+    # --------------------------------------------------------------------------------------- aggregates
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def rows(self) -> Iterator[LedgerRow]:
+        """The unique rows in file order."""
+        return iter(list(self._rows.values()))
+
+    def totals(
+        self, since: datetime, until: datetime | None = None, by: GroupBy | None = None
+    ) -> dict[str, UsageTotals]:
+        """Usage of the rows with ``since <= ts < until`` (``until`` open when ``None``).
+
+        Without ``by`` the answer is ``{"all": totals}`` (zero totals when nothing matched); with ``by``
+        one entry per lane / effort tier / task / model that has rows (a missing lane reads ``unknown``,
+        a missing effort or model ``default``).
+        """
+        _require_aware(since)
+        if until is not None:
+            _require_aware(until)
+        if by is not None and by not in _KEYS:
+            raise ValueError(f"cannot group by {by!r} (expected one of {', '.join(_KEYS)})")
+        out: dict[str, UsageTotals] = {ALL: UsageTotals()} if by is None else {}
+        for row in self._rows.values():
+            if row.ts < since or (until is not None and row.ts >= until):
+                continue
+            key = ALL if by is None else _KEYS[by](row)
+            out.setdefault(key, UsageTotals()).add(row)
+        return out
+
+    def today(self, now: datetime, tz: tzinfo, by: GroupBy | None = None) -> dict[str, UsageTotals]:
+        """:meth:`totals` over the local day containing ``now``."""
+        return self.totals(*day_window(now, tz), by=by)
+
+    def this_week(
+        self, now: datetime, tz: tzinfo, by: GroupBy | None = None, week_starts_on: int = 0
+    ) -> dict[str, UsageTotals]:
+        """:meth:`totals` over the local week containing ``now`` (Monday first unless ``week_starts_on``)."""
+        return self.totals(*week_window(now, tz, week_starts_on), by=by)
+
+    def task_tokens(self, task_id: str) -> int:
+        """All tokens (input + output) the task's attempts used, over the whole ledger."""
+        return sum(row.total_tokens for (tid, _), row in self._rows.items() if tid == task_id)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+class UsageReport(BaseModel):
+    """Today's and this week's ledger usage, overall, by lane and by effort tier."""
+
+    generated_at: datetime
+    timezone: str
+    day_start: datetime
+    day_end: datetime
+    week_start: datetime
+    week_end: datetime
+    today: UsageTotals
+    week: UsageTotals
+    today_by_lane: dict[str, UsageTotals] = Field(default_factory=dict)
+    week_by_lane: dict[str, UsageTotals] = Field(default_factory=dict)
+    today_by_effort: dict[str, UsageTotals] = Field(default_factory=dict)
+    week_by_effort: dict[str, UsageTotals] = Field(default_factory=dict)
+    bad_lines: int = 0
+
+    def to_lines(self) -> list[str]:
+        """A small aligned plain-text table: one row overall, then one per lane and per effort tier."""
+        zone = self.generated_at.tzinfo
+        day, week = self.day_start.astimezone(zone), self.week_start.astimezone(zone)
+        head = (
+            f"Token usage from the ledger ({self.timezone}; today from {day:%a %Y-%m-%d %H:%M}, "
+            f"week from {week:%a %Y-%m-%d})"
+        )
+        rows: list[list[str]] = [
+            ["", "today", "", "", "", "this week", "", "", ""],
+            ["", "tokens", "input", "output", "runs", "tokens", "input", "output", "runs"],
+            ["all", *_cells(self.today), *_cells(self.week)],
+        ]
+        for label, today, week_split, order in (
+            ("lane", self.today_by_lane, self.week_by_lane, _LANE_ORDER),
+            ("effort", self.today_by_effort, self.week_by_effort, _EFFORT_ORDER),
+        ):
+            for key in _ordered({*today, *week_split}, order):
+                rows.append(
+                    [
+                        f"{label} {key}",
+                        *_cells(today.get(key, UsageTotals())),
+                        *_cells(week_split.get(key, UsageTotals())),
+                    ]
+                )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [head]
+        for r in rows:
+            cells = [r[0].ljust(widths[0])] + [
+                r[i].rjust(widths[i]) + ("   " if i == 4 else "") for i in range(1, len(r))
+            ]
+            lines.append("  ".join(cells).rstrip())
+        today, week_total = self.today, self.week
+        lines.append(
+            f"input includes cached (today {_tok(today.cached_input_tokens)}, "
+            f"week {_tok(week_total.cached_input_tokens)}); output includes reasoning "
+            f"(today {_tok(today.reasoning_output_tokens)}, week {_tok(week_total.reasoning_output_tokens)})"
+        )
+        unreported = self.week.unreported
+        if unreported:
+            lines.append(f"{unreported} attempt(s) this week reported no usage (counted as 0 tokens)")
+        if self.bad_lines:
+            lines.append(f"{self.bad_lines} unreadable ledger line(s) skipped")
+        return lines
+
+
+def _tok(n: int) -> str:
+    if n < 1_000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1_000:.1f}K"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def _cells(t: UsageTotals) -> list[str]:
+    return [_tok(t.total_tokens), _tok(t.input_tokens), _tok(t.output_tokens), str(t.attempts)]
+
+
+def _ordered(keys: set[str], order: tuple[str, ...]) -> list[str]:
+    return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
+def _tz_name(tz: tzinfo, now: datetime) -> str:
+    key = getattr(tz, "key", None)
+    return str(key) if key else (now.astimezone(tz).tzname() or str(tz))
+
+
+def usage_report(
+    ledger: Ledger, now: datetime, tz: tzinfo, *, week_starts_on: int = 0, refresh: bool = True
+) -> UsageReport:
+    """Today's and this week's usage (``tz``-local windows around ``now``); refreshes the ledger first."""
+    if refresh:
+        ledger.refresh()
+    day_start, day_end = day_window(now, tz)
+    week_start, week_end = week_window(now, tz, week_starts_on)
+    return UsageReport(
+        generated_at=now.astimezone(tz),
+        timezone=_tz_name(tz, now),
+        day_start=day_start,
+        day_end=day_end,
+        week_start=week_start,
+        week_end=week_end,
+        today=ledger.totals(day_start, day_end)[ALL],
+        week=ledger.totals(week_start, week_end)[ALL],
+        today_by_lane=ledger.totals(day_start, day_end, by="lane"),
+        week_by_lane=ledger.totals(week_start, week_end, by="lane"),
+        today_by_effort=ledger.totals(day_start, day_end, by="effort"),
+        week_by_effort=ledger.totals(week_start, week_end, by="effort"),
+        bad_lines=ledger.bad_lines,
+    )
