@@ -391,6 +391,53 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    import time as _time
+    from datetime import UTC, datetime
+
+    from cockpit.core.budgets import project_budget_status
+    from cockpit.core.ledger import Ledger, usage_report
+    from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
+
+    board = _board(args)
+    board.require()
+    config = board.config()
+    now = _time.time()
+    windows = RolloutWatcher(codex_homes_from([os.environ.get("CODEX_HOME")])).snapshot()
+    report = usage_report(
+        Ledger(board.root / "ledger.jsonl"),
+        datetime.fromtimestamp(now, UTC),
+        config.tz(),
+        week_starts_on=config.week_starts_on,
+    )
+    budget = project_budget_status(report, config.budget)
+    if args.json:
+        _print_json(
+            {
+                "windows": windows.model_dump(mode="json"),
+                "usage": report.model_dump(mode="json"),
+                "budget": budget.model_dump(mode="json"),
+            }
+        )
+        return EXIT_OK
+    print("Codex credit windows (from its rollout files):")
+    for line in windows.to_lines(now, tz=config.tz()):
+        print(f"  {line}")
+    print()
+    for line in report.to_lines():
+        print(line)
+    if config.budget.daily_tokens or config.budget.weekly_tokens:
+        print(
+            f"\nbudget: today {budget.daily_used}/{budget.daily_budget or '-'} tokens, "
+            f"this week {budget.weekly_used}/{budget.weekly_budget or '-'}"
+        )
+        for message in budget.notify:
+            print(f"  ! {message}")
+        if budget.gate_new_tasks:
+            print(f"  new tasks wait for a decision: {budget.gate_reason}")
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from cockpit.core.doctor import run_checks
 
@@ -497,6 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="include archived letters")
     p.set_defaults(func=cmd_dlq)
 
+    p = sub.add_parser("usage", help="credit windows, today's and this week's tokens by lane and effort")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_usage)
+
     p = sub.add_parser("doctor", help="codex binary and version, sandbox, git, config")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
@@ -509,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `cockpit log X | head` ends quietly
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

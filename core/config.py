@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cockpit.core.budgets import BudgetConfig
+from cockpit.core.effort_policy import EffortPolicyConfig
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
 
@@ -37,6 +42,26 @@ class ProjectConfig(BaseModel):
     protected_paths: list[str] = Field(default_factory=list)
     gate_merges: bool = False
     provider: str | None = None
+    timezone: str | None = None  # for "today" and "this week" in usage reports; default: the machine's
+    week_starts_on: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    effort: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def tz(self) -> tzinfo:
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
 
     @model_validator(mode="after")
     def _ordered(self) -> ProjectConfig:

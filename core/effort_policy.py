@@ -11,7 +11,7 @@ The rule, in order:
    binding credit window is above the step-down threshold the reason says so (a hint for the operator).
 2. **Base tier** = ``kinds[category][risk_level]``, where the envelope's ``kind`` is mapped to a category
    by :func:`kind_category` (aliases, then word by word; several matching words → the category with the
-   highest tier at that risk). No kind, or an unknown one → ``default_tier``.
+   highest tier at that risk, the higher row on a tie). No kind, or an unknown one → ``default_tier``.
 3. **Risk floor.** The base is raised to ``risk_floor[risk_level]`` if below it (default: high risk never
    below ``medium``).
 4. **Step-down on a busy window.** With the binding window's used percent strictly above
@@ -45,6 +45,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cockpit.core.envelope import Envelope
+
 __all__ = [
     "DEFAULT_KIND_ALIASES",
     "DEFAULT_KIND_TIERS",
@@ -68,7 +70,7 @@ _RISKS: tuple[Risk, ...] = ("low", "medium", "high")
 def tier_index(tier: str) -> int:
     """Position of ``tier`` in :data:`TIERS`; ``ValueError`` for anything else."""
     try:
-        return TIERS.index(tier)  # type: ignore[arg-type]
+        return TIERS.index(tier)
     except ValueError:
         raise ValueError(f"unknown effort tier {tier!r} (expected one of {', '.join(TIERS)})") from None
 
@@ -218,7 +220,8 @@ def kind_category(
     The kind is lower-cased and split into words at spaces, ``/``, ``+``, ``&``, ``,``, ``;``, ``|``,
     ``_`` and ``-``. The whole word sequence is looked up in the aliases first (``"threat-model"``,
     ``"read/analyse"``); otherwise each word. When several words match, the category with the highest
-    tier at ``risk`` wins, so ``"security review"`` is ``security`` (ties go to the first word).
+    tier at ``risk`` wins; a tie goes to the category whose row is higher over all risk levels, then to
+    the first word. So ``"security review"`` and ``"review security"`` are both ``security``.
     """
     if not kind or not kind.strip():
         return None
@@ -233,8 +236,19 @@ def kind_category(
             found.append(category)
     if not found:
         return None
-    level: Risk = risk if risk in _RISKS else "medium"  # type: ignore[assignment]
-    return max(found, key=lambda c: (tier_index(cfg.kinds[c][level]), -found.index(c)))
+    level = _as_risk(risk) or "medium"
+
+    def rank(category: str) -> tuple[int, int, int]:
+        row = cfg.kinds[category]
+        overall = sum(tier_index(row[r]) for r in _RISKS)
+        return tier_index(row[level]), overall, -found.index(category)
+
+    return max(found, key=rank)
+
+
+def _as_risk(text: str) -> Risk | None:
+    clean = text.strip().lower()
+    return next((risk for risk in _RISKS if risk == clean), None)
 
 
 def _steps_for(used_percent: float | None, cfg: EffortPolicyConfig) -> int:
@@ -266,8 +280,8 @@ def choose_effort(
     ``None`` when unknown; ``window_label`` (e.g. ``"weekly"``, ``"5 h"``) only changes the wording.
     """
     cfg = config or _DEFAULT_CONFIG
-    risk = risk_level.strip().lower()
-    if risk not in _RISKS:
+    risk = _as_risk(risk_level)
+    if risk is None:
         raise ValueError(f"unknown risk level {risk_level!r} (expected low, medium or high)")
     window = f"{window_label} window" if window_label else "credit window"
     steps = _steps_for(binding_used_percent, cfg)
@@ -285,11 +299,11 @@ def choose_effort(
         why = f"kind={kind.strip().lower()} (unknown)" if kind and kind.strip() else "no kind"
         reason = f"policy: {why} risk={risk} → default {base}"
     else:
-        base = cfg.kinds[category][risk]  # type: ignore[index]
+        base = cfg.kinds[category][risk]
         shown = kind.strip().lower() if kind else category
         label = shown if shown == category else f"{shown} ({category})"
         reason = f"policy: kind={label} risk={risk} → {base}"
-    floor = cfg.risk_floor.get(risk)  # type: ignore[call-overload]
+    floor = cfg.risk_floor.get(risk)
     if floor is not None and tier_index(base) < tier_index(floor):
         base = floor
         reason += f", raised to the {risk}-risk floor {floor}"
@@ -309,7 +323,7 @@ def choose_effort(
 
 
 def choose_effort_for(
-    envelope: Any,
+    envelope: Envelope,
     binding_used_percent: float | None,
     config: EffortPolicyConfig | None = None,
     *,

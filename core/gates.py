@@ -235,6 +235,36 @@ def over_budget_gate(state: TaskState, budget: int) -> Gate:
     )
 
 
+def weekly_budget_gate(state: TaskState, reason: str) -> Gate:
+    return Gate(
+        "weekly_budget",
+        f"{state.title}: the weekly budget is spent",
+        f"Task {state.id} has not started. {reason}. New tasks wait for a decision until the week resets.",
+        [
+            _opt(
+                "A",
+                "Run it anyway",
+                "approve",
+                ["the task runs now"],
+                ["spends past the weekly budget"],
+                budget=True,
+            ),
+            _opt(
+                "B",
+                "Park as a dead letter",
+                "dead_letter",
+                ["spends nothing", "`cockpit retry` next week"],
+                ["the task waits"],
+            ),
+            _opt("C", "Cancel the task", "cancel", ["nothing runs"], ["nothing is delivered"]),
+        ],
+        "B",
+        "the budget exists to stop spending; run it only if it cannot wait",
+        "medium",
+        "B",
+    )
+
+
 def open_gate(store: DecisionStore, state: TaskState, gate: Gate) -> DecisionCard:
     options = [o.model_copy(update={"cons": [c for c in o.cons if c]}) for o in gate.options]
     return store.open(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.breaker import BreakerState, BreakerStore
+from cockpit.core.budgets import over_budget
 from cockpit.core.checkpoint import build_checkpoint, write_checkpoint
 from cockpit.core.commands import CommandError
 from cockpit.core.commands import merge as merge_task
@@ -47,8 +48,6 @@ from cockpit.core.lanes import Lane
 from cockpit.core.retry import decide, max_attempts_for
 from cockpit.core.state import Attempt, TaskState, TaskStatus
 from cockpit.core.usage_windows import RolloutWatcher
-
-OVER_BUDGET_FACTOR = 1.5  # the playbook's gate: task cost over 150 % of its budget
 
 
 class Settler:
@@ -129,7 +128,7 @@ class Settler:
         if self.dead_letters.get(state.id) is not None:
             self.dead_letters.remove(state.id)
         if over_budget is not None:
-            self._gate(state, over_budget_gate(state, over_budget))
+            self.gate(state, over_budget_gate(state, over_budget))
             return
         self._settle_result(state, attempt.n)
 
@@ -146,10 +145,10 @@ class Settler:
         state.status, state.message = status, message
         touched = [] if skip_protected else self._protected(state)
         if touched:
-            self._gate(state, protected_paths_gate(state, touched, then=status.value))
+            self.gate(state, protected_paths_gate(state, touched, then=status.value))
             return
         if status == TaskStatus.REVIEW and self.config.gate_merges:
-            self._gate(state, merge_gate(state))
+            self.gate(state, merge_gate(state))
             return
         self._checkpoint(
             state,
@@ -190,7 +189,7 @@ class Settler:
             state.message = f"{failure.code.value}: {decision.reason}"
             self._checkpoint(state, "retry_wait", f"attempt {attempt.n + 1} after {decision.delay_s:.1f}s")
         elif decision.action == "gate":
-            self._gate(
+            self.gate(
                 state,
                 failure_gate(
                     state, decision.gate_trigger or "repeated_failures", decision.reason, decision.feedback
@@ -218,7 +217,7 @@ class Settler:
                     signature=f"continuation:{why}",
                 )
             )
-            self._gate(
+            self.gate(
                 state, failure_gate(state, "repeated_failures", f"{why} {state.continuations} times", None)
             )
             return
@@ -231,7 +230,7 @@ class Settler:
         self._checkpoint(state, "continuing", f"resume thread {state.thread_id} with a digest")
 
     # ---- gates, dead letters, breaker ---------------------------------------------------------
-    def _gate(self, state: TaskState, gate: Gate) -> DecisionCard:
+    def gate(self, state: TaskState, gate: Gate) -> DecisionCard:
         card = open_gate(self.decisions, state, gate)
         state.status = TaskStatus.AWAITING_DECISION
         state.decision_id = card.id
@@ -382,11 +381,14 @@ class Settler:
                 TaskStatus.QUEUED,
                 note + "; runs with workspace-write and no network",
             )
+        elif action == "approve" and card.trigger == "weekly_budget":
+            state.budget_approved = True
+            state.status, state.message = TaskStatus.QUEUED, note
         elif action == "approve":  # protected paths accepted: on to where the task was going
             then = TaskStatus(params.get("then", TaskStatus.REVIEW.value))
             state.status, state.message = then, note
             if then == TaskStatus.REVIEW and self.config.gate_merges:
-                self._gate(state, merge_gate(state))
+                self.gate(state, merge_gate(state))
         elif action == "accept_partial":
             self._settle_result(state, state.attempts[-1].n if state.attempts else 0, skip_protected=False)
             state.message = f"{note}; {state.message}"
@@ -423,11 +425,10 @@ class Settler:
         )
 
     def _over_budget(self, state: TaskState, envelope: Envelope | None) -> int | None:
+        """The task's token budget when its cost is past the gate (150 % by default), else None."""
         budget = envelope.budget.tokens if envelope else None
-        if not budget:
-            return None
         used = state.usage.input_tokens + state.usage.output_tokens
-        return budget if used > OVER_BUDGET_FACTOR * budget else None
+        return budget if over_budget(used, budget, self.config.budget.over_budget_factor) else None
 
     def _protected(self, state: TaskState) -> list[str]:
         globs = self.config.protected_paths

@@ -110,6 +110,9 @@ class TaskState(BaseModel):
     approved_escalations: list[str] = Field(default_factory=list)
     denied_escalations: list[str] = Field(default_factory=list)
     continuations: int = 0
+    effort: str | None = None
+    effort_reason: str | None = None
+    budget_approved: bool = False
     resume_reason: str | None = None
 
     @property

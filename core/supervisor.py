@@ -32,17 +32,20 @@ from pydantic import ValidationError
 from cockpit.core.atomic import atomic_write_json, atomic_write_text
 from cockpit.core.blackboard import Blackboard, BlackboardError, InboxItem
 from cockpit.core.breaker import BreakerState, BreakerStore
+from cockpit.core.budgets import BudgetStatus, project_budget_status, stuck_check, task_size
 from cockpit.core.checkpoint import build_checkpoint, resume_digest, write_checkpoint
 from cockpit.core.codex_binary import CodexBinary, find_codex
 from cockpit.core.codex_command import plan_for
 from cockpit.core.commands import CommandError, apply_command
 from cockpit.core.dead_letters import DeadLetterQueue
 from cockpit.core.decisions import DecisionStore
+from cockpit.core.effort_policy import choose_effort_for
 from cockpit.core.envelope import Envelope, requested_escalations
 from cockpit.core.exit_info import ExitInfo
-from cockpit.core.gates import escalation_gate, open_gate
+from cockpit.core.gates import escalation_gate, open_gate, weekly_budget_gate
 from cockpit.core.git_ops import GitOpError
 from cockpit.core.lanes import LANES, UNBUILT, Lane
+from cockpit.core.ledger import Ledger, usage_report
 from cockpit.core.prompt import parse_outcome, render_followup_prompt, render_prompt
 from cockpit.core.reducer import AttemptReducer
 from cockpit.core.settlement import Settler
@@ -148,6 +151,9 @@ class Supervisor:
             clock=self.clock,
             windows=self.windows,
         )
+        self.ledger = Ledger(board.root / "ledger.jsonl")
+        self._budget: tuple[float, BudgetStatus] | None = None
+        self._notified: set[str] = set()
         self._stop = asyncio.Event()
         self._last_housekeeping = 0.0
         self._last_sweep = 0.0
@@ -302,6 +308,13 @@ class Supervisor:
                 state.message = "retried by the dead-letter sweep"
                 self.board.log_event({"kind": "dead_letter_retry", "task_id": task_id})
                 self._save(state)
+        for message in self.budget_status().notify:
+            key = f"{datetime.fromtimestamp(now, UTC):%Y-%m-%d}:{message}"
+            if key not in self._notified:
+                self._notified.add(key)
+                self.board.log_event(
+                    {"kind": "notify", "topic": "budget", "line": f"NOTIFY budget: {message}"}
+                )
         if now - self._last_archive >= ARCHIVE_EVERY_S:
             self._last_archive = now
             for task_id in self.dead_letters.archive_old():
@@ -335,6 +348,15 @@ class Supervisor:
             when = datetime.fromtimestamp(blocked_until, UTC)
             self._note(ready, f"waiting: the Codex usage window is exhausted until {when:%Y-%m-%d %H:%M} UTC")
             return
+        if self.config.budget.weekly_tokens or self.config.budget.daily_tokens:
+            budget = self.budget_status()
+            if budget.gate_new_tasks:
+                for state in [s for s in ready if not s.attempts and not s.budget_approved]:
+                    self.settler.gate(state, weekly_budget_gate(state, budget.gate_reason or "budget spent"))
+                    self._save(state)
+                ready = [s for s in ready if s.status == TaskStatus.QUEUED]
+                if not ready:
+                    return
         breaker = self.breakers.get(self.provider)
         busy_exclusive = {r.state.lane for r in self.running.values() if self._lanes[r.state.lane].exclusive}
         for state in ready:
@@ -354,6 +376,19 @@ class Supervisor:
                     busy_exclusive.add(state.lane)
             if admission.probe:
                 break  # one probe at a time while HALF-OPEN
+
+    def budget_status(self) -> BudgetStatus:
+        """Today's and this week's spend against the project budgets (cached for a few seconds)."""
+        now = self.clock()
+        if self._budget is None or now - self._budget[0] > 5.0:
+            report = usage_report(
+                self.ledger,
+                datetime.fromtimestamp(now, UTC),
+                self.config.tz(),
+                week_starts_on=self.config.week_starts_on,
+            )
+            self._budget = (now, project_budget_status(report, self.config.budget))
+        return self._budget[1]
 
     def _note_waiting(self, states: list[TaskState], reason: str, retry_at: float | None) -> None:
         when = f" until {datetime.fromtimestamp(retry_at, UTC):%H:%M:%S} UTC" if retry_at else ""
@@ -384,6 +419,24 @@ class Supervisor:
         directory = self.board.attempt_dir(state.id, n)
         directory.mkdir(parents=True, exist_ok=True)
         prompt, kind, resume = self._prompt_for(state, envelope)
+        binding = self.windows.snapshot().binding
+        choice = choose_effort_for(
+            envelope,
+            binding.used_percent if binding else None,
+            self.config.effort,
+            window_label=binding.label if binding else None,
+        )
+        if (state.effort, state.effort_reason) != (choice.tier, choice.reason):
+            self.board.log_event(
+                {
+                    "kind": "effort",
+                    "task_id": state.id,
+                    "tier": choice.tier,
+                    "source": choice.source,
+                    "reason": choice.reason,
+                }
+            )
+        state.effort, state.effort_reason = choice.tier, choice.reason
         atomic_write_text(directory / "prompt.md", prompt)
         plan = plan_for(
             envelope,
@@ -392,6 +445,7 @@ class Supervisor:
             last_message=directory / "last-message.md",
             prompt=prompt,
             resume_thread=resume,
+            effort=choice.tier,
         )
         plan = dataclasses.replace(
             plan,
@@ -615,7 +669,9 @@ class Supervisor:
         self.running.pop(state.id, None)
         self._notify(state, attempt)  # the completion line is written before any analysis
         self._ledger(state, attempt)
-        self.settler.settle(state, attempt, self.board.read_envelope(state.id))
+        envelope = self.board.read_envelope(state.id)
+        self._stuck(state, attempt, envelope)
+        self.settler.settle(state, attempt, envelope)
         self._save(state)
 
     def _notify(self, state: TaskState, attempt: Attempt) -> None:
@@ -640,6 +696,28 @@ class Supervisor:
                 "line": f"{word} {state.id}: {text}",
             }
         )
+
+    def _stuck(self, state: TaskState, attempt: Attempt, envelope: Envelope | None) -> None:
+        """The playbook's token stuck rule, to the notify tier (over 150 % of budget is a gate)."""
+        if envelope is None:
+            return
+        verdict = stuck_check(
+            task_size(envelope, self.config.effort),
+            envelope.budget.tokens,
+            state.usage.input_tokens + state.usage.output_tokens,
+            bool(attempt.progress.file_changes),
+            self.config.budget,
+            task_id=state.id,
+        )
+        if verdict is not None:
+            self.board.log_event(
+                {
+                    "kind": "notify",
+                    "topic": "stuck",
+                    "task_id": state.id,
+                    "line": f"NOTIFY {state.id}: {verdict.message}",
+                }
+            )
 
     def _ledger(self, state: TaskState, attempt: Attempt) -> None:
         delta = attempt.usage_delta

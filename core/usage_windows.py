@@ -221,7 +221,7 @@ class UsageWindows(BaseModel):
         if not self.windows:
             lines.append("usage  unknown (no rate-limit snapshot seen)")
         for w in self.windows:
-            head = f"{w.label:<6} "
+            head = f"{w.label if w.minutes is not None else 'window':<6} "
             if w.used_percent is None:
                 text = f"{head}unknown"
                 if w.resets_at is not None and w.resets_at <= now:

@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from git import Repo
@@ -82,6 +83,9 @@ async def _run(workdir: Path) -> int:
         print(f"\nrunning with {supervisor.codex.path.name} {supervisor.codex.version()} ...\n")
         await supervisor.run(until_idle=True)
     print_status(board)
+    print("\ncredit windows (read from the real Codex rollout files):")
+    for line in supervisor.windows.snapshot().to_lines(time.time()):
+        print(f"  {line}")
     states = board.states()
     print()
     for state in states:
