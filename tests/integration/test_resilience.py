@@ -274,7 +274,7 @@ def test_chunk_limit_stops_gracefully_and_the_thread_continues_with_a_digest(
         )
     )
     board = Blackboard(repo)
-    (board.root / "config.toml").write_text("chunk_limit_s = 4\nrun_timeout_s = 120\nkill_grace_s = 2\n")
+    (board.root / "config.toml").write_text("chunk_limit_s = 10\nrun_timeout_s = 120\nkill_grace_s = 2\n")
     tid = task(board, "long-job")
     SupervisorThread(board, cockpit_env, until_idle=True).start().join(timeout=120)
     state = board.read_state(tid)
@@ -303,7 +303,7 @@ def test_watchdog_notifies_then_kills_a_silent_run_and_restarts_it(
     )
     board = Blackboard(repo)
     (board.root / "config.toml").write_text(
-        "watchdog_notify_s = 1.5\nwatchdog_kill_s = 4\nkill_grace_s = 2\n"
+        "watchdog_notify_s = 3\nwatchdog_kill_s = 8\nkill_grace_s = 2\n"
     )
     tid = task(board, "quiet-job")
     SupervisorThread(board, cockpit_env, until_idle=True).start().join(timeout=120)

@@ -144,7 +144,7 @@ def test_connection_refused_is_killed_by_the_hard_cap(
         port = s.getsockname()[1]
     env = write_codex_home(tmp_path / "refused-home", f"http://127.0.0.1:{port}/v1")
     board = Blackboard(repo)
-    (board.root / "config.toml").write_text("run_timeout_s = 4\nkill_grace_s = 1\n")
+    (board.root / "config.toml").write_text("run_timeout_s = 8\nkill_grace_s = 1\n")
     tid = task(board, "refused-job")
     run_idle(board, env)
     state = board.read_state(tid)
