@@ -302,9 +302,7 @@ def test_watchdog_notifies_then_kills_a_silent_run_and_restarts_it(
         )
     )
     board = Blackboard(repo)
-    (board.root / "config.toml").write_text(
-        "watchdog_notify_s = 3\nwatchdog_kill_s = 8\nkill_grace_s = 2\n"
-    )
+    (board.root / "config.toml").write_text("watchdog_notify_s = 3\nwatchdog_kill_s = 8\nkill_grace_s = 2\n")
     tid = task(board, "quiet-job")
     SupervisorThread(board, cockpit_env, until_idle=True).start().join(timeout=120)
     state = board.read_state(tid)
