@@ -194,7 +194,7 @@ def test_null_windows_are_unknown_never_zero() -> None:
     assert [(w.label, w.used_percent, w.left_percent) for w in snap.windows] == [("unknown", None, None)]
     assert snap.state == "unknown" and snap.binding is None
     lines = snap.to_lines(now=0.0, tz=UTC)
-    assert lines == ["unknown unknown"]
+    assert lines == ["window unknown"]
     assert not any("0.0%" in line for line in lines)
 
 
