@@ -459,8 +459,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_default(args: argparse.Namespace) -> int:
-    print("The full-screen cockpit is not built yet. Headless commands work now:\n")
-    build_parser().print_help()
+    """The full-screen cockpit over the repo (hosting the supervisor, or watching a headless one)."""
+    from cockpit.tui.app import CockpitApp
+
+    CockpitApp(Path(args.repo or os.getcwd())).run()
     return EXIT_OK
 
 

@@ -1,0 +1,97 @@
+"""A read-only view of the blackboard for front ends: task states reloaded only when their file
+changed, plus the counts a header shows (workers, pending decisions, reviews, breakers, the credit
+window). UI-free; the TUI's bridge polls it and hands snapshots to widgets."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.breaker import BreakerStore
+from cockpit.core.decisions import DecisionStore
+from cockpit.core.state import TaskState, TaskStatus, utc_now
+from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, codex_homes_from
+
+LANE_ORDER = ("local", "worktree", "cloud", "mcp")
+
+
+@dataclass(frozen=True)
+class BoardSnapshot:
+    """Everything the main screen draws, at one moment."""
+
+    tasks: tuple[TaskState, ...]
+    running: int
+    max_workers: int
+    pending_decisions: int
+    reviews: int
+    breakers: dict[str, str]
+    windows: UsageWindows
+    supervisor_pid: int | None
+    taken_at: float
+    version: int
+
+    def lane(self, name: str) -> list[TaskState]:
+        return [t for t in self.tasks if t.lane == name]
+
+
+@dataclass
+class BoardView:
+    board: Blackboard
+    clock: Callable[[], float] = time.time
+    windows: RolloutWatcher | None = None
+    _mtimes: dict[str, int] = field(default_factory=dict)
+    _states: dict[str, TaskState] = field(default_factory=dict)
+    _version: int = 0
+
+    def __post_init__(self) -> None:
+        if self.windows is None:
+            self.windows = RolloutWatcher(codex_homes_from([os.environ.get("CODEX_HOME")]), clock=self.clock)
+        self._decisions = DecisionStore(self.board.root, utc_now)
+        self._breakers = BreakerStore(self.board.root / "breakers", self.clock, random.Random())
+
+    def refresh(self) -> bool:
+        """Reload the task states whose files changed; True when anything did."""
+        changed = False
+        seen = set()
+        for task_id in self.board.task_ids():
+            seen.add(task_id)
+            path = self.board.task_dir(task_id) / "state.json"
+            try:
+                mtime = path.stat().st_mtime_ns
+            except FileNotFoundError:
+                continue
+            if self._mtimes.get(task_id) == mtime:
+                continue
+            state = self.board.read_state(task_id)
+            if state is not None:
+                self._states[task_id] = state
+                self._mtimes[task_id] = mtime
+                changed = True
+        for gone in set(self._states) - seen:
+            self._states.pop(gone)
+            self._mtimes.pop(gone, None)
+            changed = True
+        if changed:
+            self._version += 1
+        return changed
+
+    def snapshot(self) -> BoardSnapshot:
+        self.refresh()
+        tasks = tuple(sorted(self._states.values(), key=lambda s: s.created_at))
+        assert self.windows is not None
+        return BoardSnapshot(
+            tasks=tasks,
+            running=sum(1 for t in tasks if t.status == TaskStatus.RUNNING),
+            max_workers=self.board.config().max_workers,
+            pending_decisions=len(self._decisions.pending()),
+            reviews=sum(1 for t in tasks if t.status == TaskStatus.REVIEW),
+            breakers={b.provider: b.state.value for b in self._breakers.all()},
+            windows=self.windows.snapshot(),
+            supervisor_pid=self.board.supervisor_pid(),
+            taken_at=self.clock(),
+            version=self._version,
+        )

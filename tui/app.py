@@ -1,0 +1,97 @@
+"""The Textual app: hosts the supervisor in its own event loop (or, when a headless ``cockpit run``
+already holds the blackboard, attaches as a viewer), and redraws the main screen from board snapshots
+taken by a thread worker a few times a second (the bridge: one message per snapshot, never per event)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from cockpit.core.blackboard import Blackboard, LockHeld
+from cockpit.core.board_view import BoardSnapshot, BoardView
+from cockpit.core.codex_binary import CodexNotFound
+from cockpit.core.config import ConfigError
+from cockpit.core.git_ops import GitOpError, current_branch, open_repo
+from cockpit.core.supervisor import Supervisor
+from cockpit.tui.screens.main_screen import MainScreen
+
+STYLES = Path(__file__).resolve().parent.parent / "styles"
+BOARD_POLL_S = 0.25
+
+
+class BoardUpdated(Message):
+    """A fresh snapshot of the blackboard (a newer one replaces an unprocessed older one)."""
+
+    def __init__(self, snapshot: BoardSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BoardUpdated)
+
+
+class CockpitApp(App[None]):
+    TITLE = "Codex Cockpit"
+    CSS_PATH = [STYLES / "cockpit.tcss"]
+    BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
+
+    def __init__(
+        self, repo: Path, *, host_supervisor: bool = True, env: dict[str, str] | None = None
+    ) -> None:
+        super().__init__()
+        self.board = Blackboard(repo)
+        self.board.init()
+        self.view = BoardView(self.board)
+        self.host_supervisor = host_supervisor
+        self.env = env or {}
+        self.viewer = not host_supervisor
+        self.supervisor: Supervisor | None = None
+        try:
+            self.branch = current_branch(open_repo(self.board.repo))
+        except GitOpError:
+            self.branch = None
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(str(self.board.repo), self.branch))
+        if self.host_supervisor:
+            self.host()
+        self.poll_board()
+        self.set_interval(BOARD_POLL_S, self.poll_board)
+
+    @work(exclusive=True, group="supervisor", exit_on_error=False)
+    async def host(self) -> None:
+        try:
+            self.supervisor = Supervisor(self.board, env=self.env)
+            await self.supervisor.run()
+        except LockHeld as exc:
+            self.viewer = True
+            self.notify(f"{exc}; this cockpit only watches", title="viewer mode")
+        except (CodexNotFound, ConfigError) as exc:
+            self.viewer = True
+            self.notify(str(exc), title="cannot supervise", severity="error", timeout=30)
+
+    @work(thread=True, exclusive=True, group="board", exit_on_error=False)
+    def poll_board(self) -> None:
+        self.post_message(BoardUpdated(self.view.snapshot()))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """One place where any background failure becomes visible (workers never end the app)."""
+        if event.state == WorkerState.ERROR:
+            self.notify(
+                f"{event.worker.name}: {event.worker.error}", title="error", severity="error", timeout=30
+            )
+
+    def on_board_updated(self, message: BoardUpdated) -> None:
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.show(message.snapshot, self.viewer)
+
+    async def action_quit(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()  # workers keep running; the next supervisor re-attaches to them
+        self.exit()

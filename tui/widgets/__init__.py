@@ -1,0 +1,1 @@
+"""Widgets of the cockpit's Textual UI, one per module."""

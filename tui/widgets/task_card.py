@@ -1,0 +1,87 @@
+"""One task as a card in its lane: state as symbol and word (never colour alone), short goal, elapsed,
+tokens, attempt n/max and the three signals. Text is built without markup: titles are data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
+from cockpit.core.state import TaskState, TaskStatus
+
+SYMBOLS: dict[TaskStatus, str] = {
+    TaskStatus.QUEUED: "○",
+    TaskStatus.RUNNING: "▶",
+    TaskStatus.SUCCEEDED: "✓",
+    TaskStatus.FAILED: "✗",
+    TaskStatus.BLOCKED: "■",
+    TaskStatus.REVIEW: "◆",
+    TaskStatus.MERGED: "✔",
+    TaskStatus.REJECTED: "⊘",
+    TaskStatus.CONFLICT: "⚠",
+    TaskStatus.CANCELLED: "⊘",
+    TaskStatus.AWAITING_DECISION: "?",
+    TaskStatus.DEAD_LETTER: "☠",
+}
+
+
+def _tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def _elapsed(state: TaskState, now: datetime) -> str:
+    last = state.last_attempt
+    start = last.started_at if last else state.created_at
+    end = (
+        now if state.status == TaskStatus.RUNNING or last is None or last.ended_at is None else last.ended_at
+    )
+    seconds = max(0, int((end - start).total_seconds()))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def card_text(state: TaskState, now: datetime) -> Text:
+    """The card's two lines, as plain data."""
+    last = state.last_attempt
+    attempts = len(state.attempts)
+    limit = max_attempts_for(last.failure) if last and last.failure else GATE_AFTER_FAILED_ATTEMPTS
+    signals = last.signals if last else None
+    sig = (
+        "exit "
+        + ("·" if signals is None or signals.exit_code is None else str(signals.exit_code))
+        + " turn "
+        + ("✓" if signals and signals.turn_completed else "·")
+        + " msg "
+        + ("✓" if signals and signals.last_message else "·")
+    )
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{SYMBOLS.get(state.status, '·')} {state.status.value}", style="bold")
+    text.append(f"  {state.title}")
+    used = state.usage.input_tokens + state.usage.output_tokens
+    text.append(
+        f"\n{_elapsed(state, now)}  {_tokens(used)} tok  att {attempts}/{max(limit, attempts)}  {sig}"
+    )
+    if state.message and state.status in (TaskStatus.AWAITING_DECISION, TaskStatus.FAILED, TaskStatus.QUEUED):
+        text.append(f"\n{state.message[:200]}", style="italic")
+    return text
+
+
+class TaskCard(Static):
+    """A task card; its CSS class ``-<status>`` colours it from the theme."""
+
+    DEFAULT_CLASSES = "task-card"
+
+    def __init__(self, state: TaskState, now: datetime) -> None:
+        super().__init__(card_text(state, now), id=f"task-{state.id}")
+        self.task_id = state.id
+        self._status: str | None = None
+        self.show(state, now)
+
+    def show(self, state: TaskState, now: datetime) -> None:
+        if self._status != state.status.value:
+            if self._status:
+                self.remove_class(f"-{self._status}")
+            self._status = state.status.value
+            self.add_class(f"-{self._status}")
+        self.update(card_text(state, now))
