@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.breaker import BreakerStore
-from cockpit.core.decisions import DecisionStore
+from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.state import TaskState, TaskStatus, utc_now
 from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, codex_homes_from
 
@@ -26,13 +26,17 @@ class BoardSnapshot:
     tasks: tuple[TaskState, ...]
     running: int
     max_workers: int
-    pending_decisions: int
+    decisions: tuple[DecisionCard, ...]
     reviews: int
     breakers: dict[str, str]
     windows: UsageWindows
     supervisor_pid: int | None
     taken_at: float
     version: int
+
+    @property
+    def pending_decisions(self) -> int:
+        return len(self.decisions)
 
     def lane(self, name: str) -> list[TaskState]:
         return [t for t in self.tasks if t.lane == name]
@@ -87,7 +91,7 @@ class BoardView:
             tasks=tasks,
             running=sum(1 for t in tasks if t.status == TaskStatus.RUNNING),
             max_workers=self.board.config().max_workers,
-            pending_decisions=len(self._decisions.pending()),
+            decisions=tuple(self._decisions.pending()),
             reviews=sum(1 for t in tasks if t.status == TaskStatus.REVIEW),
             breakers={b.provider: b.state.value for b in self._breakers.all()},
             windows=self.windows.snapshot(),

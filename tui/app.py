@@ -16,8 +16,12 @@ from cockpit.core.blackboard import Blackboard, LockHeld
 from cockpit.core.board_view import BoardSnapshot, BoardView
 from cockpit.core.codex_binary import CodexNotFound
 from cockpit.core.config import ConfigError
+from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.git_ops import GitOpError, current_branch, open_repo
+from cockpit.core.state import utc_now
 from cockpit.core.supervisor import Supervisor
+from cockpit.tui.alerts import desktop_notify
+from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.main_screen import MainScreen
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -51,6 +55,10 @@ class CockpitApp(App[None]):
         self.env = env or {}
         self.viewer = not host_supervisor
         self.supervisor: Supervisor | None = None
+        self.decisions = DecisionStore(self.board.root, utc_now)
+        self._announced: set[str] = set()
+        self._queue: list[DecisionCard] = []
+        self._modal_open = False
         try:
             self.branch = current_branch(open_repo(self.board.repo))
         except GitOpError:
@@ -87,9 +95,33 @@ class CockpitApp(App[None]):
             )
 
     def on_board_updated(self, message: BoardUpdated) -> None:
-        screen = self.screen
-        if isinstance(screen, MainScreen):
-            screen.show(message.snapshot, self.viewer)
+        snapshot = message.snapshot
+        main = self.screen_stack[1] if len(self.screen_stack) > 1 else None
+        if isinstance(main, MainScreen):
+            main.show(snapshot, self.viewer)
+        for card in snapshot.decisions:
+            if card.id not in self._announced:
+                self._announced.add(card.id)
+                self._queue.append(card)
+                self.bell()
+                desktop_notify("Codex Cockpit waits for you", f"{card.id}: {card.title}")
+        self._open_next_decision()
+
+    def _open_next_decision(self) -> None:
+        if self._modal_open or not self._queue:
+            return
+        card = self._queue.pop(0)
+        fresh = self.decisions.get(card.id)
+        if fresh is None or fresh.resolved is not None:
+            self._open_next_decision()  # answered elsewhere meanwhile
+            return
+        self._modal_open = True
+
+        def closed(_answer: str | None) -> None:
+            self._modal_open = False
+            self.poll_board()
+
+        self.push_screen(DecisionModal(card, self.decisions), closed)
 
     async def action_quit(self) -> None:
         if self.supervisor is not None:

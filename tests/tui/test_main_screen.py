@@ -10,6 +10,7 @@ from cockpit.core.blackboard import Blackboard
 from cockpit.core.decisions import DecisionOption, DecisionStore
 from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus
 from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.widgets.cockpit_header import CockpitHeader
 from cockpit.tui.widgets.lane_pane import LanePane
 from cockpit.tui.widgets.task_card import TaskCard
@@ -58,17 +59,19 @@ async def test_lanes_show_cards_from_the_blackboard(repo: Path) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        cards = {card.task_id: str(card.render()) for card in app.screen.query(TaskCard)}
+        assert isinstance(app.screen, DecisionModal)  # the pending card asks for attention first
+        main = app.screen_stack[1]
+        cards = {card.task_id: str(card.render()) for card in main.query(TaskCard)}
         assert cards["write-notes-0001"].startswith("✓ succeeded  Write NOTES.md")
         assert "exit 0 turn ✓ msg ✓" in cards["write-notes-0001"]
         assert cards["subtract-0002"].startswith("◆ review  [bold]Add subtract[/bold]")  # shown literally
         assert "waiting for decision-001" in cards["changelog-0003"]
-        assert app.screen.query_one("#task-subtract-0002").has_class("-review")
-        worktree = app.screen.query_one("#lane-worktree", LanePane)
+        assert main.query_one("#task-subtract-0002").has_class("-review")
+        worktree = main.query_one("#lane-worktree", LanePane)
         assert worktree.border_subtitle == "2 tasks"
-        cloud_note = str(app.screen.query_one("#lane-note-cloud").render())
+        cloud_note = str(main.query_one("#lane-note-cloud").render())
         assert "not built yet" in cloud_note and "(1 queued)" in cloud_note
-        header = str(app.screen.query_one(CockpitHeader).render())
+        header = str(main.query_one(CockpitHeader).render())
         assert "workers 0/3" in header and "decisions 1" in header and "reviews 1" in header
         assert "credits: unknown" in header and "[viewer]" in header
         # a new state on disk shows up without restarting the app
@@ -77,4 +80,42 @@ async def test_lanes_show_cards_from_the_blackboard(repo: Path) -> None:
         app.poll_board()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert "late-0005" in {card.task_id for card in app.screen.query(TaskCard)}
+        assert "late-0005" in {card.task_id for card in main.query(TaskCard)}
+
+
+async def test_decision_modal_answers_with_one_key(repo: Path) -> None:
+    board = Blackboard(repo)
+    seed(board)
+    store = DecisionStore(board.root, lambda: datetime.now(UTC))
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, DecisionModal)
+        body = str(modal.query_one("#decision-card").render())
+        assert "[A] Retry  ★ recommended" in body and "[B] Park" in body and "(default)" in body
+        assert "default B in" in str(modal.query_one("#decision-countdown").render())
+        await pilot.press("c")  # not an option of this card: nothing happens
+        await pilot.pause()
+        assert app.screen is modal and store.get("decision-001").resolved is None
+        await pilot.press("b")
+        await pilot.pause()
+        assert not isinstance(app.screen, DecisionModal)
+        card = store.get("decision-001")
+        assert card.resolved.option == "B" and card.resolved.by == "human"
+
+
+async def test_modal_closes_when_the_card_is_answered_elsewhere(repo: Path) -> None:
+    board = Blackboard(repo)
+    seed(board)
+    store = DecisionStore(board.root, lambda: datetime.now(UTC))
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, DecisionModal)
+        store.answer("decision-001", "A", by="human")  # e.g. `cockpit decide 1 A` in another terminal
+        app.screen._tick()
+        await pilot.pause()
+        assert not isinstance(app.screen, DecisionModal)

@@ -1,0 +1,42 @@
+"""Getting a human's attention when the cockpit waits: the terminal bell, a desktop notification by
+OSC 777 and OSC 9 escape sequences (terminals that know them show a notification, others ignore
+them), and ``notify-send`` where it is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from typing import TextIO
+
+
+def _clean(text: str) -> str:
+    """No control characters may reach the terminal inside an escape sequence."""
+    return "".join(ch for ch in text if ch.isprintable()).replace(";", ",")[:200]
+
+
+def osc_notification(title: str, body: str) -> str:
+    title, body = _clean(title), _clean(body)
+    return f"\x1b]777;notify;{title};{body}\x07\x1b]9;{title}: {body}\x07"
+
+
+def desktop_notify(title: str, body: str, stream: TextIO | None = None) -> None:
+    out = stream or sys.__stdout__
+    if out is not None:
+        try:
+            out.write(osc_notification(title, body))
+            out.flush()
+        except (OSError, ValueError):
+            pass
+    sender = shutil.which("notify-send")
+    if sender:
+        try:
+            subprocess.Popen(
+                [sender, _clean(title), _clean(body)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            pass

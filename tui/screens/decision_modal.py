@@ -1,0 +1,93 @@
+"""The escalation modal: one decision card, one key per option, the recommended option marked, and
+the countdown to the default. Answering writes to the blackboard (the supervisor applies it); the
+modal closes itself when the card is resolved elsewhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore
+
+OPTION_KEYS = "abcd"
+
+
+def card_body(card: DecisionCard) -> Text:
+    text = Text()
+    text.append(f"{card.id} · {card.trigger} · risk {card.risk}\n", style="bold")
+    text.append(card.title + "\n\n")
+    text.append(card.context.strip() + "\n")
+    for option in card.options:
+        mark = "  ★ recommended" if option.key == card.recommended else ""
+        default = "  (default)" if option.key == card.default else ""
+        text.append(f"\n[{option.key}] {option.label}", style="bold")
+        text.append(f"{mark}{default}   cost: {option.cost}\n")
+        for pro in option.pros:
+            text.append(f"    + {pro}\n")
+        for con in option.cons:
+            text.append(f"    - {con}\n")
+    text.append(f"\nRecommended {card.recommended}: {card.recommended_why}\n")
+    return text
+
+
+def countdown(card: DecisionCard, now: datetime) -> str:
+    left = int((card.deadline - now).total_seconds())
+    if left <= 0:
+        return f"the default ({card.default}) applies now"
+    hours, minutes, seconds = left // 3600, left % 3600 // 60, left % 60
+    return f"default {card.default} in {hours}h{minutes:02d}m{seconds:02d}s (at {card.deadline:%H:%M} UTC)"
+
+
+class DecisionModal(ModalScreen[str | None]):
+    """Dismisses with the chosen option key, or None when closed without answering."""
+
+    BINDINGS = [
+        *[
+            Binding(k, f"choose('{k.upper()}')", f"option {k.upper()}", id=f"decision.option_{k}")
+            for k in OPTION_KEYS
+        ],
+        Binding("escape", "dismiss_later", "Later", id="decision.later"),
+    ]
+
+    def __init__(self, card: DecisionCard, store: DecisionStore) -> None:
+        super().__init__(id=f"modal-{card.id}")
+        self.card = card
+        self.store = store
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-body"):
+            yield Static(card_body(self.card), id="decision-card")
+            yield Static(countdown(self.card, datetime.now(UTC)), id="decision-countdown")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self.query_one("#decision-countdown", Static).update(countdown(self.card, datetime.now(UTC)))
+        fresh = self.store.get(self.card.id)
+        if fresh is None or fresh.resolved is not None:
+            self.dismiss(None)  # answered elsewhere (CLI, default, orchestrator)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose":
+            return str(parameters[0]) in self.card.keys
+        return True
+
+    def action_choose(self, key: str) -> None:
+        try:
+            self.store.answer(self.card.id, key, by="human")
+        except DecisionError as exc:
+            self.notify(str(exc), severity="error")
+            self.dismiss(None)
+            return
+        self.dismiss(key)
+
+    def action_dismiss_later(self) -> None:
+        self.dismiss(None)
