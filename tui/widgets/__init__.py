@@ -1,1 +1,5 @@
-"""Widgets of the cockpit's Textual UI, one per module."""
+"""Reusable widgets of the cockpit's Textual UI."""
+
+from cockpit.tui.widgets.event_log import EventLog
+
+__all__ = ["EventLog"]
