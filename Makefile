@@ -30,6 +30,7 @@ test: setup lint
 
 bench: setup
 	$(PY) tests/bench/ingest.py
+	$(PY) tests/bench/big_log.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
