@@ -23,6 +23,8 @@ from cockpit.core.supervisor import Supervisor
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.main_screen import MainScreen
+from cockpit.tui.screens.task_screen import TaskScreen
+from cockpit.tui.widgets.task_card import TaskCard
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 BOARD_POLL_S = 0.25
@@ -86,6 +88,9 @@ class CockpitApp(App[None]):
     @work(thread=True, exclusive=True, group="board", exit_on_error=False)
     def poll_board(self) -> None:
         self.post_message(BoardUpdated(self.view.snapshot()))
+
+    def on_task_card_opened(self, message: TaskCard.Opened) -> None:
+        self.push_screen(TaskScreen(self.board, message.task_id))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place where any background failure becomes visible (workers never end the app)."""

@@ -37,6 +37,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, on
+from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -523,7 +524,7 @@ class EventLog(ScrollView, can_focus=True):
 
     def action_clear_cursor(self) -> None:
         if self._cursor is None and self._expanded is None:
-            return
+            raise SkipAction()  # nothing to clear: let escape reach the screen (back)
         self._cursor = None
         self._set_expanded(None)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import Static
 
 from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
@@ -71,6 +73,20 @@ class TaskCard(Static):
     """A task card; its CSS class ``-<status>`` colours it from the theme."""
 
     DEFAULT_CLASSES = "task-card"
+    can_focus = True
+
+    class Opened(Message):
+        def __init__(self, task_id: str) -> None:
+            super().__init__()
+            self.task_id = task_id
+
+    BINDINGS = [Binding("enter", "open", "Open task", id="card.open")]
+
+    def action_open(self) -> None:
+        self.post_message(self.Opened(self.task_id))
+
+    def on_click(self) -> None:
+        self.post_message(self.Opened(self.task_id))
 
     def __init__(self, state: TaskState, now: datetime) -> None:
         super().__init__(card_text(state, now), id=f"task-{state.id}")

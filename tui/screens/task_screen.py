@@ -1,0 +1,129 @@
+"""The task view: the live log of one attempt (rendered, or raw JSONL with ``r``) beside the task's
+state, the three signals of every attempt, usage, effort and why, structured error events, and the
+last message as Markdown. ``[`` and ``]`` switch attempts; ``escape`` goes back."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.log_render import clean
+from cockpit.core.state import TaskState
+from cockpit.tui.widgets.event_log import EventLog
+
+LOG_POLL_S = 1 / 15
+DETAILS_POLL_S = 1.0
+MAX_MESSAGE_CHARS = 20_000
+
+
+def details_text(state: TaskState, errors: list[dict[str, object]]) -> Text:
+    text = Text()
+    text.append(f"{state.id}  [{state.lane}]  {state.status.value}\n", style="bold")
+    text.append(f"{state.title}\n")
+    if state.message:
+        text.append(clean(state.message) + "\n", style="italic")
+    if state.branch:
+        text.append(f"branch {state.branch} from {state.base_branch or '?'}\n")
+    if state.diff:
+        text.append(f"diff {state.diff.files} files +{state.diff.insertions} -{state.diff.deletions}\n")
+    u = state.usage
+    text.append(
+        f"tokens in {u.input_tokens} (cached {u.cached_input_tokens}) out {u.output_tokens} "
+        f"(reasoning {u.reasoning_output_tokens})\n"
+    )
+    if state.effort:
+        text.append(f"effort {state.effort}: {state.effort_reason or ''}\n")
+    text.append(f"thread {state.thread_id or '-'}\n\n")
+    for a in state.attempts:
+        sig = a.signals
+        marks = (
+            f"exit {'·' if sig.exit_code is None else sig.exit_code} "
+            f"turn {'✓' if sig.turn_completed else '✗'} msg {'✓' if sig.last_message else '✗'}"
+        )
+        text.append(f"attempt {a.n} ({a.kind})  {marks}\n", style="bold" if sig.ok else "")
+        p = a.progress
+        text.append(
+            f"  commands {p.commands} (failed {p.commands_failed})  files {len(p.file_changes)}  "
+            f"parse errors {p.parse_errors}\n"
+        )
+        if a.error:
+            text.append(f"  {clean(a.error)[:300]}\n", style="bold")
+    if errors:
+        text.append("\nerror events\n", style="bold")
+        for e in errors[-5:]:
+            text.append(
+                f"  #{e.get('attempt')} {e.get('error_type')}/{e.get('code')}: "
+                f"{clean(str(e.get('suggestion', '')))}\n"
+            )
+    return text
+
+
+class TaskScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="task.back"),
+        Binding("[", "attempt(-1)", "Prev attempt", id="task.prev_attempt"),
+        Binding("]", "attempt(1)", "Next attempt", id="task.next_attempt"),
+    ]
+
+    def __init__(self, board: Blackboard, task_id: str) -> None:
+        super().__init__(id=f"task-screen-{task_id}")
+        self.board = board
+        self.task_id = task_id
+        state = board.read_state(task_id)
+        self.attempt = state.attempts[-1].n if state and state.attempts else 1
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="task-body"):
+            yield EventLog(self._events_path(), root=str(self.board.repo), id="task-log")
+            with VerticalScroll(id="task-side"):
+                yield Static(id="task-details")
+                yield Markdown(id="task-last-message")
+        yield Footer()
+
+    def _events_path(self):
+        return self.board.attempt_dir(self.task_id, self.attempt) / "events.jsonl"
+
+    def on_mount(self) -> None:
+        log = self.query_one(EventLog)
+        log.border_title = f"attempt {self.attempt}"
+        self.set_interval(LOG_POLL_S, log.refresh_from_disk)
+        self.set_interval(DETAILS_POLL_S, self.show_details)
+        self.show_details()
+        log.focus()
+
+    def show_details(self) -> None:
+        state = self.board.read_state(self.task_id)
+        if state is None:
+            return
+        errors = [
+            e
+            for e in self.board.read_jsonl("events.jsonl")
+            if e.get("task_id") == self.task_id and e.get("kind") == "error"
+        ]
+        self.query_one("#task-details", Static).update(details_text(state, errors))
+        message = self.board.attempt_dir(self.task_id, self.attempt) / "last-message.md"
+        try:
+            body = clean(message.read_text(encoding="utf-8", errors="replace")[:MAX_MESSAGE_CHARS])
+        except OSError:
+            body = ""
+        self.query_one("#task-last-message", Markdown).update(body or "_no final message yet_")
+
+    async def action_attempt(self, step: int) -> None:
+        state = self.board.read_state(self.task_id)
+        if state is None or not state.attempts:
+            return
+        target = min(max(1, self.attempt + step), state.attempts[-1].n)
+        if target == self.attempt:
+            return
+        self.attempt = target
+        old = self.query_one(EventLog)
+        new = EventLog(self._events_path(), root=str(self.board.repo), id="task-log")
+        await old.remove()
+        await self.query_one("#task-body", Horizontal).mount(new, before=0)
+        new.border_title = f"attempt {self.attempt}"
+        self.show_details()
