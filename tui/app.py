@@ -22,6 +22,7 @@ from cockpit.core.state import utc_now
 from cockpit.core.supervisor import Supervisor
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.screens.decision_modal import DecisionModal
+from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.task_card import TaskCard
@@ -91,6 +92,12 @@ class CockpitApp(App[None]):
 
     def on_task_card_opened(self, message: TaskCard.Opened) -> None:
         self.push_screen(TaskScreen(self.board, message.task_id))
+
+    def on_task_card_review_requested(self, message: TaskCard.ReviewRequested) -> None:
+        if not (self.board.task_dir(message.task_id) / "diff.patch").exists():
+            self.notify("this task has no diff to review", severity="warning")
+            return
+        self.push_screen(DiffScreen(self.board, message.task_id))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place where any background failure becomes visible (workers never end the app)."""

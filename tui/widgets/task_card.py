@@ -80,10 +80,21 @@ class TaskCard(Static):
             super().__init__()
             self.task_id = task_id
 
-    BINDINGS = [Binding("enter", "open", "Open task", id="card.open")]
+    class ReviewRequested(Message):
+        def __init__(self, task_id: str) -> None:
+            super().__init__()
+            self.task_id = task_id
+
+    BINDINGS = [
+        Binding("enter", "open", "Open task", id="card.open"),
+        Binding("d", "review", "Review diff", id="card.review"),
+    ]
 
     def action_open(self) -> None:
         self.post_message(self.Opened(self.task_id))
+
+    def action_review(self) -> None:
+        self.post_message(self.ReviewRequested(self.task_id))
 
     def on_click(self) -> None:
         self.post_message(self.Opened(self.task_id))

@@ -1,0 +1,114 @@
+"""Diff review with Pilot over real git: files with counts, next file, approve and merge, reject, and
+send back with feedback — each verdict lands on the blackboard and in the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from git import Repo
+
+from cockpit.core.atomic import atomic_write_text
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.git_ops import commit_all, create_worktree, diff_against, open_repo, task_branch
+from cockpit.core.state import DiffStat, TaskState, TaskStatus
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.diff_screen import DiffScreen, FeedbackModal
+from cockpit.tui.widgets.diff_view import DiffView
+from cockpit.tui.widgets.task_card import TaskCard
+
+TASK = "subtract-0001"
+
+
+def review_task(repo: Path) -> Blackboard:
+    """A worktree task in review: its branch has a real commit that edits one file and adds another."""
+    board = Blackboard(repo)
+    git = open_repo(repo)
+    base = git.head.commit.hexsha
+    worktree = board.worktree_path(TASK)
+    create_worktree(git, worktree, task_branch(TASK), base)
+    (worktree / "calc.py").write_text(
+        "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n"
+    )
+    (worktree / "test_calc.py").write_text(
+        "from calc import subtract\n\n\ndef test():\n    assert subtract(3, 1) == 2\n"
+    )
+    commit_all(worktree, "cockpit: add subtract")
+    patch, summary = diff_against(worktree, base)
+    atomic_write_text(board.task_dir(TASK) / "diff.patch", patch)
+    board.write_state(
+        TaskState(
+            id=TASK,
+            lane="worktree",
+            title="Add subtract",
+            status=TaskStatus.REVIEW,
+            base_commit=base,
+            base_branch="main",
+            branch=task_branch(TASK),
+            worktree=str(worktree),
+            diff=DiffStat(
+                files=summary.files,
+                insertions=summary.insertions,
+                deletions=summary.deletions,
+                paths=summary.paths,
+            ),
+        )
+    )
+    return board
+
+
+async def open_review(app: CockpitApp, pilot) -> DiffScreen:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.screen.query_one(TaskCard).focus()
+    await pilot.press("d")
+    await pilot.pause()
+    assert isinstance(app.screen, DiffScreen)
+    return app.screen
+
+
+async def test_files_counts_and_approve_and_merge(repo: Path) -> None:
+    board = review_task(repo)
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_review(app, pilot)
+        assert str(screen.query_one("#diff-title").render()) == f"review {TASK}: 2 files, +9 -0"
+        assert [f.path for f in screen.files] == ["calc.py", "test_calc.py"]
+        view = screen.query_one(DiffView)
+        assert view.diff.path == "calc.py" and "+def subtract(a, b):" in view.diff.lines
+        await pilot.press("n")
+        await pilot.pause()
+        assert view.diff.path == "test_calc.py"
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert board.read_state(TASK).status == TaskStatus.MERGED
+    assert "def subtract" in (repo / "calc.py").read_text()
+    assert Repo(repo).head.commit.message.startswith(f"Merge cockpit task {TASK}")
+
+
+async def test_reject_removes_branch_and_worktree(repo: Path) -> None:
+    board = review_task(repo)
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_review(app, pilot)
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert board.read_state(TASK).status == TaskStatus.REJECTED
+    assert task_branch(TASK) not in [h.name for h in Repo(repo).heads]
+    assert "subtract" not in (repo / "calc.py").read_text()
+
+
+async def test_send_back_with_feedback(repo: Path) -> None:
+    board = review_task(repo)
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_review(app, pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, FeedbackModal)
+        await pilot.press(*"also test add", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    state = board.read_state(TASK)
+    assert state.status == TaskStatus.QUEUED and state.pending_feedback == "also test add"
