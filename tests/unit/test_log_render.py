@@ -6,29 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from codex_samples import HAPPY_PATH
 
 from cockpit.core.events import parse_event_line
 from cockpit.core.log_render import LogRenderer, redact, render_event, strip_control
 from cockpit.core.tailer import EventTailer
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
-
-# Verbatim lines of the Codex CLI 0.169.0 notes (§3 happy path).
-HAPPY_PATH = [
-    '{"type":"thread.started","thread_id":"01a20a5f-decb-7541-abf5-b79e7c24b02c"}',
-    '{"type":"item.completed","item":{"id":"item_0","type":"error","message":"Model metadata for '
-    "`mock-model` not found. Defaulting to fallback metadata; this can degrade performance and cause "
-    'issues."}}',
-    '{"type":"turn.started"}',
-    '{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"Creating hello.txt"}}',
-    '{"type":"item.started","item":{"id":"item_2","type":"command_execution","command":"/bin/bash -lc '
-    '\'echo hi > hello.txt\'","aggregated_output":"","exit_code":null,"status":"in_progress"}}',
-    '{"type":"item.completed","item":{"id":"item_2","type":"command_execution","command":"/bin/bash -lc '
-    '\'echo hi > hello.txt\'","aggregated_output":"","exit_code":0,"status":"completed"}}',
-    '{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"done"}}',
-    '{"type":"turn.completed","usage":{"input_tokens":1334,"cached_input_tokens":1000,'
-    '"cache_write_input_tokens":0,"output_tokens":76,"reasoning_output_tokens":7}}',
-]
 
 
 def render(obj: dict[str, object] | str, **kwargs: object) -> list[str]:
