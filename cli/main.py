@@ -462,7 +462,7 @@ def cmd_default(args: argparse.Namespace) -> int:
     """The full-screen cockpit over the repo (hosting the supervisor, or watching a headless one)."""
     from cockpit.tui.app import CockpitApp
 
-    CockpitApp(Path(args.repo or os.getcwd())).run()
+    CockpitApp(Path(args.repo or os.getcwd()), open_task=args.task).run()
     return EXIT_OK
 
 
@@ -472,6 +472,7 @@ def cmd_default(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cockpit", description="Supervise real Codex CLI workers.")
     parser.add_argument("--repo", help="the repository (default: the current directory)")
+    parser.add_argument("--task", help="open this task's live view at start (full-screen cockpit only)")
     parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

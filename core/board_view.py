@@ -47,13 +47,15 @@ class BoardView:
     board: Blackboard
     clock: Callable[[], float] = time.time
     windows: RolloutWatcher | None = None
+    env: dict[str, str] = field(default_factory=dict)
     _mtimes: dict[str, int] = field(default_factory=dict)
     _states: dict[str, TaskState] = field(default_factory=dict)
     _version: int = 0
 
     def __post_init__(self) -> None:
         if self.windows is None:
-            self.windows = RolloutWatcher(codex_homes_from([os.environ.get("CODEX_HOME")]), clock=self.clock)
+            home = self.env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
+            self.windows = RolloutWatcher(codex_homes_from([home]), clock=self.clock)
         self._decisions = DecisionStore(self.board.root, utc_now)
         self._breakers = BreakerStore(self.board.root / "breakers", self.clock, random.Random())
 

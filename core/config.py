@@ -46,6 +46,7 @@ class ProjectConfig(BaseModel):
     week_starts_on: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     effort: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
+    keys: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. "app.new_task" = "ctrl+n"
 
     @field_validator("timezone")
     @classmethod

@@ -4,23 +4,29 @@ taken by a thread worker a few times a second (the bridge: one message per snaps
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cockpit.core.blackboard import Blackboard, LockHeld
+from cockpit.core.blackboard import Blackboard, LockHeld, UnknownTask
 from cockpit.core.board_view import BoardSnapshot, BoardView
 from cockpit.core.codex_binary import CodexNotFound
+from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.git_ops import GitOpError, current_branch, open_repo
 from cockpit.core.state import utc_now
 from cockpit.core.supervisor import Supervisor
 from cockpit.tui.alerts import desktop_notify
+from cockpit.tui.palette import binding_commands
+from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
@@ -28,6 +34,7 @@ from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.task_card import TaskCard
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+STYLESHEETS = sorted(STYLES.glob("*.tcss"))
 BOARD_POLL_S = 0.25
 
 
@@ -44,18 +51,33 @@ class BoardUpdated(Message):
 
 class CockpitApp(App[None]):
     TITLE = "Codex Cockpit"
-    CSS_PATH = [STYLES / "cockpit.tcss"]
-    BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
+    CSS_PATH = STYLESHEETS
+    BINDINGS = [
+        Binding("n", "new_task", "New task", id="app.new_task"),
+        Binding("g", "next_decision", "Decision", id="app.decision"),
+        Binding("l", "dead_letters", "Dead letters", id="app.dead_letters"),
+        Binding("b", "breakers", "Breakers", id="app.breakers"),
+        Binding("u", "usage", "Usage", id="app.usage"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
 
     def __init__(
-        self, repo: Path, *, host_supervisor: bool = True, env: dict[str, str] | None = None
+        self,
+        repo: Path,
+        *,
+        host_supervisor: bool = True,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        open_task: str | None = None,
     ) -> None:
         super().__init__()
         self.board = Blackboard(repo)
         self.board.init()
-        self.view = BoardView(self.board)
-        self.host_supervisor = host_supervisor
+        self.clock = clock
         self.env = env or {}
+        self.view = BoardView(self.board, clock=clock, env=self.env)
+        self.host_supervisor = host_supervisor
+        self.open_task = open_task
         self.viewer = not host_supervisor
         self.supervisor: Supervisor | None = None
         self.decisions = DecisionStore(self.board.root, utc_now)
@@ -68,11 +90,24 @@ class CockpitApp(App[None]):
             self.branch = None
 
     def on_mount(self) -> None:
+        try:
+            self.set_keymap(self.board.config().keys)
+        except ConfigError as exc:
+            self.notify(str(exc), title="config", severity="error", timeout=30)
         self.push_screen(MainScreen(str(self.board.repo), self.branch))
+        if self.open_task:
+            try:
+                self.push_screen(TaskScreen(self.board, self.board.resolve_task(self.open_task)))
+            except UnknownTask as exc:
+                self.notify(str(exc), severity="error")
         if self.host_supervisor:
             self.host()
         self.poll_board()
         self.set_interval(BOARD_POLL_S, self.poll_board)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from binding_commands(self, screen)
+        yield from super().get_system_commands(screen)
 
     @work(exclusive=True, group="supervisor", exit_on_error=False)
     async def host(self) -> None:
@@ -98,6 +133,63 @@ class CockpitApp(App[None]):
             self.notify("this task has no diff to review", severity="warning")
             return
         self.push_screen(DiffScreen(self.board, message.task_id))
+
+    def on_task_card_command_requested(self, message: TaskCard.CommandRequested) -> None:
+        task_id, kind = message.task_id, message.kind
+        if kind != "cancel":
+            self.task_command(kind, task_id)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.task_command(kind, task_id)
+
+        self.push_screen(ConfirmModal(f"Cancel {task_id}? Its running turn is interrupted."), confirmed)
+
+    @work(thread=True, group="commands", exit_on_error=False)
+    def task_command(self, kind: str, task_id: str, **args: str) -> None:
+        """Run a task command (directly, or through the inbox when another supervisor holds the board)."""
+        try:
+            result = run_task_command(self.board, kind, task_id, **args)
+        except (CommandError, UnknownTask) as exc:
+            self.call_from_thread(self.notify, str(exc), title=kind, severity="error")
+            return
+        self.call_from_thread(self.notify, result, title=kind)
+        self.call_from_thread(self.poll_board)
+
+    def action_new_task(self) -> None:
+        from cockpit.tui.screens.new_task_screen import NewTaskScreen
+
+        def submitted(task_id: str | None) -> None:
+            if task_id:
+                self.notify(f"submitted {task_id}", title="new task")
+                self.poll_board()
+
+        self.push_screen(NewTaskScreen(self.board), submitted)
+
+    def action_next_decision(self) -> None:
+        pending = self.decisions.pending()
+        if not pending:
+            self.notify("no decision is waiting")
+            return
+        self._queue = [c for c in self._queue if c.id != pending[0].id]
+        self._queue.insert(0, pending[0])
+        self._open_next_decision()
+
+    def action_dead_letters(self) -> None:
+        from cockpit.tui.screens.dead_letters_screen import DeadLettersScreen
+
+        self.push_screen(DeadLettersScreen(self.board))
+
+    def action_breakers(self) -> None:
+        from cockpit.tui.screens.breakers_screen import BreakersScreen
+
+        self.push_screen(BreakersScreen(self.board, self.clock))
+
+    def action_usage(self) -> None:
+        from cockpit.tui.screens.usage_screen import UsageScreen
+
+        self.push_screen(UsageScreen(self.board, self.env, self.clock))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place where any background failure becomes visible (workers never end the app)."""

@@ -63,14 +63,18 @@ class DecisionModal(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-body"):
             yield Static(card_body(self.card), id="decision-card")
-            yield Static(countdown(self.card, datetime.now(UTC)), id="decision-countdown")
+            yield Static(countdown(self.card, self._now()), id="decision-countdown")
         yield Footer()
+
+    def _now(self) -> datetime:
+        clock = getattr(self.app, "clock", None)
+        return datetime.fromtimestamp(clock(), UTC) if clock else datetime.now(UTC)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        self.query_one("#decision-countdown", Static).update(countdown(self.card, datetime.now(UTC)))
+        self.query_one("#decision-countdown", Static).update(countdown(self.card, self._now()))
         fresh = self.store.get(self.card.id)
         if fresh is None or fresh.resolved is not None:
             self.dismiss(None)  # answered elsewhere (CLI, default, orchestrator)

@@ -3,8 +3,6 @@ window first; "unknown" when Codex gave no numbers), and counts of pending decis
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.widgets import Static
 
@@ -33,7 +31,7 @@ def header_text(repo: str, branch: str | None, snapshot: BoardSnapshot, viewer: 
     text.append(f"  workers {snapshot.running}/{snapshot.max_workers}")
     if snapshot.breakers:
         text.append("  " + " ".join(f"{p}:{s}" for p, s in snapshot.breakers.items()))
-    text.append(f"  {_gauge(snapshot, time.time())}")
+    text.append(f"  {_gauge(snapshot, snapshot.taken_at)}")
     text.append(
         f"  decisions {snapshot.pending_decisions}", style="bold" if snapshot.pending_decisions else ""
     )

@@ -85,10 +85,23 @@ class TaskCard(Static):
             super().__init__()
             self.task_id = task_id
 
+    class CommandRequested(Message):
+        """The user asked for a task command (``cancel``, ``retry``) on this card."""
+
+        def __init__(self, kind: str, task_id: str) -> None:
+            super().__init__()
+            self.kind = kind
+            self.task_id = task_id
+
     BINDINGS = [
         Binding("enter", "open", "Open task", id="card.open"),
         Binding("d", "review", "Review diff", id="card.review"),
+        Binding("c", "command('cancel')", "Cancel task", id="card.cancel"),
+        Binding("r", "command('retry')", "Retry now", id="card.retry"),
     ]
+
+    def action_command(self, kind: str) -> None:
+        self.post_message(self.CommandRequested(kind, self.task_id))
 
     def action_open(self) -> None:
         self.post_message(self.Opened(self.task_id))
