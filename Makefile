@@ -19,7 +19,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 demo: setup
-	$(BIN)/cockpit demo --headless
+	$(BIN)/cockpit demo
 
 lint: setup
 	$(BIN)/ruff check .

@@ -393,48 +393,40 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     import time as _time
-    from datetime import UTC, datetime
 
-    from cockpit.core.budgets import project_budget_status
-    from cockpit.core.ledger import Ledger, usage_report
+    from cockpit.core.ledger import Ledger
+    from cockpit.core.panels import budget_lines, usage_summary
     from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
 
     board = _board(args)
     board.require()
-    config = board.config()
     now = _time.time()
-    windows = RolloutWatcher(codex_homes_from([os.environ.get("CODEX_HOME")])).snapshot()
-    report = usage_report(
+    summary = usage_summary(
+        board,
+        RolloutWatcher(codex_homes_from([os.environ.get("CODEX_HOME")])),
         Ledger(board.root / "ledger.jsonl"),
-        datetime.fromtimestamp(now, UTC),
-        config.tz(),
-        week_starts_on=config.week_starts_on,
+        now,
     )
-    budget = project_budget_status(report, config.budget)
     if args.json:
         _print_json(
             {
-                "windows": windows.model_dump(mode="json"),
-                "usage": report.model_dump(mode="json"),
-                "budget": budget.model_dump(mode="json"),
+                "windows": summary.windows.model_dump(mode="json"),
+                "usage": summary.report.model_dump(mode="json"),
+                "budget": summary.budget.model_dump(mode="json"),
             }
         )
         return EXIT_OK
     print("Codex credit windows (from its rollout files):")
-    for line in windows.to_lines(now, tz=config.tz()):
+    for line in summary.windows.to_lines(now, tz=summary.tz):
         print(f"  {line}")
     print()
-    for line in report.to_lines():
+    for line in summary.report.to_lines():
         print(line)
-    if config.budget.daily_tokens or config.budget.weekly_tokens:
-        print(
-            f"\nbudget: today {budget.daily_used}/{budget.daily_budget or '-'} tokens, "
-            f"this week {budget.weekly_used}/{budget.weekly_budget or '-'}"
-        )
-        for message in budget.notify:
-            print(f"  ! {message}")
-        if budget.gate_new_tasks:
-            print(f"  new tasks wait for a decision: {budget.gate_reason}")
+    budget = budget_lines(summary)
+    if budget:
+        print()
+        for line in budget:
+            print(line)
     return EXIT_OK
 
 
@@ -451,11 +443,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cockpit.demo.headless import run_demo
+    if args.headless:
+        from cockpit.demo.headless import run_demo
 
-    if not args.headless:
-        print("the full-screen cockpit is not built yet; running the headless demo", file=sys.stderr)
-    return run_demo(keep=args.keep)
+        return run_demo(keep=args.keep)
+    from cockpit.demo.interactive import run_interactive_demo
+
+    return run_interactive_demo(keep=args.keep)
 
 
 def cmd_default(args: argparse.Namespace) -> int:

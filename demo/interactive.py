@@ -1,0 +1,79 @@
+"""``cockpit demo``: the full-screen cockpit on a throwaway repo. The scripted model and the real Codex
+CLI run the demo's three tasks through the local and worktree lanes; one task stops at a human gate
+(the decision modal opens) and one diff waits for review. Quitting stops the demo's workers and
+removes the throwaway repo unless ``--keep`` was given."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.commands import submit
+from cockpit.core.envelope import envelope_from_mapping
+from cockpit.core.state import TaskStatus
+from cockpit.demo.codex_home import write_codex_home
+from cockpit.demo.headless import DEMO_TASKS, SCENARIOS
+from cockpit.demo.repo import make_demo_repo
+from cockpit.demo.scripted_model import ScriptedModel, load_scenario
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    """A throwaway repo with the demo tasks submitted, and the env that points Codex at the model."""
+
+    workdir: Path
+    repo: Path
+    env: dict[str, str]
+    model: ScriptedModel
+    task_ids: tuple[str, ...]
+
+
+@contextlib.contextmanager
+def demo_setup(workdir: Path | None = None, *, keep: bool = False) -> Iterator[DemoSetup]:
+    """Create the repo, start the scripted model and submit the tasks; undo it all on exit."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
+    repo = workdir / "repo"
+    make_demo_repo(repo)
+    scenarios = [load_scenario(p) for p in sorted(SCENARIOS.glob("demo-*.toml"))]
+    board = Blackboard(repo)
+    board.init()
+    try:
+        with ScriptedModel(scenarios) as model:
+            env = write_codex_home(workdir / "codex-home", model.base_url)
+            ids = tuple(submit(board, envelope_from_mapping(fields)) for fields in DEMO_TASKS)
+            try:
+                yield DemoSetup(workdir, repo, env, model, ids)
+            finally:
+                stop_workers(board)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stop_workers(board: Blackboard) -> int:
+    """Interrupt the runners of tasks still running (the demo's model is about to go away)."""
+    stopped = 0
+    for state in board.states():
+        attempt = state.last_attempt
+        if state.status == TaskStatus.RUNNING and attempt and attempt.runner_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(attempt.runner_pid, signal.SIGTERM)
+                stopped += 1
+    return stopped
+
+
+def run_interactive_demo(keep: bool = False) -> int:
+    from cockpit.tui.app import CockpitApp
+
+    with demo_setup(keep=keep) as setup:
+        CockpitApp(setup.repo, env=setup.env).run()
+    if keep:
+        print(f"the demo repository is kept at {setup.repo}")
+    return 0

@@ -1,0 +1,59 @@
+"""The full-screen demo end to end with Pilot: the app hosts the supervisor over the real Codex binary
+and the scripted model; the gate's decision modal opens and is answered from the keyboard (the task
+then succeeds on its retry with feedback), and a diff waiting for review is approved and merged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from git import Repo
+from pilot_helpers import until
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.state import TaskStatus
+from cockpit.demo.interactive import demo_setup
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.decision_modal import DecisionModal
+from cockpit.tui.screens.diff_screen import DiffScreen
+from cockpit.tui.screens.main_screen import MainScreen
+from cockpit.tui.widgets.task_card import TaskCard
+
+
+def status(board: Blackboard, task_id: str) -> TaskStatus | None:
+    state = board.read_state(task_id)
+    return state.status if state else None
+
+
+async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Path, codex_bin: Path) -> None:
+    with demo_setup(tmp_path / "demo", keep=True) as setup:
+        notes, subtract, changelog = setup.task_ids
+        board = Blackboard(setup.repo)
+        app = CockpitApp(setup.repo, env=setup.env)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, DecisionModal), what="the decision modal")
+            modal = app.screen
+            assert isinstance(modal, DecisionModal)
+            assert modal.card.task_id == changelog
+            await pilot.press("a")  # Retry now, with the worker's feedback
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the modal closing")
+            answered = app.decisions.get(modal.card.id)
+            assert answered is not None and answered.resolved is not None
+            assert answered.resolved.option == "A" and answered.resolved.by == "human"
+
+            await until(pilot, lambda: status(board, subtract) == TaskStatus.REVIEW, what="a diff to review")
+            await until(pilot, lambda: bool(app.screen.query(f"#task-{subtract}")), what="the review card")
+            app.screen.query_one(f"#task-{subtract}", TaskCard).focus()
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the diff screen")
+            await pilot.press("a")  # approve and merge
+            await until(pilot, lambda: status(board, subtract) == TaskStatus.MERGED, what="the merge")
+            assert "def subtract" in (setup.repo / "calc.py").read_text()
+            assert Repo(setup.repo).active_branch.name == "main"
+
+            await until(pilot, lambda: status(board, notes) == TaskStatus.SUCCEEDED, what="the local task")
+            await until(
+                pilot, lambda: status(board, changelog) == TaskStatus.REVIEW, what="the retried task's review"
+            )
+            state = board.read_state(changelog)
+            assert state is not None and len(state.attempts) == 4 and state.attempts[-1].outcome is not None
+            await pilot.press("q")
