@@ -242,7 +242,8 @@ class Settler:
                 "decision": card.id,
                 "trigger": card.trigger,
                 "line": f"BLOCKED {state.id}: blocked (reason: {gate.trigger}; answer with "
-                f"`cockpit decide {card.id} <option>`, default {card.default} at {card.deadline:%Y-%m-%d %H:%M} UTC)",
+                f"`cockpit decide {card.id} <option>`, default {card.default} at "
+                f"{card.deadline:%Y-%m-%d %H:%M} UTC)",
             }
         )
         self._checkpoint(state, "awaiting_decision", f"apply the answer to {card.id}")

@@ -22,7 +22,7 @@ from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.git_ops import GitOpError, current_branch, open_repo
-from cockpit.core.state import utc_now
+from cockpit.core.state import TaskStatus, utc_now
 from cockpit.core.supervisor import Supervisor
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.palette import binding_commands
@@ -55,6 +55,7 @@ class CockpitApp(App[None]):
     BINDINGS = [
         Binding("n", "new_task", "New task", id="app.new_task"),
         Binding("g", "next_decision", "Decision", id="app.decision"),
+        Binding("v", "next_review", "Review diff", id="app.review"),
         Binding("l", "dead_letters", "Dead letters", id="app.dead_letters"),
         Binding("b", "breakers", "Breakers", id="app.breakers"),
         Binding("u", "usage", "Usage", id="app.usage"),
@@ -175,6 +176,15 @@ class CockpitApp(App[None]):
         self._queue = [c for c in self._queue if c.id != pending[0].id]
         self._queue.insert(0, pending[0])
         self._open_next_decision()
+
+    def action_next_review(self) -> None:
+        """Open the diff review of the earliest submitted task that waits for review."""
+        waiting = [s for s in self.board.states() if s.status == TaskStatus.REVIEW]
+        if not waiting:
+            self.notify("no diff waits for review")
+            return
+        first = min(waiting, key=lambda s: s.created_at)
+        self.on_task_card_review_requested(TaskCard.ReviewRequested(first.id))
 
     def action_dead_letters(self) -> None:
         from cockpit.tui.screens.dead_letters_screen import DeadLettersScreen

@@ -13,8 +13,8 @@ from cockpit.core.lanes.worktree import WorktreeLane
 
 LANES: dict[str, type[Lane]] = {"local": LocalLane, "worktree": WorktreeLane}
 UNBUILT = {
-    "cloud": "the cloud lane is not built yet; the task waits here",
-    "mcp": "the mcp lane is not built yet; the task waits here",
+    "cloud": "the cloud lane is not built yet; tasks sent to it wait here",
+    "mcp": "the mcp lane is not built yet; tasks sent to it wait here",
 }
 
 __all__ = ["LANES", "UNBUILT", "Lane", "LaneNotBuilt", "LocalLane", "WorktreeLane"]

@@ -41,7 +41,8 @@ def countdown(card: DecisionCard, now: datetime) -> str:
     if left <= 0:
         return f"the default ({card.default}) applies now"
     hours, minutes, seconds = left // 3600, left % 3600 // 60, left % 60
-    return f"default {card.default} in {hours}h{minutes:02d}m{seconds:02d}s (at {card.deadline:%Y-%m-%d %H:%M} UTC)"
+    at = f"{card.deadline:%Y-%m-%d %H:%M} UTC"
+    return f"default {card.default} in {hours}h{minutes:02d}m{seconds:02d}s (at {at})"
 
 
 class DecisionModal(ModalScreen[str | None]):

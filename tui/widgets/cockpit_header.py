@@ -3,6 +3,8 @@ window first; "unknown" when Codex gave no numbers), and counts of pending decis
 
 from __future__ import annotations
 
+import os
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -24,20 +26,30 @@ def _gauge(snapshot: BoardSnapshot, now: float) -> str:
     return "credits: " + " · ".join(parts)
 
 
+def short_path(path: str, limit: int = 48) -> str:
+    """The repo path for the header: ``~`` for home, the tail kept when it is long."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
+        path = "~" + path[len(home) :]
+    return path if len(path) <= limit else "…" + path[-(limit - 1) :]
+
+
 def header_text(repo: str, branch: str | None, snapshot: BoardSnapshot, viewer: bool) -> Text:
+    """Two lines: who and what waits for you; then the credit window and the breakers."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Codex Cockpit", style="bold")
-    text.append(f"  {repo}" + (f" ({branch})" if branch else ""))
+    text.append(f"  {short_path(repo)}" + (f" ({branch})" if branch else ""))
     text.append(f"  workers {snapshot.running}/{snapshot.max_workers}")
-    if snapshot.breakers:
-        text.append("  " + " ".join(f"{p}:{s}" for p, s in snapshot.breakers.items()))
-    text.append(f"  {_gauge(snapshot, snapshot.taken_at)}")
-    text.append(
-        f"  decisions {snapshot.pending_decisions}", style="bold" if snapshot.pending_decisions else ""
-    )
-    text.append(f"  reviews {snapshot.reviews}", style="bold" if snapshot.reviews else "")
+    decisions, reviews = snapshot.pending_decisions, snapshot.reviews
+    text.append("  ")
+    text.append(f" ? decisions {decisions} ", style="bold reverse" if decisions else "")
+    text.append(" ")
+    text.append(f" ◆ reviews {reviews} ", style="bold reverse" if reviews else "")
     if viewer:
-        text.append("  [viewer]")
+        text.append("  [viewer]", style="bold")
+    text.append(f"\n{_gauge(snapshot, snapshot.taken_at)}")
+    if snapshot.breakers:
+        text.append("   breakers: " + ", ".join(f"{p} {s}" for p, s in snapshot.breakers.items()))
     return text
 
 

@@ -1,0 +1,122 @@
+"""The installed ``cockpit demo`` driven in tmux as a person would: keys go in with ``send-keys``, the
+screen comes back with ``capture-pane``. The decision modal is answered, both diffs are reviewed and
+merged, and after quitting the kept demo repository's main branch holds both merges."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from git import Repo
+
+COCKPIT = Path(sys.executable).parent / "cockpit"
+
+
+class Tmux:
+    """One tmux server on a private socket, one 120×40 window running a command."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        # the server inherits this env; a size left in COLUMNS/LINES would override the window's
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
+        )
+        return out.stdout
+
+    def start(self, command: str, cwd: Path) -> None:
+        conf = cwd / "tmux.conf"  # a fixed size and a pane that stays after the command ends
+        conf.write_text("set -g default-size 120x40\nset -g remain-on-exit on\n")
+        self.run(
+            "-f",
+            str(conf),
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-c",
+            str(cwd),
+            command,
+        )
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-J", "-t", "e2e")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "e2e", *keys)
+
+    def wait_for(self, *patterns: str, timeout: float = 120.0) -> str:
+        """Capture the pane until every regex shows on one screen (frames may be captured half drawn);
+        the last screen is in the failure."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if all(re.search(p, screen) for p in patterns):
+                return screen
+            time.sleep(0.2)  # polling a terminal we do not own: there is nothing to await
+        raise AssertionError(f"{patterns!r} did not show within {timeout:.0f}s; the screen was:\n{screen}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (the project's .ci/run installs it)", pytrace=False)
+    session = Tmux(f"cockpit-e2e-{os.getpid()}")
+    try:
+        yield session
+    finally:
+        session.kill()
+
+
+def test_installed_demo_answers_a_decision_and_merges_reviewed_diffs(tmux: Tmux, tmp_path: Path) -> None:
+    assert COCKPIT.exists(), f"the cockpit command is not installed at {COCKPIT}"
+    tmux.start(f"TMPDIR={tmp_path} {COCKPIT} demo --keep", tmp_path)
+
+    tmux.wait_for(
+        r"\[A\] Retry now\s+★ recommended", r"\[B\] Park as a dead letter\s+\(default\)", r"default B in \d+h"
+    )
+    tmux.keys("a")  # the blocked task is retried with its feedback and now succeeds
+
+    tmux.wait_for(r"reviews 2")
+    tmux.keys("v")  # the earliest submitted diff first: the subtract function
+    tmux.wait_for(r"review add-a-subtract-function", r"calc\.py", r"\+def subtract\(a, b\):")
+    tmux.keys("a")
+    tmux.wait_for(r"✔ merged\s+Add a subtract function")
+
+    tmux.keys("v")
+    tmux.wait_for(r"review summarise-the-upstream-changelog", r"CHANGES\.md")
+    tmux.keys("a")
+    tmux.wait_for(r"✔ merged\s+Summarise the upstream changelog", r"reviews 0")
+
+    tmux.keys("q")
+    screen = tmux.wait_for(r"the demo repository is kept at \S+")
+    match = re.search(r"the demo repository is kept at (\S+)", screen)
+    assert match is not None
+    repo = Path(match.group(1))
+    assert repo.is_relative_to(tmp_path)
+    main = Repo(repo).commit("main")
+    assert "def subtract" in (main.tree / "calc.py").data_stream.read().decode()
+    assert "CHANGES.md" in [blob.path for blob in main.tree.blobs]
+    assert Repo(repo).active_branch.name == "main"
