@@ -113,10 +113,12 @@ class DeadLetterQueue:
 
     def list(self, include_archived: bool = False) -> list[DeadLetter]:
         """Active letters (then archived ones if asked), oldest first."""
-        groups = [self._scan(self.directory, check_names=True)]
-        if include_archived:
-            groups.append(self._scan(self.archive_dir))
-        return [a for group in groups for a in sorted(group, key=lambda a: (_born(a), a.task_id))]
+        active = sorted(self._scan(self.directory, check_names=True), key=lambda a: (_born(a), a.task_id))
+        return active + self.archived() if include_archived else active
+
+    def archived(self) -> list[DeadLetter]:
+        """The letters moved to ``archive/``, oldest first (a task archived twice appears twice)."""
+        return sorted(self._scan(self.archive_dir), key=lambda a: (_born(a), a.task_id))
 
     def remove(self, task_id: str) -> bool:
         """The retry succeeded: delete the letter. False if there was none."""

@@ -17,22 +17,32 @@ class FileDiff:
 
 
 def parse_patch(text: str) -> list[FileDiff]:
+    """Lines split on ``\n`` only (a form feed inside a line stays in it). ``+++``/``---`` are file
+    headers only before a file's first hunk; inside a hunk they are content (``++x`` added, ``--x``
+    removed)."""
     files: list[FileDiff] = []
     current: FileDiff | None = None
-    for line in text.splitlines():
+    in_hunk = False
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for line in lines:
+        line = line.removesuffix("\r")
         if line.startswith("diff --git "):
             parts = line.split(" b/", 1)
             current = FileDiff(path=parts[1] if len(parts) == 2 else line[len("diff --git ") :])
             files.append(current)
+            in_hunk = False
         if current is None:
             continue
         if line.startswith("@@"):
             current.hunks.append(len(current.lines))
-        elif line.startswith("+") and not line.startswith("+++"):
+            in_hunk = True
+        elif line.startswith("+") and (in_hunk or not line.startswith("+++")):
             current.added += 1
-        elif line.startswith("-") and not line.startswith("---"):
+        elif line.startswith("-") and (in_hunk or not line.startswith("---")):
             current.removed += 1
-        elif line.startswith(("Binary files", "GIT binary patch")):
+        elif not in_hunk and line.startswith(("Binary files", "GIT binary patch")):
             current.binary = True
         current.lines.append(line)
     return files

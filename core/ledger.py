@@ -34,6 +34,7 @@ __all__ = [
     "UsageReport",
     "UsageTotals",
     "day_window",
+    "format_tokens",
     "usage_report",
     "week_window",
 ]
@@ -302,44 +303,37 @@ class UsageReport(BaseModel):
     week_by_effort: dict[str, UsageTotals] = Field(default_factory=dict)
     bad_lines: int = 0
 
-    def to_lines(self) -> list[str]:
-        """A small aligned plain-text table: one row overall, then one per lane and per effort tier."""
+    def heading(self) -> str:
+        """The line above the table: the time zone and where today and this week start."""
         zone = self.generated_at.tzinfo
         day, week = self.day_start.astimezone(zone), self.week_start.astimezone(zone)
-        head = (
+        return (
             f"Token usage from the ledger ({self.timezone}; today from {day:%a %Y-%m-%d %H:%M}, "
             f"week from {week:%a %Y-%m-%d})"
         )
-        rows: list[list[str]] = [
-            ["", "today", "", "", "", "this week", "", "", ""],
-            ["", "tokens", "input", "output", "runs", "tokens", "input", "output", "runs"],
-            ["all", *_cells(self.today), *_cells(self.week)],
-        ]
+
+    def rows(self) -> list[tuple[str, UsageTotals, UsageTotals]]:
+        """``(label, today, this week)``: ``all``, then one per lane and per effort tier, in display order."""
+        out: list[tuple[str, UsageTotals, UsageTotals]] = [("all", self.today, self.week)]
         for label, today, week_split, order in (
             ("lane", self.today_by_lane, self.week_by_lane, _LANE_ORDER),
             ("effort", self.today_by_effort, self.week_by_effort, _EFFORT_ORDER),
         ):
             for key in _ordered({*today, *week_split}, order):
-                rows.append(
-                    [
-                        f"{label} {key}",
-                        *_cells(today.get(key, UsageTotals())),
-                        *_cells(week_split.get(key, UsageTotals())),
-                    ]
+                out.append(
+                    (f"{label} {key}", today.get(key, UsageTotals()), week_split.get(key, UsageTotals()))
                 )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [head]
-        for r in rows:
-            cells = [r[0].ljust(widths[0])] + [
-                r[i].rjust(widths[i]) + ("   " if i == 4 else "") for i in range(1, len(r))
-            ]
-            lines.append("  ".join(cells).rstrip())
+        return out
+
+    def notes(self) -> list[str]:
+        """The lines under the table: what input and output include, unreported attempts, bad lines."""
         today, week_total = self.today, self.week
-        lines.append(
-            f"input includes cached (today {_tok(today.cached_input_tokens)}, "
-            f"week {_tok(week_total.cached_input_tokens)}); output includes reasoning "
-            f"(today {_tok(today.reasoning_output_tokens)}, week {_tok(week_total.reasoning_output_tokens)})"
-        )
+        lines = [
+            f"input includes cached (today {format_tokens(today.cached_input_tokens)}, "
+            f"week {format_tokens(week_total.cached_input_tokens)}); output includes reasoning "
+            f"(today {format_tokens(today.reasoning_output_tokens)}, "
+            f"week {format_tokens(week_total.reasoning_output_tokens)})"
+        ]
         unreported = self.week.unreported
         if unreported:
             lines.append(f"{unreported} attempt(s) this week reported no usage (counted as 0 tokens)")
@@ -347,8 +341,25 @@ class UsageReport(BaseModel):
             lines.append(f"{self.bad_lines} unreadable ledger line(s) skipped")
         return lines
 
+    def to_lines(self) -> list[str]:
+        """A small aligned plain-text table: one row overall, then one per lane and per effort tier."""
+        rows: list[list[str]] = [
+            ["", "today", "", "", "", "this week", "", "", ""],
+            ["", "tokens", "input", "output", "runs", "tokens", "input", "output", "runs"],
+        ]
+        rows += [[label, *_cells(today), *_cells(week)] for label, today, week in self.rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [self.heading()]
+        for r in rows:
+            cells = [r[0].ljust(widths[0])] + [
+                r[i].rjust(widths[i]) + ("   " if i == 4 else "") for i in range(1, len(r))
+            ]
+            lines.append("  ".join(cells).rstrip())
+        return lines + self.notes()
 
-def _tok(n: int) -> str:
+
+def format_tokens(n: int) -> str:
+    """A token count as the usage table shows it: ``950``, ``12.3K``, ``1.25M``."""
     if n < 1_000:
         return str(n)
     if n < 1_000_000:
@@ -357,7 +368,12 @@ def _tok(n: int) -> str:
 
 
 def _cells(t: UsageTotals) -> list[str]:
-    return [_tok(t.total_tokens), _tok(t.input_tokens), _tok(t.output_tokens), str(t.attempts)]
+    return [
+        format_tokens(t.total_tokens),
+        format_tokens(t.input_tokens),
+        format_tokens(t.output_tokens),
+        str(t.attempts),
+    ]
 
 
 def _ordered(keys: set[str], order: tuple[str, ...]) -> list[str]:

@@ -53,12 +53,6 @@ class CockpitApp(App[None]):
     TITLE = "Codex Cockpit"
     CSS_PATH = STYLESHEETS
     BINDINGS = [
-        Binding("n", "new_task", "New task", id="app.new_task"),
-        Binding("g", "next_decision", "Decision", id="app.decision"),
-        Binding("v", "next_review", "Review diff", id="app.review"),
-        Binding("l", "dead_letters", "Dead letters", id="app.dead_letters"),
-        Binding("b", "breakers", "Breakers", id="app.breakers"),
-        Binding("u", "usage", "Usage", id="app.usage"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -85,6 +79,7 @@ class CockpitApp(App[None]):
         self._announced: set[str] = set()
         self._queue: list[DecisionCard] = []
         self._modal_open = False
+        self._poller: Worker[None] | None = None
         try:
             self.branch = current_branch(open_repo(self.board.repo))
         except GitOpError:
@@ -122,8 +117,14 @@ class CockpitApp(App[None]):
             self.viewer = True
             self.notify(str(exc), title="cannot supervise", severity="error", timeout=30)
 
-    @work(thread=True, exclusive=True, group="board", exit_on_error=False)
     def poll_board(self) -> None:
+        """Take a snapshot in a thread unless one is being taken (never cancel one half way)."""
+        if self._poller is not None and self._poller.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            return
+        self._poller = self._snapshot()
+
+    @work(thread=True, group="board", exit_on_error=False)
+    def _snapshot(self) -> None:
         self.post_message(BoardUpdated(self.view.snapshot()))
 
     def on_task_card_opened(self, message: TaskCard.Opened) -> None:
@@ -218,7 +219,8 @@ class CockpitApp(App[None]):
                 self._announced.add(card.id)
                 self._queue.append(card)
                 self.bell()
-                desktop_notify("Codex Cockpit waits for you", f"{card.id}: {card.title}")
+                if not self.is_headless:  # a real terminal (and desktop) to tell
+                    desktop_notify("Codex Cockpit waits for you", f"{card.id}: {card.title}")
         self._open_next_decision()
 
     def _open_next_decision(self) -> None:

@@ -1,6 +1,9 @@
 """Diff review: files with +/- counts, the selected file's unified diff, next/previous file (n/p) and
 hunk ({/}), and the three verdicts — approve and merge (a), reject (x), send back with feedback (f).
-Verdicts go through the core commands (to a hosted supervisor they travel via the inbox)."""
+Verdicts go through the core commands (to a hosted supervisor they travel via the inbox).
+
+Both panes draw only their visible rows (the file list is an ``OptionList``, the diff a Line-API
+``DiffView``), so a review of hundreds of files opens and moves as fast as a small one."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, ListItem, ListView, Static
+from textual.widgets import Footer, Input, Label, OptionList, Static
 
 from cockpit.core.blackboard import Blackboard, BlackboardError
 from cockpit.core.commands import CommandError, run_task_command
@@ -34,6 +37,17 @@ class FeedbackModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class FileList(OptionList):
+    """The reviewed files, one row each; fills the height of the review."""
+
+    DEFAULT_CSS = """
+    FileList {
+        height: 1fr;
+        max-height: 100%;
+    }
+    """
 
 
 class DiffScreen(Screen[None]):
@@ -60,7 +74,7 @@ class DiffScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="diff-title")
         with Horizontal(id="diff-body"):
-            yield ListView(*[ListItem(Label(self._file_label(f))) for f in self.files], id="diff-files")
+            yield FileList(*[self._file_label(f) for f in self.files], id="diff-files")
             yield DiffView(id="diff-view")
         yield Footer()
 
@@ -78,16 +92,19 @@ class DiffScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DiffView).show(self.files[0] if self.files else None)
+        if self.files:
+            self.query_one(FileList).highlighted = 0
 
-    def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
-        index = event.list_view.index
-        if index is not None and 0 <= index < len(self.files):
-            self.query_one(DiffView).show(self.files[index])
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        index = event.option_index
+        view = self.query_one(DiffView)
+        if 0 <= index < len(self.files) and view.diff is not self.files[index]:
+            view.show(self.files[index])
 
     def action_file(self, step: int) -> None:
-        files = self.query_one("#diff-files", ListView)
+        files = self.query_one(FileList)
         if self.files:
-            files.index = max(0, min(len(self.files) - 1, (files.index or 0) + step))
+            files.highlighted = max(0, min(len(self.files) - 1, (files.highlighted or 0) + step))
 
     def action_hunk(self, step: int) -> None:
         self.query_one(DiffView).jump_hunk(step)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -15,10 +17,23 @@ from cockpit.tui.widgets.lane_pane import LanePane
 
 
 class MainScreen(Screen[None]):
+    """The cockpit's home. Its keys open the other screens; they are app actions, so the palette and
+    the remapping in ``[keys]`` treat them like any other binding."""
+
+    BINDINGS = [
+        Binding("n", "app.new_task", "New task", id="app.new_task"),
+        Binding("g", "app.next_decision", "Decision", id="app.decision"),
+        Binding("v", "app.next_review", "Review diff", id="app.review"),
+        Binding("l", "app.dead_letters", "Dead letters", id="app.dead_letters"),
+        Binding("b", "app.breakers", "Breakers", id="app.breakers"),
+        Binding("u", "app.usage", "Usage", id="app.usage"),
+    ]
+
     def __init__(self, repo: str, branch: str | None) -> None:
         super().__init__()
         self.repo = repo
         self.branch = branch
+        self._pending: tuple[BoardSnapshot, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader("Codex Cockpit", id="header")
@@ -27,8 +42,19 @@ class MainScreen(Screen[None]):
                 yield LanePane(lane)
         yield Footer()
 
+    def on_mount(self) -> None:
+        if self._pending is not None:
+            self.show(*self._pending)
+
     def show(self, snapshot: BoardSnapshot, viewer: bool) -> None:
-        self.query_one("#header", CockpitHeader).update(header_text(self.repo, self.branch, snapshot, viewer))
+        """Draw a snapshot; one that arrives before the screen is composed is drawn on mount."""
+        try:
+            header = self.query_one("#header", CockpitHeader)
+        except NoMatches:
+            self._pending = (snapshot, viewer)
+            return
+        self._pending = None
+        header.update(header_text(self.repo, self.branch, snapshot, viewer))
         now = datetime.fromtimestamp(snapshot.taken_at, UTC)
         for lane in LANE_ORDER:
             self.query_one(f"#lane-{lane}", LanePane).show(snapshot.lane(lane), now)

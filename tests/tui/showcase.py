@@ -1,0 +1,191 @@
+"""A fixed, fully deterministic board for layout snapshots: every lane populated, a running attempt
+with a real recorded Codex log, a diff in review on a real git branch, a pending decision card and a
+credit window read from a rollout file — all at frozen times, so a snapshot changes only when the
+layout does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cockpit.core.atomic import atomic_write_text
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.decisions import DecisionOption, DecisionStore
+from cockpit.core.git_ops import commit_all, create_worktree, diff_against, open_repo, task_branch
+from cockpit.core.state import Attempt, DiffStat, Signals, TaskState, TaskStatus, Usage
+from cockpit.demo.repo import make_demo_repo
+
+FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+RECORDED_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "codex" / "recorded-mixed.jsonl"
+REVIEW = "add-a-subtract-function-0b0d"
+RUNNING = "words-file-7c21"
+WAITING = "summarise-the-changelog-3217"
+
+
+def frozen_clock() -> float:
+    return FROZEN.timestamp()
+
+
+def _at(minutes: float) -> datetime:
+    return FROZEN + timedelta(minutes=minutes)
+
+
+def _rollout(home: Path) -> None:
+    limits = {
+        "limit_id": "codex",
+        "primary": {"used_percent": 42.0, "window_minutes": 300, "resets_at": int(_at(135).timestamp())},
+        "secondary": {"used_percent": 12.5, "window_minutes": 10080, "resets_at": int(_at(4000).timestamp())},
+    }
+    line = {
+        "timestamp": _at(-1).isoformat(),
+        "type": "event_msg",
+        "payload": {"type": "token_count", "info": None, "rate_limits": limits},
+    }
+    path = home / "sessions" / "2026" / "11" / "24" / "rollout-2026-11-24T11-59-00-showcase.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(line) + "\n")
+
+
+def build_showcase(root: Path) -> tuple[Path, dict[str, str]]:
+    """Create ``root/repo`` and ``root/codex-home``; returns the repo and the env naming the home."""
+    date = FROZEN.strftime("%Y-%m-%dT%H:%M:%S")  # a format both git and GitPython read
+    saved = {k: os.environ.get(k) for k in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")}
+    os.environ.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)  # the same commits every run
+    try:
+        repo = root / "repo"
+        make_demo_repo(repo)
+        board = Blackboard(repo)
+        board.init()
+        _tasks(board, repo)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    home = root / "codex-home"
+    _rollout(home)
+    return repo, {"CODEX_HOME": str(home)}
+
+
+def _attempt(n: int, start: float, end: float | None, ok: bool, **extra: object) -> Attempt:
+    signals = Signals(exit_code=0, turn_completed=True, last_message=True) if ok else Signals()
+    return Attempt(
+        n=n,
+        started_at=_at(start),
+        ended_at=_at(end) if end is not None else None,
+        deadline_s=1800,
+        signals=signals,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _tasks(board: Blackboard, repo: Path) -> None:
+    notes = TaskState(
+        id="write-notes-md-890d",
+        lane="local",
+        title="Write NOTES.md",
+        status=TaskStatus.SUCCEEDED,
+        created_at=_at(-30),
+        usage=Usage(input_tokens=6200, output_tokens=290),
+        attempts=[_attempt(1, -29, -28, True)],
+    )
+    running = TaskState(
+        id=RUNNING,
+        lane="local",
+        title="Create words.txt and count its lines",
+        status=TaskStatus.RUNNING,
+        created_at=_at(-12),
+        usage=Usage(input_tokens=2100, output_tokens=180),
+        attempts=[_attempt(1, -3, None, False)],
+    )
+    board.attempt_dir(RUNNING, 1).mkdir(parents=True, exist_ok=True)
+    shutil.copy(RECORDED_LOG, board.attempt_dir(RUNNING, 1) / "events.jsonl")
+    waiting = TaskState(
+        id=WAITING,
+        lane="worktree",
+        title="Summarise the upstream changelog",
+        status=TaskStatus.AWAITING_DECISION,
+        created_at=_at(-20),
+        message="waiting for decision-001: failed repeatedly",
+        usage=Usage(input_tokens=300, output_tokens=60),
+        attempts=[_attempt(n, -19 + n, -18.5 + n, False) for n in (1, 2, 3)],
+    )
+    queued = TaskState(
+        id="port-ci-to-the-cloud-5e11",
+        lane="cloud",
+        title="Port the CI job to the cloud runner",
+        created_at=_at(-5),
+    )
+    for state in (notes, running, waiting, queued):
+        board.write_state(state)
+    _review(board, repo)
+    options = [
+        DecisionOption(
+            key="A",
+            label="Retry now",
+            action="retry",
+            pros=["keeps the work done so far (resumes the Codex thread)"],
+            cons=["may fail the same way and spend again"],
+            cost="~80 tokens",
+        ),
+        DecisionOption(
+            key="B",
+            label="Park as a dead letter",
+            action="dead_letter",
+            pros=["spends nothing now"],
+            cons=["the result waits"],
+        ),
+        DecisionOption(key="C", label="Give up", action="fail", pros=["ends the task now"]),
+    ]
+    DecisionStore(board.root, lambda: FROZEN).open(
+        task_id=WAITING,
+        trigger="repeated_failures",
+        title="Summarise the upstream changelog: failed repeatedly",
+        context="Task summarise-the-changelog-3217 stopped after 3 attempts: BLOCKED: no network access.",
+        options=options,
+        recommended="A",
+        recommended_why="one more attempt with the thread's context is cheap",
+        risk="medium",
+        default="B",
+    )
+
+
+def _review(board: Blackboard, repo: Path) -> None:
+    git = open_repo(repo)
+    base = git.head.commit.hexsha
+    worktree = board.worktree_path(REVIEW)
+    create_worktree(git, worktree, task_branch(REVIEW), base)
+    (worktree / "calc.py").write_text(
+        "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n"
+    )
+    (worktree / "test_calc.py").write_text(
+        "from calc import add, subtract\n\n\ndef test_subtract():\n    assert subtract(5, 3) == 2\n"
+    )
+    commit_all(worktree, "cockpit: add subtract")
+    patch, summary = diff_against(worktree, base)
+    atomic_write_text(board.task_dir(REVIEW) / "diff.patch", patch)
+    board.write_state(
+        TaskState(
+            id=REVIEW,
+            lane="worktree",
+            title="Add a subtract function",
+            status=TaskStatus.REVIEW,
+            created_at=_at(-25),
+            base_commit=base,
+            base_branch="main",
+            branch=task_branch(REVIEW),
+            worktree=str(worktree),
+            usage=Usage(input_tokens=9700, output_tokens=290),
+            attempts=[_attempt(1, -24, -22, True)],
+            diff=DiffStat(
+                files=summary.files,
+                insertions=summary.insertions,
+                deletions=summary.deletions,
+                paths=summary.paths,
+            ),
+        )
+    )

@@ -1,0 +1,76 @@
+"""Layout snapshots at a fixed 120×40 with a frozen clock and no cursor blink: the cockpit, the task
+view, the decision modal and the diff review, all over the deterministic showcase board. Update only
+after reviewing the report: ``pytest tests/tui/test_snapshots.py --snapshot-update``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from showcase import REVIEW, RUNNING, build_showcase, frozen_clock
+from textual.pilot import Pilot
+
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.decision_modal import DecisionModal
+from cockpit.tui.screens.diff_screen import DiffScreen
+from cockpit.tui.screens.main_screen import MainScreen
+from cockpit.tui.screens.task_screen import TaskScreen
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def showcase_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CockpitApp:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the header shows the repo as ~/repo on every machine
+    repo, env = build_showcase(tmp_path)
+    app = CockpitApp(repo, host_supervisor=False, env=env, clock=frozen_clock)
+    app.animation_level = "none"
+    return app
+
+
+async def settle(pilot: Pilot[None], app: CockpitApp) -> None:
+    """Let the board poll land and the screens draw."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+class TestSnapshots:
+    def test_decision_modal(self, snap_compare, showcase_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, showcase_app)
+            assert isinstance(showcase_app.screen, DecisionModal)
+
+        assert snap_compare(showcase_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_cockpit(self, snap_compare, showcase_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, showcase_app)
+            await pilot.press("escape")  # answer later: the header keeps counting the decision
+            await settle(pilot, showcase_app)
+            assert isinstance(showcase_app.screen, MainScreen)
+
+        assert snap_compare(showcase_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_task_view(self, snap_compare, showcase_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, showcase_app)
+            await pilot.press("escape")
+            showcase_app.screen.query_one(f"#task-{RUNNING}").focus()
+            await pilot.press("enter")
+            await settle(pilot, showcase_app)
+            assert isinstance(showcase_app.screen, TaskScreen)
+
+        assert snap_compare(showcase_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_diff_review(self, snap_compare, showcase_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, showcase_app)
+            await pilot.press("escape")
+            await pilot.press("v")
+            await settle(pilot, showcase_app)
+            assert isinstance(showcase_app.screen, DiffScreen)
+            assert showcase_app.screen.task_id == REVIEW
+
+        assert snap_compare(showcase_app, terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,110 @@
+"""The circuit-breaker view: one row per provider with its state (a symbol and a word), consecutive
+failures, when it opened, the countdown to its next probe and the last error. Read by a thread worker
+every second with the injected clock; ``escape`` goes back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, get_current_worker
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.breaker import BreakerState
+from cockpit.core.log_render import clean
+from cockpit.core.panels import BreakerRow, breaker_rows
+from cockpit.tui.screens.dead_letters_screen import sync_table
+
+REFRESH_S = 1.0
+MAX_ERROR_CHARS = 120
+STATE_MARKS = {
+    BreakerState.CLOSED: "✓ closed",
+    BreakerState.OPEN: "✗ open",
+    BreakerState.HALF_OPEN: "◐ half-open",
+}
+COLUMNS = (
+    ("provider", "provider", None),
+    ("state", "state", 11),
+    ("failures", "failures", 8),
+    ("opened", "opened", 30),
+    ("next probe", "next_probe", 20),
+    ("last error", "last_error", None),
+)
+
+
+def breaker_cells(row: BreakerRow) -> list[Text]:
+    record = row.record
+    error = clean(record.last_error or "-").replace("\n", " ").strip()
+    if len(error) > MAX_ERROR_CHARS:
+        error = error[: MAX_ERROR_CHARS - 1] + "…"
+    tripped = record.state is not BreakerState.CLOSED
+    return [
+        Text(record.provider, style="bold"),
+        Text(STATE_MARKS[record.state], style="bold" if tripped else ""),
+        Text(str(record.consecutive_failures)),
+        Text(row.opened),
+        Text(row.next_probe),
+        Text(error),
+    ]
+
+
+class BreakersScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="breakers.back"),
+        Binding("ctrl+r", "reload", "Refresh", id="breakers.refresh"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, rows: list[BreakerRow]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    def __init__(self, board: Blackboard, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.board = board
+        self.clock = clock
+        self._loader: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Circuit breakers", style="bold"), id="breakers-title", classes="panel-title")
+        yield Static(Text("no breaker has tripped (all closed)"), id="breakers-empty", classes="panel-empty")
+        table: DataTable[Text] = DataTable(id="breakers-table", classes="panel-table", cursor_type="row")
+        for label, key, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_class(True, "-empty")
+        self.query_one(DataTable).focus()
+        self.action_reload()
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self._loader is None or self._loader.is_finished:
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        self._loader = self.load()
+
+    @work(thread=True, exclusive=True, group="breakers-load", exit_on_error=False)
+    def load(self) -> None:
+        rows = breaker_rows(self.board, self.clock)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(rows))
+
+    @on(Loaded)
+    def apply_rows(self, message: Loaded) -> None:
+        rows = message.rows
+        sync_table(self.query_one(DataTable), [(row.record.provider, breaker_cells(row)) for row in rows])
+        self.set_class(not rows, "-empty")
+        tripped = sum(1 for row in rows if row.record.state is not BreakerState.CLOSED)
+        title = Text("Circuit breakers", style="bold")
+        title.append(f"  {len(rows)} provider(s), {tripped} not closed")
+        self.query_one("#breakers-title", Static).update(title)

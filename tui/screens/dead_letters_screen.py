@@ -1,0 +1,194 @@
+"""The dead-letter view: one row per letter (task, error type, priority, attempts, age, when the next
+automatic retry goes or why none will, the error), archived letters with ``a``, ``r`` retries the
+highlighted task now. Letters are read by a thread worker every second; ``escape`` goes back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, get_current_worker
+
+from cockpit.core.blackboard import Blackboard, BlackboardError, UnknownTask
+from cockpit.core.commands import CommandError, run_task_command
+from cockpit.core.log_render import clean
+from cockpit.core.panels import DeadLetterRow, countdown, dead_letter_rows
+
+REFRESH_S = 1.0
+MAX_ERROR_CHARS = 120
+COLUMNS = (
+    ("task", "task", None),
+    ("error type", "error_type", 12),
+    ("priority", "priority", 8),
+    ("attempts", "attempts", 8),
+    ("age", "age", 8),
+    ("next retry", "next_retry", 44),
+    ("reason", "reason", None),
+)
+
+
+def sync_table(table: DataTable[Text], rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
+    """Show ``rows`` (key, cells): cells are updated in place while the keys stay the same; otherwise the
+    table is rebuilt and the cursor stays on the row it was on, if that row is still there."""
+    keys = [key for key, _ in rows]
+    current = [str(row.key.value) for row in table.ordered_rows]
+    if keys == current:
+        columns = [column.key for column in table.ordered_columns]
+        for key, cells in rows:
+            for column, cell in zip(columns, cells, strict=True):
+                if table.get_cell(key, column) != cell:
+                    table.update_cell(key, column, cell)
+        return
+    selected = current[table.cursor_row] if 0 <= table.cursor_row < len(current) else None
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    if selected in keys:
+        table.move_cursor(row=keys.index(selected), animate=False)
+
+
+def highlighted_key(table: DataTable[Text]) -> str | None:
+    """The key of the row under the cursor, or None when the table is empty."""
+    if not table.row_count or not 0 <= table.cursor_row < table.row_count:
+        return None
+    return str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
+
+
+def letter_cells(row: DeadLetterRow) -> list[Text]:
+    letter = row.letter
+    error = clean(letter.error).replace("\n", " ").strip()
+    if len(error) > MAX_ERROR_CHARS:
+        error = error[: MAX_ERROR_CHARS - 1] + "…"
+    task = Text(letter.task_id, style="bold")
+    if row.archived:
+        task.append(" (archived)", style="italic")
+    return [
+        task,
+        Text(letter.error_type.value),
+        Text(letter.priority.value),
+        Text(str(letter.attempts)),
+        Text(countdown(row.age_s)),
+        Text(row.next_retry),
+        Text(error),
+    ]
+
+
+class DeadLettersScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="dlq.back"),
+        Binding("r", "retry", "Retry", id="dlq.retry"),
+        Binding("a", "toggle_archived", "Archived on/off", id="dlq.all"),
+        Binding("ctrl+r", "reload", "Refresh", id="dlq.refresh"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, rows: list[DeadLetterRow], include_archived: bool) -> None:
+            super().__init__()
+            self.rows = rows
+            self.include_archived = include_archived
+
+    class RetryDone(Message):
+        def __init__(self, task_id: str, text: str, ok: bool) -> None:
+            super().__init__()
+            self.task_id = task_id
+            self.text = text
+            self.ok = ok
+
+    def __init__(self, board: Blackboard, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.board = board
+        self.clock: Callable[[], float] = clock or time.time
+        self._own_clock = clock is not None
+        self.include_archived = False
+        self.rows: dict[str, DeadLetterRow] = {}
+        self._loader: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="dlq-title", classes="panel-title")
+        yield Static(Text("no dead letters"), id="dlq-empty", classes="panel-empty")
+        table: DataTable[Text] = DataTable(id="dlq-table", classes="panel-table", cursor_type="row")
+        for label, key, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not self._own_clock:
+            self.clock = getattr(self.app, "clock", time.time)  # the app's (injectable) clock
+        self.set_class(True, "-empty")
+        self._show_title(0)
+        self.query_one(DataTable).focus()
+        self.action_reload()
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self._loader is None or self._loader.is_finished:
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        self._loader = self.load(self.include_archived)
+
+    @work(thread=True, exclusive=True, group="dlq-load", exit_on_error=False)
+    def load(self, include_archived: bool) -> None:
+        rows = dead_letter_rows(self.board, self.clock, include_archived)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(rows, include_archived))
+
+    @on(Loaded)
+    def apply_rows(self, message: Loaded) -> None:
+        if message.include_archived != self.include_archived:
+            return  # read before the toggle; the next load brings the right set
+        self.rows = {row.key: row for row in message.rows}
+        table = self.query_one(DataTable)
+        sync_table(table, [(row.key, letter_cells(row)) for row in message.rows])
+        self.set_class(not message.rows, "-empty")
+        self._show_title(sum(1 for row in message.rows if not row.archived))
+
+    def _show_title(self, active: int) -> None:
+        title = Text("Dead letters", style="bold")
+        title.append(f"  {active} active")
+        if self.include_archived:
+            archived = sum(1 for row in self.rows.values() if row.archived)
+            title.append(f", {archived} archived shown")
+        else:
+            title.append("  (archived hidden)")
+        self.query_one("#dlq-title", Static).update(title)
+
+    def action_toggle_archived(self) -> None:
+        self.include_archived = not self.include_archived
+        self.query_one("#dlq-empty", Static).update(
+            Text("no dead letters, active or archived" if self.include_archived else "no dead letters")
+        )
+        self.action_reload()
+
+    def action_retry(self) -> None:
+        key = highlighted_key(self.query_one(DataTable))
+        row = self.rows.get(key) if key is not None else None
+        if row is None:
+            self.notify("no dead letter to retry", severity="warning")
+            return
+        self.retry(row.letter.task_id)
+
+    @work(thread=True, group="dlq-retry", exit_on_error=False)
+    def retry(self, task_id: str) -> None:
+        """Through the core command, so a live supervisor applies it (via the inbox) when it holds the
+        board; with none it is applied here."""
+        try:
+            text, ok = run_task_command(self.board, "retry", task_id), True
+        except (CommandError, UnknownTask, BlackboardError) as exc:
+            text, ok = str(exc), False
+        self.post_message(self.RetryDone(task_id, text, ok))
+
+    @on(RetryDone)
+    def report_retry(self, message: RetryDone) -> None:
+        severity = "information" if message.ok else "error"
+        self.notify(message.text, title=f"retry {message.task_id}", severity=severity)
+        self.action_reload()

@@ -1,0 +1,180 @@
+"""The usage view: Codex's credit windows (the binding one first, used %, reset countdown, "unknown"
+without numbers), today's and this week's ledger tokens by lane and by effort, and the budget status —
+the facts ``cockpit usage`` prints. Rollouts and ledger are read incrementally by a thread worker every
+second; countdowns use the injected clock; ``escape`` goes back."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, get_current_worker
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.config import ConfigError
+from cockpit.core.ledger import Ledger, UsageTotals, format_tokens
+from cockpit.core.panels import (
+    UsageSummary,
+    budget_lines,
+    credits_text,
+    reset_text,
+    usage_summary,
+    windows_binding_first,
+)
+from cockpit.core.usage_windows import FAILURE_SOURCE, RolloutWatcher, codex_homes_from
+from cockpit.tui.screens.dead_letters_screen import sync_table
+
+REFRESH_S = 1.0
+COLUMNS = (
+    ("", "label"),
+    ("today tokens", "today_total"),
+    ("input", "today_input"),
+    ("output", "today_output"),
+    ("runs", "today_runs"),
+    ("week tokens", "week_total"),
+    ("input", "week_input"),
+    ("output", "week_output"),
+    ("runs", "week_runs"),
+)
+
+
+def windows_text(summary: UsageSummary) -> Text:
+    windows, now = summary.windows, summary.now
+    text = Text("Codex credit windows", style="bold")
+    text.append(" (from its rollout files)\n")
+    if not windows.windows:
+        text.append("usage  unknown (no rate-limit snapshot seen)")
+    binding = windows.binding
+    lines = []
+    for window in windows_binding_first(windows):
+        line = Text(f"{window.label if window.minutes is not None else 'window':<7}")
+        if window.used_percent is None:
+            line.append("unknown")
+            if window.resets_at is not None and window.resets_at <= now:
+                line.append(f"  ({reset_text(window, now, summary.tz)})")
+        else:
+            line.append(f"{window.used_percent:5.1f}% used", style="bold" if window is binding else "")
+            line.append(f"  {reset_text(window, now, summary.tz)}")
+            if window.blocked:
+                line.append("  BLOCKED", style="bold reverse")
+            if window.source == FAILURE_SOURCE:
+                line.append(" (usage limit hit)")
+        if window is binding:
+            line.append("  ← binding", style="italic")
+        lines.append(line)
+    if windows.credits is not None:
+        lines.append(Text(f"{'credits':<7} {credits_text(windows.credits)}"))
+    text.append(Text("\n").join(lines))
+    return text
+
+
+def _cells(totals: UsageTotals) -> list[Text]:
+    return [
+        Text(format_tokens(totals.total_tokens), justify="right"),
+        Text(format_tokens(totals.input_tokens), justify="right"),
+        Text(format_tokens(totals.output_tokens), justify="right"),
+        Text(str(totals.attempts), justify="right"),
+    ]
+
+
+def ledger_rows(summary: UsageSummary) -> list[tuple[str, list[Text]]]:
+    return [
+        (label, [Text(label, style="bold" if label == "all" else ""), *_cells(today), *_cells(week)])
+        for label, today, week in summary.report.rows()
+    ]
+
+
+def budget_text(summary: UsageSummary) -> Text:
+    lines = budget_lines(summary)
+    if not lines:
+        return Text("budget: none configured ([budget] in .cockpit/config.toml)")
+    text = Text(lines[0], style="bold")
+    for line in lines[1:]:
+        text.append("\n" + line)
+    return text
+
+
+class UsageScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="usage.back"),
+        Binding("ctrl+r", "reload", "Refresh", id="usage.refresh"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, summary: UsageSummary | None, error: str | None = None) -> None:
+            super().__init__()
+            self.summary = summary
+            self.error = error
+
+    def __init__(self, board: Blackboard, env: dict[str, str], clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.board = board
+        self.clock = clock
+        home = env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
+        self.watcher = RolloutWatcher(codex_homes_from([home]), clock=clock)
+        self.ledger = Ledger(board.root / "ledger.jsonl")
+        self._read_lock = threading.Lock()  # the ledger reader is not thread-safe
+        self._loader: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Usage", style="bold"), id="usage-title", classes="panel-title")
+        with VerticalScroll(id="usage-body"):
+            yield Static(Text("reading…"), id="usage-windows", classes="panel-section")
+            yield Static(id="usage-heading", classes="panel-section")
+            table: DataTable[Text] = DataTable(id="usage-table", classes="panel-table", cursor_type="none")
+            for label, key in COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+            yield Static(id="usage-notes", classes="panel-note")
+            yield Static(id="usage-budget", classes="panel-section")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.action_reload()
+        self.set_interval(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self._loader is None or self._loader.is_finished:
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        self._loader = self.load()
+
+    @work(thread=True, exclusive=True, group="usage-load", exit_on_error=False)
+    def load(self) -> None:
+        with self._read_lock:
+            try:
+                message = self.Loaded(usage_summary(self.board, self.watcher, self.ledger, self.clock()))
+            except ConfigError as exc:
+                message = self.Loaded(None, str(exc))
+        if not get_current_worker().is_cancelled:
+            self.post_message(message)
+
+    @on(Loaded)
+    def apply_summary(self, message: Loaded) -> None:
+        title = Text("Usage", style="bold")
+        summary = message.summary
+        if summary is None:
+            title.append(f"  {message.error}")
+            self.query_one("#usage-title", Static).update(title)
+            return
+        windows = summary.windows
+        title.append(f"  credit windows {windows.state}")
+        if summary.budget.gate_new_tasks:
+            title.append("  · new tasks gated by the budget", style="bold")
+        self.query_one("#usage-title", Static).update(title)
+        self.query_one("#usage-windows", Static).update(windows_text(summary))
+        self.query_one("#usage-heading", Static).update(Text(summary.report.heading()))
+        sync_table(self.query_one(DataTable), ledger_rows(summary))
+        self.query_one("#usage-notes", Static).update(Text("\n".join(summary.report.notes())))
+        self.query_one("#usage-budget", Static).update(budget_text(summary))
