@@ -111,9 +111,11 @@ class CockpitApp(App[None]):
             self.supervisor = Supervisor(self.board, env=self.env)
             await self.supervisor.run()
         except LockHeld as exc:
+            self.supervisor = None
             self.viewer = True
             self.notify(f"{exc}; this cockpit only watches", title="viewer mode")
         except (CodexNotFound, ConfigError) as exc:
+            self.supervisor = None
             self.viewer = True
             self.notify(str(exc), title="cannot supervise", severity="error", timeout=30)
 
