@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean screenshots
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,3 +34,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+
+screenshots: setup
+	$(BIN)/python scripts/screenshots.py --out screenshots

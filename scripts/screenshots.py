@@ -1,0 +1,121 @@
+"""Write ``screenshots/*.svg`` (and ``*.png`` where ``rsvg-convert`` is installed) from the running
+cockpit: the full-screen demo over the real Codex CLI and the scripted model, driven by keys.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.state import TaskStatus
+from cockpit.demo.interactive import demo_setup
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.decision_modal import DecisionModal
+from cockpit.tui.screens.diff_screen import DiffScreen
+from cockpit.tui.screens.main_screen import MainScreen
+from cockpit.tui.screens.task_screen import TaskScreen
+
+SIZE = (120, 40)
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"screenshots: {what} did not happen within {timeout:.0f}s")
+        await pilot.pause(0.05)
+
+
+async def shoot(out: Path) -> list[Path]:
+    saved: list[Path] = []
+    with demo_setup() as setup:
+        notes, subtract, _changelog = setup.task_ids
+        board = Blackboard(setup.repo)
+        app = CockpitApp(setup.repo, env=setup.env)
+
+        def status(task_id: str) -> TaskStatus | None:
+            state = board.read_state(task_id)
+            return state.status if state else None
+
+        def save(name: str) -> None:
+            path = Path(app.save_screenshot(f"{name}.svg", str(out)))
+            saved.append(path)
+            print(f"wrote {path}")
+
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, DecisionModal), "the decision modal")
+            await pilot.pause(0.3)
+            save("decision-modal")
+            await pilot.press("escape")
+            await until(pilot, lambda: status(subtract) == TaskStatus.REVIEW, "a diff waiting for review")
+            await until(pilot, lambda: status(notes) == TaskStatus.SUCCEEDED, "the local task")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            await pilot.pause(0.5)
+            save("cockpit")
+
+            app.screen.query_one(f"#task-{notes}").focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, TaskScreen), "the task view")
+            await pilot.pause(0.5)
+            save("task-view")
+            await pilot.press("escape")
+
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            await pilot.press("v")
+            await until(pilot, lambda: isinstance(app.screen, DiffScreen), "the diff review")
+            await pilot.pause(0.5)
+            save("diff-review")
+            await pilot.press("escape")
+
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            await pilot.press("n")
+            await until(pilot, lambda: not isinstance(app.screen, MainScreen), "the new-task form")
+            await pilot.press(*"Add a multiply function to calc.py")
+            await pilot.pause(0.3)
+            save("new-task")
+            await pilot.press("escape")
+
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+            await pilot.press("u")
+            await until(pilot, lambda: not isinstance(app.screen, MainScreen), "the usage screen")
+            await pilot.pause(0.5)
+            save("usage")
+            await pilot.press("escape")
+            await pilot.press("q")
+    return saved
+
+
+def to_png(svgs: list[Path]) -> None:
+    converter = shutil.which("rsvg-convert")
+    if converter is None:
+        print("rsvg-convert not found (Debian: librsvg2-bin); wrote SVG only", file=sys.stderr)
+        return
+    for svg in svgs:
+        png = svg.with_suffix(".png")
+        subprocess.run([converter, str(svg), "-o", str(png)], check=True)
+        print(f"wrote {png}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="screenshots", help="output folder (default: screenshots)")
+    args = parser.parse_args()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    to_png(asyncio.run(shoot(out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
