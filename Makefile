@@ -31,6 +31,9 @@ test: setup lint
 bench: setup
 	$(PY) tests/bench/ingest.py
 	$(PY) tests/bench/big_log.py
+	$(PY) tests/bench/big_diff.py
+	$(PY) tests/bench/startup.py
+	$(PY) tests/bench/flood.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -378,3 +378,19 @@ async def test_keyboard_cursor_and_raw_expansion(events_file: Path) -> None:
         await pilot.pause()
         assert log.cursor_line is None and log.expanded_line is None
         assert log.virtual_size.height == 31
+
+
+async def test_a_page_up_still_animating_is_not_undone_by_new_lines(events_file: Path) -> None:
+    app = LogApp(events_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        log = app.query_one(EventLog)
+        assert log.tailing
+        end = log.scroll_y
+        log.scroll_page_up(animate=True, duration=5.0)  # the target moves now, the rows only later
+        assert log.scroll_target_y < end
+        append(events_file, message("during the flood"))
+        assert log.refresh_from_disk() == 1
+        assert not log.tailing and log.pending_lines == 1
+        await pilot.pause()
+        assert log.scroll_y < log.max_scroll_y

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.css.query import NoMatches
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer
 
 from cockpit.core.board_view import LANE_ORDER, BoardSnapshot
@@ -42,12 +42,27 @@ class MainScreen(Screen[None]):
                 yield LanePane(lane)
         yield Footer()
 
+    def _under_modal(self) -> bool:
+        """True when only modals cover this screen (it still shows around them)."""
+        stack = self.app.screen_stack
+        if self not in stack:
+            return False
+        return all(isinstance(screen, ModalScreen) for screen in stack[stack.index(self) + 1 :])
+
     def on_mount(self) -> None:
         if self._pending is not None:
             self.show(*self._pending)
 
+    def on_screen_resume(self) -> None:
+        if self._pending is not None:
+            self.show(*self._pending)
+
     def show(self, snapshot: BoardSnapshot, viewer: bool) -> None:
-        """Draw a snapshot; one that arrives before the screen is composed is drawn on mount."""
+        """Draw a snapshot. Nothing is written while another screen covers this one (or before it is
+        composed): the latest snapshot is kept and drawn when the screen shows again."""
+        if not self.is_current and self.is_mounted and not self._under_modal():
+            self._pending = (snapshot, viewer)
+            return
         try:
             header = self.query_one("#header", CockpitHeader)
         except NoMatches:

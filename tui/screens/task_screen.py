@@ -72,6 +72,7 @@ class TaskScreen(Screen[None]):
 
     def __init__(self, board: Blackboard, task_id: str) -> None:
         super().__init__(id=f"task-screen-{task_id}")
+        self._shown: tuple[int, ...] | None = None
         self.board = board
         self.task_id = task_id
         state = board.read_state(task_id)
@@ -96,10 +97,30 @@ class TaskScreen(Screen[None]):
         self.show_details()
         log.focus()
 
+    def _details_signature(self) -> tuple[int, ...]:
+        """Modification times of everything the side panel shows (0 when a file is missing)."""
+        paths = (
+            self.board.task_dir(self.task_id) / "state.json",
+            self.board.root / "events.jsonl",
+            self.board.attempt_dir(self.task_id, self.attempt) / "last-message.md",
+        )
+        out = [self.attempt]
+        for path in paths:
+            try:
+                out.append(path.stat().st_mtime_ns)
+            except OSError:
+                out.append(0)
+        return tuple(out)
+
     def show_details(self) -> None:
+        """Redraw the side panel, only when one of its files changed (idle screens stay idle)."""
+        signature = self._details_signature()
+        if signature == self._shown:
+            return
         state = self.board.read_state(self.task_id)
         if state is None:
             return
+        self._shown = signature
         errors = [
             e
             for e in self.board.read_jsonl("events.jsonl")

@@ -376,8 +376,9 @@ class EventLog(ScrollView, can_focus=True):
         if self._expanded is not None:
             self._expanded += shift
         scroll_y = self.scroll_y
+        tailing = self._still_tailing()
         self._update_virtual_size()
-        if self._tailing:
+        if tailing:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
             self._keep_tail()
         else:  # the same rows stay on screen, now numbered from the start of the file
@@ -399,9 +400,16 @@ class EventLog(ScrollView, can_focus=True):
         self.scroll_end(animate=False, x_axis=False)
         self.refresh()
 
+    def _still_tailing(self) -> bool:
+        """False once a scroll up has started, even while its animation has not moved a row yet."""
+        if self._tailing and self.scroll_target_y < self.scroll_y - 0.5:
+            self._tailing = False
+        return self._tailing
+
     def _lines_added(self, count: int) -> None:
+        tailing = self._still_tailing()
         self._update_virtual_size()
-        if self._tailing:
+        if tailing:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
             self._keep_tail()
         else:
@@ -412,7 +420,7 @@ class EventLog(ScrollView, can_focus=True):
         """Stay at the end once layout has settled (a horizontal scrollbar may have taken a row)."""
 
         def settle() -> None:
-            if self._tailing and not self.is_vertical_scroll_end:
+            if self._still_tailing() and not self.is_vertical_scroll_end:
                 self.scroll_end(animate=False, immediate=True, x_axis=False)
 
         if self._tailing:

@@ -1,0 +1,460 @@
+"""Flood benchmark: three Codex streams at 1,000 events/s each for 10 s while the real cockpit shows one.
+
+Measured as a person sees it: the installed ``cockpit --repo R --task <first task>`` runs in a
+pseudo-terminal (120x40, ``xterm-256color``) and everything it draws is read back with arrival times
+(``pty_app.py``). The bench process holds the blackboard's supervisor lock for the whole run, so the
+app is a viewer: no supervisor touches the three fake RUNNING tasks and no Codex process starts.
+
+- Writers: one thread per task appends realistic ``codex exec --json`` lines (``agent_message`` items,
+  every fourth a ``command_execution``) to the attempt's ``events.jsonl``, 10 lines every 10 ms with
+  ``write`` + ``flush``; each line carries ``seq=<tag>-<n>`` where its rendered row shows it, and the
+  flush time of every batch is kept.
+- Event-to-screen: reads arriving less than ``FRAME_GAP_S`` apart form one frame (Textual writes a
+  frame at once; the pty hands it over in 4 KB reads). For each frame showing rendered rows of the
+  first task: frame arrival − flush time of the newest ``seq`` on it, i.e. how far the newest row on
+  screen lags the log. Frames from a ``pageup`` until the ``end`` after it are left out (scrolled up,
+  the view shows old rows by design). Also printed, for every event of the key-free first
+  ``KEYS_FROM_S`` seconds: the time until a frame showed it or a later one (rows scrolled past between
+  two frames were on screen as part of the count, and are in the file).
+- Key-to-repaint: from ``KEYS_FROM_S`` to the end of the flood a key every ``KEY_EVERY_S``, cycling
+  ``r`` (raw JSON rows appear), ``r`` (rendered rows are back), ``pageup`` (the "N new lines" badge
+  appears), ``end`` (a row at least as new as the log was at the ``pageup`` appears): time from the
+  write of the key to the first read showing that change. A key with no such change within
+  ``KEY_TIMEOUT_S`` is counted apart (an ``end`` after a ``pageup`` that never left the tail is not
+  counted at all).
+- CPU and memory: ``/proc/<pid>/stat`` user + system time over the flood window as percent of one core
+  (and over 2 idle seconds before it); peak RSS is ``VmHWM``. The bench process's own CPU is printed
+  too, since it shares the machine.
+- Nothing lost: every ``events.jsonl`` must hold exactly the events written, well formed and in order,
+  and after the flood the view must reach the first task's last event (``end``) and first (``home``).
+
+Prints the figures and a table with the targets; asserts nothing. The machine's load average is
+printed before and after: other work on a 2-core machine shows up directly in these latencies.
+Usage: ``.venv/bin/python tests/bench/flood.py [--seconds S] [--rate N] [--profile FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import textual
+
+# pty_app is a sibling module: the script's directory is first on sys.path
+from pty_app import Chunk, ProcStats, PtyApp, cockpit_argv
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.state import Attempt, TaskState, TaskStatus
+
+TASKS = (("flood-a", "a", "local"), ("flood-b", "b", "worktree"), ("flood-c", "c", "local"))
+BATCH_S = 0.010
+KEY_EVERY_S = 0.200
+KEYS_FROM_S = 2.0
+FRAME_GAP_S = 0.002
+KEY_TIMEOUT_S = 1.0
+TARGET_EVENT_MS = 100.0
+TARGET_KEY_MS = 50.0
+
+
+# ------------------------------------------------------------------------------------------- the streams
+
+
+def event_line(tag: str, n: int) -> bytes:
+    """One compact ``codex exec --json`` line carrying ``seq=<tag>-<n>`` where its rendered row shows it."""
+    if n % 4 == 3:
+        item = {
+            "id": f"item_{n}",
+            "type": "command_execution",
+            "command": f"/bin/bash -lc 'grep -n seq={tag}-{n} core/tailer.py'",
+            "aggregated_output": f"core/tailer.py:{n % 200 + 1}:    # seq={tag}-{n}\n",
+            "exit_code": 0,
+            "status": "completed",
+        }
+    else:
+        item = {
+            "id": f"item_{n}",
+            "type": "agent_message",
+            "text": f"seq={tag}-{n} Checking how the tailer keeps a partial last line until its newline "
+            "arrives, then the reducer counts the command.",
+        }
+    return json.dumps({"type": "item.completed", "item": item}, separators=(",", ":")).encode() + b"\n"
+
+
+def rendered_seq(tag: str) -> re.Pattern[str]:
+    """``seq`` of a rendered row (an agent message ``» …`` or a command ``$ …``); raw JSON never matches."""
+    return re.compile(rf"(?:» |\$ grep -n )seq={tag}-(\d+) ")
+
+
+@dataclass
+class Writer:
+    """Appends ``lines`` to ``path`` in batches every ``BATCH_S`` from ``start``; notes each flush."""
+
+    path: Path
+    lines: list[bytes]
+    per_batch: int
+    flushed: list[float] = field(default_factory=list)
+
+    def run(self, start: float) -> None:
+        with open(self.path, "ab") as fh:
+            for k in range(0, len(self.lines), self.per_batch):
+                delay = start + (k // self.per_batch) * BATCH_S - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                fh.write(b"".join(self.lines[k : k + self.per_batch]))
+                fh.flush()
+                self.flushed.append(time.perf_counter())
+
+    def written_by(self, t: float) -> int:
+        """Lines flushed by time ``t``."""
+        return min(bisect.bisect_right(self.flushed, t) * self.per_batch, len(self.lines))
+
+    def flush_time(self, n: int) -> float:
+        return self.flushed[n // self.per_batch]
+
+
+# --------------------------------------------------------------------------------------------- the board
+
+
+def make_board(tmp: Path) -> Blackboard:
+    repo = tmp / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    board = Blackboard(repo)
+    board.init()
+    for task_id, tag, lane in TASKS:
+        state = TaskState(
+            id=task_id,
+            lane=lane,
+            title=f"flood writer {tag}",
+            status=TaskStatus.RUNNING,
+            attempts=[Attempt(n=1, deadline_s=3600.0)],
+        )
+        board.write_state(state)
+        events = board.attempt_dir(task_id, 1) / "events.jsonl"
+        events.parent.mkdir(parents=True, exist_ok=True)
+        events.touch()
+    return board
+
+
+def check_file(path: Path, tag: str, expected: int) -> int:
+    """Events missing or malformed in ``path`` (0 when it holds exactly seq 0..expected-1 in order)."""
+    bad = 0
+    n = -1
+    pattern = re.compile(rf"seq={tag}-(\d+)")
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh):
+            try:
+                event = json.loads(raw)
+                item = event["item"]
+                text = item.get("text") or item.get("command") or ""
+                match = pattern.search(text)
+                if event["type"] != "item.completed" or match is None or int(match.group(1)) != n:
+                    bad += 1
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+    return bad + abs(expected - (n + 1))
+
+
+# -------------------------------------------------------------------------------------------- analysis
+
+
+def frames(chunks: list[Chunk]) -> list[tuple[float, str]]:
+    """Reads grouped into frames: (arrival of the last read, text) for reads less than FRAME_GAP_S apart."""
+    out: list[tuple[float, str]] = []
+    parts: list[str] = []
+    last = None
+    for chunk in chunks:
+        if last is not None and chunk.t - last > FRAME_GAP_S:
+            out.append((last, "".join(parts)))
+            parts = []
+        parts.append(chunk.text or "")
+        last = chunk.t
+    if last is not None:
+        out.append((last, "".join(parts)))
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def summary(values_s: list[float]) -> str:
+    if not values_s:
+        return "no samples"
+    ms = [v * 1e3 for v in values_s]
+    return (
+        f"p50 {percentile(ms, 50):6.1f}  p95 {percentile(ms, 95):6.1f}  max {max(ms):6.1f} ms  (n={len(ms)})"
+    )
+
+
+@dataclass
+class KeySample:
+    key: str
+    sent: float
+    shown: float | None  # arrival of the first read showing the change; None: not within KEY_TIMEOUT_S
+    counted: bool = True  # an "end" after a "pageup" that never left the tail measures nothing
+
+
+def shows_raw(text: str) -> bool:
+    return '{"type":' in text
+
+
+def shows_badge(text: str) -> bool:
+    return "new line" in text  # " ↓ N new lines · End "
+
+
+def drive_keys(
+    app: PtyApp, writer: Writer, start: float, seconds: float, rendered: re.Pattern[str]
+) -> list[KeySample]:
+    """From ``KEYS_FROM_S`` into the flood to its end, a key every ``KEY_EVERY_S`` (cycling ``r``, ``r``,
+    ``pageup``, ``end``); each waits for its visible effect, at most ``KEY_TIMEOUT_S``."""
+
+    def shows_rendered(text: str) -> bool:
+        return rendered.search(text) is not None
+
+    def shows_rows_from(at_least: int, text: str) -> bool:
+        return any(int(m) >= at_least for m in rendered.findall(text))
+
+    samples: list[KeySample] = []
+    raw = False
+    left_tail = False
+    threshold = 0
+    step = 0
+    while (due := start + KEYS_FROM_S + step * KEY_EVERY_S) <= start + seconds:
+        while (delay := due - time.perf_counter()) > 0:
+            time.sleep(min(delay, 0.02))
+            app.decode()  # keep up with the output, so no key waits on a backlog of text
+        kind = ("r", "r", "pageup", "end")[step % 4]
+        step += 1
+        if kind == "r":
+            raw = not raw
+            check = shows_raw if raw else shows_rendered
+        elif kind == "pageup":
+            threshold = writer.written_by(time.perf_counter())
+            check = shows_badge
+        else:
+            check = partial(shows_rows_from, threshold)
+        sent = app.send(kind)
+        try:
+            shown: float | None = app.wait_for(since=sent, check=check, timeout=KEY_TIMEOUT_S).t
+        except TimeoutError:
+            shown = None
+        samples.append(KeySample(kind, sent, shown, counted=kind != "end" or left_tail))
+        if kind == "pageup":
+            left_tail = shown is not None
+    return samples
+
+
+def late_batches(writer: Writer, start: float) -> int:
+    return sum(1 for k, t in enumerate(writer.flushed) if t - (start + k * BATCH_S) > 0.005)
+
+
+class Sampler(threading.Thread):
+    """Reads the app's CPU time at given moments (so the flood's window is exact whatever else runs)."""
+
+    def __init__(self, app: PtyApp, at: list[float]) -> None:
+        super().__init__(daemon=True)
+        self.app, self.at = app, at
+        self.taken: list[tuple[float, ProcStats]] = []
+
+    def run(self) -> None:
+        for t in self.at:
+            delay = t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            self.taken.append((time.perf_counter(), self.app.stats()))
+
+    def cpu_percent(self) -> float:
+        (t0, a), (t1, b) = self.taken[0], self.taken[-1]
+        return (b.cpu_s - a.cpu_s) / (t1 - t0) * 100
+
+
+# ------------------------------------------------------------------------------------------------ run
+
+
+def run(seconds: float, rate: int, profile: Path | None = None) -> None:
+    per_batch = max(1, round(rate * BATCH_S))
+    per_task = per_batch * round(seconds / BATCH_S)
+    first_id, first_tag, _ = TASKS[0]
+    rendered = rendered_seq(first_tag)
+
+    print(f"python    {platform.python_version()}, textual {textual.__version__}, {os.cpu_count()} CPUs")
+    print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) before the run")
+    print(
+        f"flood     {len(TASKS)} writers x {per_batch * round(1 / BATCH_S):,} events/s x {seconds:g} s "
+        f"({per_task:,} events each); the app shows {first_id} in a 120x40 pty"
+    )
+
+    with tempfile.TemporaryDirectory(prefix="cockpit-flood-") as tmp_name:
+        tmp = Path(tmp_name)
+        board = make_board(tmp)
+        codex_home = tmp / "codex-home"  # empty: no rollouts of this machine's Codex to scan
+        codex_home.mkdir()
+        writers = []
+        for task_id, tag, _ in TASKS:
+            lines = [event_line(tag, n) for n in range(per_task)]
+            writers.append(Writer(board.attempt_dir(task_id, 1) / "events.jsonl", lines, per_batch))
+
+        checks_from = float("inf")
+        with board.lock():  # the app finds the board held: a viewer, no supervisor, no Codex
+            argv = cockpit_argv("--repo", str(board.repo), "--task", first_id)
+            if profile is not None:  # the app's main thread (event loop, layout, rendering) under cProfile
+                argv = [sys.executable, "-m", "cProfile", "-o", str(profile.resolve()), *argv]
+            app = PtyApp(argv, cwd=board.repo, env={"CODEX_HOME": str(codex_home)})
+            try:
+                first = app.wait_for(first_id, "attempt 1", timeout=60)
+                print(f"start     first frame of the task view after {(first.t - app.spawned_at):.2f} s")
+                time.sleep(6.0)  # the "viewer mode" toast (5 s) covers the log's bottom right corner
+                now = time.perf_counter()
+                idle = Sampler(app, [now, now + 2.0])
+                idle.run()
+
+                start = time.perf_counter() + 0.05
+                flood = Sampler(app, [start, start + seconds])
+                threads = [threading.Thread(target=w.run, args=(start,), daemon=True) for w in writers]
+                self0 = resource.getrusage(resource.RUSAGE_SELF)
+                for thread in [flood, *threads]:
+                    thread.start()
+
+                samples = drive_keys(app, writers[0], start, seconds, rendered)
+
+                for thread in [flood, *threads]:
+                    thread.join()
+                self1 = resource.getrusage(resource.RUSAGE_SELF)
+                flood_end = max(w.flushed[-1] for w in writers)
+
+                # Back to the rendered tail: the last event must show; then the top: the first one must.
+                raw = sum(1 for s in samples if s.key == "r") % 2 == 1
+                back = app.send(*(["r"] if raw else []), "end")
+                checks_from = back  # frames after this answer the checks below, not the flood
+                reached = []
+                for key, seq in (("end", per_task - 1), ("home", 0)):
+                    sent = back if key == "end" else app.send(key)
+                    try:
+                        app.wait_for(
+                            since=sent, check=lambda t, n=seq: f"seq={first_tag}-{n} " in t, timeout=10
+                        )
+                        reached.append(seq)
+                    except TimeoutError:
+                        pass
+                final = app.stats()
+            finally:
+                status = app.close()
+
+        lost = {tag: check_file(w.path, tag, per_task) for (_, tag, _), w in zip(TASKS, writers, strict=True)}
+
+    writer = writers[0]
+    flood_s = flood_end - start
+    frame_list = [f for f in frames(app.decode()) if start <= f[0] <= min(flood_end + 0.5, checks_from)]
+
+    # ---- event-to-screen (frames while the view may be off the tail are left out)
+    off_tail: list[tuple[float, float]] = []
+    for i, sample in enumerate(samples):
+        if sample.key == "pageup":
+            end = next((s for s in samples[i + 1 :] if s.key == "end"), None)
+            until = float("inf") if end is None else end.shown or end.sent + KEY_TIMEOUT_S
+            off_tail.append((sample.sent, until))
+    lags: list[float] = []
+    for t, text in frame_list:
+        seqs = [int(m) for m in rendered.findall(text)]
+        if seqs and not any(a <= t < b for a, b in off_tail):
+            lags.append(t - writer.flush_time(max(seqs)))
+    # every event of the key-free stretch: until a frame showed it or a later one
+    quiet = writer.written_by(start + KEYS_FROM_S)
+    every: list[float] = []
+    for t, text in frame_list:
+        seqs = [int(m) for m in rendered.findall(text)]
+        newest = min(max(seqs, default=-1), quiet - 1)
+        while len(every) <= newest:
+            every.append(t - writer.flush_time(len(every)))
+        if len(every) >= quiet:
+            break
+
+    # ---- key-to-repaint
+    by_key: dict[str, list[float]] = {}
+    missed: dict[str, int] = {}
+    for sample in samples:
+        if not sample.counted:
+            continue
+        if sample.shown is None:
+            missed[sample.key] = missed.get(sample.key, 0) + 1
+        else:
+            by_key.setdefault(sample.key, []).append(sample.shown - sample.sent)
+    all_keys = [v for values in by_key.values() for v in values]
+
+    # ---- report
+    self_pct = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime) / flood_s * 100
+    flood_pct = flood.cpu_percent()
+    out_bytes = sum(len(c.data) for c in app.chunks if start <= c.t <= flood_end)
+    frame_rate = len(frame_list) / flood_s
+    total_lost = sum(lost.values()) + (len(reached) < 2)
+    events_p95 = percentile(lags, 95) * 1e3 if lags else float("nan")
+    keys_p95 = percentile(all_keys, 95) * 1e3 if all_keys else float("nan")
+
+    late = sum(late_batches(w, start) for w in writers)
+    print(
+        f"writers   {sum(len(w.lines) for w in writers):,} events flushed in {flood_s:.2f} s "
+        f"({late} of {sum(len(w.flushed) for w in writers)} batches > 5 ms late)"
+    )
+    print(
+        f"output    {out_bytes / flood_s / 1e3:.0f} kB/s, {frame_rate:.1f} frames/s during the flood "
+        f"({flood_pct * 10 / max(frame_rate, 0.1):.0f} ms of app CPU per frame)"
+    )
+    print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) after the run")
+    print()
+    print(f"event → screen, newest row of each frame   {summary(lags)}")
+    print(f"event → screen, every event of 0–{KEYS_FROM_S:g} s      {summary(every)}")
+    labels = {"r": "r (raw ⇄ rendered)", "pageup": "pageup (badge shows)", "end": "end (tail again)"}
+    for key, label in labels.items():
+        note = f", {missed[key]} with no change within {KEY_TIMEOUT_S:g} s" if key in missed else ""
+        print(f"key → repaint, {label:<28}{summary(by_key.get(key, []))}{note}")
+    print(f"key → repaint, all keys                     {summary(all_keys)}")
+    print(f"app CPU   idle {idle.cpu_percent():5.1f} %, flood {flood_pct:5.1f} % of one core", end="")
+    print(f" (bench process: {self_pct:.1f} %)")
+    print(
+        f"app RSS   peak {final.peak_rss_kb / 1024:.1f} MB (VmHWM), at the end {final.rss_kb / 1024:.1f} MB"
+    )
+    print(
+        f"complete  files: {', '.join(f'{tag} {n} bad' for tag, n in lost.items())}; "
+        f"view reached the last and first event of {first_id}: {'yes' if len(reached) == 2 else 'no'}; "
+        f"app exit status {status}"
+    )
+    print()
+    every_p95 = percentile(every, 95) * 1e3 if every else float("nan")
+    keys_note = f"   ({sum(missed.values())} keys with no visible change)" if missed else ""
+    print(f"{'figure':<36}{'measured':>12}   target")
+    print(f"{'p95 event → screen (newest row)':<36}{events_p95:>9.1f} ms   ≤ {TARGET_EVENT_MS:.0f} ms")
+    print(f"{'p95 event → screen (every event)':<36}{every_p95:>9.1f} ms   ≤ {TARGET_EVENT_MS:.0f} ms")
+    print(f"{'p95 key → repaint':<36}{keys_p95:>9.1f} ms   ≤ {TARGET_KEY_MS:.0f} ms{keys_note}")
+    print(f"{'app CPU during the flood':<36}{flood_pct:>10.1f} %   (of one core)")
+    print(f"{'app peak RSS':<36}{final.peak_rss_kb / 1024:>9.1f} MB")
+    print(f"{'lost events':<36}{total_lost:>12}   0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="flood duration (default 10)")
+    parser.add_argument("--rate", type=int, default=1000, help="events/s per writer (default 1000)")
+    parser.add_argument("--profile", type=Path, help="run the app under cProfile, writing stats here")
+    args = parser.parse_args()
+    run(args.seconds, args.rate, args.profile)
+
+
+if __name__ == "__main__":
+    main()
