@@ -36,6 +36,7 @@ async def test_viewer_sends_its_merge_through_the_inbox(repo: Path, cockpit_env:
             state = supervisor.wait_status(TASK, "merged")
             assert state.status == TaskStatus.MERGED
             assert "def subtract" in (repo / "calc.py").read_text()
-            assert not list((board.root / "inbox").glob("*.json"))  # the request was consumed
+            inbox = board.root / "inbox"
+            await until(pilot, lambda: not list(inbox.glob("*.json")), what="the request consumed")
     finally:
         supervisor.stop()
