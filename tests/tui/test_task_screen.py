@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from cockpit.core.blackboard import Blackboard
+from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.events import Usage
 from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus
 from cockpit.tui.app import CockpitApp
@@ -33,6 +34,17 @@ async def test_enter_on_a_card_opens_the_task_view(repo: Path) -> None:
         Attempt(n=1, deadline_s=60, signals=Signals(exit_code=0, turn_completed=True, last_message=True))
     )
     board.write_state(state)
+    board.write_envelope(
+        state.id,
+        envelope_from_mapping(
+            {
+                "goal": "Tidy [bold]words.txt[/bold]",
+                "acceptance_criteria": ["words.txt is sorted"],
+                "inputs": ["words.txt: the list"],
+                "budget": {"tokens": 40000, "wall_time": "10m"},
+            }
+        ),
+    )
     attempt_dir = board.attempt_dir(state.id, 1)
     attempt_dir.mkdir(parents=True)
     shutil.copy(RECORDED, attempt_dir / "events.jsonl")
@@ -54,6 +66,9 @@ async def test_enter_on_a_card_opens_the_task_view(repo: Path) -> None:
         details = str(screen.query_one("#task-details").render())
         assert "attempt 1 (initial)  exit 0 turn ✓ msg ✓" in details
         assert "tokens in 1200 (cached 800) out 90" in details and "effort low: policy" in details
+        assert "goal: Tidy [bold]words.txt[/bold]" in details  # the envelope, shown as data
+        assert "✓? words.txt is sorted" in details and "in  words.txt: the list" in details
+        assert "budget 40000 tokens, 10m wall · risk low · sandbox workspace-write" in details
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)

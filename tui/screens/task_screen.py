@@ -1,6 +1,6 @@
 """The task view: the live log of one attempt (rendered, or raw JSONL with ``r``) beside the task's
-state, the three signals of every attempt, usage, effort and why, structured error events, and the
-last message as Markdown. ``[`` and ``]`` switch attempts; ``escape`` goes back."""
+state, its envelope, the three signals of every attempt, usage, effort and why, structured error
+events, and the last message as Markdown. ``[`` and ``]`` switch attempts; ``escape`` goes back."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
 from cockpit.core.blackboard import Blackboard
+from cockpit.core.envelope import Envelope
 from cockpit.core.log_render import clean
 from cockpit.core.state import TaskState
 from cockpit.tui.widgets.event_log import EventLog
@@ -21,7 +22,32 @@ DETAILS_POLL_S = 1.0
 MAX_MESSAGE_CHARS = 20_000
 
 
-def details_text(state: TaskState, errors: list[dict[str, object]]) -> Text:
+def envelope_text(envelope: Envelope) -> Text:
+    """The envelope as the worker got it: goal, criteria, inputs, output, budget, sandbox."""
+    text = Text()
+    text.append("envelope\n", style="bold")
+    text.append(f"goal: {clean(envelope.goal)}\n")
+    for criterion in envelope.acceptance_criteria:
+        text.append(f"  ✓? {clean(criterion)}\n")
+    for ref in envelope.inputs:
+        text.append(f"  in  {clean(ref.path)}" + (f": {clean(ref.summary)}" if ref.summary else "") + "\n")
+    if envelope.output:
+        text.append(f"  out {clean(envelope.output.path)} ({envelope.output.format})\n")
+    b = envelope.budget
+    limits = [
+        f"{b.tokens} tokens" if b.tokens else "",
+        f"{b.tool_calls} tool calls" if b.tool_calls else "",
+        f"{b.wall_time_s // 60}m wall" if b.wall_time_s else "",
+        f"${b.usd:g}" if b.usd else "",
+    ]
+    shown = ", ".join(x for x in limits if x)
+    text.append(f"budget {shown or 'none'} · risk {envelope.risk_level} · sandbox {envelope.sandbox}")
+    text.append(" · network" if envelope.network else "")
+    text.append("\n\n")
+    return text
+
+
+def details_text(state: TaskState, errors: list[dict[str, object]], envelope: Envelope | None = None) -> Text:
     text = Text()
     text.append(f"{state.id}  [{state.lane}]  {state.status.value}\n", style="bold")
     text.append(f"{state.title}\n")
@@ -39,6 +65,8 @@ def details_text(state: TaskState, errors: list[dict[str, object]]) -> Text:
     if state.effort:
         text.append(f"effort {state.effort}: {state.effort_reason or ''}\n")
     text.append(f"thread {state.thread_id or '-'}\n\n")
+    if envelope is not None:
+        text.append_text(envelope_text(envelope))
     for a in state.attempts:
         sig = a.signals
         marks = (
@@ -126,7 +154,8 @@ class TaskScreen(Screen[None]):
             for e in self.board.read_jsonl("events.jsonl")
             if e.get("task_id") == self.task_id and e.get("kind") == "error"
         ]
-        self.query_one("#task-details", Static).update(details_text(state, errors))
+        envelope = self.board.read_envelope(self.task_id)
+        self.query_one("#task-details", Static).update(details_text(state, errors, envelope))
         message = self.board.attempt_dir(self.task_id, self.attempt) / "last-message.md"
         try:
             body = clean(message.read_text(encoding="utf-8", errors="replace")[:MAX_MESSAGE_CHARS])
