@@ -452,6 +452,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_interactive_demo(keep=args.keep)
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve the cockpit's tools over MCP on stdio (``claude mcp add cockpit -- cockpit mcp --repo .``)."""
+    from cockpit.cli.mcp_server import serve
+
+    return serve(Path(args.repo or os.getcwd()))
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    """Hooks other tools call: ``codex-notify`` takes Codex's ``notify`` payload (JSON, last argument)."""
+    from cockpit.cli.hooks import codex_notify
+
+    return codex_notify(Path(args.repo or os.getcwd()), args.payload)
+
+
 def cmd_default(args: argparse.Namespace) -> int:
     """The full-screen cockpit over the repo (hosting the supervisor, or watching a headless one)."""
     from cockpit.tui.app import CockpitApp
@@ -548,6 +562,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="codex binary and version, sandbox, git, config")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("mcp", help="serve the cockpit over MCP on stdio (for an orchestrator such as Claude Code)")
+    p.set_defaults(func=cmd_mcp)
+
+    p = sub.add_parser("hook", help="entry points for other tools' hooks")
+    hooks = p.add_subparsers(dest="hook", metavar="HOOK", required=True)
+    h = hooks.add_parser("codex-notify", help="record a Codex `notify` payload (agent-turn-complete)")
+    h.add_argument("payload", help="the JSON payload Codex passes as the last argument")
+    h.set_defaults(func=cmd_hook)
 
     p = sub.add_parser("demo", help="a throwaway repo driven by the scripted model and the real Codex")
     p.add_argument("--headless", action="store_true", help="no TUI: run three tasks and print the status")
