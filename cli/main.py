@@ -563,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("mcp", help="serve the cockpit over MCP on stdio (for an orchestrator such as Claude Code)")
+    p = sub.add_parser("mcp", help="serve the cockpit over MCP on stdio (for an orchestrator)")
     p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("hook", help="entry points for other tools' hooks")
