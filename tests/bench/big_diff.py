@@ -35,6 +35,7 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -46,10 +47,11 @@ from textual.app import App
 from textual.strip import Strip
 
 import cockpit.tui.screens.diff_screen as diff_screen_module
-from cockpit.core.atomic import atomic_write_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the shared review helper
+from review_helpers import make_review_task
+
 from cockpit.core.blackboard import Blackboard
-from cockpit.core.git_ops import commit_all, create_worktree, diff_against, task_branch
-from cockpit.core.state import DiffStat, TaskState, TaskStatus
 from cockpit.tui.app import STYLESHEETS
 from cockpit.tui.screens.diff_screen import DiffScreen, FileList
 from cockpit.tui.widgets.diff_view import DiffView
@@ -126,35 +128,15 @@ def build_review(root: Path, n_files: int, lock_lines: int) -> tuple[Blackboard,
     (root / LOCK).write_text(lock_file(50, "1.0"))
     repo.git.add("-A")
     repo.git.commit("-m", "base", "--no-verify")
-    base = repo.head.commit.hexsha
 
     board = Blackboard(root)
     board.init()
-    worktree = board.worktree_path(TASK)
-    create_worktree(repo, worktree, task_branch(TASK), base)
-    write_sources(worktree, paths, edited=True)
-    (worktree / LOCK).write_text(lock_file(max(1, (lock_lines - 5) // 6), "2.0"))
-    commit_all(worktree, "cockpit: big change")
-    patch, summary = diff_against(worktree, base)
-    atomic_write_text(board.task_dir(TASK) / "diff.patch", patch)
-    board.write_state(
-        TaskState(
-            id=TASK,
-            lane="worktree",
-            title="Big change",
-            status=TaskStatus.REVIEW,
-            base_commit=base,
-            base_branch="main",
-            branch=task_branch(TASK),
-            worktree=str(worktree),
-            diff=DiffStat(
-                files=summary.files,
-                insertions=summary.insertions,
-                deletions=summary.deletions,
-                paths=summary.paths,
-            ),
-        )
-    )
+
+    def edit(worktree: Path) -> None:
+        write_sources(worktree, paths, edited=True)
+        (worktree / LOCK).write_text(lock_file(max(1, (lock_lines - 5) // 6), "2.0"))
+
+    patch = make_review_task(board, TASK, edit, title="Big change")
     return board, patch.count("\n")
 
 

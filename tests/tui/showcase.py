@@ -11,11 +11,11 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cockpit.core.atomic import atomic_write_text
+from review_helpers import make_review_task
+
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.decisions import DecisionOption, DecisionStore
-from cockpit.core.git_ops import commit_all, create_worktree, diff_against, open_repo, task_branch
-from cockpit.core.state import Attempt, DiffStat, Signals, TaskState, TaskStatus, Usage
+from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, Usage
 from cockpit.demo.repo import make_demo_repo
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -155,37 +155,17 @@ def _tasks(board: Blackboard, repo: Path) -> None:
 
 
 def _review(board: Blackboard, repo: Path) -> None:
-    git = open_repo(repo)
-    base = git.head.commit.hexsha
-    worktree = board.worktree_path(REVIEW)
-    create_worktree(git, worktree, task_branch(REVIEW), base)
-    (worktree / "calc.py").write_text(
-        "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n"
-    )
-    (worktree / "test_calc.py").write_text(
-        "from calc import add, subtract\n\n\ndef test_subtract():\n    assert subtract(5, 3) == 2\n"
-    )
-    commit_all(worktree, "cockpit: add subtract")
-    patch, summary = diff_against(worktree, base)
-    atomic_write_text(board.task_dir(REVIEW) / "diff.patch", patch)
-    board.write_state(
-        TaskState(
-            id=REVIEW,
-            lane="worktree",
-            title="Add a subtract function",
-            status=TaskStatus.REVIEW,
-            created_at=_at(-25),
-            base_commit=base,
-            base_branch="main",
-            branch=task_branch(REVIEW),
-            worktree=str(worktree),
-            usage=Usage(input_tokens=9700, output_tokens=290),
-            attempts=[_attempt(1, -24, -22, True)],
-            diff=DiffStat(
-                files=summary.files,
-                insertions=summary.insertions,
-                deletions=summary.deletions,
-                paths=summary.paths,
+    make_review_task(
+        board,
+        REVIEW,
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n",
+            "test_calc.py": (
+                "from calc import add, subtract\n\n\ndef test_subtract():\n    assert subtract(5, 3) == 2\n"
             ),
-        )
+        },
+        title="Add a subtract function",
+        created_at=_at(-25),
+        usage=Usage(input_tokens=9700, output_tokens=290),
+        attempts=[_attempt(1, -24, -22, True)],
     )

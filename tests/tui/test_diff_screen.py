@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from git import Repo
+from review_helpers import make_review_task
 
-from cockpit.core.atomic import atomic_write_text
 from cockpit.core.blackboard import Blackboard
-from cockpit.core.git_ops import commit_all, create_worktree, diff_against, open_repo, task_branch
-from cockpit.core.state import DiffStat, TaskState, TaskStatus
+from cockpit.core.git_ops import task_branch
+from cockpit.core.state import TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import DiffScreen, FeedbackModal
 from cockpit.tui.widgets.diff_view import DiffView
@@ -22,36 +22,14 @@ TASK = "subtract-0001"
 def review_task(repo: Path) -> Blackboard:
     """A worktree task in review: its branch has a real commit that edits one file and adds another."""
     board = Blackboard(repo)
-    git = open_repo(repo)
-    base = git.head.commit.hexsha
-    worktree = board.worktree_path(TASK)
-    create_worktree(git, worktree, task_branch(TASK), base)
-    (worktree / "calc.py").write_text(
-        "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n"
-    )
-    (worktree / "test_calc.py").write_text(
-        "from calc import subtract\n\n\ndef test():\n    assert subtract(3, 1) == 2\n"
-    )
-    commit_all(worktree, "cockpit: add subtract")
-    patch, summary = diff_against(worktree, base)
-    atomic_write_text(board.task_dir(TASK) / "diff.patch", patch)
-    board.write_state(
-        TaskState(
-            id=TASK,
-            lane="worktree",
-            title="Add subtract",
-            status=TaskStatus.REVIEW,
-            base_commit=base,
-            base_branch="main",
-            branch=task_branch(TASK),
-            worktree=str(worktree),
-            diff=DiffStat(
-                files=summary.files,
-                insertions=summary.insertions,
-                deletions=summary.deletions,
-                paths=summary.paths,
-            ),
-        )
+    make_review_task(
+        board,
+        TASK,
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n",
+            "test_calc.py": "from calc import subtract\n\n\ndef test():\n    assert subtract(3, 1) == 2\n",
+        },
+        title="Add subtract",
     )
     return board
 

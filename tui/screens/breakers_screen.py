@@ -7,22 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import Worker, get_current_worker
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.breaker import BreakerState
 from cockpit.core.log_render import clean
 from cockpit.core.panels import BreakerRow, breaker_rows
-from cockpit.tui.screens.dead_letters_screen import sync_table
+from cockpit.tui.screens.panel_screen import PanelScreen, one_line, sync_table
 
-REFRESH_S = 1.0
-MAX_ERROR_CHARS = 120
 STATE_MARKS = {
     BreakerState.CLOSED: "✓ closed",
     BreakerState.OPEN: "✗ open",
@@ -40,9 +36,7 @@ COLUMNS = (
 
 def breaker_cells(row: BreakerRow) -> list[Text]:
     record = row.record
-    error = clean(record.last_error or "-").replace("\n", " ").strip()
-    if len(error) > MAX_ERROR_CHARS:
-        error = error[: MAX_ERROR_CHARS - 1] + "…"
+    error = one_line(clean(record.last_error or "-"))
     tripped = record.state is not BreakerState.CLOSED
     return [
         Text(record.provider, style="bold"),
@@ -54,7 +48,7 @@ def breaker_cells(row: BreakerRow) -> list[Text]:
     ]
 
 
-class BreakersScreen(Screen[None]):
+class BreakersScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="breakers.back"),
         Binding("ctrl+r", "reload", "Refresh", id="breakers.refresh"),
@@ -69,7 +63,6 @@ class BreakersScreen(Screen[None]):
         super().__init__()
         self.board = board
         self.clock = clock
-        self._loader: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Circuit breakers", style="bold"), id="breakers-title", classes="panel-title")
@@ -82,22 +75,9 @@ class BreakersScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_class(True, "-empty")
-        self.query_one(DataTable).focus()
-        self.action_reload()
-        self.set_interval(REFRESH_S, self._tick)
 
-    def _tick(self) -> None:
-        if self._loader is None or self._loader.is_finished:
-            self.action_reload()
-
-    def action_reload(self) -> None:
-        self._loader = self.load()
-
-    @work(thread=True, exclusive=True, group="breakers-load", exit_on_error=False)
-    def load(self) -> None:
-        rows = breaker_rows(self.board, self.clock)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(rows))
+    def read(self) -> Message:
+        return self.Loaded(breaker_rows(self.board, self.clock))
 
     @on(Loaded)
     def apply_rows(self, message: Loaded) -> None:

@@ -5,25 +5,21 @@ highlighted task now. Letters are read by a thread worker every second; ``escape
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import Worker, get_current_worker
 
 from cockpit.core.blackboard import Blackboard, BlackboardError, UnknownTask
 from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.log_render import clean
 from cockpit.core.panels import DeadLetterRow, countdown, dead_letter_rows
+from cockpit.tui.screens.panel_screen import PanelScreen, highlighted_key, one_line, sync_table
 
-REFRESH_S = 1.0
-MAX_ERROR_CHARS = 120
 COLUMNS = (
     ("task", "task", None),
     ("error type", "error_type", 12),
@@ -35,38 +31,9 @@ COLUMNS = (
 )
 
 
-def sync_table(table: DataTable[Text], rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
-    """Show ``rows`` (key, cells): cells are updated in place while the keys stay the same; otherwise the
-    table is rebuilt and the cursor stays on the row it was on, if that row is still there."""
-    keys = [key for key, _ in rows]
-    current = [str(row.key.value) for row in table.ordered_rows]
-    if keys == current:
-        columns = [column.key for column in table.ordered_columns]
-        for key, cells in rows:
-            for column, cell in zip(columns, cells, strict=True):
-                if table.get_cell(key, column) != cell:
-                    table.update_cell(key, column, cell)
-        return
-    selected = current[table.cursor_row] if 0 <= table.cursor_row < len(current) else None
-    table.clear()
-    for key, cells in rows:
-        table.add_row(*cells, key=key)
-    if selected in keys:
-        table.move_cursor(row=keys.index(selected), animate=False)
-
-
-def highlighted_key(table: DataTable[Text]) -> str | None:
-    """The key of the row under the cursor, or None when the table is empty."""
-    if not table.row_count or not 0 <= table.cursor_row < table.row_count:
-        return None
-    return str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
-
-
 def letter_cells(row: DeadLetterRow) -> list[Text]:
     letter = row.letter
-    error = clean(letter.error).replace("\n", " ").strip()
-    if len(error) > MAX_ERROR_CHARS:
-        error = error[: MAX_ERROR_CHARS - 1] + "…"
+    error = one_line(clean(letter.error))
     task = Text(letter.task_id, style="bold")
     if row.archived:
         task.append(" (archived)", style="italic")
@@ -81,7 +48,7 @@ def letter_cells(row: DeadLetterRow) -> list[Text]:
     ]
 
 
-class DeadLettersScreen(Screen[None]):
+class DeadLettersScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="dlq.back"),
         Binding("r", "retry", "Retry", id="dlq.retry"),
@@ -109,7 +76,6 @@ class DeadLettersScreen(Screen[None]):
         self._own_clock = clock is not None
         self.include_archived = False
         self.rows: dict[str, DeadLetterRow] = {}
-        self._loader: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="dlq-title", classes="panel-title")
@@ -125,22 +91,10 @@ class DeadLettersScreen(Screen[None]):
             self.clock = getattr(self.app, "clock", time.time)  # the app's (injectable) clock
         self.set_class(True, "-empty")
         self._show_title(0)
-        self.query_one(DataTable).focus()
-        self.action_reload()
-        self.set_interval(REFRESH_S, self._tick)
 
-    def _tick(self) -> None:
-        if self._loader is None or self._loader.is_finished:
-            self.action_reload()
-
-    def action_reload(self) -> None:
-        self._loader = self.load(self.include_archived)
-
-    @work(thread=True, exclusive=True, group="dlq-load", exit_on_error=False)
-    def load(self, include_archived: bool) -> None:
-        rows = dead_letter_rows(self.board, self.clock, include_archived)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(rows, include_archived))
+    def read(self) -> Message:
+        include_archived = self.include_archived
+        return self.Loaded(dead_letter_rows(self.board, self.clock, include_archived), include_archived)
 
     @on(Loaded)
     def apply_rows(self, message: Loaded) -> None:

@@ -10,14 +10,12 @@ import threading
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import Worker, get_current_worker
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.config import ConfigError
@@ -31,9 +29,8 @@ from cockpit.core.panels import (
     windows_binding_first,
 )
 from cockpit.core.usage_windows import FAILURE_SOURCE, RolloutWatcher, codex_homes_from
-from cockpit.tui.screens.dead_letters_screen import sync_table
+from cockpit.tui.screens.panel_screen import PanelScreen, sync_table
 
-REFRESH_S = 1.0
 COLUMNS = (
     ("", "label"),
     ("today tokens", "today_total"),
@@ -103,7 +100,7 @@ def budget_text(summary: UsageSummary) -> Text:
     return text
 
 
-class UsageScreen(Screen[None]):
+class UsageScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="usage.back"),
         Binding("ctrl+r", "reload", "Refresh", id="usage.refresh"),
@@ -123,7 +120,6 @@ class UsageScreen(Screen[None]):
         self.watcher = RolloutWatcher(codex_homes_from([home]), clock=clock)
         self.ledger = Ledger(board.root / "ledger.jsonl")
         self._read_lock = threading.Lock()  # the ledger reader is not thread-safe
-        self._loader: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Usage", style="bold"), id="usage-title", classes="panel-title")
@@ -138,27 +134,12 @@ class UsageScreen(Screen[None]):
             yield Static(id="usage-budget", classes="panel-section")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.query_one(DataTable).focus()
-        self.action_reload()
-        self.set_interval(REFRESH_S, self._tick)
-
-    def _tick(self) -> None:
-        if self._loader is None or self._loader.is_finished:
-            self.action_reload()
-
-    def action_reload(self) -> None:
-        self._loader = self.load()
-
-    @work(thread=True, exclusive=True, group="usage-load", exit_on_error=False)
-    def load(self) -> None:
+    def read(self) -> Message:
         with self._read_lock:
             try:
-                message = self.Loaded(usage_summary(self.board, self.watcher, self.ledger, self.clock()))
+                return self.Loaded(usage_summary(self.board, self.watcher, self.ledger, self.clock()))
             except ConfigError as exc:
-                message = self.Loaded(None, str(exc))
-        if not get_current_worker().is_cancelled:
-            self.post_message(message)
+                return self.Loaded(None, str(exc))
 
     @on(Loaded)
     def apply_summary(self, message: Loaded) -> None:
