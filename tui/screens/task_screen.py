@@ -22,7 +22,14 @@ DETAILS_POLL_S = 1.0
 MAX_MESSAGE_CHARS = 20_000
 
 
-def envelope_text(envelope: Envelope) -> Text:
+def _shown_path(path: str, root: str | None) -> str:
+    """Paths inside the repo relative to it (envelopes store them resolved)."""
+    if root and path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1 :]
+    return path
+
+
+def envelope_text(envelope: Envelope, root: str | None = None) -> Text:
     """The envelope as the worker got it: goal, criteria, inputs, output, budget, sandbox."""
     text = Text()
     text.append("envelope\n", style="bold")
@@ -30,9 +37,10 @@ def envelope_text(envelope: Envelope) -> Text:
     for criterion in envelope.acceptance_criteria:
         text.append(f"  ✓? {clean(criterion)}\n")
     for ref in envelope.inputs:
-        text.append(f"  in  {clean(ref.path)}" + (f": {clean(ref.summary)}" if ref.summary else "") + "\n")
+        summary = f": {clean(ref.summary)}" if ref.summary else ""
+        text.append(f"  in  {clean(_shown_path(ref.path, root))}{summary}\n")
     if envelope.output:
-        text.append(f"  out {clean(envelope.output.path)} ({envelope.output.format})\n")
+        text.append(f"  out {clean(_shown_path(envelope.output.path, root))} ({envelope.output.format})\n")
     b = envelope.budget
     limits = [
         f"{b.tokens} tokens" if b.tokens else "",
@@ -47,7 +55,12 @@ def envelope_text(envelope: Envelope) -> Text:
     return text
 
 
-def details_text(state: TaskState, errors: list[dict[str, object]], envelope: Envelope | None = None) -> Text:
+def details_text(
+    state: TaskState,
+    errors: list[dict[str, object]],
+    envelope: Envelope | None = None,
+    root: str | None = None,
+) -> Text:
     text = Text()
     text.append(f"{state.id}  [{state.lane}]  {state.status.value}\n", style="bold")
     text.append(f"{state.title}\n")
@@ -66,7 +79,7 @@ def details_text(state: TaskState, errors: list[dict[str, object]], envelope: En
         text.append(f"effort {state.effort}: {state.effort_reason or ''}\n")
     text.append(f"thread {state.thread_id or '-'}\n\n")
     if envelope is not None:
-        text.append_text(envelope_text(envelope))
+        text.append_text(envelope_text(envelope, root))
     for a in state.attempts:
         sig = a.signals
         marks = (
@@ -155,7 +168,8 @@ class TaskScreen(Screen[None]):
             if e.get("task_id") == self.task_id and e.get("kind") == "error"
         ]
         envelope = self.board.read_envelope(self.task_id)
-        self.query_one("#task-details", Static).update(details_text(state, errors, envelope))
+        details = details_text(state, errors, envelope, str(self.board.repo))
+        self.query_one("#task-details", Static).update(details)
         message = self.board.attempt_dir(self.task_id, self.attempt) / "last-message.md"
         try:
             body = clean(message.read_text(encoding="utf-8", errors="replace")[:MAX_MESSAGE_CHARS])
