@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -14,6 +15,7 @@ from cockpit.core.budgets import BudgetConfig
 from cockpit.core.effort_policy import EffortPolicyConfig
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
+_TRIGGER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class ConfigError(ValueError):
@@ -41,12 +43,28 @@ class ProjectConfig(BaseModel):
     watchdog_kill_s: float = Field(default=1200.0, gt=0)
     protected_paths: list[str] = Field(default_factory=list)
     gate_merges: bool = False
+    orchestrator_may_answer: list[str] = Field(
+        default_factory=lambda: ["repeated_failures", "acceptance_failed", "unknown_error"]
+    )
+    """Decision triggers an orchestrator may answer by itself over ``cockpit mcp``. Every other card —
+    a merge, network or full access, protected paths, the weekly budget, an outage — waits for the
+    human (an over-budget card too: the budget is the human's). The defaults only choose between
+    retrying, parking and accepting a result: none widens the sandbox, lands a change or spends past
+    a budget the human set."""
     provider: str | None = None
     timezone: str | None = None  # for "today" and "this week" in usage reports; default: the machine's
     week_starts_on: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     effort: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. "app.new_task" = "ctrl+n"
+
+    @field_validator("orchestrator_may_answer")
+    @classmethod
+    def _trigger_words(cls, value: list[str]) -> list[str]:
+        for trigger in value:
+            if not _TRIGGER_RE.match(trigger):
+                raise ValueError(f"a decision trigger is a lower_snake_case word, got {trigger!r}")
+        return value
 
     @field_validator("timezone")
     @classmethod

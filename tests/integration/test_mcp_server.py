@@ -1,0 +1,271 @@
+"""``cockpit mcp`` through a real MCP client session: the SDK's stdio client spawns the installed
+``cockpit mcp --repo <repo>`` and calls its tools. The task flow runs a real supervisor with the pinned
+Codex binary against the scripted model; decisions are real cards on the blackboard."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from supervisor_helpers import SupervisorThread
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.decisions import DecisionCard, DecisionStore
+from cockpit.core.gates import failure_gate, merge_gate, open_gate
+from cockpit.core.state import TaskState, utc_now
+from cockpit.demo.scripted_model import Scenario, ScriptedModel
+
+COCKPIT = Path(sys.executable).parent / "cockpit"
+TOOLS = {
+    "submit_task",
+    "task_status",
+    "wait_for_task",
+    "list_decisions",
+    "answer_decision",
+    "get_task_diff",
+    "get_last_message",
+}
+
+
+@contextlib.asynccontextmanager
+async def mcp_session(repo: Path) -> AsyncIterator[ClientSession]:
+    """An initialised client session with ``cockpit mcp`` running as a child process."""
+    params = StdioServerParameters(command=str(COCKPIT), args=["--repo", str(repo), "mcp"])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
+
+
+async def call(session: ClientSession, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+async def refused(session: ClientSession, tool: str, **arguments: Any) -> str:
+    """The one-line message of a tool error."""
+    result = await session.call_tool(tool, arguments)
+    assert result.is_error, result.structured_content
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "\n" not in text
+    return text
+
+
+def store(board: Blackboard) -> DecisionStore:
+    return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
+
+
+def gated(board: Blackboard, task_id: str, trigger: str) -> DecisionCard:
+    """A pending card as the supervisor opens it for ``trigger``."""
+    state = TaskState(
+        id=task_id, lane="worktree", title=task_id, branch=f"cockpit/{task_id}", base_branch="main"
+    )
+    gate = (
+        merge_gate(state) if trigger == "merge" else failure_gate(state, trigger, "3 failed attempts", None)
+    )
+    return open_gate(store(board), state, gate)
+
+
+async def test_lists_the_tools_with_descriptions_and_schemas(repo: Path) -> None:
+    async with mcp_session(repo) as session:
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+    assert set(tools) == TOOLS
+    for tool in tools.values():
+        assert tool.description and len(tool.description) > 40, tool.name
+        assert tool.annotations is not None
+    assert tools["submit_task"].input_schema["required"] == ["envelope"]
+    assert tools["wait_for_task"].input_schema["properties"]["timeout_s"]["default"] == 600
+    assert set(tools["answer_decision"].input_schema["required"]) == {"decision", "option"}
+    assert tools["get_task_diff"].annotations.read_only_hint
+    assert not tools["submit_task"].annotations.read_only_hint
+
+
+async def test_submit_task_validates_like_the_cli_and_lands_in_the_inbox(repo: Path) -> None:
+    board = Blackboard(repo)
+    (board.root / "config.toml").write_text('default_lane = "local"\n')
+    bad = {"goal": "Count the lines", "budget": {"tokens": -5}}
+    envelope_file = repo / "bad.json"
+    envelope_file.write_text(json.dumps(bad))
+    cli = subprocess.run(
+        [str(COCKPIT), "--repo", str(repo), "submit", str(envelope_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 2
+    async with mcp_session(repo) as session:
+        message = await refused(session, "submit_task", envelope=bad)
+        assert message == "invalid envelope: budget.tokens: must be a positive integer"
+        assert cli.stderr.strip() == f"cockpit: {message}"
+        assert await refused(session, "submit_task", envelope={"title": "no goal"}) == (
+            "invalid envelope: goal: field required"
+        )
+        outside = {"goal": "Write a report", "output": {"path": "../report.md"}}
+        assert (await refused(session, "submit_task", envelope=outside)).startswith(
+            "invalid envelope: output.path: outside the repository"
+        )
+        assert not board.inbox()
+
+        submitted = await call(session, "submit_task", envelope={"goal": "Count the lines", "title": "count"})
+        task_id = submitted["task_id"]
+        assert submitted["lane"] == "local"  # the config's default lane, as `cockpit submit` does
+        assert not submitted["supervisor_running"] and "cockpit run" in submitted["note"]
+        drops = [i.data for i in board.inbox() if i.kind == "submit"]
+        assert [d["task_id"] for d in drops] == [task_id]
+        assert drops[0]["envelope"]["lane"] == "local"
+
+        row = await call(session, "task_status", task=task_id[:8])
+        assert (row["id"], row["status"], row["settled"]) == (task_id, "submitted (in the inbox)", False)
+        everything = await call(session, "task_status")
+        assert [t["id"] for t in everything["tasks"]] == [task_id]
+        assert everything["supervisor"]["running"] is False
+
+        waited = await call(session, "wait_for_task", task=task_id, timeout_s=0.3)
+        assert waited["timed_out"] is True and waited["status"] == "submitted (in the inbox)"
+        assert "no supervisor" in waited["note"]
+
+        assert await refused(session, "task_status", task="nope") == "no task 'nope'"
+        assert (await refused(session, "get_task_diff", task=task_id)).startswith(
+            f"task {task_id} is still in the inbox"
+        )
+
+
+@pytest.mark.codex
+async def test_worktree_task_runs_through_a_live_supervisor(
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
+) -> None:
+    patch = "*** Begin Patch\n*** Add File: notes/todo.md\n+# Todo\n+- ship it\n*** End Patch"
+    scripted_model.add_scenario(
+        Scenario.model_validate(
+            {
+                "name": "mcp-patch-job",
+                "match": "mcp-patch-job",
+                "responses": [
+                    {"items": [{"kind": "apply_patch", "patch": patch}]},
+                    {"items": [{"kind": "message", "text": "COMPLETED: added notes/todo.md"}]},
+                ],
+            }
+        )
+    )
+    board = Blackboard(repo)
+    supervisor = SupervisorThread(board, cockpit_env).start()
+    try:
+        async with mcp_session(repo) as session:
+            envelope = {"goal": "Do the mcp-patch-job", "title": "mcp-patch-job", "lane": "worktree"}
+            task_id = (await call(session, "submit_task", envelope=envelope))["task_id"]
+
+            progress: list[str] = []
+
+            async def on_progress(_done: float, _total: float | None, message: str | None) -> None:
+                progress.append(message or "")
+
+            result = await session.call_tool(
+                "wait_for_task", {"task": task_id, "timeout_s": 120}, progress_callback=on_progress
+            )
+            assert not result.is_error, result.content
+            done = result.structured_content
+            assert done["timed_out"] is False, done
+            assert done["status"] == "review" and done["settled"], done["message"]
+            assert done["signals"] == {"exit_code": 0, "turn_completed": True, "last_message": True}
+            assert done["attempts"] == 1 and done["branch"] == f"cockpit/{task_id}"
+            assert done["supervisor"]["running"] is True
+            assert progress and progress[-1] == f"{task_id}: review"  # one notification per status seen
+
+            row = await call(session, "task_status", task=task_id)
+            assert row["status"] == "review" and row["decision_id"] is None
+
+            diff = await call(session, "get_task_diff", task=task_id)
+            assert "+++ b/notes/todo.md" in diff["diff"] and "+- ship it" in diff["diff"]
+            assert diff["truncated"] is False
+            assert diff["stat"]["files"] == 1 and diff["stat"]["insertions"] == 2
+            assert diff["stat"]["per_file"][0]["path"] == "notes/todo.md"
+
+            last = await call(session, "get_last_message", task=task_id)
+            assert last["attempt"] == 1 and last["message"].startswith("COMPLETED:")
+            assert last["outcome"]["status"] == "COMPLETED"
+            first = await call(session, "get_last_message", task=task_id, attempt=1)
+            assert first["message"] == last["message"]
+            assert (await refused(session, "get_last_message", task=task_id, attempt=3)) == (
+                f"task {task_id} has no attempt 3 (attempts: 1)"
+            )
+    finally:
+        supervisor.stop()
+    assert not (repo / "notes").exists()  # the change stays on the task's branch until merged
+
+
+async def test_orchestrator_answers_only_the_triggers_the_project_allows(repo: Path) -> None:
+    board = Blackboard(repo)
+    failing = gated(board, "flaky-job-0001", "repeated_failures")
+    merging = gated(board, "ready-job-0002", "merge")
+    async with mcp_session(repo) as session:
+        listed = await call(session, "list_decisions")
+        cards = {c["id"]: c for c in listed["decisions"]}
+        assert set(cards) == {failing.id, merging.id}
+        assert cards[failing.id]["orchestrator_may_answer"] is True
+        assert cards[merging.id]["orchestrator_may_answer"] is False
+        assert [o["key"] for o in cards[failing.id]["options"]] == ["A", "B", "C"]
+        assert cards[failing.id]["recommended"] == "A" and cards[failing.id]["default"] == "B"
+        assert cards[failing.id]["trigger"] == "repeated_failures" and cards[failing.id]["deadline"]
+        assert "merge" not in listed["orchestrator_may_answer"]
+
+        message = await refused(session, "answer_decision", decision=merging.id, option="A")
+        assert message.startswith(f"{merging.id} (merge) is for the human: ")
+        assert f"cockpit decide {merging.id}" in message
+        assert store(board).get(merging.id).is_pending
+
+        assert (await refused(session, "answer_decision", decision=failing.id, option="Z")).startswith(
+            f"{failing.id} has no option 'Z'"
+        )
+        answer = await call(
+            session, "answer_decision", decision=str(failing.number), option="a", note="one more try"
+        )
+        assert (answer["decision"], answer["option"], answer["action"], answer["by"]) == (
+            failing.id,
+            "A",
+            "retry",
+            "orchestrator",
+        )
+        assert "when a supervisor runs" in answer["applied"]
+        resolved = store(board).get(failing.id)
+        assert resolved is not None and resolved.resolved is not None
+        assert (resolved.resolved.by, resolved.resolved.note) == ("orchestrator", "one more try")
+        rows = [r for r in board.read_jsonl("events.jsonl") if r.get("kind") == "decision_resolved"]
+        assert [(r["decision"], r["by"]) for r in rows] == [(failing.id, "orchestrator")]
+        assert (await refused(session, "answer_decision", decision=failing.id, option="B")).startswith(
+            f"{failing.id} was already resolved with A (retry) by orchestrator"
+        )
+        assert [c["id"] for c in (await call(session, "list_decisions"))["decisions"]] == [merging.id]
+
+        # The project can hand more to the orchestrator; a bad setting is reported like the CLI does.
+        config = board.root / "config.toml"
+        config.write_text('orchestrator_may_answer = ["merge"]\n')
+        merged = await call(session, "answer_decision", decision=merging.id, option="C")
+        assert (merged["action"], merged["by"]) == ("keep", "orchestrator")
+        config.write_text('orchestrator_may_answer = ["Merge!"]\n')
+        message = await refused(session, "list_decisions")
+        assert message.startswith("invalid config: orchestrator_may_answer: ") and "'Merge!'" in message
+        assert (await refused(session, "answer_decision", decision="decision-999", option="A")) == (
+            "no decision decision-999"
+        )
+
+
+def test_serve_refuses_a_missing_repository(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(COCKPIT), "--repo", str(tmp_path / "missing"), "mcp"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"cockpit: no repository at {tmp_path / 'missing'}"
