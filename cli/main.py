@@ -463,7 +463,11 @@ def cmd_hook(args: argparse.Namespace) -> int:
     """Hooks other tools call: ``codex-notify`` takes Codex's ``notify`` payload (JSON, last argument)."""
     from cockpit.cli.hooks import codex_notify
 
-    return codex_notify(Path(args.repo or os.getcwd()), args.payload)
+    try:
+        here = Path(args.repo or os.getcwd())
+    except OSError:  # Codex's working directory may be gone; the hook still must not disturb it
+        here = Path("/")
+    return codex_notify(here, args.payload)
 
 
 def cmd_default(args: argparse.Namespace) -> int:

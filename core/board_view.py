@@ -1,6 +1,7 @@
 """A read-only view of the blackboard for front ends: task states reloaded only when their file
 changed, plus the counts a header shows (workers, pending decisions, reviews, breakers, the credit
-window). UI-free; the TUI's bridge polls it and hands snapshots to widgets."""
+window) and the newest Codex sessions run by hand (listed in the mcp lane). UI-free; the TUI's bridge
+polls it and hands snapshots to widgets."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from dataclasses import dataclass, field
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.breaker import BreakerStore
 from cockpit.core.decisions import DecisionCard, DecisionStore
+from cockpit.core.external_sessions import ExternalSession, ExternalSessionReader
 from cockpit.core.state import TaskState, TaskStatus, utc_now
 from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, codex_homes_from
 
 LANE_ORDER = ("local", "worktree", "cloud", "mcp")
+EXTERNAL_LANE = "mcp"  # the lane pane that lists hand-run Codex sessions
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class BoardSnapshot:
     supervisor_pid: int | None
     taken_at: float
     version: int
+    external: tuple[ExternalSession, ...] = ()  # newest first, at most five
 
     @property
     def pending_decisions(self) -> int:
@@ -40,6 +44,10 @@ class BoardSnapshot:
 
     def lane(self, name: str) -> list[TaskState]:
         return [t for t in self.tasks if t.lane == name]
+
+    def external_for(self, name: str) -> tuple[ExternalSession, ...]:
+        """The hand-run Codex sessions a lane's pane lists (only :data:`EXTERNAL_LANE`'s)."""
+        return self.external if name == EXTERNAL_LANE else ()
 
 
 @dataclass
@@ -58,6 +66,7 @@ class BoardView:
             self.windows = RolloutWatcher(codex_homes_from([home]), clock=self.clock)
         self._decisions = DecisionStore(self.board.root, utc_now)
         self._breakers = BreakerStore(self.board.root / "breakers", self.clock, random.Random())
+        self._external = ExternalSessionReader(self.board)  # file mtimes: wall clock
 
     def refresh(self) -> bool:
         """Reload the task states whose files changed; True when anything did."""
@@ -100,4 +109,5 @@ class BoardView:
             supervisor_pid=self.board.supervisor_pid(),
             taken_at=self.clock(),
             version=self._version,
+            external=self._external.recent(),
         )

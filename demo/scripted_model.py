@@ -79,12 +79,18 @@ class ReasoningItem(_Model):
 
 
 class ShellItem(_Model):
-    """An ``exec_command`` function call (Codex runs it as ``bash -lc CMD``)."""
+    """An ``exec_command`` function call (Codex runs it as ``bash -lc CMD``).
+
+    ``escalate`` asks to run outside the sandbox (``sandbox_permissions = "require_escalated"``); under
+    the ``on-request`` approval policy that prompts, and ``justification`` becomes the prompt's reason.
+    """
 
     kind: Literal["shell"] = "shell"
     cmd: str
     workdir: str | None = None
     yield_time_ms: int | None = Field(default=None, ge=0)
+    escalate: bool = False
+    justification: str | None = None
 
 
 class ApplyPatchItem(_Model):
@@ -354,7 +360,14 @@ class _ItemEncoder:
             summary = [{"type": "summary_text", "text": item.text}]
             yield self._done(output_index, {"id": item_id, "type": "reasoning", "summary": summary})
         elif isinstance(item, ShellItem):
-            yield self._done(output_index, self._shell_call(item.cmd, item.workdir, item.yield_time_ms))
+            call = self._shell_call(
+                item.cmd,
+                item.workdir,
+                item.yield_time_ms,
+                escalate=item.escalate,
+                justification=item.justification,
+            )
+            yield self._done(output_index, call)
         elif isinstance(item, ApplyPatchItem):
             yield self._done(output_index, self._patch_call(item.patch))
         else:
@@ -375,7 +388,15 @@ class _ItemEncoder:
             "arguments": json.dumps(arguments),
         }
 
-    def _shell_call(self, cmd: str, workdir: str | None, yield_time_ms: int | None) -> dict[str, Any]:
+    def _shell_call(
+        self,
+        cmd: str,
+        workdir: str | None,
+        yield_time_ms: int | None,
+        *,
+        escalate: bool = False,
+        justification: str | None = None,
+    ) -> dict[str, Any]:
         item_id, call_id = self._ids("fc")
         args: dict[str, Any]
         if "exec_command" not in self.functions and "shell" in self.functions:
@@ -386,6 +407,10 @@ class _ItemEncoder:
                 args["yield_time_ms"] = yield_time_ms
         if workdir is not None:
             args["workdir"] = workdir
+        if escalate:
+            args["sandbox_permissions"] = "require_escalated"
+        if justification is not None:
+            args["justification"] = justification
         return self._function_call(item_id, call_id, name, args)
 
     def _patch_call(self, patch: str) -> dict[str, Any]:

@@ -72,4 +72,5 @@ class MainScreen(Screen[None]):
         header.update(header_text(self.repo, self.branch, snapshot, viewer))
         now = datetime.fromtimestamp(snapshot.taken_at, UTC)
         for lane in LANE_ORDER:
-            self.query_one(f"#lane-{lane}", LanePane).show(snapshot.lane(lane), now)
+            pane = self.query_one(f"#lane-{lane}", LanePane)
+            pane.show(snapshot.lane(lane), now, snapshot.external_for(lane))
