@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
@@ -63,7 +63,8 @@ class DecisionModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-body"):
-            yield Static(card_body(self.card), id="decision-card")
+            with VerticalScroll(id="decision-scroll"):  # a long context (a diff) scrolls; keys stay
+                yield Static(card_body(self.card), id="decision-card")
             yield Static(countdown(self.card, self._now()), id="decision-countdown")
         yield Footer()
 

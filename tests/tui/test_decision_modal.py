@@ -1,0 +1,51 @@
+"""The decision modal with a long context (a file-change diff): the card scrolls inside the modal while
+the countdown and the option keys stay on screen, and one key answers it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pilot_helpers import until
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.decisions import DecisionOption, DecisionStore
+from cockpit.core.state import TaskState
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.decision_modal import DecisionModal
+
+
+async def test_a_long_card_scrolls_and_one_key_answers(repo: Path) -> None:
+    board = Blackboard(repo)
+    board.write_state(TaskState(id="patch-0001", lane="worktree", title="Patch many files"))
+    diff = "\n".join(f"+line {n} of a long patch" for n in range(300))
+    store = DecisionStore(board.root, lambda: datetime.now(UTC))
+    card = store.open(
+        task_id="patch-0001",
+        trigger="protected_paths",
+        title="Patch touches a protected path",
+        context=diff,
+        options=[
+            DecisionOption(key="A", label="Allow", action="approve"),
+            DecisionOption(key="B", label="Refuse", action="deny"),
+        ],
+        recommended="B",
+        recommended_why="the path is protected",
+        risk="high",
+        default="B",
+    )
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DecisionModal), what="the modal")
+        modal = app.screen
+        scroll = modal.query_one("#decision-scroll")
+        countdown = modal.query_one("#decision-countdown")
+        assert scroll.max_scroll_y > 0  # the diff is taller than the modal: it scrolls
+        assert countdown.region.bottom <= 40 and countdown.region.height >= 1
+        scroll.scroll_end(animate=False)
+        await pilot.pause()
+        assert scroll.scroll_y == scroll.max_scroll_y
+        await pilot.press("a")
+        await until(pilot, lambda: not isinstance(app.screen, DecisionModal), what="the modal closing")
+        answered = store.get(card.id)
+        assert answered is not None and answered.resolved is not None and answered.resolved.option == "A"
