@@ -7,9 +7,10 @@ number their requests independently, both from 0.
 
 :class:`AppServerClient` spawns the binary in a session of its own with a parent-death signal, so the
 server never outlives the cockpit. Every line received is appended byte for byte to a transcript file as
-it arrives, and every line sent is appended as written: that file is the lane's ``events.jsonl``, which
-the rest of the cockpit tails. Parsing is lenient: pydantic models allow extra fields, lines that are not
-JSON-RPC are only counted (:attr:`AppServerClient.malformed`), unknown methods are delivered unchanged.
+it arrives, and every line sent is appended as written (or, with ``sent_path``, to a file of its own, as
+the mcp lane's runner does so that its ``events.jsonl`` holds only what Codex said). Parsing is lenient:
+pydantic models allow extra fields, lines that are not JSON-RPC are only counted
+(:attr:`AppServerClient.malformed`), unknown methods are delivered unchanged.
 
 Incoming notifications and server requests are delivered, in order, as :class:`Incoming` objects through
 an :class:`asyncio.Queue` (:meth:`AppServerClient.next_incoming`, ``async for``). Besides the queue the
@@ -461,6 +462,8 @@ class AppServerClient:
         self._next_id = 0
         self._pending: dict[RequestId, asyncio.Future[Any]] = {}
         self._transcript: IO[bytes] | None = None
+        self._sent_log: IO[bytes] | None = None
+        self.sent_path: Path | None = None
         self._reader: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
         self._tick = asyncio.Event()
@@ -478,11 +481,13 @@ class AppServerClient:
         *,
         stderr_path: Path | str | None = None,
         extra_args: Sequence[str] = (),
+        sent_path: Path | str | None = None,
     ) -> AppServerClient:
         """Spawn ``codex app-server`` in ``cwd`` with exactly ``env`` as its environment.
 
         Lines go to ``transcript_path`` (appended); stderr to ``stderr_path`` (default: ``stderr.log``
         next to the transcript). ``extra_args`` go before the subcommand (e.g. ``-c key=value``).
+        With ``sent_path``, lines sent go there instead, so the transcript holds only what the server said.
         """
         if self.proc is not None:
             raise RuntimeError("app-server already started")
@@ -490,6 +495,9 @@ class AppServerClient:
         self.transcript_path.parent.mkdir(parents=True, exist_ok=True)
         self.stderr_path = Path(stderr_path) if stderr_path else self.transcript_path.parent / "stderr.log"
         self._transcript = open(self.transcript_path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        if sent_path is not None:
+            self.sent_path = Path(sent_path)
+            self._sent_log = open(self.sent_path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         argv = [str(codex_bin), *extra_args, "app-server"]
         try:
             with open(self.stderr_path, "ab", buffering=0) as err:
@@ -507,6 +515,9 @@ class AppServerClient:
         except BaseException:
             self._transcript.close()
             self._transcript = None
+            if self._sent_log is not None:
+                self._sent_log.close()
+                self._sent_log = None
             raise
         self._reader = asyncio.create_task(self._read_loop(), name=f"app-server-reader-{self.proc.pid}")
         return self
@@ -556,6 +567,9 @@ class AppServerClient:
         if self._transcript is not None:
             self._transcript.close()
             self._transcript = None
+        if self._sent_log is not None:
+            self._sent_log.close()
+            self._sent_log = None
         return proc.returncode
 
     async def __aenter__(self) -> AppServerClient:
@@ -582,7 +596,7 @@ class AppServerClient:
             raise AppServerClosed("app-server is not running")
         data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         async with self._write_lock:
-            self._record(data)
+            self._record(data, sent=True)
             self.sent += 1
             try:
                 proc.stdin.write(data)
@@ -841,11 +855,12 @@ class AppServerClient:
         self._tick.set()
         self._tick = asyncio.Event()
 
-    def _record(self, data: bytes) -> None:
-        if self._transcript is None:
+    def _record(self, data: bytes, *, sent: bool = False) -> None:
+        target = self._sent_log if sent and self._sent_log is not None else self._transcript
+        if target is None:
             return
         try:
-            self._transcript.write(data)
+            target.write(data)
         except OSError as exc:  # keep reading: a stalled reader would block the server's stdout
             self.transcript_errors += 1
             log.warning("app-server transcript %s: %s", self.transcript_path, exc)

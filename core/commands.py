@@ -25,7 +25,7 @@ from cockpit.core.git_ops import (
     open_repo,
     remove_worktree,
 )
-from cockpit.core.state import TaskState, TaskStatus, utc_now
+from cockpit.core.state import WORKTREE_LANES, TaskState, TaskStatus, utc_now
 
 StateLookup = Callable[[str], TaskState | None]
 
@@ -44,7 +44,7 @@ def prepare_submission(board: Blackboard, envelope: Envelope) -> dict[str, Any]:
         "task_id": make_task_id(envelope.title or envelope.goal),
         "envelope": envelope.model_dump(mode="json"),
     }
-    if envelope.lane == "worktree":
+    if envelope.lane in WORKTREE_LANES:
         try:
             repo = open_repo(board.repo)
             payload["base_commit"] = head_commit(repo)
@@ -136,7 +136,7 @@ def retry(board: Blackboard, state: TaskState) -> str:
 
 
 def merge(board: Blackboard, state: TaskState) -> str:
-    if state.lane != "worktree" or not state.branch:
+    if state.lane not in WORKTREE_LANES or not state.branch:
         raise CommandError(f"task {state.id} has no branch to merge (lane {state.lane})")
     if state.status not in (TaskStatus.REVIEW, TaskStatus.CONFLICT):
         raise CommandError(f"task {state.id} is {state.status.value}; only a task in review can be merged")
@@ -171,13 +171,13 @@ def reject(board: Blackboard, state: TaskState) -> str:
         raise CommandError(f"task {state.id} is {state.status.value}; cancel it first")
     if state.status == TaskStatus.MERGED:
         raise CommandError(f"task {state.id} is already merged")
-    if state.lane == "worktree":
+    if state.lane in WORKTREE_LANES:
         repo = open_repo(board.repo)
         remove_worktree(
             repo, Path(state.worktree) if state.worktree else board.worktree_path(state.id), state.branch
         )
     state.status = TaskStatus.REJECTED
-    state.message = "rejected; worktree and branch removed" if state.lane == "worktree" else "rejected"
+    state.message = "rejected; worktree and branch removed" if state.lane in WORKTREE_LANES else "rejected"
     board.log_event({"kind": "rejected", "task_id": state.id})
     return state.message
 

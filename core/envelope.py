@@ -533,6 +533,8 @@ class Envelope(BaseModel):
     lane: Lane = "worktree"
     effort: Effort | None = None
     sandbox: Sandbox = "workspace-write"
+    # mcp lane only: when Codex must ask before running commands ("untrusted": all but known-safe ones).
+    approval_policy: Literal["on-request", "untrusted"] | None = None
     network: bool = False
     model: str | None = None
     title: str | None = None
@@ -581,7 +583,7 @@ class Envelope(BaseModel):
             return [value]
         return value
 
-    @field_validator("risk_level", "lane", "effort", "sandbox", mode="before")
+    @field_validator("risk_level", "lane", "effort", "sandbox", "approval_policy", mode="before")
     @classmethod
     def _literals(cls, value: Any) -> Any:
         return _lower(value)

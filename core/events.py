@@ -63,6 +63,7 @@ __all__ = [
     "UnknownItem",
     "Usage",
     "WebSearchItem",
+    "app_usage",
     "parse_event_batch",
     "parse_event_line",
 ]
@@ -479,6 +480,10 @@ def _invalid_reason(line: bytes | str, message: str) -> str:
 
 def _lenient_event(obj: dict[str, Any]) -> CodexEvent:
     """Validate a decoded object, dropping fields that fail until it fits (bounded rounds)."""
+    if "type" not in obj and isinstance(obj.get("method"), str):
+        return _app_server_event(obj)
+    if "type" not in obj and "id" in obj and ("result" in obj or "error" in obj):
+        return UnknownEvent.model_construct(type="rpc/response", **obj)
     event_type = obj.get("type")
     if not isinstance(event_type, str) or event_type not in KNOWN_EVENT_TYPES:
         return UnknownEvent.from_raw(obj)
@@ -534,3 +539,107 @@ def _has_child(node: Any, part: int | str) -> bool:
     if isinstance(node, dict):
         return part in node
     return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+# ------------------------------------------------------------------------------ app-server lines
+
+# The mcp lane's ``events.jsonl`` holds what ``codex app-server`` said: JSON-RPC lines keyed by ``method``
+# instead of ``type``. The ones the reducer needs become the exec models above (each keeps a ``method``
+# extra field saying where it came from); every other method is kept as an :class:`UnknownEvent` whose
+# type is the method name.
+
+_APP_ITEM_TYPES: Final[dict[str, str]] = {
+    "agentMessage": "agent_message",
+    "reasoning": "reasoning",
+    "commandExecution": "command_execution",
+    "fileChange": "file_change",
+}
+_APP_STATUS: Final[dict[str, str]] = {"inProgress": "in_progress"}
+
+
+def _app_item(raw: Any) -> ThreadItem | None:
+    if not isinstance(raw, dict):
+        return None
+    kind = _APP_ITEM_TYPES.get(str(raw.get("type", "")))
+    if kind is None:
+        return None
+    data: dict[str, Any] = {"type": kind, "id": str(raw.get("id", ""))}
+    status = raw.get("status")
+    if isinstance(status, str):
+        data["status"] = _APP_STATUS.get(status, status)
+    if kind in ("agent_message", "reasoning"):
+        text = raw.get("text")
+        if kind == "reasoning" and not isinstance(text, str):
+            summary = raw.get("summary")
+            text = "\n".join(str(s) for s in summary) if isinstance(summary, list) else ""
+        data["text"] = text if isinstance(text, str) else ""
+    elif kind == "command_execution":
+        data["command"] = str(raw.get("command") or "")
+        data["aggregated_output"] = str(raw.get("aggregatedOutput") or "")
+        exit_code = raw.get("exitCode")
+        valid = isinstance(exit_code, int) and not isinstance(exit_code, bool)
+        data["exit_code"] = exit_code if valid else None
+    elif kind == "file_change":
+        changes = raw.get("changes")
+        data["changes"] = [
+            {"path": str(c.get("path", "")), "kind": c.get("kind") or "update", "diff": c.get("diff")}
+            for c in (changes if isinstance(changes, list) else [])
+            if isinstance(c, dict)
+        ]
+    try:
+        return _ITEM_ADAPTER.validate_python(data)
+    except ValidationError:
+        return None
+
+
+def app_usage(total: Any) -> Usage | None:
+    """A ``tokenUsage.total`` breakdown (camelCase) as :class:`Usage`."""
+    if not isinstance(total, dict):
+        return None
+
+    def num(key: str) -> int:
+        value = total.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+    return Usage(
+        input_tokens=num("inputTokens"),
+        cached_input_tokens=num("cachedInputTokens"),
+        output_tokens=num("outputTokens"),
+        reasoning_output_tokens=num("reasoningOutputTokens"),
+    )
+
+
+def _app_server_event(obj: dict[str, Any]) -> CodexEvent:
+    method: str = obj["method"]
+    params = obj.get("params") if isinstance(obj.get("params"), dict) else {}
+    tag = {"method": method}
+    if method == "thread/started":
+        thread = params.get("thread")
+        if isinstance(thread, dict) and isinstance(thread.get("id"), str):
+            return ThreadStarted(thread_id=thread["id"], **tag)
+    elif method == "turn/started":
+        return TurnStarted(**tag)
+    elif method == "turn/completed":
+        turn = params.get("turn") if isinstance(params.get("turn"), dict) else {}
+        status = turn.get("status")
+        if status == "completed":
+            return TurnCompleted(status=status, **tag)
+        error = turn.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        if not isinstance(message, str) or not message:
+            message = f"turn {status or 'ended'}"
+        return TurnFailed(error=ErrorInfo(message=message), status=status, **tag)
+    elif method in ("item/started", "item/completed"):
+        item = _app_item(params.get("item"))
+        if item is not None:
+            return (ItemStarted if method == "item/started" else ItemCompleted)(item=item, **tag)
+    elif method == "thread/tokenUsage/updated":
+        usage = params.get("tokenUsage")
+        total = app_usage(usage.get("total") if isinstance(usage, dict) else None)
+        if total is not None:
+            return UnknownEvent.model_construct(type=method, usage=total, params=params)
+    elif method == "error":
+        error = params.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        return ErrorEvent(message=str(message or "error"), will_retry=params.get("willRetry"), **tag)
+    return UnknownEvent.model_construct(type=method, **{k: v for k, v in obj.items() if k != "method"})

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.core.decisions import DecisionCard, DecisionOption, DecisionStore
-from cockpit.core.state import TaskState
+from cockpit.core.state import WORKTREE_LANES, TaskState
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def escalation_gate(state: TaskState, asked: list[str]) -> Gate:
 
 def protected_paths_gate(state: TaskState, touched: list[str], then: str) -> Gate:
     shown = ", ".join(touched[:8]) + (f" and {len(touched) - 8} more" if len(touched) > 8 else "")
-    where = "on its branch" if state.lane == "worktree" else "in the working tree"
+    where = "on its branch" if state.lane in WORKTREE_LANES else "in the working tree"
     return Gate(
         "protected_paths",
         f"{state.title}: touches protected paths",

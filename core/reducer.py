@@ -48,6 +48,7 @@ from cockpit.core.events import (
 
 __all__ = ["AttemptProgress", "AttemptReducer"]
 
+APP_USAGE_METHOD: Final = "thread/tokenUsage/updated"
 MAX_FILE_CHANGES: Final = 200
 MAX_TRACKED_PATHS: Final = 100_000  # beyond this, paths are no longer de-duplicated, only counted
 MAX_ERRORS: Final = 20
@@ -203,7 +204,8 @@ class AttemptReducer:
 
     def _on_turn_completed(self, event: TurnCompleted) -> None:
         self._turns_completed += 1
-        self._usage = event.usage
+        if not (event.model_extra and "method" in event.model_extra):
+            self._usage = event.usage  # app-server turns carry no usage: thread/tokenUsage/updated does
         self._commands_started.clear()  # Codex closes unfinished items at turn end
         if self._turn_failed is None:
             self._turn_completed = True
@@ -225,6 +227,11 @@ class AttemptReducer:
         self._user_input_requests += 1
 
     def _on_unknown_event(self, event: UnknownEvent) -> None:
+        if event.type == APP_USAGE_METHOD:
+            usage = (event.model_extra or {}).get("usage")
+            if isinstance(usage, Usage):
+                self._usage = usage  # the thread's running total, like exec's turn.completed usage
+                return
         self._unknown_events += 1
         self._note_unknown(event.type)
         if event.type == "turn.failed":

@@ -46,7 +46,7 @@ from cockpit.core.gates import (
 from cockpit.core.git_ops import GitOpError
 from cockpit.core.lanes import Lane
 from cockpit.core.retry import decide, max_attempts_for
-from cockpit.core.state import Attempt, TaskState, TaskStatus
+from cockpit.core.state import WORKTREE_LANES, Attempt, TaskState, TaskStatus
 from cockpit.core.usage_windows import RolloutWatcher
 
 
@@ -417,7 +417,7 @@ class Settler:
             if declared.is_absolute() and declared.is_relative_to(self.board.repo)
             else declared
         )
-        root = Path(state.worktree) if state.lane == "worktree" and state.worktree else self.board.repo
+        root = Path(state.worktree) if state.lane in WORKTREE_LANES and state.worktree else self.board.repo
         target = rel if rel.is_absolute() else root / rel
         if target.is_file() and target.stat().st_size > 0:
             return None

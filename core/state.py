@@ -19,6 +19,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Lanes whose tasks work on a branch in a git worktree of their own and end in review.
+WORKTREE_LANES = frozenset({"worktree", "mcp"})
+
+
 class TaskStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

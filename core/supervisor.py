@@ -46,6 +46,7 @@ from cockpit.core.gates import escalation_gate, open_gate, weekly_budget_gate
 from cockpit.core.git_ops import GitOpError
 from cockpit.core.lanes import LANES, UNBUILT, Lane
 from cockpit.core.ledger import Ledger, usage_report
+from cockpit.core.mcp_runner import APPROVAL_TRIGGER
 from cockpit.core.prompt import parse_outcome, render_followup_prompt, render_prompt
 from cockpit.core.reducer import AttemptReducer
 from cockpit.core.settlement import Settler
@@ -468,10 +469,26 @@ class Supervisor:
             "grace_s": self.config.kill_grace_s,
             "env": {**self.env, "COCKPIT_TASK_ID": state.id, "COCKPIT_ATTEMPT_DIR": str(directory)},
         }
+        if lane.runner_module != "cockpit.core.runner":
+            # The app-server runner: one turn through JSON-RPC, approvals as decision cards.
+            spec.update(
+                codex=str(self.codex.path),
+                prompt_file=str(directory / "prompt.md"),
+                approval_policy=envelope.approval_policy or "on-request",
+                sandbox=plan.sandbox,
+                network=plan.network,
+                model=plan.model,
+                effort=plan.effort,
+                resume_thread=resume,
+                board_root=str(self.board.root),
+                task_id=state.id,
+                attempt=n,
+                chunk_s=None,
+            )
         atomic_write_json(directory / "spec.json", spec)
         with open(directory / "runner.log", "ab") as runner_log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "cockpit.core.runner", str(directory / "spec.json")],
+                [sys.executable, "-m", lane.runner_module, str(directory / "spec.json")],
                 cwd=str(workdir),
                 stdin=subprocess.DEVNULL,
                 stdout=runner_log,
@@ -592,6 +609,9 @@ class Supervisor:
 
     def _watchdog(self, run: Running, now: float) -> None:
         quiet = now - run.last_activity
+        if quiet >= self.config.watchdog_notify_s and self._awaiting_approval(run):
+            run.last_activity = now  # Codex waits on a person's answer: quiet, not stuck
+            return
         if quiet >= self.config.watchdog_notify_s and not run.watchdog_notified:
             run.watchdog_notified = True
             run.state.message = f"no new event for {quiet / 60:.0f} min"
@@ -610,6 +630,12 @@ class Supervisor:
                 os.kill(run.attempt.runner_pid, signal.SIGUSR1)
             except ProcessLookupError:
                 pass
+
+    def _awaiting_approval(self, run: Running) -> bool:
+        """True while an mcp-lane attempt has an approval card pending (the runner answers it)."""
+        if run.attempt.runner_pid is None or run.state.lane != "mcp":
+            return False
+        return any(card.trigger == APPROVAL_TRIGGER for card in self.decisions.pending_for(run.task_id))
 
     def _check_runner(self, run: Running) -> None:
         """Backstops for a runner that died without writing ``exit.json`` or overran its cap."""
@@ -789,6 +815,9 @@ def _read_text(path: Path) -> str:
         return ""
 
 
+RUNNER_MODULES = (b"cockpit.core.runner", b"cockpit.core.mcp_runner")
+
+
 def _pid_alive(pid: int | None) -> bool:
     """True while ``pid`` is a live (non-zombie) attempt runner; a recycled pid does not count."""
     if not pid:
@@ -800,7 +829,7 @@ def _pid_alive(pid: int | None) -> bool:
             cmdline = fh.read()
     except (OSError, IndexError):
         return False
-    return state != b"Z" and b"cockpit.core.runner" in cmdline
+    return state != b"Z" and any(module in cmdline for module in RUNNER_MODULES)
 
 
 def _kill_attempt(directory: Path, runner_pid: int | None) -> None:

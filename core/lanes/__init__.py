@@ -1,20 +1,21 @@
 """Lane adapters: where an attempt runs (its working directory) and what happens to its result.
 
 One small interface, one adapter per lane. ``local`` runs in the repo's working tree, one task at a
-time; ``worktree`` runs in a git worktree and branch of its own and ends in a diff for review. The
-cloud and mcp lanes are not built yet: their tasks stay queued and say so.
+time; ``worktree`` runs in a git worktree and branch of its own and ends in a diff for review; ``mcp``
+works like ``worktree`` but drives Codex through its app-server, so approval requests become decision
+cards. The cloud lane is not built yet: its tasks stay queued and say so.
 """
 
 from __future__ import annotations
 
 from cockpit.core.lanes.base import Lane, LaneNotBuilt
 from cockpit.core.lanes.local import LocalLane
+from cockpit.core.lanes.mcp import McpLane
 from cockpit.core.lanes.worktree import WorktreeLane
 
-LANES: dict[str, type[Lane]] = {"local": LocalLane, "worktree": WorktreeLane}
+LANES: dict[str, type[Lane]] = {"local": LocalLane, "worktree": WorktreeLane, "mcp": McpLane}
 UNBUILT = {
     "cloud": "the cloud lane is not built yet; tasks sent to it wait here",
-    "mcp": "the mcp lane is not built yet; tasks sent to it wait here",
 }
 
-__all__ = ["LANES", "UNBUILT", "Lane", "LaneNotBuilt", "LocalLane", "WorktreeLane"]
+__all__ = ["LANES", "UNBUILT", "Lane", "LaneNotBuilt", "LocalLane", "McpLane", "WorktreeLane"]

@@ -16,6 +16,7 @@ class LaneNotBuilt(RuntimeError):
 class Lane(ABC):
     name: str = ""
     exclusive: bool = False  # True: at most one task of this lane runs at a time
+    runner_module: str = "cockpit.core.runner"  # the detached process that runs one attempt
 
     def __init__(self, board: Blackboard) -> None:
         self.board = board

@@ -1,0 +1,276 @@
+"""The mcp lane through the supervisor: a detached app-server runner, approvals as decision cards.
+
+Real pinned Codex binary, scripted model, real git repo. Commands approved by the user run as a login
+shell, so Codex gets an empty HOME (the host's shell profile must not stall the tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from supervisor_helpers import SupervisorThread, any_processes
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.commands import submit
+from cockpit.core.decisions import DecisionCard, DecisionStore
+from cockpit.core.envelope import envelope_from_mapping
+from cockpit.core.exit_info import ExitInfo
+from cockpit.core.state import TaskState
+from cockpit.demo.scripted_model import Scenario, ScriptedModel
+
+pytestmark = pytest.mark.codex
+
+
+def scenario(name: str, *responses: dict) -> Scenario:
+    return Scenario.model_validate({"name": name, "match": name, "responses": list(responses)})
+
+
+def say(text: str, **extra: object) -> dict:
+    return {"items": [{"kind": "message", "text": text}], **extra}
+
+
+def escalated(cmd: str, justification: str, **extra: object) -> dict:
+    return {
+        "items": [{"kind": "shell", "cmd": cmd, "escalate": True, "justification": justification}],
+        **extra,
+    }
+
+
+@pytest.fixture
+def mcp_env(cockpit_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "user-home"
+    home.mkdir()
+    return {**cockpit_env, "HOME": str(home)}
+
+
+def mcp_task(board: Blackboard, name: str, **fields: object) -> str:
+    envelope = {"goal": f"Do the {name} job", "title": name, "lane": "mcp", **fields}
+    return submit(board, envelope_from_mapping(envelope))
+
+
+def store(board: Blackboard) -> DecisionStore:
+    return DecisionStore(board.root, lambda: datetime.now(UTC))
+
+
+def wait_card(sup: SupervisorThread, board: Blackboard, task_id: str, timeout: float = 60.0) -> DecisionCard:
+    found: list[DecisionCard] = []
+
+    def pending() -> bool:
+        found[:] = [c for c in store(board).pending_for(task_id) if c.trigger == "codex_approval"]
+        return bool(found)
+
+    assert sup.wait_for(pending, timeout), f"no approval card: {board.read_state(task_id)}"
+    return found[0]
+
+
+def attempt_dir(board: Blackboard, state: TaskState) -> Path:
+    return board.attempt_dir(state.id, state.attempts[-1].n)
+
+
+def sent_lines(board: Blackboard, state: TaskState) -> list[dict]:
+    path = attempt_dir(board, state) / "sent.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_approval_accepted_runs_command_and_reaches_review(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    scripted_model.add_scenario(
+        scenario(
+            "approve-job",
+            escalated(
+                "echo approved > approved.txt", "needs to write approved.txt", usage={"input_tokens": 50}
+            ),
+            say("COMPLETED: wrote approved.txt", usage={"input_tokens": 80, "output_tokens": 9}),
+        )
+    )
+    board = Blackboard(repo)
+    tid = mcp_task(board, "approve-job")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+        assert "echo approved > approved.txt" in card.title + card.context
+        assert "needs to write approved.txt" in card.context
+        assert card.recommended == "C" and card.default == "C"
+        store(board).answer(card.id, "A")
+        state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=90)
+    finally:
+        sup.stop()
+    assert state.status.value == "review", state.message
+    sig = state.attempts[-1].signals
+    assert (sig.exit_code, sig.turn_completed, sig.last_message) == (0, True, True)
+    assert state.thread_id
+    assert state.diff is not None and "approved.txt" in " ".join(state.diff.paths)
+    assert {"id": 0, "result": {"decision": "accept"}} in sent_lines(board, state)
+    events = (attempt_dir(board, state) / "events.jsonl").read_bytes()
+    assert b'"method":"item/commandExecution/requestApproval"' in events
+    assert b'"decision"' not in events  # only what Codex said
+    assert store(board).get(card.id).resolved.action == "accept"
+    assert state.usage is not None and state.usage.input_tokens == 130
+    assert not any_processes(str(board.root))
+
+
+def test_approval_declined_turn_still_completes(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    scripted_model.add_scenario(
+        scenario(
+            "decline-job",
+            escalated("echo no > declined.txt", "wants declined.txt"),
+            say("COMPLETED: could not write declined.txt"),
+        )
+    )
+    board = Blackboard(repo)
+    tid = mcp_task(board, "decline-job")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+        store(board).answer(card.id, "C")
+        state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=90)
+    finally:
+        sup.stop()
+    assert state.status.value == "succeeded", state.message  # no changes: nothing to review
+    sig = state.attempts[-1].signals
+    assert (sig.exit_code, sig.turn_completed) == (0, True)
+    assert {"id": 0, "result": {"decision": "decline"}} in sent_lines(board, state)
+    progress = state.attempts[-1].progress
+    assert progress is not None and progress.commands_failed == 1
+    assert not (Path(state.worktree or "") / "declined.txt").exists()
+
+
+def test_option_d_stops_the_turn_and_cancels_the_task(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    scripted_model.add_scenario(
+        scenario("stop-job", escalated("echo s > s.txt", "wants s.txt"), say("never sent"))
+    )
+    board = Blackboard(repo)
+    tid = mcp_task(board, "stop-job")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+        store(board).answer(card.id, "D")
+        state = sup.wait_status(tid, "cancelled", "failed", "review", "succeeded", timeout=60)
+    finally:
+        sup.stop()
+    assert state.status.value == "cancelled", state.message
+    assert {"id": 0, "result": {"decision": "cancel"}} in sent_lines(board, state)
+    assert not any_processes(str(board.root))
+
+
+def test_cancel_during_pending_approval(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    scripted_model.add_scenario(
+        scenario("cancel-job", escalated("echo x > x.txt", "wants x.txt"), say("never sent"))
+    )
+    board = Blackboard(repo)
+    tid = mcp_task(board, "cancel-job")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+        runner = board.read_state(tid).attempts[-1].runner_pid
+        os.kill(runner, signal.SIGINT)  # what ``cockpit cancel`` does
+        state = sup.wait_status(tid, "cancelled", "failed", timeout=60)
+        assert state.status.value == "cancelled", state.message
+        assert sup.wait_for(lambda: not any_processes(str(board.root)), 15)
+    finally:
+        sup.stop()
+    resolved = store(board).get(card.id).resolved
+    assert resolved is not None and resolved.action == "withdrawn"
+    info = ExitInfo.model_validate_json((attempt_dir(board, state) / "exit.json").read_bytes())
+    assert info.cancelled and info.code != 0
+    events = (attempt_dir(board, state) / "events.jsonl").read_bytes()
+    assert b'"status":"interrupted"' in events
+    assert any(line.get("method") == "turn/interrupt" for line in sent_lines(board, state))
+
+
+def test_http_500_fails_the_attempt_cleanly(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    error = {"kind": "http_error", "status": 500, "body": None}
+    scripted_model.add_scenario(scenario("broken-job", *([error] * 12)))
+    board = Blackboard(repo)
+    tid = mcp_task(board, "broken-job")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        sup.wait_for(
+            lambda: (s := board.read_state(tid)) is not None and s.attempts and s.attempts[0].exit, 120
+        )
+        state = board.read_state(tid)
+    finally:
+        sup.stop()
+    attempt = state.attempts[0]
+    assert attempt.signals.exit_code != 0 and not attempt.signals.turn_completed
+    assert attempt.failure is not None, state.message
+    assert attempt.failure.http_status == 500, attempt.failure
+    assert not any_processes(str(board.root))
+
+
+def test_turn_survives_a_supervisor_stop(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    """Crash-only: the runner owns the turn, so an approval answered while no supervisor runs still
+    reaches Codex, and the next supervisor settles the attempt from its files."""
+    scripted_model.add_scenario(
+        scenario(
+            "survive-job",
+            escalated("echo kept > kept.txt", "needs kept.txt"),
+            say("COMPLETED: wrote kept.txt"),
+        )
+    )
+    board = Blackboard(repo)
+    tid = mcp_task(board, "survive-job")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+    finally:
+        sup.stop()
+    state = board.read_state(tid)
+    assert state is not None and state.status.value == "running"
+    exit_path = attempt_dir(board, state) / "exit.json"
+    store(board).answer(card.id, "A")
+    deadline = time.monotonic() + 60
+    while not exit_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert exit_path.exists(), "the runner did not finish on its own"
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=60)
+    finally:
+        sup.stop()
+    assert state.status.value == "review", state.message
+    assert (Path(state.worktree or "") / "kept.txt").read_text() == "kept\n"
+    assert not any_processes(str(board.root))
+
+
+def test_untrusted_policy_asks_for_a_plain_command(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    scripted_model.add_scenario(
+        scenario(
+            "untrusted-job",
+            {"items": [{"kind": "shell", "cmd": "touch asked.txt"}]},
+            say("COMPLETED: touched asked.txt"),
+        )
+    )
+    board = Blackboard(repo)
+    tid = mcp_task(board, "untrusted-job", approval_policy="untrusted")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+        assert "touch asked.txt" in card.title
+        store(board).answer(card.id, "B")
+        state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=90)
+    finally:
+        sup.stop()
+    assert state.status.value == "review", state.message
+    assert {"id": 0, "result": {"decision": "acceptForSession"}} in sent_lines(board, state)
+    spec = json.loads((attempt_dir(board, state) / "spec.json").read_text())
+    assert spec["approval_policy"] == "untrusted"

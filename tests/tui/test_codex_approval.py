@@ -1,0 +1,64 @@
+"""A Codex approval answered from the cockpit with one key: the app hosts the supervisor, an mcp-lane
+task's model asks to run an escalated command, the escalation modal opens with the command and the
+reason, ``a`` accepts, the command runs and the task goes to review."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pilot_helpers import until
+
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.commands import submit
+from cockpit.core.envelope import envelope_from_mapping
+from cockpit.core.state import TaskStatus
+from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.decision_modal import DecisionModal
+
+pytestmark = pytest.mark.codex
+
+
+async def test_a_codex_approval_is_answered_with_one_key(
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str], tmp_path: Path
+) -> None:
+    step = {"kind": "shell", "cmd": "echo ok > approved.txt", "escalate": True, "justification": "write it"}
+    scripted_model.add_scenario(
+        Scenario.model_validate(
+            {
+                "name": "approve-from-modal",
+                "match": "approve-from-modal",
+                "responses": [
+                    {"items": [step]},
+                    {"items": [{"kind": "message", "text": "COMPLETED: wrote approved.txt"}]},
+                ],
+            }
+        )
+    )
+    home = tmp_path / "user-home"
+    home.mkdir()
+    env = {**cockpit_env, "HOME": str(home)}  # Codex's login shells must not read the host's profile
+    board = Blackboard(repo)
+    envelope = {"goal": "Do the approve-from-modal job", "title": "approve", "lane": "mcp"}
+    task_id = submit(board, envelope_from_mapping(envelope))
+    app = CockpitApp(repo, env=env)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DecisionModal), what="the approval modal")
+        modal = app.screen
+        assert isinstance(modal, DecisionModal) and modal.card.trigger == "codex_approval"
+        body = str(modal.query_one("#decision-card").render())
+        assert "echo ok > approved.txt" in body and "write it" in body
+        await pilot.press("a")
+        await until(
+            pilot,
+            lambda: (s := board.read_state(task_id)) is not None and s.status == TaskStatus.REVIEW,
+            what="the task in review",
+        )
+        state = board.read_state(task_id)
+        assert state is not None
+        sent = (board.attempt_dir(task_id, state.attempts[-1].n) / "sent.jsonl").read_text().splitlines()
+        assert {"id": 0, "result": {"decision": "accept"}} in [json.loads(line) for line in sent]
+        assert (board.worktree_path(task_id) / "approved.txt").read_text().strip() == "ok"
+        await pilot.press("q")
