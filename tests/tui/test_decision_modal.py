@@ -49,3 +49,34 @@ async def test_a_long_card_scrolls_and_one_key_answers(repo: Path) -> None:
         await until(pilot, lambda: not isinstance(app.screen, DecisionModal), what="the modal closing")
         answered = store.get(card.id)
         assert answered is not None and answered.resolved is not None and answered.resolved.option == "A"
+
+
+async def test_the_modal_closes_itself_when_the_card_is_withdrawn(repo: Path) -> None:
+    """Codex stopped waiting (the request was resolved, or the turn ended): the runner withdraws the
+    card and the open modal goes away without an answer."""
+    board = Blackboard(repo)
+    board.write_state(TaskState(id="mcp-0001", lane="mcp", title="Asks to run a command"))
+    store = DecisionStore(board.root, lambda: datetime.now(UTC))
+    card = store.open(
+        task_id="mcp-0001",
+        trigger="codex_approval",
+        title="Codex asks to run: make deploy",
+        context="command: make deploy",
+        options=[
+            DecisionOption(key="A", label="Accept", action="accept"),
+            DecisionOption(key="C", label="Decline", action="decline"),
+        ],
+        recommended="C",
+        recommended_why="nothing leaves the sandbox unasked",
+        risk="high",
+        default="C",
+    )
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DecisionModal), what="the modal")
+        store.withdraw(card.id, "the turn ended")
+        await until(
+            pilot, lambda: not isinstance(app.screen, DecisionModal), what="the modal closing", timeout=10
+        )
+        withdrawn = store.get(card.id)
+        assert withdrawn is not None and withdrawn.resolved is not None and withdrawn.resolved.option is None
