@@ -75,5 +75,5 @@ def run_interactive_demo(keep: bool = False) -> int:
     with demo_setup(keep=keep) as setup:
         CockpitApp(setup.repo, env=setup.env).run()
     if keep:
-        print(f"the demo repository is kept at {setup.repo}")
+        print(f"the demo repository is kept at {setup.repo}", flush=True)
     return 0

@@ -45,7 +45,11 @@ async def test_a_codex_approval_is_answered_with_one_key(
     task_id = submit(board, envelope_from_mapping(envelope))
     app = CockpitApp(repo, env=env)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DecisionModal), what="the approval modal")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DecisionModal) and bool(app.screen.query("#decision-card")),
+            what="the approval modal",
+        )
         modal = app.screen
         assert isinstance(modal, DecisionModal) and modal.card.trigger == "codex_approval"
         body = str(modal.query_one("#decision-card").render())
