@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -442,6 +443,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 
+EXIT_GRACE_S = 5.0
+
+
+def _leave_after_ui(code: int) -> int:
+    """After the full-screen UI has quit and cleaned up, the process must end even if a background
+    thread of the UI (a board snapshot, a lexer lookup) is still busy: give the interpreter a few
+    seconds to exit normally, then end it, naming what held it."""
+
+    def force() -> None:
+        busy = [t.name for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive()]
+        held = ", ".join(busy) or "nothing"
+        print(f"cockpit: exit held by {held}; ending now", file=sys.stderr, flush=True)
+        os._exit(code)
+
+    timer = threading.Timer(EXIT_GRACE_S, force)
+    timer.daemon = True
+    timer.start()
+    return code
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.headless:
         from cockpit.demo.headless import run_demo
@@ -449,7 +470,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(keep=args.keep)
     from cockpit.demo.interactive import run_interactive_demo
 
-    return run_interactive_demo(keep=args.keep)
+    return _leave_after_ui(run_interactive_demo(keep=args.keep))
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -475,7 +496,7 @@ def cmd_default(args: argparse.Namespace) -> int:
     from cockpit.tui.app import CockpitApp
 
     CockpitApp(Path(args.repo or os.getcwd()), open_task=args.task).run()
-    return EXIT_OK
+    return _leave_after_ui(EXIT_OK)
 
 
 # ---- parser -----------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def test_installed_demo_answers_a_decision_and_merges_reviewed_diffs(tmux: Tmux,
     tmux.wait_for(r"✔ merged\s+Summarise the upstream changelog", r"reviews 0")
 
     tmux.keys("q")
-    tmux.wait_for(r"Pane is dead \(status 0")  # quit cleanly, workers stopped
+    # the demo cleans up (workers stopped, model server closed), then says where the repo was kept
+    tmux.wait_for(r"the demo repository is kept at|Pane is dead \(status 0")
     (repo,) = tmp_path.glob("cockpit-demo-*/repo")  # --keep left the throwaway repo in our TMPDIR
     main = Repo(repo).commit("main")
     assert "def subtract" in (main.tree / "calc.py").data_stream.read().decode()
