@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import scripted_steps as steps
+from scripted_steps import escalated, say
 from supervisor_helpers import processes_with_marker
 
 from cockpit.core.app_server import (
@@ -45,15 +47,8 @@ TIMEOUT = 30.0
 
 
 def scenario(name: str, *responses: dict[str, Any]) -> Scenario:
-    return Scenario.model_validate({"name": name, "match": "", "responses": list(responses)})
-
-
-def say(text: str, **extra: Any) -> dict[str, Any]:
-    return {"items": [{"kind": "message", "text": text}], **extra}
-
-
-def escalated(cmd: str, justification: str) -> dict[str, Any]:
-    return {"items": [{"kind": "shell", "cmd": cmd, "escalate": True, "justification": justification}]}
+    """These tests' prompts are free text: every scenario answers any prompt of its thread."""
+    return steps.scenario(name, *responses, match="")
 
 
 def transcript_lines(client: AppServerClient) -> list[bytes]:

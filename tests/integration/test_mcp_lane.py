@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from scripted_steps import escalated, say, scenario
 from supervisor_helpers import SupervisorThread, any_processes
 
 from cockpit.core.blackboard import Blackboard
@@ -22,24 +23,9 @@ from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.state import TaskState
-from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from cockpit.demo.scripted_model import ScriptedModel
 
 pytestmark = pytest.mark.codex
-
-
-def scenario(name: str, *responses: dict) -> Scenario:
-    return Scenario.model_validate({"name": name, "match": name, "responses": list(responses)})
-
-
-def say(text: str, **extra: object) -> dict:
-    return {"items": [{"kind": "message", "text": text}], **extra}
-
-
-def escalated(cmd: str, justification: str, **extra: object) -> dict:
-    return {
-        "items": [{"kind": "shell", "cmd": cmd, "escalate": True, "justification": justification}],
-        **extra,
-    }
 
 
 @pytest.fixture

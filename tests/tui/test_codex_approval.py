@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from pilot_helpers import until
+from scripted_steps import escalated, say, scenario
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.state import TaskStatus
-from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from cockpit.demo.scripted_model import ScriptedModel
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 
@@ -24,17 +25,11 @@ pytestmark = pytest.mark.codex
 async def test_a_codex_approval_is_answered_with_one_key(
     repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str], tmp_path: Path
 ) -> None:
-    step = {"kind": "shell", "cmd": "echo ok > approved.txt", "escalate": True, "justification": "write it"}
     scripted_model.add_scenario(
-        Scenario.model_validate(
-            {
-                "name": "approve-from-modal",
-                "match": "approve-from-modal",
-                "responses": [
-                    {"items": [step]},
-                    {"items": [{"kind": "message", "text": "COMPLETED: wrote approved.txt"}]},
-                ],
-            }
+        scenario(
+            "approve-from-modal",
+            escalated("echo ok > approved.txt", "write it"),
+            say("COMPLETED: wrote approved.txt"),
         )
     )
     home = tmp_path / "user-home"
