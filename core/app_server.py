@@ -42,6 +42,8 @@ from typing import IO, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cockpit.core.live_rate_limits import merge_sparse
+
 log = logging.getLogger(__name__)
 
 RequestId = int | str
@@ -370,24 +372,12 @@ class Incoming:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _merge_dicts(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(old)
-    for key, value in new.items():
-        if value is None:
-            continue  # null = no news
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge_dicts(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def merge_rate_limits(old: RateLimitSnapshot | None, new: RateLimitSnapshot) -> RateLimitSnapshot:
     """Merge a sparse ``account/rateLimits/updated`` snapshot into the last known one of its limit:
     every null field (at any depth) keeps the known value; present values replace it."""
     if old is None:
         return new
-    merged = _merge_dicts(old.model_dump(), new.model_dump(exclude_unset=False))
+    merged = merge_sparse(old.model_dump(), new.model_dump(exclude_unset=False))
     return RateLimitSnapshot.model_validate(merged)
 
 
@@ -976,7 +966,7 @@ class AppServerClient:
 
 def _merge_item(old: ThreadItem, new: ThreadItem) -> ThreadItem:
     """A completed item over its started view: fields absent or null in ``new`` keep the old value."""
-    merged = _merge_dicts(old.model_dump(), new.model_dump())
+    merged = merge_sparse(old.model_dump(), new.model_dump())
     return ThreadItem.model_validate(merged)
 
 

@@ -15,6 +15,7 @@ from cockpit.core.blackboard import Blackboard
 from cockpit.core.breaker import BreakerStore
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.external_sessions import ExternalSession, ExternalSessionReader
+from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
 from cockpit.core.state import TaskState, TaskStatus, utc_now
 from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, codex_homes_from
 
@@ -63,7 +64,11 @@ class BoardView:
     def __post_init__(self) -> None:
         if self.windows is None:
             home = self.env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
-            self.windows = RolloutWatcher(codex_homes_from([home]), clock=self.clock)
+            self.windows = RolloutWatcher(
+                codex_homes_from([home]),
+                clock=self.clock,
+                live_file=self.board.root / LIVE_RATE_LIMITS_FILE,
+            )
         self._decisions = DecisionStore(self.board.root, utc_now)
         self._breakers = BreakerStore(self.board.root / "breakers", self.clock, random.Random())
         self._external = ExternalSessionReader(self.board)  # file mtimes: wall clock

@@ -50,6 +50,7 @@ __all__ = [
     "McpToolCallResult",
     "PlanDelta",
     "PlanItem",
+    "RateLimitsUpdated",
     "ReasoningItem",
     "RequestUserInput",
     "ThreadItem",
@@ -57,6 +58,7 @@ __all__ = [
     "TodoEntry",
     "TodoListItem",
     "TurnCompleted",
+    "TurnDiffUpdated",
     "TurnFailed",
     "TurnStarted",
     "UnknownEvent",
@@ -352,6 +354,22 @@ class PlanDelta(_Wire):
     delta: str = ""
 
 
+class TurnDiffUpdated(_Wire):
+    """App-server ``turn/diff/updated``: the whole diff of the running turn against its start."""
+
+    type: Literal["turn.diff_updated"] = "turn.diff_updated"
+    turn_id: str = ""
+    diff: str = ""
+
+
+class RateLimitsUpdated(_Wire):
+    """App-server ``account/rateLimits/updated``: a sparse snapshot (null = no news, never a reset)."""
+
+    type: Literal["account.rate_limits_updated"] = "account.rate_limits_updated"
+    rate_limits: dict[str, Any] = Field(default_factory=dict)
+    emitted_at: float | None = None  # seconds since the epoch, from the line's ``emittedAtMs``
+
+
 class RequestUserInput(_Wire):
     type: Literal["request_user_input"] = "request_user_input"
     id: str = ""
@@ -370,6 +388,8 @@ _KnownEvent = (
     | ErrorEvent
     | PlanDelta
     | RequestUserInput
+    | TurnDiffUpdated
+    | RateLimitsUpdated
 )
 KNOWN_EVENT_TYPES: Final[frozenset[str]] = frozenset(
     cls.model_fields["type"].default
@@ -638,6 +658,16 @@ def _app_server_event(obj: dict[str, Any]) -> CodexEvent:
         total = app_usage(usage.get("total") if isinstance(usage, dict) else None)
         if total is not None:
             return UnknownEvent.model_construct(type=method, usage=total, params=params)
+    elif method == "turn/diff/updated":
+        diff = params.get("diff")
+        if isinstance(diff, str):
+            return TurnDiffUpdated(turn_id=str(params.get("turnId") or ""), diff=diff, **tag)
+    elif method == "account/rateLimits/updated":
+        limits = params.get("rateLimits")
+        if isinstance(limits, dict):
+            emitted = obj.get("emittedAtMs")
+            valid = isinstance(emitted, int | float) and not isinstance(emitted, bool) and emitted > 0
+            return RateLimitsUpdated(rate_limits=limits, emitted_at=emitted / 1000 if valid else None, **tag)
     elif method == "error":
         error = params.get("error")
         message = error.get("message") if isinstance(error, dict) else None

@@ -14,6 +14,7 @@ import re
 import shlex
 from typing import Any, Final
 
+from cockpit.core.diff_parse import parse_patch
 from cockpit.core.events import (
     AgentMessageItem,
     CodexEvent,
@@ -28,12 +29,14 @@ from cockpit.core.events import (
     McpToolCallItem,
     PlanDelta,
     PlanItem,
+    RateLimitsUpdated,
     ReasoningItem,
     RequestUserInput,
     ThreadItem,
     ThreadStarted,
     TodoListItem,
     TurnCompleted,
+    TurnDiffUpdated,
     TurnFailed,
     TurnStarted,
     UnknownEvent,
@@ -45,6 +48,20 @@ from cockpit.core.events import (
 __all__ = ["LogRenderer", "redact", "render_event", "strip_control"]
 
 OUTPUT_LINES: Final = 5
+# App-server bookkeeping that says nothing a reader of the log needs (kept in the raw view).
+QUIET_APP_METHODS: Final = frozenset(
+    {
+        "rpc/response",
+        "thread/status/changed",
+        "thread/tokenUsage/updated",
+        "remoteControl/status/changed",
+        "mcpServer/startupStatus/updated",
+        "thread/name/updated",
+    }
+)
+APPROVAL_METHODS: Final = frozenset(
+    {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
+)
 MAX_LINE_CHARS: Final = 2000
 
 # ------------------------------------------------------------------------------------------ sanitising
@@ -144,14 +161,19 @@ def render_event(
 
 class LogRenderer:
     """Renders a stream in order; skips the repeated ``$ command`` when a command's completion directly
-    follows its start."""
+    follows its start, and a turn diff the server re-sent unchanged."""
 
     def __init__(self, *, root: str | None = None, output_lines: int = OUTPUT_LINES) -> None:
         self.root = root
         self.output_lines = output_lines
         self._open_command: str | None = None
+        self._last_diff: str | None = None
 
     def render(self, event: CodexEvent) -> list[str]:
+        if isinstance(event, TurnDiffUpdated):
+            if event.diff == self._last_diff:
+                return []  # re-sent unchanged after every model response
+            self._last_diff = event.diff
         show_command = True
         if isinstance(event, ItemCompleted) and isinstance(event.item, CommandExecutionItem):
             show_command = event.item.id != self._open_command
@@ -175,6 +197,8 @@ def _render(event: CodexEvent, root: str | None, output_lines: int, *, show_comm
     if isinstance(event, TurnStarted):
         return ["▸ turn started"]
     if isinstance(event, TurnCompleted):
+        if event.model_extra and "method" in event.model_extra:
+            return ["■ turn completed"]  # app-server turns report usage separately
         return [f"■ turn completed: {format_usage(event.usage)}"]
     if isinstance(event, TurnFailed):
         return _block("✗ turn failed: ", event.message)
@@ -184,9 +208,50 @@ def _render(event: CodexEvent, root: str | None, output_lines: int, *, show_comm
         return []
     if isinstance(event, RequestUserInput):
         return _render_user_input(event)
+    if isinstance(event, TurnDiffUpdated):
+        return [_diff_line(event.diff)]
+    if isinstance(event, RateLimitsUpdated):
+        return []  # the credit window shows them
     if isinstance(event, UnknownEvent):
-        return [f"? unknown event type {clean(event.type) or '(none)'}"]
+        return _render_unknown(event)
     return []  # pragma: no cover - every event type is handled above
+
+
+def _diff_line(patch: str) -> str:
+    files = parse_patch(patch)
+    added, removed = sum(f.added for f in files), sum(f.removed for f in files)
+    return f"Δ turn diff: {len(files)} file{'s' if len(files) != 1 else ''} +{added} -{removed}"
+
+
+def _render_unknown(event: UnknownEvent) -> list[str]:
+    kind = event.type
+    if kind in QUIET_APP_METHODS or kind.endswith(("Delta", "/delta", "PartAdded")):
+        return []
+    params = (event.model_extra or {}).get("params")
+    params = params if isinstance(params, dict) else {}
+    if kind in APPROVAL_METHODS:
+        command = params.get("command")
+        what = f"to run {_one_line(command)}" if isinstance(command, str) else "to change files"
+        reason = params.get("reason")
+        why = f" ({_one_line(reason)})" if isinstance(reason, str) and reason else ""
+        return [f"⚑ Codex asks {what}{why}: waiting for a decision"]
+    if kind in ("item/started", "item/completed"):
+        item = params.get("item")
+        item_type = item.get("type") if isinstance(item, dict) else None
+        if item_type == "userMessage" or kind == "item/started":
+            return []  # the prompt itself; unknown item kinds get their line once, when completed
+        return [f"? unknown item type {clean(str(item_type)) if item_type else '(none)'}"]
+    if kind == "serverRequest/resolved":
+        return ["⚑ approval answered"]
+    if kind == "configWarning":
+        summary = params.get("summary")
+        return _block("! config warning: ", summary if isinstance(summary, str) else "(no summary)")
+    return [f"? unknown event type {clean(kind) or '(none)'}"]
+
+
+def _one_line(text: str) -> str:
+    first = clean(text).splitlines()[0] if text.strip() else ""
+    return first[:200]
 
 
 def format_usage(usage: Usage) -> str:

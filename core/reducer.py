@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
+from cockpit.core.diff_parse import parse_patch
 from cockpit.core.events import (
     AgentMessageItem,
     CodexEvent,
@@ -34,11 +35,13 @@ from cockpit.core.events import (
     ItemStarted,
     ItemUpdated,
     PlanDelta,
+    RateLimitsUpdated,
     ReasoningItem,
     RequestUserInput,
     ThreadStarted,
     TodoListItem,
     TurnCompleted,
+    TurnDiffUpdated,
     TurnFailed,
     TurnStarted,
     UnknownEvent,
@@ -46,7 +49,7 @@ from cockpit.core.events import (
     Usage,
 )
 
-__all__ = ["AttemptProgress", "AttemptReducer"]
+__all__ = ["AttemptProgress", "AttemptReducer", "LiveDiff"]
 
 APP_USAGE_METHOD: Final = "thread/tokenUsage/updated"
 MAX_FILE_CHANGES: Final = 200
@@ -55,6 +58,26 @@ MAX_ERRORS: Final = 20
 MAX_UNKNOWN_TYPES: Final = 50
 MAX_MESSAGE_CHARS: Final = 4000
 MAX_ERROR_CHARS: Final = 1000
+MAX_LIVE_DIFF_PATHS: Final = 50
+
+
+class LiveDiff(BaseModel):
+    """Counts of a running turn's diff (the diff itself is written beside the attempt as ``turn.diff``)."""
+
+    files: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    paths: list[str] = Field(default_factory=list)  # at most :data:`MAX_LIVE_DIFF_PATHS`
+
+    @classmethod
+    def of(cls, patch: str) -> LiveDiff:
+        files = parse_patch(patch)
+        return cls(
+            files=len(files),
+            insertions=sum(f.added for f in files),
+            deletions=sum(f.removed for f in files),
+            paths=[f.path for f in files[:MAX_LIVE_DIFF_PATHS]],
+        )
 
 
 class AttemptProgress(BaseModel):
@@ -82,6 +105,7 @@ class AttemptProgress(BaseModel):
     todo: list[dict[str, Any]] | None = None
     user_input_requests: int = 0
     parse_errors: int = 0
+    live_diff: LiveDiff | None = None  # the running turn's diff so far (mcp lane: ``turn/diff/updated``)
 
 
 class AttemptReducer:
@@ -119,6 +143,10 @@ class AttemptReducer:
         self._unknown_types: list[str] = []
         self._todo: list[dict[str, Any]] | None = None
         self._user_input_requests = 0
+        self.turn_diff: str | None = None  # the latest live diff of the turn (mcp lane)
+        self.turn_diff_version = 0  # bumped whenever that diff changes
+        self._live_diff: LiveDiff | None = None
+        self._live_diff_version = 0
         self._dispatch: dict[type, Callable[[Any], None]] = {
             ItemCompleted: self._on_item_completed,
             ItemStarted: self._on_item_started,
@@ -131,6 +159,8 @@ class AttemptReducer:
             UnknownEvent: self._on_unknown_event,
             PlanDelta: _ignore,
             RequestUserInput: self._on_request_user_input,
+            TurnDiffUpdated: self._on_turn_diff,
+            RateLimitsUpdated: _ignore,  # account-wide: the supervisor feeds them to the credit window
         }
         self._item_dispatch: dict[type, Callable[[Any], None]] = {
             CommandExecutionItem: self._on_command_completed,
@@ -192,6 +222,7 @@ class AttemptReducer:
             todo=[dict(entry) for entry in self._todo] if self._todo is not None else None,
             user_input_requests=self._user_input_requests,
             parse_errors=self.parse_errors,
+            live_diff=self._live_diff_stat(),
         )
 
     # ------------------------------------------------------------------------------------------- events
@@ -222,6 +253,19 @@ class AttemptReducer:
     def _on_error_event(self, event: ErrorEvent) -> None:
         self._error_events += 1
         self._errors.append(event.message[:MAX_ERROR_CHARS])
+
+    def _on_turn_diff(self, event: TurnDiffUpdated) -> None:
+        if event.diff != self.turn_diff:  # the server re-sends an unchanged diff after every response
+            self.turn_diff = event.diff
+            self.turn_diff_version += 1
+
+    def _live_diff_stat(self) -> LiveDiff | None:
+        if self.turn_diff is None:
+            return None
+        if self._live_diff_version != self.turn_diff_version:
+            self._live_diff = LiveDiff.of(self.turn_diff)
+            self._live_diff_version = self.turn_diff_version
+        return self._live_diff
 
     def _on_request_user_input(self, event: RequestUserInput) -> None:
         self._user_input_requests += 1

@@ -12,6 +12,7 @@ sweeps dead letters. On start it re-attaches to runners that outlived a previous
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -38,14 +39,16 @@ from cockpit.core.codex_binary import CodexBinary, find_codex
 from cockpit.core.codex_command import plan_for
 from cockpit.core.commands import CommandError, apply_command
 from cockpit.core.dead_letters import DeadLetterQueue
-from cockpit.core.decisions import DecisionStore
+from cockpit.core.decisions import DecisionError, DecisionStore
 from cockpit.core.effort_policy import choose_effort_for
 from cockpit.core.envelope import Envelope, requested_escalations
+from cockpit.core.events import CodexEvent, RateLimitsUpdated
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.gates import escalation_gate, open_gate, weekly_budget_gate
 from cockpit.core.git_ops import GitOpError
 from cockpit.core.lanes import LANES, UNBUILT, Lane
 from cockpit.core.ledger import Ledger, usage_report
+from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE, record_live
 from cockpit.core.mcp_runner import APPROVAL_TRIGGER
 from cockpit.core.prompt import parse_outcome, render_followup_prompt, render_prompt
 from cockpit.core.reducer import AttemptReducer
@@ -94,6 +97,7 @@ class Running:
     watchdog_fired: bool = False
     todo_done: int = -1
     runner_gone_at: float | None = None
+    diff_written: int = 0  # the reducer's turn-diff version last written to ``turn.diff``
 
     @property
     def task_id(self) -> str:
@@ -137,7 +141,9 @@ class Supervisor:
             board.root / "dead-letters", self.clock, on_corrupt=board.quarantine
         )
         self.windows = RolloutWatcher(
-            codex_homes_from([self.env.get("CODEX_HOME"), os.environ.get("CODEX_HOME")]), clock=self.clock
+            codex_homes_from([self.env.get("CODEX_HOME"), os.environ.get("CODEX_HOME")]),
+            clock=self.clock,
+            live_file=board.root / LIVE_RATE_LIMITS_FILE,
         )
         self.settler = Settler(
             board,
@@ -522,6 +528,17 @@ class Supervisor:
             self.board.task_dir(state.id),
             build_checkpoint(state, phase="running", next_step=f"finish attempt {n}", artifacts=[]),
         )
+        if resume:
+            self.board.log_event(
+                {
+                    "kind": "resume",
+                    "task_id": state.id,
+                    "attempt": n,
+                    "thread_id": resume,
+                    "lane": state.lane,
+                    "line": f"RESUME {state.id}: attempt {n} resumes thread {resume} ({kind})",
+                }
+            )
         self.board.log_event(
             {
                 "kind": "RUNNING",
@@ -567,6 +584,7 @@ class Supervisor:
         if events:
             run.last_activity = now
             run.reducer.apply_many(events)
+            self._live_updates(run, events)
             progress = run.reducer.snapshot()
             progress.parse_errors = run.tailer.parse_errors
             run.attempt.progress = progress
@@ -585,6 +603,19 @@ class Supervisor:
             return
         self._watchdog(run, now)
         self._check_runner(run)
+
+    def _live_updates(self, run: Running, events: list[CodexEvent]) -> None:
+        """What mcp-lane turns stream beside their items: the turn's diff so far (``turn.diff`` in the
+        attempt directory, for the task view) and the account's credit windows (into the board's
+        live rate-limit file, which every credit-window reader follows)."""
+        if run.reducer.turn_diff_version != run.diff_written and run.reducer.turn_diff is not None:
+            run.diff_written = run.reducer.turn_diff_version
+            atomic_write_text(run.directory / "turn.diff", run.reducer.turn_diff)
+        for event in events:
+            if type(event) is RateLimitsUpdated:
+                observed = event.emitted_at if event.emitted_at is not None else time.time()
+                path = self.board.root / LIVE_RATE_LIMITS_FILE
+                record_live(path, event.rate_limits, observed, self.board.quarantine)
 
     def _note_steps(self, run: Running) -> None:
         """A ``RUNNING step n/m`` line whenever the worker's plan advances."""
@@ -651,6 +682,7 @@ class Supervisor:
         if not overdue and run.runner_gone_at is not None and now - run.runner_gone_at < RUNNER_LOST_GRACE_S:
             return
         _kill_attempt(run.directory, run.attempt.runner_pid)
+        self._withdraw_approvals(run.task_id, "the attempt that asked is gone (its runner stopped)")
         info = ExitInfo(
             lost=not overdue,
             timed_out=overdue,
@@ -662,6 +694,13 @@ class Supervisor:
         )
         atomic_write_json(run.directory / "exit.json", info.model_dump(mode="json"))
         self.finalise(run)
+
+    def _withdraw_approvals(self, task_id: str, note: str) -> None:
+        """Codex approval cards answer a live app-server request; once its runner is gone nobody waits."""
+        for card in self.decisions.pending_for(task_id):
+            if card.trigger == APPROVAL_TRIGGER:
+                with contextlib.suppress(DecisionError, OSError):
+                    self.decisions.withdraw(card.id, note)
 
     def finalise(self, run: Running) -> None:
         state, attempt = run.state, run.attempt

@@ -10,7 +10,9 @@ never 0 %.
 
 :class:`RolloutWatcher` follows the rollouts of one or more ``CODEX_HOME`` directories incrementally
 (per-file offsets, partial-line buffers, tail-only first reads, throttled directory rescans) and keeps
-the latest snapshot by line timestamp. The supervisor reports usage-limit failures to it with
+the latest snapshot by line timestamp. Given the board's ``rate-limits.json`` (``live_file``), it also takes
+the snapshots mcp-lane turns reported live (:mod:`cockpit.core.live_rate_limits`), newest wins, with a
+window left null keeping its known value. The supervisor reports usage-limit failures to it with
 :meth:`RolloutWatcher.record_usage_limit`, which holds the gauge at "blocked" until the window resets
 or a newer rollout snapshot arrives with its own numbers.
 """
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_validator
+
+from cockpit.core.live_rate_limits import read_live
 
 __all__ = [
     "DEFAULT_LIMIT_ID",
@@ -49,6 +53,7 @@ FIVE_HOURS: Final = 300
 WEEK: Final = 10080
 DEFAULT_LIMIT_ID: Final = "codex"
 FAILURE_SOURCE: Final = "failure"
+LIVE_SOURCE: Final = "app-server"
 
 TAIL_BYTES: Final = 256 * 1024  # first read of a file: only its last bytes
 MAX_BACKSCAN_BYTES: Final = 4 * 1024 * 1024  # how far back a first read may look for a snapshot
@@ -427,6 +432,22 @@ def parse_rate_limits(
     )
 
 
+def _keep_known(new: UsageWindows, old: UsageWindows | None) -> UsageWindows:
+    """A sparse snapshot over the last known one: a window or credits it leaves unknown keep their
+    known values (null is no news, never a reset)."""
+    if old is None:
+        return new
+    windows = []
+    for window in new.windows:
+        if window.used_percent is None:
+            known = next(
+                (w for w in old.windows if w.minutes == window.minutes and w.used_percent is not None), None
+            )
+            window = known or window
+        windows.append(window)
+    return new.model_copy(update={"windows": windows, "credits": new.credits or old.credits})
+
+
 def _token_count_body(record: Any) -> Mapping[str, Any] | None:
     if not isinstance(record, Mapping):
         return None
@@ -563,6 +584,7 @@ class RolloutWatcher:
         max_backscan_bytes: int = MAX_BACKSCAN_BYTES,
         unknown_reset_hold: float = UNKNOWN_RESET_HOLD_S,
         max_line_bytes: int = MAX_LINE_BYTES,
+        live_file: Path | None = None,
     ) -> None:
         if tail_bytes < 1 or max_line_bytes < 1:
             raise ValueError("tail_bytes and max_line_bytes must be positive")
@@ -576,13 +598,17 @@ class RolloutWatcher:
         self._lock = threading.RLock()
         self._files: dict[Path, _Tracked] = {}
         self._dirs: dict[Path, _DirEntry] = {}
-        self._latest: dict[str, UsageWindows] = {}
+        self._rollout: dict[str, UsageWindows] = {}  # newest rollout snapshot per limit
+        self._live: dict[str, UsageWindows] = {}  # newest app-server snapshot per limit (live file)
+        self._latest: dict[str, UsageWindows] = {}  # what the gauge shows: the newer of the two, see _merge
         self._slot_minutes: dict[str, dict[str, int]] = {}
         self._failure: _Failure | None = None
         self._last_scan: float | None = None
         self.bytes_read = 0  # total bytes read from rollout files
         self.lines_parsed = 0  # lines handed to the JSON parser
         self.rescans = 0
+        self.live_file = Path(live_file) if live_file is not None else None
+        self._live_seen: tuple[int, int] | None = None  # (mtime_ns, size) of the live file last read
 
     # -- inspection ------------------------------------------------------------------------------
 
@@ -622,7 +648,55 @@ class RolloutWatcher:
                 changed |= self._first_read(tracked, now)
             for tracked in polled:
                 changed |= self._poll(tracked, now)
+            changed |= self._read_live()
             return changed
+
+    def _read_live(self) -> bool:
+        """Take the app-server snapshots the supervisor recorded on the board (:mod:`live_rate_limits`)."""
+        if self.live_file is None:
+            return False
+        try:
+            stat = self.live_file.stat()
+        except OSError:
+            return False
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if seen == self._live_seen:
+            return False
+        self._live_seen = seen
+        changed = False
+        for live in read_live(self.live_file).limits.values():
+            changed |= self._take_live(live.rate_limits, live.observed_at)
+        return changed
+
+    def _take_live(self, raw: Mapping[str, Any], observed: float) -> bool:
+        key = _limit_key(raw)
+        current = self._live.get(key)
+        if current is not None and current.observed_at is not None and observed <= current.observed_at:
+            return False
+        snapshot = parse_rate_limits(
+            raw, observed_at=observed, source=LIVE_SOURCE, slot_minutes=self._slot_minutes.get(key)
+        )
+        if snapshot is None:
+            return False
+        self._live[key] = snapshot
+        self._slot_minutes.setdefault(key, {}).update(_slot_minutes(raw))
+        self._merge(key)
+        return True
+
+    def _merge(self, key: str) -> None:
+        """The gauge's snapshot of one limit: the newer of the rollout and the live one. Where live
+        snapshots exist, a window the newer one leaves unknown keeps the other's known value: both record
+        the same responses, and an app-server null is no news."""
+        rollout, live = self._rollout.get(key), self._live.get(key)
+        if live is None or rollout is None:
+            chosen = live or rollout
+            if chosen is not None:
+                self._latest[key] = chosen
+            return
+        if (live.observed_at or 0.0) >= (rollout.observed_at or 0.0):
+            self._latest[key] = _keep_known(live, rollout)
+        else:
+            self._latest[key] = _keep_known(rollout, live)
 
     def _rescan(self) -> None:
         self.rescans += 1
@@ -802,7 +876,7 @@ class RolloutWatcher:
             raw, observed = parsed
             found = True
             key = _limit_key(raw)
-            current = self._latest.get(key)
+            current = self._rollout.get(key)
             if current is not None and current.observed_at is not None and observed < current.observed_at:
                 continue
             snapshot = parse_rate_limits(
@@ -810,7 +884,8 @@ class RolloutWatcher:
             )
             if snapshot is None:
                 continue
-            self._latest[key] = snapshot
+            self._rollout[key] = snapshot
+            self._merge(key)
             self._slot_minutes.setdefault(key, {}).update(_slot_minutes(raw))
             changed = True
         return changed, found

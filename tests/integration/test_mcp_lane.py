@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.state import TaskState
-from cockpit.demo.scripted_model import ScriptedModel
+from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex
 
@@ -161,8 +162,14 @@ def test_cancel_during_pending_approval(
     sup = SupervisorThread(board, mcp_env).start()
     try:
         card = wait_card(sup, board, tid)
-        runner = board.read_state(tid).attempts[-1].runner_pid
-        os.kill(runner, signal.SIGINT)  # what ``cockpit cancel`` does
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "cockpit"), "--repo", str(repo), "cancel", tid],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **mcp_env},
+        )
+        assert out.returncode == 0, out.stderr
         state = sup.wait_status(tid, "cancelled", "failed", timeout=60)
         assert state.status.value == "cancelled", state.message
         assert sup.wait_for(lambda: not any_processes(str(board.root)), 15)
@@ -260,3 +267,105 @@ def test_untrusted_policy_asks_for_a_plain_command(
     assert {"id": 0, "result": {"decision": "acceptForSession"}} in sent_lines(board, state)
     spec = json.loads((attempt_dir(board, state) / "spec.json").read_text())
     assert spec["approval_policy"] == "untrusted"
+
+
+README_PATCH = (
+    "*** Begin Patch\n*** Update File: README.md\n@@\n # calc\n \n"
+    "-A tiny module the demo's workers improve.\n+A tiny module, patched through a card.\n*** End Patch"
+)
+README_BEFORE = "# calc\n\nA tiny module the demo's workers improve.\n"
+
+
+def patch_scenario(name: str) -> Scenario:
+    return scenario(
+        name,
+        {"items": [{"kind": "apply_patch", "patch": README_PATCH}]},
+        say(f"COMPLETED: {name} done"),
+    )
+
+
+def test_untrusted_file_change_card_carries_the_diff_and_accept_applies_it(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    scripted_model.add_scenario(patch_scenario("patch-accept-job"))
+    board = Blackboard(repo)
+    # A chunk limit shorter than the deadline: the exec lanes would chunk, the mcp lane must not.
+    (board.root / "config.toml").write_text("chunk_limit_s = 10\nrun_timeout_s = 120\n")
+    tid = mcp_task(board, "patch-accept-job", approval_policy="untrusted")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+        assert card.title == "Codex asks to change files"
+        assert card.risk == "medium"
+        assert [o.key for o in card.options] == ["A", "B", "C", "D"]
+        assert "```diff\n--- a/README.md\n+++ b/README.md\n" in card.context
+        diff_block = card.context.split("```diff\n", 1)[1].split("```", 1)[0]
+        assert "\n-A tiny module the demo's workers improve.\n" in diff_block
+        assert "\n+A tiny module, patched through a card.\n" in diff_block
+        store(board).answer(card.id, "A")
+        state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=90)
+    finally:
+        sup.stop()
+    assert state.status.value == "review", state.message
+    assert state.worktree
+    worktree = Path(state.worktree)
+    assert f"Files: `{worktree / 'README.md'}`" in card.context.split("```diff", 1)[0]
+    assert (worktree / "README.md").read_text() == README_BEFORE.replace(
+        "A tiny module the demo's workers improve.", "A tiny module, patched through a card."
+    )
+    assert (repo / "README.md").read_text() == README_BEFORE  # only the worktree changed
+    assert state.diff is not None and state.diff.files == 1
+    assert state.diff.paths == ["README.md"]
+    [request_id] = [
+        json.loads(line)["id"]
+        for line in (attempt_dir(board, state) / "events.jsonl").read_text().splitlines()
+        if '"method":"item/fileChange/requestApproval"' in line
+    ]
+    assert {"id": request_id, "result": {"decision": "accept"}} in sent_lines(board, state)
+    assert store(board).get(card.id).resolved.action == "accept"
+    spec = json.loads((attempt_dir(board, state) / "spec.json").read_text())
+    assert spec["deadline_s"] == 120  # the board config was read
+    assert spec["chunk_s"] is None
+    assert not state.attempts[-1].exit.chunked
+    assert len(state.attempts) == 1
+    assert not any_processes(str(board.root))
+
+
+def test_untrusted_file_change_declined_leaves_the_worktree_unchanged(
+    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+) -> None:
+    scripted_model.add_scenario(patch_scenario("patch-decline-job"))
+    board = Blackboard(repo)
+    tid = mcp_task(board, "patch-decline-job", approval_policy="untrusted")
+    sup = SupervisorThread(board, mcp_env).start()
+    try:
+        card = wait_card(sup, board, tid)
+        assert card.title == "Codex asks to change files"
+        store(board).answer(card.id, "C")
+        state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=90)
+    finally:
+        sup.stop()
+    # Nothing changed, so there is nothing to review: the worktree and its branch are dropped.
+    assert state.status.value == "succeeded", state.message
+    assert "no changes" in (state.message or "")
+    assert state.diff is not None and (state.diff.files, state.diff.paths) == (0, [])
+    assert state.worktree
+    worktree = Path(state.worktree)
+    assert not worktree.exists()
+    assert (repo / "README.md").read_text() == README_BEFORE
+    sig = state.attempts[-1].signals
+    assert (sig.exit_code, sig.turn_completed, sig.last_message) == (0, True, True)
+    assert len(scripted_model.requests) == 2  # the turn went on after the decline
+    assert {"id": 0, "result": {"decision": "decline"}} in sent_lines(board, state)
+    assert store(board).get(card.id).resolved.action == "decline"
+    events = [
+        json.loads(line) for line in (attempt_dir(board, state) / "events.jsonl").read_text().splitlines()
+    ]
+    [patch_item] = [
+        e["params"]["item"]
+        for e in events
+        if e.get("method") == "item/completed" and e["params"]["item"]["type"] == "fileChange"
+    ]
+    assert patch_item["status"] == "declined"
+    assert patch_item["changes"][0]["path"] == str(worktree / "README.md")
+    assert not any_processes(str(board.root))

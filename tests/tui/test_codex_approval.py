@@ -1,6 +1,7 @@
 """A Codex approval answered from the cockpit with one key: the app hosts the supervisor, an mcp-lane
 task's model asks to run an escalated command, the escalation modal opens with the command and the
-reason, ``a`` accepts, the command runs and the task goes to review."""
+reason, ``a`` accepts, the command runs and the task goes to review; and the card's cancel key stops a
+turn that waits for an approval."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from scripted_steps import escalated, say, scenario
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import submit
+from cockpit.core.decisions import DecisionStore
 from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus
+from cockpit.core.state import TaskStatus, utc_now
 from cockpit.demo.scripted_model import ScriptedModel
 from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.decision_modal import DecisionModal
+from cockpit.tui.screens.main_screen import MainScreen
+from cockpit.tui.widgets.task_card import TaskCard
 
 pytestmark = pytest.mark.codex
 
@@ -60,4 +65,50 @@ async def test_a_codex_approval_is_answered_with_one_key(
         sent = (board.attempt_dir(task_id, state.attempts[-1].n) / "sent.jsonl").read_text().splitlines()
         assert {"id": 0, "result": {"decision": "accept"}} in [json.loads(line) for line in sent]
         assert (board.worktree_path(task_id) / "approved.txt").read_text().strip() == "ok"
+        await pilot.press("q")
+
+
+async def test_the_cancel_key_interrupts_a_turn_waiting_for_approval(
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``esc`` leaves the approval for later; ``c`` on the task's card (after a yes) stops the turn with
+    ``turn/interrupt``, the card is withdrawn and nothing the model asked for ran."""
+    scripted_model.add_scenario(
+        scenario("cancel-from-card", escalated("echo no > never.txt", "wants never.txt"), say("never sent"))
+    )
+    home = tmp_path / "user-home"
+    home.mkdir()
+    env = {**cockpit_env, "HOME": str(home)}
+    board = Blackboard(repo)
+    envelope = {"goal": "Do the cancel-from-card job", "title": "cancel me", "lane": "mcp"}
+    task_id = submit(board, envelope_from_mapping(envelope))
+    app = CockpitApp(repo, env=env)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DecisionModal) and bool(app.screen.query("#decision-card")),
+            what="the approval modal",
+        )
+        card_id = app.screen.card.id
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        card = next(c for c in app.screen.query(TaskCard) if c.task_id == task_id)
+        card.focus()
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
+        await pilot.press("y")
+        await until(
+            pilot,
+            lambda: (s := board.read_state(task_id)) is not None and s.status == TaskStatus.CANCELLED,
+            what="the task cancelled",
+            timeout=60,
+        )
+        assert not isinstance(app.screen, DecisionModal)
+        state = board.read_state(task_id)
+        assert state is not None
+        sent = (board.attempt_dir(task_id, state.attempts[-1].n) / "sent.jsonl").read_text().splitlines()
+        assert any(json.loads(line).get("method") == "turn/interrupt" for line in sent)
+        resolved = DecisionStore(board.root, utc_now).get(card_id).resolved
+        assert resolved is not None and resolved.action == "withdrawn"
+        assert not (board.worktree_path(task_id) / "never.txt").exists()
         await pilot.press("q")

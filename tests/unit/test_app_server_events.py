@@ -1,4 +1,5 @@
-"""App-server (JSON-RPC) lines in an mcp-lane ``events.jsonl``: typed events and the same reducer."""
+"""App-server (JSON-RPC) lines in an mcp-lane ``events.jsonl``: typed events, the same reducer, the
+rendered log."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import json
 from cockpit.core.events import (
     ErrorEvent,
     ItemCompleted,
+    RateLimitsUpdated,
     ThreadStarted,
     TurnCompleted,
+    TurnDiffUpdated,
     TurnFailed,
     UnknownEvent,
     parse_event_line,
 )
+from cockpit.core.log_render import LogRenderer
 from cockpit.core.reducer import AttemptReducer
 
 
@@ -106,3 +110,92 @@ def test_failed_and_interrupted_turns_fail() -> None:
     reducer.apply(interrupted)
     assert reducer.snapshot().turn_failed == "turn interrupted"
     assert not reducer.snapshot().turn_completed
+
+
+PATCH_ONE = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1,2 @@\n-x\n+y\n+z\n"
+PATCH_TWO = (
+    PATCH_ONE
+    + "diff --git a/b.md b/b.md\nnew file mode 100644\n--- /dev/null\n+++ b/b.md\n@@ -0,0 +1 @@\n+hi\n"
+)
+
+
+def diff_line(patch: str) -> bytes:
+    return line("turn/diff/updated", {"threadId": "t", "turnId": "u", "diff": patch})
+
+
+def test_turn_diff_is_typed_and_the_reducer_counts_it_once_per_change() -> None:
+    first = parse_event_line(diff_line(PATCH_ONE))
+    assert isinstance(first, TurnDiffUpdated) and first.turn_id == "u" and first.diff == PATCH_ONE
+    reducer = AttemptReducer()
+    reducer.apply_many([first, parse_event_line(diff_line(PATCH_ONE))])  # re-sent unchanged
+    assert reducer.turn_diff == PATCH_ONE and reducer.turn_diff_version == 1
+    live = reducer.snapshot().live_diff
+    assert live is not None and (live.files, live.insertions, live.deletions, live.paths) == (
+        1,
+        2,
+        1,
+        ["a.py"],
+    )
+    reducer.apply(parse_event_line(diff_line(PATCH_TWO)))
+    assert reducer.turn_diff_version == 2
+    live = reducer.snapshot().live_diff
+    assert live is not None and (live.files, live.insertions, live.paths) == (2, 3, ["a.py", "b.md"])
+    assert reducer.snapshot().unknown_events == 0
+
+
+def test_rate_limit_notifications_are_typed_with_their_time() -> None:
+    raw = line(
+        "account/rateLimits/updated",
+        {"rateLimits": {"limitId": "codex", "primary": {"usedPercent": 43}, "secondary": None}},
+        emittedAtMs=1795490759058,
+    )
+    event = parse_event_line(raw)
+    assert isinstance(event, RateLimitsUpdated)
+    assert event.rate_limits["primary"] == {"usedPercent": 43} and event.rate_limits["secondary"] is None
+    assert event.emitted_at == 1795490759.058
+    untimed = parse_event_line(line("account/rateLimits/updated", {"rateLimits": {}}, emittedAtMs=True))
+    assert isinstance(untimed, RateLimitsUpdated) and untimed.emitted_at is None
+    reducer = AttemptReducer()
+    reducer.apply(event)
+    assert reducer.snapshot().unknown_events == 0
+
+
+def rendered(lines: list[bytes]) -> list[str]:
+    renderer = LogRenderer(root="/w")
+    out: list[str] = []
+    for raw in lines:
+        out.extend(renderer.render(parse_event_line(raw)))
+    return out
+
+
+def test_the_log_shows_what_matters_of_an_app_server_turn() -> None:
+    out = rendered(
+        [
+            line("configWarning", {"summary": "could not find \x1b[31mbubblewrap\x1b[0m", "details": None}),
+            *TURN[:5],
+            line("serverRequest/resolved", {"threadId": "thr-1", "requestId": 0}),
+            line(
+                "item/fileChange/requestApproval", {"itemId": "f9", "reason": "outside the workspace"}, id=1
+            ),
+            diff_line(PATCH_ONE),
+            diff_line(PATCH_ONE),
+            diff_line(PATCH_TWO),
+            item("item/completed", type="userMessage", id="u1", content=[]),
+            item("item/completed", type="somethingNew", id="n1"),
+            line("thread/status/changed", {"threadId": "thr-1", "status": {"type": "idle"}}),
+            line("account/rateLimits/updated", {"rateLimits": {"limitId": "codex"}}),
+            *TURN[9:],
+        ]
+    )
+    assert out[0] == "! config warning: could not find bubblewrap"
+    assert "⚑ Codex asks to run ls: waiting for a decision" in out
+    assert "⚑ approval answered" in out
+    assert "⚑ Codex asks to change files (outside the workspace): waiting for a decision" in out
+    assert [x for x in out if x.startswith("Δ")] == [
+        "Δ turn diff: 1 file +2 -1",
+        "Δ turn diff: 2 files +3 -1",
+    ]
+    assert "? unknown item type somethingNew" in out
+    assert out[-1] == "■ turn completed"
+    assert not [x for x in out if "rpc/response" in x or "status/changed" in x or "delta" in x.lower()]
+    assert not [x for x in out if "userMessage" in x or "rateLimits" in x or "tokenUsage" in x]

@@ -1,11 +1,16 @@
-"""Diff review: files with +/- counts, the selected file's unified diff, next/previous file (n/p) and
-hunk ({/}), and the three verdicts — approve and merge (a), reject (x), send back with feedback (f).
-Verdicts go through the core commands (to a hosted supervisor they travel via the inbox).
+"""Diff screens: :class:`DiffBrowser`, the read-only browsing both share (files with +/- counts, the
+selected file's unified diff, next/previous file ``n``/``p`` and hunk ``{``/``}``); :class:`DiffScreen`,
+the review of a task's ``diff.patch`` with the three verdicts — approve and merge (a), reject (x), send
+back with feedback (f), which go through the core commands (to a hosted supervisor via the inbox); and
+:class:`LiveDiffScreen`, an attempt's ``turn.diff`` (the running mcp-lane turn's whole diff), re-read
+whenever the file changes.
 
 Both panes draw only their visible rows (the file list is an ``OptionList``, the diff a Line-API
-``DiffView``), so a review of hundreds of files opens and moves as fast as a small one."""
+``DiffView``), so a diff of hundreds of files opens and moves as fast as a small one."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -14,12 +19,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.worker import get_current_worker
 
 from cockpit.core.blackboard import Blackboard, BlackboardError
 from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.diff_parse import FileDiff, parse_patch
 from cockpit.core.git_ops import GitOpError
+from cockpit.core.log_render import clean
 from cockpit.tui.widgets.diff_view import DiffView
+
+LIVE_POLL_S = 1.0
+SYNC_READ_BYTES = 2 * 1024 * 1024  # larger turn diffs are read and parsed in a thread
+TURN_DIFF = "turn.diff"
 
 
 class FeedbackModal(ModalScreen[str | None]):
@@ -50,26 +61,13 @@ class FileList(OptionList):
     """
 
 
-class DiffScreen(Screen[None]):
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="diff.back"),
-        Binding("n", "file(1)", "Next file", id="diff.next_file"),
-        Binding("p", "file(-1)", "Prev file", id="diff.prev_file"),
-        Binding("}", "hunk(1)", "Next hunk", id="diff.next_hunk"),
-        Binding("{", "hunk(-1)", "Prev hunk", id="diff.prev_hunk"),
-        Binding("a", "verdict('merge')", "Approve + merge", id="diff.approve"),
-        Binding("x", "verdict('reject')", "Reject", id="diff.reject"),
-        Binding("f", "send_back", "Send back", id="diff.send_back"),
-    ]
+class DiffBrowser(Screen[None]):
+    """Read-only browsing of parsed file diffs: a title line, the file list and the highlighted file's
+    diff, with file and hunk navigation. Subclasses set ``files`` and the title, and bind the keys."""
 
-    def __init__(self, board: Blackboard, task_id: str) -> None:
-        super().__init__(id=f"diff-screen-{task_id}")
-        self.board = board
-        self.task_id = task_id
-        patch = board.task_dir(task_id) / "diff.patch"
-        self.files: list[FileDiff] = (
-            parse_patch(patch.read_text(encoding="utf-8", errors="replace")) if (patch.exists()) else []
-        )
+    def __init__(self, files: list[FileDiff], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.files = files
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="diff-title")
@@ -79,15 +77,13 @@ class DiffScreen(Screen[None]):
         yield Footer()
 
     def _title(self) -> Text:
-        added = sum(f.added for f in self.files)
-        removed = sum(f.removed for f in self.files)
-        return Text(f"review {self.task_id}: {len(self.files)} files, +{added} -{removed}", style="bold")
+        raise NotImplementedError
 
     @staticmethod
     def _file_label(diff: FileDiff) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"+{diff.added} -{diff.removed}  ")
-        text.append(diff.path + (" (binary)" if diff.binary else ""))
+        text.append(clean(diff.path) + (" (binary)" if diff.binary else ""))
         return text
 
     def on_mount(self) -> None:
@@ -109,6 +105,33 @@ class DiffScreen(Screen[None]):
     def action_hunk(self, step: int) -> None:
         self.query_one(DiffView).jump_hunk(step)
 
+
+class DiffScreen(DiffBrowser):
+    """The review of a task's ``diff.patch``, with the verdicts."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="diff.back"),
+        Binding("n", "file(1)", "Next file", id="diff.next_file"),
+        Binding("p", "file(-1)", "Prev file", id="diff.prev_file"),
+        Binding("}", "hunk(1)", "Next hunk", id="diff.next_hunk"),
+        Binding("{", "hunk(-1)", "Prev hunk", id="diff.prev_hunk"),
+        Binding("a", "verdict('merge')", "Approve + merge", id="diff.approve"),
+        Binding("x", "verdict('reject')", "Reject", id="diff.reject"),
+        Binding("f", "send_back", "Send back", id="diff.send_back"),
+    ]
+
+    def __init__(self, board: Blackboard, task_id: str) -> None:
+        patch = board.task_dir(task_id) / "diff.patch"
+        files = parse_patch(patch.read_text(encoding="utf-8", errors="replace")) if patch.exists() else []
+        super().__init__(files, id=f"diff-screen-{task_id}")
+        self.board = board
+        self.task_id = task_id
+
+    def _title(self) -> Text:
+        added = sum(f.added for f in self.files)
+        removed = sum(f.removed for f in self.files)
+        return Text(f"review {self.task_id}: {len(self.files)} files, +{added} -{removed}", style="bold")
+
     def action_verdict(self, kind: str) -> None:
         self.run_command(kind, {})
 
@@ -129,3 +152,110 @@ class DiffScreen(Screen[None]):
             return
         self.app.call_from_thread(self.app.notify, message, title=kind)
         self.app.call_from_thread(self.app.pop_screen)
+
+
+def turn_diff_path(board: Blackboard, task_id: str, attempt: int) -> Path:
+    """Where the supervisor keeps the latest whole-turn diff of an mcp-lane attempt."""
+    return board.attempt_dir(task_id, attempt) / TURN_DIFF
+
+
+def read_patch_file(path: Path) -> list[FileDiff]:
+    """The parsed patch at ``path``; no files when it is missing (or vanished meanwhile)."""
+    try:
+        return parse_patch(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return []
+
+
+class LiveDiffScreen(DiffBrowser):
+    """An attempt's ``turn.diff``, re-read when its modification time or size changes (polled every
+    :data:`LIVE_POLL_S`); the highlighted file stays highlighted, by path, while it is in the diff."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="live_diff.back"),
+        Binding("n", "file(1)", "Next file", id="live_diff.next_file"),
+        Binding("p", "file(-1)", "Prev file", id="live_diff.prev_file"),
+        Binding("}", "hunk(1)", "Next hunk", id="live_diff.next_hunk"),
+        Binding("{", "hunk(-1)", "Prev hunk", id="live_diff.prev_hunk"),
+    ]
+
+    def __init__(self, board: Blackboard, task_id: str, attempt: int) -> None:
+        super().__init__([], id=f"live-diff-{task_id}-{attempt}")
+        self.board = board
+        self.task_id = task_id
+        self.attempt = attempt
+        self.path = turn_diff_path(board, task_id, attempt)
+        self._stamp: tuple[int, int] | None = None
+        stamp = self._stat()
+        self.loading = stamp is not None and stamp[1] >= SYNC_READ_BYTES
+        if stamp is not None and stamp[1] < SYNC_READ_BYTES:
+            self._stamp = stamp
+            self.files = read_patch_file(self.path)
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _title(self) -> Text:
+        head = f"live diff of {self.task_id}, attempt {self.attempt}: "
+        if self.loading and not self.files:
+            return Text(head + "loading…", style="bold")
+        if not self.files:
+            return Text(head + "no changes yet", style="bold")
+        added = sum(f.added for f in self.files)
+        removed = sum(f.removed for f in self.files)
+        return Text(f"{head}{len(self.files)} files, +{added} -{removed}", style="bold")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.poll()
+        self.set_interval(LIVE_POLL_S, self.poll)
+
+    def poll(self) -> None:
+        """Re-read ``turn.diff`` when it changed: here when small, else in a thread."""
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        self.workers.cancel_group(self, "live-diff")  # a slower read of an older version is dropped
+        if stamp is None:
+            self.show_files([])
+        elif stamp[1] < SYNC_READ_BYTES:
+            self.show_files(read_patch_file(self.path))
+        else:
+            self.loading = True
+            self.query_one("#diff-title", Static).update(self._title())
+            self._load_in_thread(stamp)
+
+    @work(thread=True, exclusive=True, group="live-diff", exit_on_error=False)
+    def _load_in_thread(self, stamp: tuple[int, int]) -> None:
+        files = read_patch_file(self.path)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._loaded, stamp, files)
+
+    def _loaded(self, stamp: tuple[int, int], files: list[FileDiff]) -> None:
+        if stamp == self._stamp:  # else a newer version was seen meanwhile and is on its way
+            self.show_files(files)
+
+    def show_files(self, files: list[FileDiff]) -> None:
+        """Show ``files``, keeping the highlighted file (and its scroll position) when still present."""
+        self.loading = False
+        file_list = self.query_one(FileList)
+        view = self.query_one(DiffView)
+        current = file_list.highlighted
+        kept = self.files[current].path if current is not None and 0 <= current < len(self.files) else None
+        self.files = files
+        self.query_one("#diff-title", Static).update(self._title())
+        file_list.set_options([self._file_label(f) for f in files])
+        if not files:
+            view.show(None)
+            return
+        index = next((i for i, f in enumerate(files) if f.path == kept), 0)
+        scroll_y = view.scroll_y if files[index].path == kept else 0
+        view.show(files[index])
+        if scroll_y:
+            view.scroll_to(y=scroll_y, animate=False)
+        file_list.highlighted = index

@@ -1,6 +1,7 @@
 """The task view: the live log of one attempt (rendered, or raw JSONL with ``r``) beside the task's
 state, its envelope, the three signals of every attempt, usage, effort and why, structured error
-events, and the last message as Markdown. ``[`` and ``]`` switch attempts; ``escape`` goes back."""
+events, and the last message as Markdown. ``[`` and ``]`` switch attempts, ``d`` opens the shown
+attempt's live diff (mcp lane: the running turn's ``turn.diff``); ``escape`` goes back."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cockpit.core.blackboard import Blackboard
 from cockpit.core.envelope import Envelope
 from cockpit.core.log_render import clean
 from cockpit.core.state import TaskState
+from cockpit.tui.screens.diff_screen import LiveDiffScreen, turn_diff_path
 from cockpit.tui.widgets.event_log import EventLog
 
 LOG_POLL_S = 1 / 15
@@ -60,7 +62,9 @@ def details_text(
     errors: list[dict[str, object]],
     envelope: Envelope | None = None,
     root: str | None = None,
+    live_diff: str | None = None,
 ) -> Text:
+    """The side panel; ``live_diff`` is the summary line of the shown attempt's ``turn.diff``."""
     text = Text()
     text.append(f"{state.id}  [{state.lane}]  {state.status.value}\n", style="bold")
     text.append(f"{state.title}\n")
@@ -70,6 +74,8 @@ def details_text(
         text.append(f"branch {state.branch} from {state.base_branch or '?'}\n")
     if state.diff:
         text.append(f"diff {state.diff.files} files +{state.diff.insertions} -{state.diff.deletions}\n")
+    if live_diff:
+        text.append(live_diff + "\n")
     u = state.usage
     text.append(
         f"tokens in {u.input_tokens} (cached {u.cached_input_tokens}) out {u.output_tokens} "
@@ -109,6 +115,7 @@ class TaskScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", id="task.back"),
         Binding("[", "attempt(-1)", "Prev attempt", id="task.prev_attempt"),
         Binding("]", "attempt(1)", "Next attempt", id="task.next_attempt"),
+        Binding("d", "live_diff", "Live diff", id="task.live_diff"),
     ]
 
     def __init__(self, board: Blackboard, task_id: str) -> None:
@@ -168,7 +175,7 @@ class TaskScreen(Screen[None]):
             if e.get("task_id") == self.task_id and e.get("kind") == "error"
         ]
         envelope = self.board.read_envelope(self.task_id)
-        details = details_text(state, errors, envelope, str(self.board.repo))
+        details = details_text(state, errors, envelope, str(self.board.repo), self._live_diff_summary(state))
         self.query_one("#task-details", Static).update(details)
         message = self.board.attempt_dir(self.task_id, self.attempt) / "last-message.md"
         try:
@@ -176,6 +183,26 @@ class TaskScreen(Screen[None]):
         except OSError:
             body = ""
         self.query_one("#task-last-message", Markdown).update(body or "_no final message yet_")
+
+    def _live_diff_summary(self, state: TaskState) -> str | None:
+        """``live diff: N files +a -d (d)`` from the shown attempt's progress (the reducer counts each
+        ``turn/diff/updated``); None when that attempt streamed no diff."""
+        attempt = next((a for a in state.attempts if a.n == self.attempt), None)
+        live = attempt.progress.live_diff if attempt is not None else None
+        if live is None:
+            return None
+        if not live.files:
+            return "live diff: no changes yet (d)"
+        return f"live diff: {live.files} files +{live.insertions} -{live.deletions} (d)"
+
+    def action_live_diff(self) -> None:
+        """Open the shown attempt's live diff, or say why there is none."""
+        if not turn_diff_path(self.board, self.task_id, self.attempt).exists():
+            self.notify(
+                f"no live diff for attempt {self.attempt}: only mcp-lane turns stream one", title="live diff"
+            )
+            return
+        self.app.push_screen(LiveDiffScreen(self.board, self.task_id, self.attempt))
 
     async def action_attempt(self, step: int) -> None:
         state = self.board.read_state(self.task_id)

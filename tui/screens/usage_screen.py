@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.config import ConfigError
 from cockpit.core.ledger import Ledger, UsageTotals, format_tokens
+from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
 from cockpit.core.panels import (
     UsageSummary,
     budget_lines,
@@ -117,7 +118,9 @@ class UsageScreen(PanelScreen):
         self.board = board
         self.clock = clock
         home = env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
-        self.watcher = RolloutWatcher(codex_homes_from([home]), clock=clock)
+        self.watcher = RolloutWatcher(
+            codex_homes_from([home]), clock=clock, live_file=board.root / LIVE_RATE_LIMITS_FILE
+        )
         self.ledger = Ledger(board.root / "ledger.jsonl")
         self._read_lock = threading.Lock()  # the ledger reader is not thread-safe
 
