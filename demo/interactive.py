@@ -1,7 +1,8 @@
 """``cockpit demo``: the full-screen cockpit on a throwaway repo. The scripted model and the real Codex
-CLI run the demo's three tasks through the local and worktree lanes; one task stops at a human gate
-(the decision modal opens) and one diff waits for review. Quitting stops the demo's workers and
-removes the throwaway repo unless ``--keep`` was given."""
+CLI run the demo's three tasks through the local and worktree lanes — one stops at a human gate (the
+decision modal opens), one diff waits for review — and a fourth through the mcp lane, where Codex asks
+before running a command outside the sandbox (the escalation modal opens). Quitting stops the demo's
+workers and removes the throwaway repo unless ``--keep`` was given."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.headless import DEMO_TASKS, SCENARIOS
 from cockpit.demo.repo import make_demo_repo
 from cockpit.demo.scripted_model import ScriptedModel, load_scenario
+
+# Only the full-screen demo runs this one: its approval waits for a person (the headless demo has none).
+MCP_DEMO_TASK = {
+    "goal": "Check that calc.py imports cleanly and record the check in CHECKS.md",
+    "title": "Check calc.py imports",
+    "lane": "mcp",
+    "effort": "low",
+    "inputs": ["calc.py: the module to check"],
+    "output": {"path": "CHECKS.md", "format": "markdown"},
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,8 @@ def demo_setup(workdir: Path | None = None, *, keep: bool = False) -> Iterator[D
     try:
         with ScriptedModel(scenarios) as model:
             env = write_codex_home(workdir / "codex-home", model.base_url)
-            ids = tuple(submit(board, envelope_from_mapping(fields)) for fields in DEMO_TASKS)
+            tasks = [*DEMO_TASKS, MCP_DEMO_TASK]
+            ids = tuple(submit(board, envelope_from_mapping(fields)) for fields in tasks)
             try:
                 yield DemoSetup(workdir, repo, env, model, ids)
             finally:

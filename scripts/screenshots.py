@@ -22,7 +22,7 @@ from cockpit.core.state import TaskStatus
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
-from cockpit.tui.screens.diff_screen import DiffScreen
+from cockpit.tui.screens.diff_screen import DiffScreen, LiveDiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 
@@ -40,7 +40,7 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, ti
 async def shoot(out: Path) -> list[Path]:
     saved: list[Path] = []
     with demo_setup() as setup:
-        notes, subtract, _changelog = setup.task_ids
+        notes, subtract, _changelog, check = setup.task_ids
         board = Blackboard(setup.repo)
         app = CockpitApp(setup.repo, env=setup.env)
 
@@ -54,44 +54,58 @@ async def shoot(out: Path) -> list[Path]:
             print(f"wrote {path}")
 
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, DecisionModal), "the decision modal")
-            await pilot.pause(0.3)
-            save("decision-modal")
-            await pilot.press("escape")
+            # The gate (left pending with escape) and the Codex approval (accepted), in arrival order.
+            shot: set[str] = set()
+            while len(shot) < 2:
+                await until(
+                    pilot,
+                    lambda: isinstance(app.screen, DecisionModal) and app.screen.card.id not in shot,
+                    "a decision modal",
+                )
+                modal = app.screen
+                assert isinstance(modal, DecisionModal)
+                shot.add(modal.card.id)
+                await pilot.pause(0.3)
+                approval = modal.card.trigger == "codex_approval"
+                save("approval-modal" if approval else "decision-modal")
+                await pilot.press("a" if approval else "escape")
+                await until(pilot, lambda m=modal: app.screen is not m, "the modal closing")
             await until(pilot, lambda: status(subtract) == TaskStatus.REVIEW, "a diff waiting for review")
             await until(pilot, lambda: status(notes) == TaskStatus.SUCCEEDED, "the local task")
+            await until(pilot, lambda: status(check) == TaskStatus.REVIEW, "the mcp task's review")
             await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
             await pilot.pause(0.5)
             save("cockpit")
 
-            app.screen.query_one(f"#task-{notes}").focus()
+            async def visit(
+                name: str,
+                keys: tuple[str, ...],
+                reached: Callable[[], bool],
+                typed: str = "",
+                back: int = 1,
+                start: type = MainScreen,
+            ) -> None:
+                """From ``start``: press ``keys``, wait for the screen, type, save it, go back."""
+                await until(pilot, lambda: isinstance(app.screen, start), start.__name__)
+                await pilot.press(*keys)
+                await until(pilot, reached, name)
+                await pilot.press(*typed)
+                await pilot.pause(0.5)
+                save(name)
+                await pilot.press(*["escape"] * back)
+
+            app.screen.query_one(f"#task-{check}").focus()
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, TaskScreen), "the task view")
-            await pilot.pause(0.5)
-            save("task-view")
-            await pilot.press("escape")
-
+            live = lambda: isinstance(app.screen, LiveDiffScreen)  # noqa: E731
+            await visit("live-diff", ("d",), live, back=2, start=TaskScreen)
             await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-            await pilot.press("v")
-            await until(pilot, lambda: isinstance(app.screen, DiffScreen), "the diff review")
-            await pilot.pause(0.5)
-            save("diff-review")
-            await pilot.press("escape")
-
+            app.screen.query_one(f"#task-{notes}").focus()
+            await visit("task-view", ("enter",), lambda: isinstance(app.screen, TaskScreen))
+            await visit("diff-review", ("v",), lambda: isinstance(app.screen, DiffScreen))
+            typed = "Add a multiply function to calc.py"
+            await visit("new-task", ("n",), lambda: not isinstance(app.screen, MainScreen), typed)
+            await visit("usage", ("u",), lambda: not isinstance(app.screen, MainScreen))
             await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-            await pilot.press("n")
-            await until(pilot, lambda: not isinstance(app.screen, MainScreen), "the new-task form")
-            await pilot.press(*"Add a multiply function to calc.py")
-            await pilot.pause(0.3)
-            save("new-task")
-            await pilot.press("escape")
-
-            await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-            await pilot.press("u")
-            await until(pilot, lambda: not isinstance(app.screen, MainScreen), "the usage screen")
-            await pilot.pause(0.5)
-            save("usage")
-            await pilot.press("escape")
             await pilot.press("q")
     return saved
 

@@ -1,6 +1,7 @@
 """The installed ``cockpit demo`` driven in tmux as a person would: keys go in with ``send-keys``, the
-screen comes back with ``capture-pane``. The decision modal is answered, both diffs are reviewed and
-merged, and after quitting the kept demo repository's main branch holds both merges."""
+screen comes back with ``capture-pane``. The gate's decision modal and the mcp lane's Codex approval are
+answered, the three diffs are reviewed and merged, and after quitting the kept demo repository's main
+branch holds the merges."""
 
 from __future__ import annotations
 
@@ -75,6 +76,18 @@ class Tmux:
             time.sleep(0.2)  # polling a terminal we do not own: there is nothing to await
         raise AssertionError(f"{patterns!r} did not show within {timeout:.0f}s; the screen was:\n{screen}")
 
+    def wait_for_any(self, *patterns: str, timeout: float = 120.0) -> str:
+        """Capture the pane until one of the regexes shows; returns that pattern."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            for pattern in patterns:
+                if re.search(pattern, screen):
+                    return pattern
+            time.sleep(0.2)  # polling a terminal we do not own: there is nothing to await
+        raise AssertionError(f"none of {patterns!r} showed within {timeout:.0f}s; the screen was:\n{screen}")
+
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
 
@@ -90,16 +103,24 @@ def tmux() -> Iterator[Tmux]:
         session.kill()
 
 
-def test_installed_demo_answers_a_decision_and_merges_reviewed_diffs(tmux: Tmux, tmp_path: Path) -> None:
+def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, tmp_path: Path) -> None:
     assert COCKPIT.exists(), f"the cockpit command is not installed at {COCKPIT}"
     tmux.start(f"TMPDIR={tmp_path} {COCKPIT} demo --keep", tmp_path)
 
-    tmux.wait_for(
-        r"\[A\] Retry now\s+★ recommended", r"\[B\] Park as a dead letter\s+\(default\)", r"default B in \d+h"
-    )
-    tmux.keys("a")  # the blocked task is retried with its feedback and now succeeds
+    # The gate and the mcp lane's Codex approval open in whichever order they arrive; `a` answers each.
+    gate = r"\[A\] Retry now\s+★ recommended"
+    approval = r"\[A\] Allow the command once"
+    seen: list[str] = []
+    for _ in range(2):
+        shown = tmux.wait_for_any(*(p for p in (gate, approval) if p not in seen))
+        if shown == gate:
+            tmux.wait_for(gate, r"\[B\] Park as a dead letter\s+\(default\)", r"default B in \d+h")
+        else:
+            tmux.wait_for(approval, r"import calc", r"\[C\] Decline.*★ recommended")
+        seen.append(shown)
+        tmux.keys("a")  # retry the blocked task with its feedback / let Codex run the command
 
-    tmux.wait_for(r"reviews 2")
+    tmux.wait_for(r"reviews 3")
     tmux.keys("v")  # the earliest submitted diff first: the subtract function
     tmux.wait_for(r"review add-a-subtract-function", r"calc\.py", r"\+def subtract\(a, b\):")
     tmux.keys("a")
@@ -108,7 +129,12 @@ def test_installed_demo_answers_a_decision_and_merges_reviewed_diffs(tmux: Tmux,
     tmux.keys("v")
     tmux.wait_for(r"review summarise-the-upstream-changelog", r"CHANGES\.md")
     tmux.keys("a")
-    tmux.wait_for(r"✔ merged\s+Summarise the upstream changelog", r"reviews 0")
+    tmux.wait_for(r"✔ merged\s+Summarise the upstream changelog")
+
+    tmux.keys("v")
+    tmux.wait_for(r"review check-calc-py-imports", r"CHECKS\.md")
+    tmux.keys("a")
+    tmux.wait_for(r"✔ merged\s+Check calc\.py imports", r"reviews 0")
 
     tmux.keys("q")
     # the demo cleans up (workers stopped, model server closed), then says where the repo was kept
@@ -116,5 +142,5 @@ def test_installed_demo_answers_a_decision_and_merges_reviewed_diffs(tmux: Tmux,
     (repo,) = tmp_path.glob("cockpit-demo-*/repo")  # --keep left the throwaway repo in our TMPDIR
     main = Repo(repo).commit("main")
     assert "def subtract" in (main.tree / "calc.py").data_stream.read().decode()
-    assert "CHANGES.md" in [blob.path for blob in main.tree.blobs]
+    assert {"CHANGES.md", "CHECKS.md"} <= {blob.path for blob in main.tree.blobs}
     assert Repo(repo).active_branch.name == "main"

@@ -1,6 +1,7 @@
 """The full-screen demo end to end with Pilot: the app hosts the supervisor over the real Codex binary
-and the scripted model; the gate's decision modal opens and is answered from the keyboard (the task
-then succeeds on its retry with feedback), and a diff waiting for review is approved and merged."""
+and the scripted model; the gate's decision modal and the mcp lane's Codex approval open and are
+answered from the keyboard (the gated task then succeeds on its retry with feedback, the approved
+command runs), and a diff waiting for review is approved and merged."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 from git import Repo
 from pilot_helpers import until
+from textual.pilot import Pilot
 
 from cockpit.core.blackboard import Blackboard
+from cockpit.core.decisions import DecisionCard
 from cockpit.core.state import TaskStatus
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp
@@ -24,21 +27,42 @@ def status(board: Blackboard, task_id: str) -> TaskStatus | None:
     return state.status if state else None
 
 
+async def answer_both_modals(app: CockpitApp, pilot: Pilot[None], changelog: str) -> list[DecisionCard]:
+    """The gate and the Codex approval open in whichever order they arrive; ``a`` answers each (Retry
+    now, and Allow the command once). Returns the cards as answered."""
+    answered: list[DecisionCard] = []
+    while len(answered) < 2:
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DecisionModal) and app.screen.card not in answered,
+            what="a decision modal",
+        )
+        modal = app.screen
+        assert isinstance(modal, DecisionModal)
+        if modal.card.trigger == "codex_approval":
+            assert "python3 -c 'import calc; print(calc.add(2, 3))'" in modal.card.title
+        else:
+            assert modal.card.task_id == changelog
+        await pilot.press("a")
+        await until(pilot, lambda m=modal: app.screen is not m, what="the modal closing")
+        answered.append(modal.card)
+    return answered
+
+
 async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Path, codex_bin: Path) -> None:
     with demo_setup(tmp_path / "demo", keep=True) as setup:
-        notes, subtract, changelog = setup.task_ids
+        notes, subtract, changelog, check = setup.task_ids
         board = Blackboard(setup.repo)
         app = CockpitApp(setup.repo, env=setup.env)
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, DecisionModal), what="the decision modal")
-            modal = app.screen
-            assert isinstance(modal, DecisionModal)
-            assert modal.card.task_id == changelog
-            await pilot.press("a")  # Retry now, with the worker's feedback
-            await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the modal closing")
-            answered = app.decisions.get(modal.card.id)
-            assert answered is not None and answered.resolved is not None
-            assert answered.resolved.option == "A" and answered.resolved.by == "human"
+            cards = await answer_both_modals(app, pilot, changelog)
+            assert sorted(c.trigger == "codex_approval" for c in cards) == [False, True]
+            assert {c.task_id for c in cards} == {changelog, check}
+            for card in cards:
+                answered = app.decisions.get(card.id)
+                assert answered is not None and answered.resolved is not None
+                assert answered.resolved.option == "A" and answered.resolved.by == "human"
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
 
             await until(pilot, lambda: status(board, subtract) == TaskStatus.REVIEW, what="a diff to review")
             await until(pilot, lambda: bool(app.screen.query(f"#task-{subtract}")), what="the review card")
@@ -56,4 +80,13 @@ async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Pa
             )
             state = board.read_state(changelog)
             assert state is not None and len(state.attempts) == 4 and state.attempts[-1].outcome is not None
+
+            # The mcp lane: the approved command ran outside the sandbox, and CHECKS.md waits for review.
+            await until(pilot, lambda: status(board, check) == TaskStatus.REVIEW, what="the mcp review")
+            state = board.read_state(check)
+            assert state is not None and state.diff.paths == ["CHECKS.md"]
+            attempt = state.attempts[-1]
+            assert attempt.exit is not None and attempt.exit.approvals == 1
+            live = attempt.progress.live_diff
+            assert live is not None and live.paths == ["CHECKS.md"]
             await pilot.press("q")

@@ -171,7 +171,7 @@ async def test_a_rewritten_turn_diff_updates_the_open_screen(repo: Path) -> None
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is task, what="back to the task view")
         # the side panel follows turn.diff too
-        await until(pilot, lambda: "live diff: 1 files +1 -0 (d)" in details(task), what="panel update")
+        await until(pilot, lambda: "live diff: 1 file +1 -0 (d)" in details(task), what="panel update")
 
 
 async def test_d_without_a_turn_diff_notifies_and_stays(repo: Path) -> None:
@@ -193,7 +193,7 @@ async def test_d_without_a_turn_diff_notifies_and_stays(repo: Path) -> None:
         assert not any(isinstance(s, LiveDiffScreen | DiffScreen) for s in app.screen_stack)
         # attempt 1 has one: `[` then `d` opens that attempt's
         await pilot.press("[")
-        await until(pilot, lambda: "live diff: 1 files +1 -0 (d)" in details(task), what="attempt 1 line")
+        await until(pilot, lambda: "live diff: 1 file +1 -0 (d)" in details(task), what="attempt 1 line")
         screen = await open_live_diff(app, pilot)
         assert screen.attempt == 1 and shown_paths(screen) == ["a.py"]
 

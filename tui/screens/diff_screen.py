@@ -33,6 +33,10 @@ SYNC_READ_BYTES = 2 * 1024 * 1024  # larger turn diffs are read and parsed in a 
 TURN_DIFF = "turn.diff"
 
 
+def files_count(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 class FeedbackModal(ModalScreen[str | None]):
     """A one-line text box for the feedback a sent-back task gets."""
 
@@ -130,7 +134,8 @@ class DiffScreen(DiffBrowser):
     def _title(self) -> Text:
         added = sum(f.added for f in self.files)
         removed = sum(f.removed for f in self.files)
-        return Text(f"review {self.task_id}: {len(self.files)} files, +{added} -{removed}", style="bold")
+        counts = f"{files_count(len(self.files))}, +{added} -{removed}"
+        return Text(f"review {self.task_id}: {counts}", style="bold")
 
     def action_verdict(self, kind: str) -> None:
         self.run_command(kind, {})
@@ -207,7 +212,7 @@ class LiveDiffScreen(DiffBrowser):
             return Text(head + "no changes yet", style="bold")
         added = sum(f.added for f in self.files)
         removed = sum(f.removed for f in self.files)
-        return Text(f"{head}{len(self.files)} files, +{added} -{removed}", style="bold")
+        return Text(f"{head}{files_count(len(self.files))}, +{added} -{removed}", style="bold")
 
     def on_mount(self) -> None:
         super().on_mount()

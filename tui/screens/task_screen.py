@@ -16,7 +16,7 @@ from cockpit.core.blackboard import Blackboard
 from cockpit.core.envelope import Envelope
 from cockpit.core.log_render import clean
 from cockpit.core.state import TaskState
-from cockpit.tui.screens.diff_screen import LiveDiffScreen, turn_diff_path
+from cockpit.tui.screens.diff_screen import LiveDiffScreen, files_count, turn_diff_path
 from cockpit.tui.widgets.event_log import EventLog
 
 LOG_POLL_S = 1 / 15
@@ -73,7 +73,8 @@ def details_text(
     if state.branch:
         text.append(f"branch {state.branch} from {state.base_branch or '?'}\n")
     if state.diff:
-        text.append(f"diff {state.diff.files} files +{state.diff.insertions} -{state.diff.deletions}\n")
+        d = state.diff
+        text.append(f"diff {files_count(d.files)} +{d.insertions} -{d.deletions}\n")
     if live_diff:
         text.append(live_diff + "\n")
     u = state.usage
@@ -193,7 +194,7 @@ class TaskScreen(Screen[None]):
             return None
         if not live.files:
             return "live diff: no changes yet (d)"
-        return f"live diff: {live.files} files +{live.insertions} -{live.deletions} (d)"
+        return f"live diff: {files_count(live.files)} +{live.insertions} -{live.deletions} (d)"
 
     def action_live_diff(self) -> None:
         """Open the shown attempt's live diff, or say why there is none."""
