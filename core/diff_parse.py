@@ -46,3 +46,37 @@ def parse_patch(text: str) -> list[FileDiff]:
             current.binary = True
         current.lines.append(line)
     return files
+
+
+@dataclass(frozen=True)
+class PatchCounts:
+    files: int
+    added: int
+    removed: int
+    paths: list[str]  # the first ``max_paths`` files
+
+
+def count_patch(text: str, max_paths: int = 50) -> PatchCounts:
+    """What :func:`parse_patch` would count (files, added and removed lines, paths) without building
+    its per-file line lists: each file's hunks are counted with ``str.count``, so a multi-megabyte
+    live diff is summarised in milliseconds."""
+    files = added = removed = 0
+    paths: list[str] = []
+    for section in ("\n" + text).split("\ndiff --git ")[1:]:  # text before the first file is not a file
+        files += 1
+        first_line, _, rest = section.partition("\n")
+        if len(paths) < max_paths:
+            parts = first_line.removesuffix("\r").split(" b/", 1)
+            paths.append(parts[1] if len(parts) == 2 else first_line.removesuffix("\r"))
+        start = rest.find("@@") if rest.startswith("@@") else rest.find("\n@@")
+        header = rest if start < 0 else rest[:start]
+        for line in header.split("\n"):
+            if line.startswith("+") and not line.startswith("+++"):
+                added += 1
+            elif line.startswith("-") and not line.startswith("---"):
+                removed += 1
+        if start >= 0:
+            hunks = "\n" + rest[start:].lstrip("\n")
+            added += hunks.count("\n+")
+            removed += hunks.count("\n-")
+    return PatchCounts(files, added, removed, paths)

@@ -14,7 +14,7 @@ import re
 import shlex
 from typing import Any, Final
 
-from cockpit.core.diff_parse import parse_patch
+from cockpit.core.diff_parse import count_patch
 from cockpit.core.events import (
     AgentMessageItem,
     CodexEvent,
@@ -218,9 +218,9 @@ def _render(event: CodexEvent, root: str | None, output_lines: int, *, show_comm
 
 
 def _diff_line(patch: str) -> str:
-    files = parse_patch(patch)
-    added, removed = sum(f.added for f in files), sum(f.removed for f in files)
-    return f"Δ turn diff: {len(files)} file{'s' if len(files) != 1 else ''} +{added} -{removed}"
+    counts = count_patch(patch, max_paths=0)
+    plural = "s" if counts.files != 1 else ""
+    return f"Δ turn diff: {counts.files} file{plural} +{counts.added} -{counts.removed}"
 
 
 def _render_unknown(event: UnknownEvent) -> list[str]:

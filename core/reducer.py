@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
-from cockpit.core.diff_parse import parse_patch
+from cockpit.core.diff_parse import count_patch
 from cockpit.core.events import (
     AgentMessageItem,
     CodexEvent,
@@ -71,13 +71,8 @@ class LiveDiff(BaseModel):
 
     @classmethod
     def of(cls, patch: str) -> LiveDiff:
-        files = parse_patch(patch)
-        return cls(
-            files=len(files),
-            insertions=sum(f.added for f in files),
-            deletions=sum(f.removed for f in files),
-            paths=[f.path for f in files[:MAX_LIVE_DIFF_PATHS]],
-        )
+        counts = count_patch(patch, MAX_LIVE_DIFF_PATHS)
+        return cls(files=counts.files, insertions=counts.added, deletions=counts.removed, paths=counts.paths)
 
 
 class AttemptProgress(BaseModel):

@@ -610,7 +610,8 @@ class Supervisor:
         live rate-limit file, which every credit-window reader follows)."""
         if run.reducer.turn_diff_version != run.diff_written and run.reducer.turn_diff is not None:
             run.diff_written = run.reducer.turn_diff_version
-            atomic_write_text(run.directory / "turn.diff", run.reducer.turn_diff)
+            # derived from events.jsonl (rewritten on re-attach): no fsync on the hot path
+            atomic_write_text(run.directory / "turn.diff", run.reducer.turn_diff, durable=False)
         for event in events:
             if type(event) is RateLimitsUpdated:
                 observed = event.emitted_at if event.emitted_at is not None else time.time()

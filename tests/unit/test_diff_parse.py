@@ -1,9 +1,12 @@
 """Splitting a unified patch: counts and hunks per file, content lines that look like headers, form
-feeds inside lines, and binary files."""
+feeds inside lines, and binary files; the fast counts agree with the full parse."""
 
 from __future__ import annotations
 
-from cockpit.core.diff_parse import parse_patch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cockpit.core.diff_parse import count_patch, parse_patch
 
 PATCH = (
     "diff --git a/notes.sql b/notes.sql\n"
@@ -44,3 +47,45 @@ def test_a_form_feed_does_not_split_a_line() -> None:
 def test_binary_files_are_marked_and_uncounted() -> None:
     _sql, logo = parse_patch(PATCH)
     assert logo.binary and (logo.added, logo.removed) == (0, 0)
+
+
+def test_count_patch_agrees_with_parse_patch_on_lookalikes_and_binaries() -> None:
+    counts = count_patch("preamble line\n+not a file yet\n" + PATCH)
+    assert (counts.files, counts.added, counts.removed, counts.paths) == (2, 2, 2, ["notes.sql", "logo.png"])
+    assert count_patch("", 5) == count_patch("no diff here\n", 5) == count_patch("\n", 5)
+    assert count_patch(PATCH, max_paths=1).paths == ["notes.sql"]
+
+
+_LINES = st.sampled_from(
+    [
+        "diff --git a/x.py b/x.py",
+        "diff --git a/dir/y z.md b/dir/y z.md",
+        "index 1..2 100644",
+        "--- a/x.py",
+        "+++ b/x.py",
+        "@@ -1,2 +1,2 @@",
+        "@@ -9 +9 @@ def f():",
+        " context",
+        "+added",
+        "-removed",
+        "+++ content that looks like a header",
+        "--- content that looks like a header",
+        "+",
+        "-",
+        "",
+        "Binary files a/x.png and b/x.png differ",
+        "\\ No newline at end of file",
+        "+crlf\r",
+    ]
+)
+
+
+@given(st.lists(_LINES, max_size=60), st.booleans())
+def test_count_patch_equals_parse_patch(lines: list[str], trailing_newline: bool) -> None:
+    text = "\n".join(lines) + ("\n" if trailing_newline else "")
+    files = parse_patch(text)
+    counts = count_patch(text, max_paths=1000)
+    assert counts.files == len(files)
+    assert counts.added == sum(f.added for f in files)
+    assert counts.removed == sum(f.removed for f in files)
+    assert counts.paths == [f.path for f in files]
