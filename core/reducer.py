@@ -52,6 +52,10 @@ from cockpit.core.events import (
 __all__ = ["AttemptProgress", "AttemptReducer", "LiveDiff"]
 
 APP_USAGE_METHOD: Final = "thread/tokenUsage/updated"
+APPROVAL_REQUESTS: Final = frozenset(
+    {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
+)
+REQUEST_RESOLVED: Final = "serverRequest/resolved"
 MAX_FILE_CHANGES: Final = 200
 MAX_TRACKED_PATHS: Final = 100_000  # beyond this, paths are no longer de-duplicated, only counted
 MAX_ERRORS: Final = 20
@@ -100,6 +104,7 @@ class AttemptProgress(BaseModel):
     todo: list[dict[str, Any]] | None = None
     user_input_requests: int = 0
     parse_errors: int = 0
+    awaiting_approval: str | None = None  # what Codex asks to do while it waits for an answer (mcp lane)
     live_diff: LiveDiff | None = None  # the running turn's diff so far (mcp lane: ``turn/diff/updated``)
 
 
@@ -138,6 +143,7 @@ class AttemptReducer:
         self._unknown_types: list[str] = []
         self._todo: list[dict[str, Any]] | None = None
         self._user_input_requests = 0
+        self._approvals: dict[str, str] = {}  # open approval requests: request id -> what is asked
         self.turn_diff: str | None = None  # the latest live diff of the turn (mcp lane)
         self.turn_diff_version = 0  # bumped whenever that diff changes
         self._live_diff: LiveDiff | None = None
@@ -217,6 +223,7 @@ class AttemptReducer:
             todo=[dict(entry) for entry in self._todo] if self._todo is not None else None,
             user_input_requests=self._user_input_requests,
             parse_errors=self.parse_errors,
+            awaiting_approval=next(iter(self._approvals.values()), None),
             live_diff=self._live_diff_stat(),
         )
 
@@ -230,6 +237,7 @@ class AttemptReducer:
 
     def _on_turn_completed(self, event: TurnCompleted) -> None:
         self._turns_completed += 1
+        self._approvals.clear()  # late answers are dropped: nothing waits any more
         if not (event.model_extra and "method" in event.model_extra):
             self._usage = event.usage  # app-server turns carry no usage: thread/tokenUsage/updated does
         self._commands_started.clear()  # Codex closes unfinished items at turn end
@@ -241,6 +249,7 @@ class AttemptReducer:
 
     def _fail(self, message: str) -> None:
         self._commands_started.clear()
+        self._approvals.clear()
         if self._turn_failed is None:
             self._turn_failed = message[:MAX_ERROR_CHARS]
         self._turn_completed = False
@@ -266,6 +275,9 @@ class AttemptReducer:
         self._user_input_requests += 1
 
     def _on_unknown_event(self, event: UnknownEvent) -> None:
+        if event.type in APPROVAL_REQUESTS or event.type == REQUEST_RESOLVED:
+            self._on_approval(event)
+            return
         if event.type == APP_USAGE_METHOD:
             usage = (event.model_extra or {}).get("usage")
             if isinstance(usage, Usage):
@@ -281,6 +293,20 @@ class AttemptReducer:
             self._turns_completed += 1
             if self._turn_failed is None:
                 self._turn_completed = True
+
+    def _on_approval(self, event: UnknownEvent) -> None:
+        """Codex asks (a server request) or stops asking (``serverRequest/resolved``)."""
+        extra = event.model_extra or {}
+        params = extra.get("params") if isinstance(extra.get("params"), dict) else {}
+        if event.type == REQUEST_RESOLVED:
+            self._approvals.pop(str(params.get("requestId")), None)
+            return
+        command = params.get("command")
+        if isinstance(command, str) and command.strip():
+            asked = "run " + command.strip().splitlines()[0][:200]
+        else:
+            asked = "change files"
+        self._approvals[str(extra.get("id"))] = asked
 
     def _note_unknown(self, name: str) -> None:
         if name not in self._unknown_types and len(self._unknown_types) < MAX_UNKNOWN_TYPES:

@@ -585,14 +585,22 @@ class Supervisor:
             run.last_activity = now
             run.reducer.apply_many(events)
             self._live_updates(run, events)
+            asked_before = run.attempt.progress.awaiting_approval
             progress = run.reducer.snapshot()
             progress.parse_errors = run.tailer.parse_errors
             run.attempt.progress = progress
+            asking = progress.awaiting_approval != asked_before
+            if asking:  # shown on the task's card at once, not at the next periodic save
+                run.state.message = (
+                    f"waits for approval to {progress.awaiting_approval}"
+                    if progress.awaiting_approval
+                    else f"attempt {run.attempt.n} running"
+                )
             first_thread = progress.thread_id and run.state.thread_id != progress.thread_id
             if first_thread:
                 run.state.thread_id = progress.thread_id  # persisted at spawn time, not at exit
             self._note_steps(run)
-            if first_thread or now - run.last_persist >= PERSIST_EVERY_S:
+            if first_thread or asking or now - run.last_persist >= PERSIST_EVERY_S:
                 run.last_persist = now
                 self._save(run.state)
         exit_path = run.directory / "exit.json"

@@ -70,3 +70,11 @@ def write_codex_home(
     )
     (directory / "config.toml").write_text(text, encoding="utf-8")
     return {"CODEX_HOME": str(directory), API_KEY_ENV: "scripted"}
+
+
+def demo_worker_env(workdir: Path, base_url: str) -> dict[str, str]:
+    """The demo's workers: Codex home for the scripted provider, and a throwaway ``HOME``, so the login
+    shells Codex runs commands in never read (or stall on) the user's shell profile."""
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {**write_codex_home(workdir / "codex-home", base_url), "HOME": str(home)}

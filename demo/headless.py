@@ -18,7 +18,7 @@ from cockpit.core.decisions import render_markdown
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.state import TaskStatus
 from cockpit.core.supervisor import Supervisor
-from cockpit.demo.codex_home import write_codex_home
+from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.repo import make_demo_repo
 from cockpit.demo.scripted_model import ScriptedModel, load_scenario
 
@@ -71,7 +71,7 @@ async def _run(workdir: Path) -> int:
     make_demo_repo(repo_path)
     scenarios = [load_scenario(p) for p in sorted(SCENARIOS.glob("demo-*.toml"))]
     with ScriptedModel(scenarios) as model:
-        env = write_codex_home(workdir / "codex-home", model.base_url)
+        env = demo_worker_env(workdir, model.base_url)
         board = Blackboard(repo_path)
         board.init()
         print(f"demo repository: {repo_path}")

@@ -19,7 +19,7 @@ from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.state import TaskStatus
-from cockpit.demo.codex_home import write_codex_home
+from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.headless import DEMO_TASKS, SCENARIOS
 from cockpit.demo.repo import make_demo_repo
 from cockpit.demo.scripted_model import ScriptedModel, load_scenario
@@ -57,7 +57,7 @@ def demo_setup(workdir: Path | None = None, *, keep: bool = False) -> Iterator[D
     board.init()
     try:
         with ScriptedModel(scenarios) as model:
-            env = write_codex_home(workdir / "codex-home", model.base_url)
+            env = demo_worker_env(workdir, model.base_url)
             tasks = [*DEMO_TASKS, MCP_DEMO_TASK]
             ids = tuple(submit(board, envelope_from_mapping(fields)) for fields in tasks)
             try:

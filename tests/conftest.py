@@ -68,6 +68,10 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cockpit_env(scripted_model: ScriptedModel, codex_home: Path) -> dict[str, str]:
-    """Only the env additions the supervisor hands its workers (never the whole environment)."""
-    return write_codex_home(codex_home, scripted_model.base_url, stream_idle_timeout_ms=3000)
+def cockpit_env(scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path) -> dict[str, str]:
+    """Only the env additions the supervisor hands its workers (never the whole environment). Workers get
+    a throwaway ``HOME``: Codex runs commands in login shells, which must not read the host's profile."""
+    home = tmp_path / "worker-home"
+    home.mkdir(exist_ok=True)
+    env = write_codex_home(codex_home, scripted_model.base_url, stream_idle_timeout_ms=3000)
+    return {**env, "HOME": str(home)}

@@ -85,7 +85,17 @@ def test_approval_accepted_runs_command_and_reaches_review(
         assert "echo approved > approved.txt" in card.title + card.context
         assert "needs to write approved.txt" in card.context
         assert card.recommended == "C" and card.default == "C"
+
+        def asking() -> str | None:
+            st = board.read_state(tid)
+            return st.attempts[-1].progress.awaiting_approval if st and st.attempts else None
+
+        # The task says what Codex waits for (its card in the lane pane shows it too).
+        assert sup.wait_for(lambda: asking() is not None, 30)
+        assert asking() == "run /bin/bash -lc 'echo approved > approved.txt'"
+        assert "waits for approval to run" in (board.read_state(tid).message or "")
         store(board).answer(card.id, "A")
+        assert sup.wait_for(lambda: asking() is None, 60)
         state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=90)
     finally:
         sup.stop()

@@ -93,6 +93,10 @@ async def test_the_cancel_key_interrupts_a_turn_waiting_for_approval(
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
         card = next(c for c in app.screen.query(TaskCard) if c.task_id == task_id)
+        # The lane pane says which task waits and for what, until the turn stops waiting.
+        await until(pilot, lambda: card.has_class("-asking"), what="the card marked as asking")
+        shown = str(card.render())
+        assert "⚑ waits for your approval to run" in shown and "never.txt" in shown
         card.focus()
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
@@ -104,6 +108,7 @@ async def test_the_cancel_key_interrupts_a_turn_waiting_for_approval(
             timeout=60,
         )
         assert not isinstance(app.screen, DecisionModal)
+        await until(pilot, lambda: not card.has_class("-asking"), what="the mark gone")
         state = board.read_state(task_id)
         assert state is not None
         sent = (board.attempt_dir(task_id, state.attempts[-1].n) / "sent.jsonl").read_text().splitlines()

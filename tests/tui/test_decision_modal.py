@@ -36,7 +36,11 @@ async def test_a_long_card_scrolls_and_one_key_answers(repo: Path) -> None:
     )
     app = CockpitApp(repo, host_supervisor=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DecisionModal), what="the modal")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DecisionModal) and bool(app.screen.query("#decision-scroll")),
+            what="the modal, composed",
+        )
         modal = app.screen
         scroll = modal.query_one("#decision-scroll")
         countdown = modal.query_one("#decision-countdown")

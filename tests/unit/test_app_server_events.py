@@ -199,3 +199,20 @@ def test_the_log_shows_what_matters_of_an_app_server_turn() -> None:
     assert out[-1] == "■ turn completed"
     assert not [x for x in out if "rpc/response" in x or "status/changed" in x or "delta" in x.lower()]
     assert not [x for x in out if "userMessage" in x or "rateLimits" in x or "tokenUsage" in x]
+
+
+def test_the_reducer_knows_what_codex_waits_for() -> None:
+    reducer = AttemptReducer()
+    ask = line("item/commandExecution/requestApproval", {"itemId": "c1", "command": "rm -rf build\nls"}, id=0)
+    patch = line("item/fileChange/requestApproval", {"itemId": "f1", "reason": "outside"}, id=1)
+    reducer.apply(parse_event_line(ask))
+    assert reducer.snapshot().awaiting_approval == "run rm -rf build"
+    reducer.apply(parse_event_line(patch))
+    reducer.apply(parse_event_line(line("serverRequest/resolved", {"requestId": 0})))
+    assert reducer.snapshot().awaiting_approval == "change files"
+    reducer.apply(parse_event_line(line("serverRequest/resolved", {"requestId": 1})))
+    assert reducer.snapshot().awaiting_approval is None
+    reducer.apply(parse_event_line(ask))  # asked again, then the turn ends: nothing waits any more
+    reducer.apply(parse_event_line(line("turn/completed", {"turn": {"id": "u", "status": "interrupted"}})))
+    assert reducer.snapshot().awaiting_approval is None
+    assert reducer.snapshot().unknown_events == 0

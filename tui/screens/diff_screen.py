@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from cockpit.core.blackboard import Blackboard, BlackboardError
 from cockpit.core.commands import CommandError, run_task_command
@@ -148,15 +148,25 @@ class DiffScreen(DiffBrowser):
         self.app.push_screen(FeedbackModal(), sent)
 
     @work(thread=True, exclusive=True, group="verdict", exit_on_error=False)
-    def run_command(self, kind: str, args: dict[str, str]) -> None:
-        """In a thread: a hosted supervisor answers through the inbox while this waits."""
+    def run_command(self, kind: str, args: dict[str, str]) -> tuple[str, str] | None:
+        """In a thread: a hosted supervisor answers through the inbox while this waits. Returns the
+        verdict and its message; the screen closes once the worker has finished (see below)."""
         try:
             message = run_task_command(self.board, kind, self.task_id, **args)
         except (CommandError, BlackboardError, GitOpError) as exc:
             self.app.call_from_thread(self.app.notify, str(exc), title=kind, severity="error", timeout=15)
-            return
-        self.app.call_from_thread(self.app.notify, message, title=kind)
-        self.app.call_from_thread(self.app.pop_screen)
+            return None
+        return kind, message
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A verdict went through: say so and close the review (never from inside the worker, whose
+        screen would be removed, and the worker cancelled, while it still runs)."""
+        worker = event.worker
+        if worker.group == "verdict" and event.state == WorkerState.SUCCESS and worker.result:
+            kind, message = worker.result
+            self.app.notify(message, title=kind)
+            if self.is_current:
+                self.app.pop_screen()
 
 
 def turn_diff_path(board: Blackboard, task_id: str, attempt: int) -> Path:

@@ -1,5 +1,6 @@
 """One task as a card in its lane: state as symbol and word (never colour alone), short goal, elapsed,
-tokens, attempt n/max and the three signals. Text is built without markup: titles are data."""
+tokens, attempt n/max and the three signals; a running mcp-lane task whose turn waits for an approval
+says what Codex asks (and is marked ``-asking``). Text is built without markup: titles are data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
+from cockpit.core.log_render import clean
 from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
 from cockpit.core.state import TaskState, TaskStatus
 
@@ -64,9 +66,24 @@ def card_text(state: TaskState, now: datetime) -> Text:
     text.append(
         f"\n{_elapsed(state, now)}  {_tokens(used)} tok  att {attempts}/{max(limit, attempts)}  {sig}"
     )
-    if state.message and state.status in (TaskStatus.AWAITING_DECISION, TaskStatus.FAILED, TaskStatus.QUEUED):
-        text.append(f"\n{state.message[:200]}", style="italic")
+    asked = awaiting_approval(state)
+    if asked:
+        text.append(f"\n⚑ waits for your approval to {clean(asked)[:200]} (g)", style="bold")
+    elif state.message and state.status in (
+        TaskStatus.AWAITING_DECISION,
+        TaskStatus.FAILED,
+        TaskStatus.QUEUED,
+    ):
+        text.append(f"\n{clean(state.message)[:200]}", style="italic")
     return text
+
+
+def awaiting_approval(state: TaskState) -> str | None:
+    """What Codex asks to do while a running mcp-lane turn waits for an answer; None otherwise."""
+    last = state.last_attempt
+    if state.status != TaskStatus.RUNNING or last is None:
+        return None
+    return last.progress.awaiting_approval
 
 
 class TaskCard(Static):
@@ -124,4 +141,5 @@ class TaskCard(Static):
                 self.remove_class(f"-{self._status}")
             self._status = state.status.value
             self.add_class(f"-{self._status}")
+        self.set_class(awaiting_approval(state) is not None, "-asking")
         self.update(card_text(state, now))
