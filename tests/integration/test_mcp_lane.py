@@ -1,7 +1,7 @@
 """The mcp lane through the supervisor: a detached app-server runner, approvals as decision cards.
 
 Real pinned Codex binary, scripted model, real git repo. Commands approved by the user run as a login
-shell, so Codex gets an empty HOME (the host's shell profile must not stall the tests).
+shell; `cockpit_env` gives Codex an empty HOME (the host's shell profile must not stall the tests).
 """
 
 from __future__ import annotations
@@ -27,13 +27,6 @@ from cockpit.core.state import TaskState
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex
-
-
-@pytest.fixture
-def mcp_env(cockpit_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "user-home"
-    home.mkdir()
-    return {**cockpit_env, "HOME": str(home)}
 
 
 def mcp_task(board: Blackboard, name: str, **fields: object) -> str:
@@ -66,7 +59,7 @@ def sent_lines(board: Blackboard, state: TaskState) -> list[dict]:
 
 
 def test_approval_accepted_runs_command_and_reaches_review(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(
         scenario(
@@ -79,7 +72,7 @@ def test_approval_accepted_runs_command_and_reaches_review(
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "approve-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
         assert "echo approved > approved.txt" in card.title + card.context
@@ -114,7 +107,7 @@ def test_approval_accepted_runs_command_and_reaches_review(
 
 
 def test_approval_declined_turn_still_completes(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(
         scenario(
@@ -125,7 +118,7 @@ def test_approval_declined_turn_still_completes(
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "decline-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
         store(board).answer(card.id, "C")
@@ -142,14 +135,14 @@ def test_approval_declined_turn_still_completes(
 
 
 def test_option_d_stops_the_turn_and_cancels_the_task(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(
         scenario("stop-job", escalated("echo s > s.txt", "wants s.txt"), say("never sent"))
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "stop-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
         store(board).answer(card.id, "D")
@@ -162,14 +155,14 @@ def test_option_d_stops_the_turn_and_cancels_the_task(
 
 
 def test_cancel_during_pending_approval(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(
         scenario("cancel-job", escalated("echo x > x.txt", "wants x.txt"), say("never sent"))
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "cancel-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
         out = subprocess.run(
@@ -177,7 +170,7 @@ def test_cancel_during_pending_approval(
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, **mcp_env},
+            env={**os.environ, **cockpit_env},
         )
         assert out.returncode == 0, out.stderr
         state = sup.wait_status(tid, "cancelled", "failed", timeout=60)
@@ -195,13 +188,13 @@ def test_cancel_during_pending_approval(
 
 
 def test_http_500_fails_the_attempt_cleanly(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     error = {"kind": "http_error", "status": 500, "body": None}
     scripted_model.add_scenario(scenario("broken-job", *([error] * 12)))
     board = Blackboard(repo)
     tid = mcp_task(board, "broken-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         sup.wait_for(
             lambda: (s := board.read_state(tid)) is not None and s.attempts and s.attempts[0].exit, 120
@@ -217,7 +210,7 @@ def test_http_500_fails_the_attempt_cleanly(
 
 
 def test_turn_survives_a_supervisor_stop(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     """Crash-only: the runner owns the turn, so an approval answered while no supervisor runs still
     reaches Codex, and the next supervisor settles the attempt from its files."""
@@ -230,7 +223,7 @@ def test_turn_survives_a_supervisor_stop(
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "survive-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
     finally:
@@ -243,7 +236,7 @@ def test_turn_survives_a_supervisor_stop(
     while not exit_path.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert exit_path.exists(), "the runner did not finish on its own"
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=60)
     finally:
@@ -254,7 +247,7 @@ def test_turn_survives_a_supervisor_stop(
 
 
 def test_untrusted_policy_asks_for_a_plain_command(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(
         scenario(
@@ -265,7 +258,7 @@ def test_untrusted_policy_asks_for_a_plain_command(
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "untrusted-job", approval_policy="untrusted")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
         assert "touch asked.txt" in card.title
@@ -295,14 +288,14 @@ def patch_scenario(name: str) -> Scenario:
 
 
 def test_untrusted_file_change_card_carries_the_diff_and_accept_applies_it(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(patch_scenario("patch-accept-job"))
     board = Blackboard(repo)
     # A chunk limit shorter than the deadline: the exec lanes would chunk, the mcp lane must not.
     (board.root / "config.toml").write_text("chunk_limit_s = 10\nrun_timeout_s = 120\n")
     tid = mcp_task(board, "patch-accept-job", approval_policy="untrusted")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
         assert card.title == "Codex asks to change files"
@@ -342,12 +335,12 @@ def test_untrusted_file_change_card_carries_the_diff_and_accept_applies_it(
 
 
 def test_untrusted_file_change_declined_leaves_the_worktree_unchanged(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(patch_scenario("patch-decline-job"))
     board = Blackboard(repo)
     tid = mcp_task(board, "patch-decline-job", approval_policy="untrusted")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         card = wait_card(sup, board, tid)
         assert card.title == "Codex asks to change files"

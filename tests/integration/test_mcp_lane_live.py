@@ -28,19 +28,12 @@ pytestmark = pytest.mark.codex
 PATCH = "*** Begin Patch\n*** Add File: notes/live.md\n+# Live\n+streamed while the turn ran\n*** End Patch"
 
 
-@pytest.fixture
-def mcp_env(cockpit_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "user-home"
-    home.mkdir()
-    return {**cockpit_env, "HOME": str(home)}
-
-
 def mcp_task(board: Blackboard, name: str) -> str:
     return submit(board, envelope_from_mapping({"goal": f"Do the {name} job", "title": name, "lane": "mcp"}))
 
 
 def test_turn_diff_and_rate_limits_stream_into_the_board(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str]
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     reset = int(time.time()) + 3600
     headers = {
@@ -59,7 +52,7 @@ def test_turn_diff_and_rate_limits_stream_into_the_board(
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "live-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=90)
         sup.supervisor.windows.refresh(force_rescan=True)  # the rollout's header-less line is read too
@@ -78,7 +71,7 @@ def test_turn_diff_and_rate_limits_stream_into_the_board(
     recorded = read_live(board.root / LIVE_RATE_LIMITS_FILE).limits["codex"]
     assert recorded.rate_limits["primary"]["usedPercent"] == 42
     assert recorded.rate_limits["secondary"]["usedPercent"] == 13
-    for windows in (gauge, BoardView(board, env=mcp_env).snapshot().windows):
+    for windows in (gauge, BoardView(board, env=cockpit_env).snapshot().windows):
         assert [(w.label, w.used_percent) for w in windows.windows] == [("5h", 42.0), ("weekly", 13.0)]
         assert windows.binding is not None and windows.binding.resets_at == reset
     assert not any_processes(str(board.root))
@@ -86,7 +79,7 @@ def test_turn_diff_and_rate_limits_stream_into_the_board(
 
 @pytest.mark.parametrize("supervisor_restarts", [False, True], ids=["live", "after-restart"])
 def test_a_killed_runner_is_resumed_on_its_thread(
-    repo: Path, scripted_model: ScriptedModel, mcp_env: dict[str, str], supervisor_restarts: bool
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str], supervisor_restarts: bool
 ) -> None:
     """The runner (and with it the app-server and the turn) dies while Codex waits for an approval,
     with the supervisor watching or while no supervisor runs; either way the next attempt resumes the
@@ -101,7 +94,7 @@ def test_a_killed_runner_is_resumed_on_its_thread(
     )
     board = Blackboard(repo)
     tid = mcp_task(board, "resume-job")
-    sup = SupervisorThread(board, mcp_env).start()
+    sup = SupervisorThread(board, cockpit_env).start()
     try:
         found: list = []
 
@@ -121,7 +114,7 @@ def test_a_killed_runner_is_resumed_on_its_thread(
             while any_processes(str(board.root)) and time.monotonic() < deadline:
                 time.sleep(0.1)  # processes outside the board: nothing to await but /proc
             assert not any_processes(str(board.root)), "the app-server outlived its runner"
-            sup = SupervisorThread(board, mcp_env).start()
+            sup = SupervisorThread(board, cockpit_env).start()
         state = sup.wait_status(tid, "review", "succeeded", "failed", timeout=120)
     finally:
         sup.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pilot_helpers import until
 from scripted_steps import escalated, say, scenario
+from textual.pilot import Pilot
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import submit
@@ -27,8 +28,26 @@ from cockpit.tui.widgets.task_card import TaskCard
 pytestmark = pytest.mark.codex
 
 
+def mcp_app(repo: Path, env: dict[str, str], name: str) -> tuple[CockpitApp, Blackboard, str]:
+    """A cockpit hosting the supervisor over ``repo`` with one mcp-lane task whose prompt names ``name``
+    (``cockpit_env`` gives workers a throwaway HOME: Codex's login shells skip the host's profile)."""
+    board = Blackboard(repo)
+    envelope = {"goal": f"Do the {name} job", "title": name, "lane": "mcp"}
+    return CockpitApp(repo, env=env), board, submit(board, envelope_from_mapping(envelope))
+
+
+async def until_approval_modal(app: CockpitApp, pilot: Pilot[None]) -> DecisionModal:
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, DecisionModal) and bool(app.screen.query("#decision-card")),
+        what="the approval modal",
+    )
+    assert isinstance(app.screen, DecisionModal)
+    return app.screen
+
+
 async def test_a_codex_approval_is_answered_with_one_key(
-    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str], tmp_path: Path
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     scripted_model.add_scenario(
         scenario(
@@ -37,21 +56,10 @@ async def test_a_codex_approval_is_answered_with_one_key(
             say("COMPLETED: wrote approved.txt"),
         )
     )
-    home = tmp_path / "user-home"
-    home.mkdir()
-    env = {**cockpit_env, "HOME": str(home)}  # Codex's login shells must not read the host's profile
-    board = Blackboard(repo)
-    envelope = {"goal": "Do the approve-from-modal job", "title": "approve", "lane": "mcp"}
-    task_id = submit(board, envelope_from_mapping(envelope))
-    app = CockpitApp(repo, env=env)
+    app, board, task_id = mcp_app(repo, cockpit_env, "approve-from-modal")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(
-            pilot,
-            lambda: isinstance(app.screen, DecisionModal) and bool(app.screen.query("#decision-card")),
-            what="the approval modal",
-        )
-        modal = app.screen
-        assert isinstance(modal, DecisionModal) and modal.card.trigger == "codex_approval"
+        modal = await until_approval_modal(app, pilot)
+        assert modal.card.trigger == "codex_approval"
         body = str(modal.query_one("#decision-card").render())
         assert "echo ok > approved.txt" in body and "write it" in body
         await pilot.press("a")
@@ -69,27 +77,16 @@ async def test_a_codex_approval_is_answered_with_one_key(
 
 
 async def test_the_cancel_key_interrupts_a_turn_waiting_for_approval(
-    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str], tmp_path: Path
+    repo: Path, scripted_model: ScriptedModel, cockpit_env: dict[str, str]
 ) -> None:
     """``esc`` leaves the approval for later; ``c`` on the task's card (after a yes) stops the turn with
     ``turn/interrupt``, the card is withdrawn and nothing the model asked for ran."""
     scripted_model.add_scenario(
         scenario("cancel-from-card", escalated("echo no > never.txt", "wants never.txt"), say("never sent"))
     )
-    home = tmp_path / "user-home"
-    home.mkdir()
-    env = {**cockpit_env, "HOME": str(home)}
-    board = Blackboard(repo)
-    envelope = {"goal": "Do the cancel-from-card job", "title": "cancel me", "lane": "mcp"}
-    task_id = submit(board, envelope_from_mapping(envelope))
-    app = CockpitApp(repo, env=env)
+    app, board, task_id = mcp_app(repo, cockpit_env, "cancel-from-card")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(
-            pilot,
-            lambda: isinstance(app.screen, DecisionModal) and bool(app.screen.query("#decision-card")),
-            what="the approval modal",
-        )
-        card_id = app.screen.card.id
+        card_id = (await until_approval_modal(app, pilot)).card.id
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
         card = next(c for c in app.screen.query(TaskCard) if c.task_id == task_id)
