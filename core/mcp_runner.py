@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -42,7 +41,13 @@ from cockpit.core.app_server import (
     Incoming,
 )
 from cockpit.core.decisions import WITHDRAWN, DecisionCard, DecisionError, DecisionOption, DecisionStore
-from cockpit.core.runner import PR_SET_CHILD_SUBREAPER, _prctl, _sweep_descendants, _write_json
+from cockpit.core.runner import (
+    PR_SET_CHILD_SUBREAPER,
+    _prctl,
+    _sweep_descendants,
+    _write_json,
+    spec_main,
+)
 
 APPROVAL_TRIGGER = "codex_approval"
 APPROVAL_DEADLINE = timedelta(minutes=30)
@@ -394,12 +399,7 @@ def run(spec: dict[str, Any]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m cockpit.core.mcp_runner SPEC.json", file=sys.stderr)
-        return 2
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    return run(spec)
+    return spec_main("cockpit.core.mcp_runner", run, argv)
 
 
 if __name__ == "__main__":

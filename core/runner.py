@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,13 +236,17 @@ def _note(
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def spec_main(module: str, run_spec: Callable[[dict[str, Any]], int], argv: list[str] | None) -> int:
+    """``python -m MODULE SPEC.json``: read the attempt's spec and run it (usage error: exit 2)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m cockpit.core.runner SPEC.json", file=sys.stderr)
+        print(f"usage: python -m {module} SPEC.json", file=sys.stderr)
         return 2
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    return run(spec)
+    return run_spec(json.loads(Path(args[0]).read_text(encoding="utf-8")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return spec_main("cockpit.core.runner", run, argv)
 
 
 if __name__ == "__main__":
