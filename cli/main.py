@@ -447,6 +447,33 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 
+def cmd_trust(args: argparse.Namespace) -> int:
+    """Trust the board's config file as it is now (or revoke that): only then may it name programs."""
+    from cockpit.core.config import CODE_SETTINGS
+    from cockpit.core.trust import file_digest, revoke, trust
+
+    board = _board(args)
+    path = board.root / "config.toml"
+    if args.revoke:
+        print(f"{'revoked' if revoke(path) else 'was not trusted'}: {path}")
+        return EXIT_OK
+    if file_digest(path) is None:
+        print(f"nothing to trust: no config at {path}")
+        return EXIT_OK
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("(file)", f"{path}: {exc}") from exc
+    runs = [f"{k} = {data[k]!r}" for k in CODE_SETTINGS if k in data]
+    digest = trust(path)
+    print(f"trusted: {path} (sha256 {digest[:12]})")
+    for line in runs:
+        print(f"  runs code: {line}")
+    return EXIT_OK
+
+
 EXIT_GRACE_S = 5.0
 
 
@@ -513,7 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("init", help="create .cockpit/ (idempotent)").set_defaults(func=cmd_init)
+    sub.add_parser("init", help="create the board (in the repo's git dir; idempotent)").set_defaults(
+        func=cmd_init
+    )
+    p = sub.add_parser("trust", help="trust the board's config.toml as it is now (it may then name programs)")
+    p.add_argument("--revoke", action="store_true", help="withdraw the trust")
+    p.set_defaults(func=cmd_trust)
 
     p = sub.add_parser("submit", help="submit an envelope (file or flags); prints the task id")
     p.add_argument("file", nargs="?", help="envelope: .toml, .json, .md (front matter), .yaml")

@@ -1,5 +1,6 @@
-"""The file blackboard under ``<repo>/.cockpit``: layout, the supervisor lock, inbox drops, task files,
-append-only logs, and quarantine of files that fail to parse. It is the only shared state."""
+"""The file blackboard (at ``<repo>/.git/cockpit``, see :mod:`cockpit.core.board_home`): layout, the
+supervisor lock, inbox drops, task files, append-only logs, and quarantine of files that fail to parse.
+It is the only shared state."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from cockpit.core.atomic import append_jsonl, atomic_write_json, atomic_write_text
+from cockpit.core.board_home import BoardMoveRefused, board_root_for, migrate_legacy_board
 from cockpit.core.config import ProjectConfig, load_config
 from cockpit.core.envelope import Envelope
 from cockpit.core.state import TaskState, utc_now
 
-BLACKBOARD_DIR = ".cockpit"
 _SUBDIRS = (
     "inbox",
     "inbox/replies",
@@ -113,7 +114,13 @@ def read_lock_pid(path: Path) -> int | None:
 class Blackboard:
     def __init__(self, repo: Path) -> None:
         self.repo = repo.resolve()
-        self.root = self.repo / BLACKBOARD_DIR
+        self.root = board_root_for(self.repo)
+        try:
+            migrate_legacy_board(self.repo, self.root)
+        except BoardMoveRefused as exc:
+            raise BlackboardError(str(exc)) from exc
+        except OSError as exc:
+            raise BlackboardError(f"could not move the board from .cockpit to {self.root}: {exc}") from exc
 
     # ---- layout -------------------------------------------------------------------------------
     @property
@@ -121,32 +128,13 @@ class Blackboard:
         return (self.root / "tasks").is_dir()
 
     def init(self) -> bool:
-        """Create the layout (idempotent) and keep it out of git. Returns True if anything was created."""
+        """Create the layout (idempotent), for the owner only. Returns True if anything was created."""
         created = not self.exists
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
         for sub in _SUBDIRS:
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self._exclude_from_git()
+            (self.root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         return created
-
-    def _exclude_from_git(self) -> None:
-        git_dir = self.repo / ".git"
-        if git_dir.is_file():  # a linked worktree: follow the pointer to the common dir
-            text = git_dir.read_text().strip()
-            if text.startswith("gitdir:"):
-                git_dir = (self.repo / text.split(":", 1)[1].strip()).resolve()
-                common = git_dir / "commondir"
-                if common.exists():
-                    git_dir = (git_dir / common.read_text().strip()).resolve()
-        if not git_dir.is_dir():
-            return
-        exclude = git_dir / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        lines = exclude.read_text().splitlines() if exclude.exists() else []
-        if f"/{BLACKBOARD_DIR}/" not in lines:
-            with exclude.open("a", encoding="utf-8") as fh:
-                if lines and lines[-1] != "":
-                    fh.write("\n")
-                fh.write(f"/{BLACKBOARD_DIR}/\n")
 
     def require(self) -> None:
         if not self.exists:
@@ -160,6 +148,10 @@ class Blackboard:
 
     def attempt_dir(self, task_id: str, n: int) -> Path:
         return self.task_dir(task_id) / "attempts" / str(n)
+
+    def scratch_dir(self, task_id: str, n: int) -> Path:
+        """An attempt's private scratch directory: its ``TMPDIR`` and its one extra writable root."""
+        return self.root / "scratch" / task_id / str(n)
 
     def worktree_path(self, task_id: str) -> Path:
         return self.root / "worktrees" / task_id

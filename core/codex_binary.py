@@ -1,8 +1,9 @@
 """Finds the Codex CLI native binary and reports its version.
 
-Order: ``COCKPIT_CODEX_BIN``, the project config's ``codex_bin``, the pinned npm package under a
-``node_modules`` (the project's own, then the repo's), then ``PATH``. The native binary is preferred
-to the Node launcher because killing the launcher on Node 20 orphans the real process.
+Order: ``COCKPIT_CODEX_BIN``, ``codex_bin`` from a trusted config (the caller passes only a trusted
+value), the pinned npm package in the cockpit's own ``node_modules``, then ``PATH``. Nothing inside the
+repository's working tree is found implicitly: a local-lane worker can write there. The native binary
+is preferred to the Node launcher because killing the launcher on Node 20 orphans the real process.
 """
 
 from __future__ import annotations
@@ -71,17 +72,28 @@ def find_codex(config_bin: str | None = None, repo: Path | None = None) -> Codex
         if path.is_file():
             return CodexBinary(path.resolve(), "config")
         looked.append(f"config codex_bin={config_bin} (missing)")
-    roots = [PROJECT_ROOT] + ([repo] if repo is not None else [])
-    for root in roots:
-        found = native_binary_in(root / "node_modules")
-        if found:
-            return CodexBinary(found.resolve(), "node_modules")
-        looked.append(f"{root / 'node_modules'}")
+    # Only the cockpit's own node_modules: a repository's (or anything inside the working tree a
+    # local-lane worker can write) is never a source of programs the supervisor runs.
+    found = native_binary_in(PROJECT_ROOT / "node_modules")
+    if found and not _inside(found, repo):
+        return CodexBinary(found.resolve(), "node_modules")
+    looked.append(f"{PROJECT_ROOT / 'node_modules'}" + (" (inside the repository: refused)" if found else ""))
     on_path = shutil.which("codex")
-    if on_path:
+    if on_path and not _inside(Path(on_path), repo):
         return CodexBinary(Path(on_path).resolve(), "path")
     looked.append("PATH")
     raise CodexNotFound(
         "Codex CLI not found (looked at: " + "; ".join(looked) + "). Run `npm ci` in the project "
         f"to install the pinned @openai/codex@{PINNED_VERSION}, or set COCKPIT_CODEX_BIN."
     )
+
+
+def _inside(path: Path, repo: Path | None) -> bool:
+    """Whether ``path`` (resolved) lies in ``repo``'s working tree, where a local-lane worker writes."""
+    if repo is None:
+        return False
+    try:
+        path.resolve().relative_to(repo.resolve())
+    except ValueError:
+        return False
+    return True

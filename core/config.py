@@ -1,4 +1,9 @@
-"""Project settings from ``.cockpit/config.toml``: worker cap, run caps, lanes, Codex binary."""
+"""Project settings: the user's ``~/.config/cockpit/config.toml`` under the board's ``config.toml``.
+
+Worker cap, run caps, lanes, budgets, keys — and the few settings that make the cockpit run a program
+(:data:`CODE_SETTINGS`), which a board's file may set only once the user trusted it (``cockpit trust``,
+see :mod:`cockpit.core.trust`); the user's own file is always trusted.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,24 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cockpit.core.budgets import BudgetConfig
 from cockpit.core.effort_policy import EffortPolicyConfig
+from cockpit.core.trust import is_trusted, user_config_path
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
 _TRIGGER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+CODE_SETTINGS: tuple[str, ...] = ("codex_bin", "merge_runs_hooks")
+"""Settings that make the cockpit run a program: taken from a board's config only when it is trusted."""
 
 
 class ConfigError(ValueError):
@@ -25,6 +41,20 @@ class ConfigError(ValueError):
         super().__init__(f"invalid config: {field}: {message}")
         self.field = field
         self.message = message
+
+
+class UntrustedSetting(ConfigError):
+    """A setting that runs code, read from a board config file the user has not trusted (exit 2)."""
+
+    def __init__(self, field: str, path: Path) -> None:
+        ValueError.__init__(
+            self,
+            f"refusing {field} from {path}: it makes the cockpit run a program and the file is not "
+            "trusted; check it, then run `cockpit trust`",
+        )
+        self.field = field
+        self.message = str(self)
+        self.path = path
 
 
 class ProjectConfig(BaseModel):
@@ -43,6 +73,9 @@ class ProjectConfig(BaseModel):
     watchdog_kill_s: float = Field(default=1200.0, gt=0)
     protected_paths: list[str] = Field(default_factory=list)
     gate_merges: bool = False
+    merge_runs_hooks: bool = False
+    """Run the user's ``pre-merge-commit`` and ``post-merge`` hooks around an approved merge. Off by
+    default: a hooks path inside the working tree (husky's ``.husky/_``) may hold what a worker wrote."""
     orchestrator_may_answer: list[str] = Field(
         default_factory=lambda: ["repeated_failures", "acceptance_failed", "unknown_error"]
     )
@@ -57,6 +90,19 @@ class ProjectConfig(BaseModel):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     effort: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. "app.new_task" = "ctrl+n"
+
+    _untrusted: dict[str, Path] = PrivateAttr(default_factory=dict)
+
+    def trusted(self, field: str) -> object:
+        """The value of a setting that runs code; raises :class:`UntrustedSetting` when it came from a
+        board config the user has not trusted (the value is then never used)."""
+        if field in self._untrusted:
+            raise UntrustedSetting(field, self._untrusted[field])
+        return getattr(self, field)
+
+    @property
+    def untrusted_settings(self) -> dict[str, Path]:
+        return dict(self._untrusted)
 
     @field_validator("orchestrator_may_answer")
     @classmethod
@@ -89,18 +135,41 @@ class ProjectConfig(BaseModel):
         return self
 
 
-def load_config(path: Path) -> ProjectConfig:
-    """Read the config; a missing file gives the defaults, a bad one raises :class:`ConfigError`."""
+def _read_toml(path: Path) -> dict[str, object]:
     if not path.exists():
-        return ProjectConfig()
+        return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("(file)", f"{path}: {exc}") from exc
+
+
+def _merge(base: dict[str, object], top: dict[str, object]) -> dict[str, object]:
+    out = dict(base)
+    for key, value in top.items():
+        below = out.get(key)
+        out[key] = _merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return out
+
+
+def load_config(path: Path, *, user_path: Path | None = None) -> ProjectConfig:
+    """The board's config at ``path`` over the user's (``user_path``; default: the user's config dir).
+
+    A missing file gives the defaults, a bad one raises :class:`ConfigError` naming the field. Settings
+    that run code are kept out of the result, and refused when asked for, unless ``path`` is trusted.
+    """
+    user = _read_toml(user_path or user_config_path())
+    board = _read_toml(path)
+    untrusted = [k for k in CODE_SETTINGS if k in board]
+    if untrusted and is_trusted(path):
+        untrusted = []
+    data = _merge(user, {k: v for k, v in board.items() if k not in untrusted})
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(root)"
         msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
         raise ConfigError(field, msg) from exc
+    config._untrusted = {k: path for k in untrusted}
+    return config

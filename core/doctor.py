@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.codex_binary import PINNED_VERSION, CodexNotFound, find_codex
-from cockpit.core.config import ConfigError
+from cockpit.core.config import ConfigError, UntrustedSetting
 
 
 @dataclass
@@ -67,7 +67,9 @@ def run_checks(repo: Path, *, check_sandbox: bool = True) -> list[Check]:
     config_bin = None
     try:
         config = board.config()
-        config_bin = config.codex_bin
+        for field, path in config.untrusted_settings.items():
+            checks.append(Check("trust", False, str(UntrustedSetting(field, path))))
+        config_bin = None if "codex_bin" in config.untrusted_settings else config.codex_bin
         checks.append(
             Check(
                 "config",

@@ -30,7 +30,8 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cockpit.core.atomic import atomic_write_json
-from cockpit.core.blackboard import BLACKBOARD_DIR, Blackboard
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.board_home import board_root_for
 from cockpit.core.log_render import clean
 from cockpit.core.state import utc_now
 
@@ -99,7 +100,7 @@ def _safe(text: str | None, limit: int) -> str | None:
 
 def _board_at_or_above(start: Path) -> Blackboard | None:
     for directory in (start, *start.parents):
-        if (directory / BLACKBOARD_DIR / "tasks").is_dir():
+        if (board_root_for(directory) / "tasks").is_dir():
             return Blackboard(directory)
     return None
 

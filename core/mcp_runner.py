@@ -40,6 +40,7 @@ from cockpit.core.app_server import (
     FileChangeApprovalRequest,
     Incoming,
 )
+from cockpit.core.confinement import thread_config
 from cockpit.core.decisions import WITHDRAWN, DecisionCard, DecisionError, DecisionOption, DecisionStore
 from cockpit.core.runner import (
     PR_SET_CHILD_SUBREAPER,
@@ -277,10 +278,14 @@ class McpRun:
             await self._tend_approvals()
 
     def _config(self, sandbox: str) -> dict[str, Any] | None:
-        """Config overrides for the thread: network access inside the workspace-write sandbox."""
-        if sandbox == "workspace-write" and self.spec.get("network"):
-            return {"sandbox_workspace_write": {"network_access": True}}
-        return None
+        """Config overrides for the thread: the confinement (no /tmp, the attempt's scratch dir as its
+        only extra writable root) and network access only when approved."""
+        if sandbox != "workspace-write":
+            return None
+        scratch = self.spec.get("scratch")
+        if not scratch:
+            return {"sandbox_workspace_write": {"network_access": True}} if self.spec.get("network") else None
+        return thread_config(Path(scratch), network=bool(self.spec.get("network")))
 
     async def _interrupt(self) -> None:
         self.interrupt_sent_at = time.time()

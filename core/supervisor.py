@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from cockpit.core.checkpoint import build_checkpoint, resume_digest, write_check
 from cockpit.core.codex_binary import CodexBinary, find_codex
 from cockpit.core.codex_command import plan_for
 from cockpit.core.commands import CommandError, apply_command
+from cockpit.core.confinement import confinement_problem, exec_overrides, trusted_places
 from cockpit.core.dead_letters import DeadLetterQueue
 from cockpit.core.decisions import DecisionError, DecisionStore
 from cockpit.core.effort_policy import choose_effort_for
@@ -117,7 +119,7 @@ class Supervisor:
     ) -> None:
         self.board = board
         self.config = board.config()
-        self.codex = codex or find_codex(self.config.codex_bin, board.repo)
+        self.codex = codex or find_codex(self._codex_bin_setting(), board.repo)
         self.env = env or {}
         self.clock = clock
         self.rng = rng or random.Random()
@@ -165,6 +167,10 @@ class Supervisor:
         self._last_housekeeping = 0.0
         self._last_sweep = 0.0
         self._last_archive = 0.0
+
+    def _codex_bin_setting(self) -> str | None:
+        value = self.config.trusted("codex_bin")  # an untrusted board config is refused here (exit 2)
+        return value if isinstance(value, str) else None
 
     # ---- life cycle ---------------------------------------------------------------------------
     def stop(self) -> None:
@@ -423,8 +429,17 @@ class Supervisor:
             self._save(state)
             return False
         n = len(state.attempts) + 1
+        scratch = self.board.scratch_dir(state.id, n)
+        problem = confinement_problem([workdir, scratch], trusted_places(self.board.root, self.codex.path))
+        if problem:
+            state.status = TaskStatus.FAILED
+            state.message = problem
+            self.board.log_event({"kind": "confinement", "task_id": state.id, "line": problem})
+            self._save(state)
+            return False
         directory = self.board.attempt_dir(state.id, n)
         directory.mkdir(parents=True, exist_ok=True)
+        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
         prompt, kind, resume = self._prompt_for(state, envelope)
         binding = self.windows.snapshot().binding
         choice = choose_effort_for(
@@ -461,6 +476,7 @@ class Supervisor:
             if "danger-full-access sandbox" in state.denied_escalations
             else plan.sandbox,
             network=plan.network and "network access" not in state.denied_escalations,
+            extra_config=exec_overrides(scratch),
         )
         deadline = min(
             self.config.run_timeout_s, float(envelope.budget.wall_time_s or self.config.run_timeout_s)
@@ -473,7 +489,12 @@ class Supervisor:
             "deadline_s": deadline,
             "chunk_s": chunk,
             "grace_s": self.config.kill_grace_s,
-            "env": {**self.env, "COCKPIT_TASK_ID": state.id, "COCKPIT_ATTEMPT_DIR": str(directory)},
+            "env": {
+                **self.env,
+                "COCKPIT_TASK_ID": state.id,
+                "COCKPIT_ATTEMPT_DIR": str(directory),
+                "TMPDIR": str(scratch),
+            },
         }
         if lane.runner_module != "cockpit.core.runner":
             # The app-server runner: one turn through JSON-RPC, approvals as decision cards.
@@ -487,6 +508,7 @@ class Supervisor:
                 effort=plan.effort,
                 resume_thread=resume,
                 board_root=str(self.board.root),
+                scratch=str(scratch),
                 task_id=state.id,
                 attempt=n,
                 chunk_s=None,
@@ -494,8 +516,10 @@ class Supervisor:
         atomic_write_json(directory / "spec.json", spec)
         with open(directory / "runner.log", "ab") as runner_log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", lane.runner_module, str(directory / "spec.json")],
-                cwd=str(workdir),
+                # -P: the runner runs outside the sandbox, so the worker's directory (where it could
+                # plant modules) never goes on its sys.path; it starts in the attempt's own directory.
+                [sys.executable, "-P", "-m", lane.runner_module, str(directory / "spec.json")],
+                cwd=str(directory),
                 stdin=subprocess.DEVNULL,
                 stdout=runner_log,
                 stderr=runner_log,
@@ -741,6 +765,7 @@ class Supervisor:
             state.usage = state.usage.plus(delta)
         attempt.outcome = parse_outcome(last_text) if last_text.strip() else None
         self.running.pop(state.id, None)
+        shutil.rmtree(self.board.scratch_dir(state.id, attempt.n), ignore_errors=True)
         self._notify(state, attempt)  # the completion line is written before any analysis
         self._ledger(state, attempt)
         envelope = self.board.read_envelope(state.id)

@@ -13,6 +13,15 @@ from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import ScriptedModel
 
 
+@pytest.fixture(autouse=True)
+def _own_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own user config and state directories (trust records, user config, boards of
+    plain directories), inherited by the processes it starts: the host's never leak in or get written."""
+    base = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+
+
 @pytest.fixture(scope="session")
 def codex_bin() -> Path:
     """The pinned native Codex binary; a missing binary is a failure, never a skip."""

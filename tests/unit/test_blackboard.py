@@ -16,13 +16,13 @@ from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.state import TaskState
 
 
-def test_init_is_idempotent_and_excluded_from_git(repo: Path) -> None:
+def test_init_is_idempotent_and_outside_the_working_tree(repo: Path) -> None:
     board = Blackboard(repo)
     assert board.init() is False  # the fixture initialised it already
-    exclude = (repo / ".git" / "info" / "exclude").read_text().splitlines()
-    assert exclude.count("/.cockpit/") == 1
+    assert board.root == repo / ".git" / "cockpit"
     (board.root / "scratch.txt").write_text("x")
     assert not Repo(repo).is_dirty(untracked_files=True)
+    assert not (repo / ".cockpit").exists()
 
 
 def test_only_one_supervisor_holds_the_lock(repo: Path) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.core.blackboard import Blackboard
+
 COCKPIT = Path(sys.executable).parent / "cockpit"
 
 
@@ -53,7 +55,7 @@ def test_invalid_envelopes_exit_2_naming_the_field(
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and f" {field}:" in lines[0], lines
-    assert list((repo / ".cockpit" / "inbox").glob("*.json")) == []  # nothing half-submitted
+    assert list((Blackboard(repo).root / "inbox").glob("*.json")) == []  # nothing half-submitted
 
 
 def test_unknown_task_is_bad_input(repo: Path) -> None:
@@ -71,6 +73,6 @@ def test_doctor_reports_the_pinned_codex_and_a_working_sandbox(repo: Path) -> No
 
 
 def test_bad_config_exits_2_naming_the_field(repo: Path) -> None:
-    (repo / ".cockpit" / "config.toml").write_text("max_workers = 7\n")
+    (Blackboard(repo).root / "config.toml").write_text("max_workers = 7\n")
     out = cockpit(repo, "submit", "--goal", "x")
     assert out.returncode == 2 and "max_workers" in out.stderr

@@ -112,7 +112,7 @@ def test_no_blackboard_anywhere_writes_nothing_and_exits_0(tmp_path: Path, capsy
     nowhere = tmp_path / "nowhere"
     nowhere.mkdir()
     assert notify(nowhere, payload(nowhere)) == 0
-    assert not (nowhere / ".cockpit").exists()
+    assert not Blackboard(nowhere).root.exists()
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
 
