@@ -11,6 +11,7 @@ from pathlib import Path
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.codex_binary import PINNED_VERSION, CodexNotFound, find_codex
 from cockpit.core.config import ConfigError, UntrustedSetting
+from cockpit.core.confinement import exec_overrides
 
 
 @dataclass
@@ -37,28 +38,42 @@ def sandbox_works(codex: Path, timeout: float = 60.0) -> tuple[bool, str]:
         if ok.returncode != 0:
             tail = (ok.stderr or ok.stdout).strip().splitlines()[-1:] or ["no output"]
             return False, f"workspace-write sandbox failed (exit {ok.returncode}): {tail[0]}"
-        # /tmp and $TMPDIR are writable inside the sandbox; the home directory is not.
-        outside = Path.home() / f".cockpit-sandbox-probe-{Path(tmp).name}"
+        # With the cockpit's confinement, neither the home directory nor a sibling under /tmp (where a
+        # board may live) is writable; the scratch directory is.
+        work, scratch = Path(tmp) / "work", Path(tmp) / "scratch"
+        work.mkdir()
+        scratch.mkdir()
+        outside = [Path.home() / f".cockpit-sandbox-probe-{Path(tmp).name}", Path(tmp) / "board-probe"]
+        overrides = [arg for item in exec_overrides(scratch) for arg in ("-c", item)]
+        script = "; ".join(f"echo x > {p}" for p in outside) + f"; echo x > {scratch / 'ok'}"
         subprocess.run(
             [
                 str(codex),
                 "sandbox",
                 "-c",
                 'sandbox_mode="workspace-write"',
+                *overrides,
                 "--",
                 "sh",
                 "-c",
-                f"echo x > {outside}",
+                script,
             ],
-            cwd=tmp,
+            cwd=work,
             capture_output=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
-        if outside.exists():
-            outside.unlink()
-            return False, "workspace-write sandbox runs but does not confine writes"
-    return True, "workspace-write sandbox runs commands and confines writes"
+        leaked = [p for p in outside if p.exists()]
+        for p in leaked:
+            p.unlink()
+        if leaked:
+            return (
+                False,
+                f"workspace-write sandbox runs but does not confine writes ({leaked[0]} was written)",
+            )
+        if not (scratch / "ok").exists():
+            return False, "workspace-write sandbox does not let a worker write its scratch directory"
+    return True, "workspace-write sandbox runs commands and confines writes (no /tmp, no home)"
 
 
 def run_checks(repo: Path, *, check_sandbox: bool = True) -> list[Check]:
