@@ -21,6 +21,7 @@ from cockpit.core.atomic import append_jsonl, atomic_write_json, atomic_write_te
 from cockpit.core.config import ProjectConfig, load_config
 from cockpit.core.envelope import Envelope
 from cockpit.core.state import TaskState, utc_now
+from cockpit.core.text import strip_control
 
 BLACKBOARD_DIR = ".cockpit"
 _SUBDIRS = (
@@ -63,8 +64,9 @@ class InboxItem:
 
 
 def make_task_id(title: str) -> str:
-    """A readable, unique-enough id: a slug of the title plus four hex digits (``add-hello-3fa2``)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    """A readable, unique-enough id: a slug of the title as shown (control sequences stripped) plus four
+    hex digits (``add-hello-3fa2``)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", strip_control(title).lower()).strip("-")
     slug = "-".join(slug.split("-")[:4])[:32].strip("-") or "task"
     return f"{slug}-{secrets.token_hex(2)}"
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.prompt import Outcome
 from cockpit.core.reducer import AttemptProgress
+from cockpit.core.text import CleanText, clean
 
 __all__ = [
     "CATASTROPHIC_CONSECUTIVE_FAILURES",
@@ -162,12 +163,12 @@ class Failure(BaseModel):
 
     error_type: ErrorType
     code: FailureCode
-    message: str
+    message: CleanText
     http_status: int | None = None
     retryable: bool
     trips_breaker: bool
-    suggestion: str
-    signature: str
+    suggestion: CleanText
+    signature: CleanText
     resets_at: float | None = None
 
 
@@ -416,7 +417,7 @@ def _failure(
     http_status: int | None = None,
     resets_at: float | None = None,
 ) -> Failure:
-    message = message.strip()[:MAX_MESSAGE_CHARS] or code.value
+    message = clean(message.strip())[:MAX_MESSAGE_CHARS] or code.value
     return Failure(
         error_type=_ERROR_TYPE[code],
         code=code,
