@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cockpit.core.atomic import disk_error_text, disk_full
 from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask
 from cockpit.core.commands import CommandError, run_task_command, submit
 from cockpit.core.config import ConfigError
@@ -631,14 +632,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (UsageError, EnvelopeError, ConfigError, UnknownTask, DecisionError) as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return EXIT_USAGE
-    except LockHeld as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+    except (LockHeld, BlackboardError, CommandError) as exc:
+        _fail(str(exc))
         return EXIT_FAIL
-    except (BlackboardError, CommandError) as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        # Every write is atomic (or a whole line): the one that failed left nothing behind.
+        _fail(f"{disk_error_text(exc)}; nothing was changed")
         return EXIT_FAIL
+
+
+def _fail(message: str) -> None:
+    print(f"cockpit: {' '.join(clean(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

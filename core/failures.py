@@ -41,6 +41,7 @@ __all__ = [
     "normalise_error_info",
     "rollout_error_info",
     "signature_of",
+    "start_failure",
 ]
 
 CATASTROPHIC_CONSECUTIVE_FAILURES: Final = 5
@@ -429,6 +430,12 @@ def _failure(
         signature=signature_of(code.value, message),
         resets_at=resets_at,
     )
+
+
+def start_failure(what: str) -> Failure:
+    """A failure for an attempt that could not be started (preparing its lane, building Codex's argv,
+    spawning its runner): an unknown error of this task, never of the supervisor."""
+    return _failure(_C.UNKNOWN, f"could not start the attempt: {what}")
 
 
 def acceptance_failure(check: str, detail: str = "") -> Failure:
