@@ -235,7 +235,7 @@ class Supervisor:
             if self.disk_full is None:
                 self.on_notice(
                     f"cockpit: {disk_error_text(exc)}; dispatching paused, retrying every "
-                    f"{DISK_FULL_RETRY_S:.0f}s"
+                    f"{DISK_FULL_RETRY_S:g}s"
                 )
             self.disk_full = disk_error_text(exc)
             self._disk_retry_at = now + DISK_FULL_RETRY_S
