@@ -1,7 +1,9 @@
 """Entry point of the ``cockpit`` command: argument parsing and dispatch to the core.
 
-Exit codes: 0 success, 1 a task or check failed, 2 bad usage or invalid input (one line naming the
-field). Output is plain text, or JSON with ``--json``; nothing here draws a UI.
+Exit codes: 0 success, 1 a task or check failed (or the disk is full), 2 bad usage or invalid input (one
+line naming the field). Output is plain text, or JSON with ``--json``; nothing here draws a UI. Every
+string shown, in text or JSON, goes through :func:`cockpit.core.text.clean` (no terminal control
+sequences, secrets masked).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cockpit.core.atomic import disk_error_text, disk_full
 from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask
 from cockpit.core.commands import CommandError, run_task_command, submit
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionError
 from cockpit.core.envelope import EnvelopeError, envelope_from_mapping, load_envelope
+from cockpit.core.text import clean, clean_data
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -35,7 +39,17 @@ def _board(args: argparse.Namespace) -> Blackboard:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
+    print(json.dumps(clean_data(obj), indent=2, ensure_ascii=False))
+
+
+def _say(text: str) -> None:
+    """Print text that may carry worker or user input: cleaned first."""
+    print(clean(text))
+
+
+def _cell(value: object) -> str:
+    """One table cell: cleaned, on one line."""
+    return " ".join(clean(str(value)).split())
 
 
 # ---- commands ---------------------------------------------------------------------------------
@@ -164,13 +178,13 @@ def print_status(board: Blackboard) -> None:
         u = r["usage"]
         table.append(
             (
-                str(r["id"]),
-                str(r["lane"]),
-                str(r["state"]),
+                _cell(r["id"]),
+                _cell(r["lane"]),
+                _cell(r["state"]),
                 str(r["attempts"]),
                 _signals_text(r["signals"]),
                 f"{u['input_tokens']}/{u['output_tokens']}",
-                str(r.get("title") or "")[:48],
+                _cell(r.get("title") or "")[:48],
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -244,9 +258,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     print(f"{state.id}  [{state.lane}]  {state.status.value}")
-    print(f"  {state.title}")
+    _say(f"  {state.title}")
     if state.message:
-        print(f"  {state.message}")
+        _say(f"  {state.message}")
     if state.branch:
         print(f"  branch {state.branch} from {state.base_branch or '?'}@{(state.base_commit or '')[:10]}")
     if state.diff:
@@ -264,12 +278,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"  parse errors {p.parse_errors}"
         )
         if a.error:
-            print(f"    error: {a.error}")
+            _say(f"    error: {a.error}")
         if a.outcome and a.outcome.status:
-            print(f"    outcome: {a.outcome.status}: {a.outcome.detail}")
+            _say(f"    outcome: {a.outcome.status}: {a.outcome.detail}")
     for e in events[-10:]:
         if e.get("line"):
-            print(f"  {e['ts'][:19]}  {e['line']}")
+            _say(f"  {str(e.get('ts', ''))[:19]}  {e['line']}")
     return EXIT_OK
 
 
@@ -321,7 +335,7 @@ def _task_command(kind: str, **extra: Any):
     def run(args: argparse.Namespace) -> int:
         board = _board(args)
         fields = {k: getattr(args, k) for k in extra}
-        print(run_task_command(board, kind, args.task, **fields))
+        _say(run_task_command(board, kind, args.task, **fields))
         return EXIT_OK
 
     return run
@@ -346,7 +360,7 @@ def cmd_decisions(args: argparse.Namespace) -> int:
     if not cards:
         print("no pending decisions")
     for card in cards:
-        print(render_markdown(card))
+        _say(render_markdown(card))
         print()
     return EXIT_OK
 
@@ -358,7 +372,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     res = card.resolved
     assert res is not None
     option = card.option(res.option) if res.option else None
-    print(f"{card.id}: {res.option} — {option.label if option else '?'} ({res.action})")
+    _say(f"{card.id}: {res.option} — {option.label if option else '?'} ({res.action})")
     pid = board.supervisor_pid()
     print("the supervisor applies it now" if pid else "applied when a supervisor runs (`cockpit run`)")
     return EXIT_OK
@@ -388,7 +402,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             f"{letter.task_id}  {letter.error_type}  attempts {letter.attempts}  priority {letter.priority}  "
             f"retry {when}"
         )
-        print(f"    {letter.error[:160]}")
+        _say(f"    {_cell(letter.error)[:160]}")
     return EXIT_OK
 
 
@@ -650,14 +664,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (UsageError, EnvelopeError, ConfigError, UnknownTask, DecisionError) as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return EXIT_USAGE
-    except LockHeld as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+    except (LockHeld, BlackboardError, CommandError) as exc:
+        _fail(str(exc))
         return EXIT_FAIL
-    except (BlackboardError, CommandError) as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        # Every write is atomic (or a whole line): the one that failed left nothing behind.
+        _fail(f"{disk_error_text(exc)}; nothing was changed")
         return EXIT_FAIL
+
+
+def _fail(message: str) -> None:
+    print(f"cockpit: {' '.join(clean(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ submissions go through :func:`cockpit.core.commands.submit` into the inbox, answ
 :class:`~cockpit.core.decisions.DecisionStore`, and everything else is a read. It starts no worker
 itself: tasks are accepted from the inbox and run only while a supervisor holds the blackboard (the
 full-screen cockpit or ``cockpit run``). Refusals come back as MCP tool errors carrying the same
-one-line messages the CLI prints (``invalid envelope: budget.tokens: ...``).
+one-line messages the CLI prints (``invalid envelope: budget.tokens: ...``). Every string of a tool's
+result goes through :func:`cockpit.core.text.clean`, as on every other surface: worker text (messages,
+errors, diffs, last messages) never carries terminal control sequences or unmasked secrets.
 
 An orchestrator may answer a decision card only when the project's ``orchestrator_may_answer`` names
 the card's trigger; merges, sandbox widening and protected paths stay with the human by default.
@@ -36,6 +38,7 @@ from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore, p
 from cockpit.core.diff_parse import parse_patch
 from cockpit.core.envelope import EnvelopeError, envelope_from_mapping
 from cockpit.core.state import ACTIVE, TaskState, utc_now
+from cockpit.core.text import clean, clean_data
 
 SERVER_NAME = "cockpit"
 INBOX_STATUS = "submitted (in the inbox)"
@@ -63,19 +66,19 @@ _REFUSALS = (EnvelopeError, ConfigError, BlackboardError, CommandError, OSError)
 
 def _refusal(exc: BaseException) -> CallToolResult:
     """A tool error carrying the one-line message the CLI prints for the same refusal."""
-    text = f"blackboard I/O failed: {exc}" if isinstance(exc, OSError) else str(exc)
+    text = clean(f"blackboard I/O failed: {exc}" if isinstance(exc, OSError) else str(exc))
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
 def as_tool(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a tool so the core's refusals come back as tool errors, word for word, rather than as
-    crashes (whose text the server keeps to itself)."""
+    """Wrap a tool so its result is cleaned and the core's refusals come back as tool errors, word
+    for word, rather than as crashes (whose text the server keeps to itself)."""
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
             try:
-                return await fn(*args, **kwargs)
+                return clean_data(await fn(*args, **kwargs))
             except _REFUSALS as exc:
                 return _refusal(exc)
 
@@ -84,7 +87,7 @@ def as_tool(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return clean_data(fn(*args, **kwargs))
         except _REFUSALS as exc:
             return _refusal(exc)
 

@@ -1,15 +1,17 @@
 """The file blackboard (at ``<repo>/.git/cockpit``, see :mod:`cockpit.core.board_home`): layout, the
 supervisor lock, inbox drops, task files, append-only logs, and quarantine of files that fail to parse.
-It is the only shared state."""
+It is the only shared state, and private to its owner: directories ``0700``, files ``0600``."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +20,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cockpit.core.atomic import append_jsonl, atomic_write_json, atomic_write_text
+from cockpit.core.atomic import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_text,
+    make_private_dirs,
+    private_opener,
+)
 from cockpit.core.board_home import BoardMoveRefused, board_root_for, migrate_legacy_board
 from cockpit.core.config import ProjectConfig, load_config
 from cockpit.core.envelope import Envelope
 from cockpit.core.state import TaskState, utc_now
+from cockpit.core.text import strip_control
 
 _SUBDIRS = (
     "inbox",
@@ -64,8 +75,9 @@ class InboxItem:
 
 
 def make_task_id(title: str) -> str:
-    """A readable, unique-enough id: a slug of the title plus four hex digits (``add-hello-3fa2``)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    """A readable, unique-enough id: a slug of the title as shown (control sequences stripped) plus four
+    hex digits (``add-hello-3fa2``)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", strip_control(title).lower()).strip("-")
     slug = "-".join(slug.split("-")[:4])[:32].strip("-") or "task"
     return f"{slug}-{secrets.token_hex(2)}"
 
@@ -78,7 +90,7 @@ class SupervisorLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = private_opener(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -86,8 +98,9 @@ class SupervisorLock:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 raise LockHeld(read_lock_pid(self.path)) from exc
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # the pid is a courtesy to readers; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
     def release(self) -> None:
@@ -116,7 +129,8 @@ class Blackboard:
         self.repo = repo.resolve()
         self.root = board_root_for(self.repo)
         try:
-            migrate_legacy_board(self.repo, self.root)
+            if migrate_legacy_board(self.repo, self.root):
+                self._make_private()
         except BoardMoveRefused as exc:
             raise BlackboardError(str(exc)) from exc
         except OSError as exc:
@@ -128,13 +142,30 @@ class Blackboard:
         return (self.root / "tasks").is_dir()
 
     def init(self) -> bool:
-        """Create the layout (idempotent), for the owner only. Returns True if anything was created."""
+        """Create the layout (idempotent), private to the owner. Returns True if anything was created."""
         created = not self.exists
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
         for sub in _SUBDIRS:
-            (self.root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dirs(self.root / sub)
+        self._make_private()
         return created
+
+    def _make_private(self) -> None:
+        """Bring a board made before the permission rule in line, once: its directories ``0700``, its
+        files ``0600`` (the git worktrees under ``worktrees/`` keep their own modes)."""
+        if stat.S_IMODE(self.root.stat().st_mode) == PRIVATE_DIR:
+            return
+        worktrees = self.root / "worktrees"
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            here = Path(dirpath)
+            if here == worktrees:
+                dirnames[:] = []
+            for name in filenames:
+                path = here / name
+                if not path.is_symlink():
+                    os.chmod(path, PRIVATE_FILE)
+            if here != self.root:
+                os.chmod(here, PRIVATE_DIR)
+        os.chmod(self.root, PRIVATE_DIR)  # last: an interrupted pass is done again next time
 
     def require(self) -> None:
         if not self.exists:

@@ -183,7 +183,6 @@ def migrate_legacy_board(repo: Path, root: Path) -> bool:
         shutil.copytree(old, staging, symlinks=True)
         os.rename(staging, root)
         shutil.rmtree(old)
-    os.chmod(root, 0o700)
     _repoint(repo, old, root)
     return True
 

@@ -63,7 +63,12 @@ class ExecPlan:
         if self.resume_thread:
             args += ["resume", self.resume_thread]
         args.append(self.prompt)
-        assert not any(flag in args for flag in FORBIDDEN_FLAGS)
+        if any(flag in args for flag in FORBIDDEN_FLAGS):
+            raise UnsafeCommand("the argv would bypass approvals and the sandbox")
+        if self.model is not None and self.model.startswith("-"):
+            raise UnsafeCommand(f"model {self.model[:40]!r} reads as an option")
+        if any("\x00" in arg for arg in args):
+            raise UnsafeCommand("an argument contains a NUL character")
         return args
 
 

@@ -339,7 +339,7 @@ class DecisionStore:
         while True:
             card_id = format_card_id(n)
             try:
-                fd = os.open(self.ids_dir / card_id, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(self.ids_dir / card_id, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 n += 1
                 continue

@@ -77,6 +77,10 @@ DENY_BASENAMES: tuple[str, ...] = ("*.env", ".env", ".env.*", "credentials.*", "
 _PROTECTED_OUTPUT_DIRS: tuple[str, ...] = (".git", ".cockpit")
 
 _TITLE_MAX = 60
+# Strings that become arguments of Codex's command line (``-m MODEL``) or paths named to it.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
+_PATH_MAX = 4096
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 _KEY_ALIASES: dict[str, str] = {
     "stop_if": "stop_conditions",
@@ -441,6 +445,12 @@ class InputRef(BaseModel):
                 raise PydanticCustomError("empty", "must not be empty")
             if "\x00" in value:
                 raise PydanticCustomError("nul", "must not contain a NUL character")
+            if _CONTROL_CHARS.search(value):
+                raise PydanticCustomError("control", "must not contain control characters")
+            if value.startswith("-"):
+                raise PydanticCustomError("dash", "must not start with '-' (write ./{path})", {"path": value})
+            if len(value) > _PATH_MAX:
+                raise PydanticCustomError("long", f"is longer than {_PATH_MAX} characters")
         return value
 
     @field_validator("summary", mode="before")
@@ -553,6 +563,16 @@ class Envelope(BaseModel):
         return data
 
     @model_validator(mode="after")
+    def _no_nul(self) -> Envelope:
+        """A NUL byte can reach no worker (it cannot be part of a prompt or an argument): refused in any
+        string, with the field named."""
+        for name, value in self:
+            for where, text in _strings(name, value):
+                if "\x00" in text:
+                    raise _field_error(where, "must not contain a NUL character")
+        return self
+
+    @model_validator(mode="after")
     def _default_title(self) -> Envelope:
         # Written past validation so a derived title does not count as given (``exclude_unset`` drops it
         # and a changed goal derives a new one).
@@ -598,6 +618,19 @@ class Envelope(BaseModel):
     def _texts(cls, value: Any) -> Any:
         return _optional_text(value)
 
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str | None) -> str | None:
+        # Passed to Codex as ``-m MODEL``: a conservative name, never something that reads as an option.
+        if value is not None and not MODEL_NAME.fullmatch(value):
+            raise PydanticCustomError(
+                "model_name",
+                "must be a model name: letters, digits and . _ : / @ + -, at most 128 characters, "
+                "not starting with '-' (got {value})",
+                {"value": repr(value[:80])},
+            )
+        return value
+
     @field_validator("output_protocol", mode="before")
     @classmethod
     def _protocol(cls, value: Any) -> Any:
@@ -627,6 +660,17 @@ class Envelope(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping that :func:`envelope_from_mapping` reads back to an equal envelope."""
         return self.model_dump(mode="json")
+
+
+def _strings(where: str, value: Any) -> list[tuple[str, str]]:
+    """Every string inside a field's value, with its dotted place (``inputs.0.path``)."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, BaseModel):
+        return [pair for name, item in value for pair in _strings(f"{where}.{name}", item)]
+    if isinstance(value, list | tuple):
+        return [pair for i, item in enumerate(value) for pair in _strings(f"{where}.{i}", item)]
+    return []
 
 
 def envelope_from_mapping(data: Mapping[str, Any]) -> Envelope:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.prompt import Outcome
 from cockpit.core.reducer import AttemptProgress
+from cockpit.core.text import CleanText, clean
 
 __all__ = [
     "CATASTROPHIC_CONSECUTIVE_FAILURES",
@@ -40,6 +41,7 @@ __all__ = [
     "normalise_error_info",
     "rollout_error_info",
     "signature_of",
+    "start_failure",
 ]
 
 CATASTROPHIC_CONSECUTIVE_FAILURES: Final = 5
@@ -162,12 +164,12 @@ class Failure(BaseModel):
 
     error_type: ErrorType
     code: FailureCode
-    message: str
+    message: CleanText
     http_status: int | None = None
     retryable: bool
     trips_breaker: bool
-    suggestion: str
-    signature: str
+    suggestion: CleanText
+    signature: CleanText
     resets_at: float | None = None
 
 
@@ -416,7 +418,7 @@ def _failure(
     http_status: int | None = None,
     resets_at: float | None = None,
 ) -> Failure:
-    message = message.strip()[:MAX_MESSAGE_CHARS] or code.value
+    message = clean(message.strip())[:MAX_MESSAGE_CHARS] or code.value
     return Failure(
         error_type=_ERROR_TYPE[code],
         code=code,
@@ -428,6 +430,12 @@ def _failure(
         signature=signature_of(code.value, message),
         resets_at=resets_at,
     )
+
+
+def start_failure(what: str) -> Failure:
+    """A failure for an attempt that could not be started (preparing its lane, building Codex's argv,
+    spawning its runner): an unknown error of this task, never of the supervisor."""
+    return _failure(_C.UNKNOWN, f"could not start the attempt: {what}")
 
 
 def acceptance_failure(check: str, detail: str = "") -> Failure:

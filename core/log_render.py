@@ -1,8 +1,8 @@
-"""Plain-text rendering of Codex events for ``cockpit log``, and the sanitising of all displayed text.
+"""Plain-text rendering of Codex events for ``cockpit log``.
 
 :func:`render_event` turns one event into a few short human lines (no styling, no terminal library).
-Everything taken from the stream is passed through :func:`strip_control` (no escape sequences or control
-characters reach the terminal) and :func:`redact` (obvious secrets are masked). :class:`LogRenderer`
+Everything taken from the stream is passed through :func:`cockpit.core.text.clean` (no escape sequences
+or control characters reach the terminal, obvious secrets are masked). :class:`LogRenderer`
 adds the little state a running log needs: a command's ``$`` line is not repeated when its completion
 directly follows its start.
 """
@@ -10,7 +10,6 @@ directly follows its start.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from typing import Any, Final
 
@@ -44,8 +43,9 @@ from cockpit.core.events import (
     Usage,
     WebSearchItem,
 )
+from cockpit.core.text import clean
 
-__all__ = ["LogRenderer", "redact", "render_event", "strip_control"]
+__all__ = ["LogRenderer", "render_event"]
 
 OUTPUT_LINES: Final = 5
 # App-server bookkeeping that says nothing a reader of the log needs (kept in the raw view).
@@ -63,87 +63,6 @@ APPROVAL_METHODS: Final = frozenset(
     {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
 )
 MAX_LINE_CHARS: Final = 2000
-
-# ------------------------------------------------------------------------------------------ sanitising
-
-_ESCAPES: Final = re.compile(
-    r"""
-      \x1b\[ [0-?]* [ -/]* [@-~]          # CSI ... final byte (colours, cursor moves, erase)
-    | \x9b [0-?]* [ -/]* [@-~]            # the same, 8-bit introducer
-    | \x1b\] [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)?   # OSC ... BEL or ST (titles, hyperlinks, clipboard)
-    | \x9d [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)?
-    | \x1b[PX^_] [^\x1b\x9c]* (?:\x1b\\|\x9c)?        # DCS / SOS / PM / APC strings
-    | [\x90\x98\x9e\x9f] [^\x1b\x9c]* (?:\x1b\\|\x9c)?
-    | \x1b [ -/]* [0-~]                   # any other escape sequence
-    | \x1b                                # a lone ESC
-    """,
-    re.VERBOSE,
-)
-# C0 controls but \t and \n, DEL, C1 controls, and bidirectional overrides that reorder displayed text.
-_CONTROLS: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def strip_control(text: str) -> str:
-    """Remove terminal escape sequences (CSI, OSC, DCS, ...) and control characters except ``\\n``/``\\t``.
-
-    ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` (which would let output overwrite the line) is removed.
-    """
-    if _CONTROLS.search(text) is None:
-        return text
-    text = text.replace("\r\n", "\n")
-    return _CONTROLS.sub("", _ESCAPES.sub("", text))
-
-
-_REDACTED: Final = "[REDACTED]"
-_SECRET_PATTERNS: Final[list[tuple[re.Pattern[str], str]]] = [
-    # PEM private keys (whole block, or from the header to the end when cut short).
-    (
-        re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S
-        ),
-        "-----BEGIN PRIVATE KEY----- " + _REDACTED,
-    ),
-    # Bearer tokens (Authorization headers, curl -H ...).
-    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + _REDACTED),
-    # OpenAI / Anthropic style keys: sk-..., sk-proj-..., sk-ant-...
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "sk-" + _REDACTED),
-    # GitHub tokens.
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), _REDACTED),
-    # AWS access key ids.
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), _REDACTED),
-    # Slack tokens.
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), _REDACTED),
-    # Google API keys.
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), _REDACTED),
-    # key=value / key: value / "key": "value" for secret-sounding keys.
-    (
-        re.compile(
-            r"""(?ix)
-            \b( (?:[a-z0-9]+[_-])* (?:password|passwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token
-                |access[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token) )
-            (["']?\s*[:=]\s*)
-            (["']?)
-            (?!\[REDACTED\])[^\s"',;&]+
-            """
-        ),
-        r"\1\2\3" + _REDACTED,
-    ),
-    # Credentials inside URLs: scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@"), r"\1" + _REDACTED + "@"),
-]
-
-
-def redact(text: str) -> str:
-    """Mask obvious secrets: API keys (``sk-``, ``ghp_``, ``AKIA``, ...), bearer tokens, ``password=...``."""
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def clean(text: str) -> str:
-    """What every displayed piece of stream text goes through: :func:`strip_control`, then :func:`redact`."""
-    return redact(strip_control(text))
-
 
 # ------------------------------------------------------------------------------------------- rendering
 

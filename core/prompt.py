@@ -23,6 +23,7 @@ from cockpit.core.envelope import (
     Envelope,
     InputRef,
 )
+from cockpit.core.text import CleanText, strip_control
 
 __all__ = [
     "MAX_PROMPT_TOKENS",
@@ -280,7 +281,7 @@ class Outcome(BaseModel):
     """
 
     status: OutcomeStatus | None
-    detail: str
+    detail: CleanText
 
 
 _WRAP = r"(?:\*\*|__|`|\*|_)?"
@@ -296,11 +297,12 @@ def parse_outcome(last_message: str | None) -> Outcome:
     """Read the protocol's status from the first non-empty line of the worker's final message.
 
     Accepts ``COMPLETED:``/``FAILED:``/``BLOCKED:`` in any case, optionally in ``**bold**`` or after a
-    ``#`` heading marker or a ``-`` bullet.
+    ``#`` heading marker or a ``-`` bullet. Terminal control sequences do not count (the message is
+    read as it would be shown).
     """
     if not last_message:
         return Outcome(status=None, detail="")
-    first = next((ln.strip() for ln in last_message.splitlines() if ln.strip()), "")
+    first = next((ln.strip() for ln in strip_control(last_message).splitlines() if ln.strip()), "")
     match = _OUTCOME.match(first)
     if match is None:
         return Outcome(status=None, detail=first)

@@ -48,6 +48,7 @@ from cockpit.core.events import (
     UnknownItem,
     Usage,
 )
+from cockpit.core.text import CleanText, clean
 
 __all__ = ["AttemptProgress", "AttemptReducer", "LiveDiff"]
 
@@ -71,7 +72,7 @@ class LiveDiff(BaseModel):
     files: int = 0
     insertions: int = 0
     deletions: int = 0
-    paths: list[str] = Field(default_factory=list)  # at most :data:`MAX_LIVE_DIFF_PATHS`
+    paths: list[CleanText] = Field(default_factory=list)  # at most :data:`MAX_LIVE_DIFF_PATHS`
 
     @classmethod
     def of(cls, patch: str) -> LiveDiff:
@@ -87,24 +88,24 @@ class AttemptProgress(BaseModel):
     turns_started: int = 0
     turns_completed: int = 0
     turn_completed: bool = False
-    turn_failed: str | None = None
+    turn_failed: CleanText | None = None
     usage: Usage | None = None
     commands: int = 0
     commands_failed: int = 0
     commands_running: int = 0
-    file_changes: list[str] = Field(default_factory=list)
+    file_changes: list[CleanText] = Field(default_factory=list)
     file_changes_truncated: int = 0
     agent_messages: int = 0
-    last_agent_message: str | None = None
+    last_agent_message: CleanText | None = None
     reasoning_items: int = 0
-    errors: list[str] = Field(default_factory=list)
+    errors: list[CleanText] = Field(default_factory=list)
     error_events: int = 0
     unknown_events: int = 0
-    unknown_types: list[str] = Field(default_factory=list)
+    unknown_types: list[CleanText] = Field(default_factory=list)
     todo: list[dict[str, Any]] | None = None
     user_input_requests: int = 0
     parse_errors: int = 0
-    awaiting_approval: str | None = None  # what Codex asks to do while it waits for an answer (mcp lane)
+    awaiting_approval: CleanText | None = None  # what Codex asks while it waits for an answer (mcp lane)
     live_diff: LiveDiff | None = None  # the running turn's diff so far (mcp lane: ``turn/diff/updated``)
 
 
@@ -367,7 +368,7 @@ class AttemptReducer:
         self._errors.append(item.message[:MAX_ERROR_CHARS])
 
     def _on_todo(self, item: TodoListItem) -> None:
-        self._todo = [{"text": entry.text, "completed": entry.completed} for entry in item.items]
+        self._todo = [{"text": clean(entry.text), "completed": entry.completed} for entry in item.items]
 
     def _on_unknown_item(self, item: UnknownItem) -> None:
         self._unknown_events += 1

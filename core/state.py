@@ -13,6 +13,7 @@ from cockpit.core.exit_info import ExitInfo
 from cockpit.core.failures import Failure
 from cockpit.core.prompt import Outcome
 from cockpit.core.reducer import AttemptProgress
+from cockpit.core.text import CleanText
 
 
 def utc_now() -> datetime:
@@ -70,7 +71,7 @@ class Attempt(BaseModel):
     progress: AttemptProgress = Field(default_factory=AttemptProgress)
     usage_delta: Usage | None = None
     outcome: Outcome | None = None
-    error: str | None = None
+    error: CleanText | None = None  # worker-derived text: cleaned (see cockpit.core.text)
     failure: Failure | None = None
     probe: bool = False
 
@@ -83,7 +84,7 @@ class DiffStat(BaseModel):
     files: int = 0
     insertions: int = 0
     deletions: int = 0
-    paths: list[str] = Field(default_factory=list)
+    paths: list[CleanText] = Field(default_factory=list)
 
 
 class TaskState(BaseModel):
@@ -91,11 +92,11 @@ class TaskState(BaseModel):
 
     id: str
     lane: str
-    title: str
+    title: CleanText
     status: TaskStatus = TaskStatus.QUEUED
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
-    message: str | None = None
+    message: CleanText | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     thread_id: str | None = None
     thread_usage: Usage | None = None

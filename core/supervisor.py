@@ -6,7 +6,9 @@ while it runs), accepts drops from the inbox, checks the provider's circuit brea
 attempt's ``events.jsonl`` through the tailer and reducer with a watchdog, and finalises attempts from
 ``exit.json`` and the files: three signals, usage deltas to the ledger, then settlement
 (:mod:`cockpit.core.settlement`). Housekeeping applies answered decisions, expires overdue ones, and
-sweeps dead letters. On start it re-attaches to runners that outlived a previous supervisor.
+sweeps dead letters. On start it re-attaches to runners that outlived a previous supervisor. When the
+disk fills, it says so in one line, stops dispatching and retries its pass every
+:data:`DISK_FULL_RETRY_S` seconds; work resumes when space returns (inbox drops stay until accepted).
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cockpit.core.atomic import atomic_write_json, atomic_write_text
+from cockpit.core.atomic import (
+    atomic_write_json,
+    atomic_write_text,
+    disk_error_text,
+    disk_full,
+    make_private_dirs,
+    private_opener,
+)
 from cockpit.core.blackboard import Blackboard, BlackboardError, InboxItem
 from cockpit.core.breaker import BreakerState, BreakerStore
 from cockpit.core.budgets import BudgetStatus, project_budget_status, stuck_check, task_size
@@ -46,6 +55,7 @@ from cockpit.core.effort_policy import choose_effort_for
 from cockpit.core.envelope import Envelope, requested_escalations
 from cockpit.core.events import CodexEvent, RateLimitsUpdated
 from cockpit.core.exit_info import ExitInfo
+from cockpit.core.failures import error_event, start_failure
 from cockpit.core.gates import escalation_gate, open_gate, weekly_budget_gate
 from cockpit.core.git_ops import GitOpError
 from cockpit.core.lanes import LANES, UNBUILT, Lane
@@ -54,6 +64,7 @@ from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE, record_live
 from cockpit.core.mcp_runner import APPROVAL_TRIGGER
 from cockpit.core.prompt import parse_outcome, render_followup_prompt, render_prompt
 from cockpit.core.reducer import AttemptReducer
+from cockpit.core.retry import max_attempts_for
 from cockpit.core.settlement import Settler
 from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, utc_now
 from cockpit.core.tailer import EventTailer
@@ -64,6 +75,7 @@ RUNNER_LOST_GRACE_S = 2.0
 HOUSEKEEPING_EVERY_S = 1.0
 DEAD_LETTER_SWEEP_EVERY_S = 30.0
 ARCHIVE_EVERY_S = 3600.0
+DISK_FULL_RETRY_S = 10.0
 
 
 def codex_home_of(env: dict[str, str]) -> Path:
@@ -99,6 +111,7 @@ class Running:
     watchdog_fired: bool = False
     todo_done: int = -1
     runner_gone_at: float | None = None
+    finalised: set[str] = field(default_factory=set)  # finalise's steps done (a full disk may cut it)
     diff_written: int = 0  # the reducer's turn-diff version last written to ``turn.diff``
 
     @property
@@ -116,6 +129,7 @@ class Supervisor:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         on_change: Callable[[TaskState], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.board = board
         self.config = board.config()
@@ -124,6 +138,9 @@ class Supervisor:
         self.clock = clock
         self.rng = rng or random.Random()
         self.on_change = on_change
+        self.on_notice = on_notice or _to_stderr
+        self.disk_full: str | None = None  # what could not be written, while the disk is full
+        self._disk_retry_at = 0.0
         self.running: dict[str, Running] = {}
         self.tasks: dict[str, TaskState] = {}
         self.max_seen_running = 0
@@ -180,23 +197,25 @@ class Supervisor:
         """Supervise until stopped (or, with ``until_idle``, until nothing is queued or running)."""
         self.board.init()
         with self.board.lock():
-            self.board.log_event({"kind": "supervisor_started", "pid": os.getpid()})
+            with contextlib.suppress(OSError):  # a full disk is met (and said) by the first pass
+                self.board.log_event({"kind": "supervisor_started", "pid": os.getpid()})
             self.recover()
             try:
                 while not self._stop.is_set():
-                    self.step()
-                    if until_idle and self.idle():
+                    self.guarded_step()
+                    if until_idle and self.disk_full is None and self.idle():
                         break
                     try:
                         await asyncio.wait_for(self._stop.wait(), timeout=self.config.poll_interval_s)
                     except TimeoutError:
                         pass
             finally:
-                self.board.log_event(
-                    {"kind": "supervisor_stopped", "pid": os.getpid(), "running": sorted(self.running)}
-                )
+                with contextlib.suppress(OSError):
+                    self.board.log_event(
+                        {"kind": "supervisor_stopped", "pid": os.getpid(), "running": sorted(self.running)}
+                    )
 
-    def step(self) -> None:
+    def step(self, *, dispatch: bool = True) -> None:
         """One pass: inbox, running attempts, housekeeping, dispatch. The loop paces it."""
         self.accept_inbox()
         for run in list(self.running.values()):
@@ -205,7 +224,33 @@ class Supervisor:
         if now - self._last_housekeeping >= HOUSEKEEPING_EVERY_S:
             self._last_housekeeping = now
             self.housekeeping(now)
-        self.dispatch()
+        if dispatch:
+            self.dispatch()
+
+    def guarded_step(self) -> None:
+        """:meth:`step`, surviving a full disk: the first failed write is said in one line, dispatching
+        pauses, and the pass is retried every :data:`DISK_FULL_RETRY_S` seconds until it writes again."""
+        now = time.monotonic()
+        if self.disk_full is not None and now < self._disk_retry_at:
+            return
+        try:
+            self.step(dispatch=self.disk_full is None)
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            if self.disk_full is None:
+                self.on_notice(
+                    f"cockpit: {disk_error_text(exc)}; dispatching paused, retrying every "
+                    f"{DISK_FULL_RETRY_S:g}s"
+                )
+            self.disk_full = disk_error_text(exc)
+            self._disk_retry_at = now + DISK_FULL_RETRY_S
+            return
+        if self.disk_full is not None:
+            self.disk_full = None
+            self.on_notice("cockpit: the disk takes writes again; dispatching resumed")
+            with contextlib.suppress(OSError):
+                self.board.log_event({"kind": "disk_space", "line": "NOTIFY disk: writes work again"})
 
     def idle(self) -> bool:
         """Nothing running, nothing in the inbox, nothing queued that this supervisor could start."""
@@ -221,8 +266,14 @@ class Supervisor:
                     self._accept_submission(item)
                 else:
                     self._run_command(item)
-            finally:
+            except OSError as exc:
+                if not disk_full(exc):  # a full disk keeps the drop: it is taken again with space
+                    item.path.unlink(missing_ok=True)
+                raise
+            except BaseException:
                 item.path.unlink(missing_ok=True)
+                raise
+            item.path.unlink(missing_ok=True)
 
     def _accept_submission(self, item: InboxItem) -> None:
         data = item.data
@@ -234,10 +285,11 @@ class Supervisor:
             reason = f"envelope invalid at {'.'.join(map(str, err['loc']))}: {err['msg']}"
             self.board.quarantine(item.path, reason)
             return
-        if not task_id or task_id in self.tasks or task_id in self.board.task_ids():
+        if not task_id or task_id in self.tasks or self.board.read_state(task_id) is not None:
             self.board.quarantine(item.path, f"submission has a missing or duplicate task id {task_id!r}")
             return
-        self.board.write_envelope(task_id, envelope)
+        if not (self.board.task_dir(task_id) / "envelope.json").exists():  # else: a full disk cut in
+            self.board.write_envelope(task_id, envelope)
         state = TaskState(
             id=task_id,
             lane=envelope.lane,
@@ -415,6 +467,42 @@ class Supervisor:
                 self._save(state)
 
     def start_attempt(self, state: TaskState, lane: Lane, *, probe: bool = False) -> bool:
+        """Start the next attempt of ``state``; True when its runner runs. An unexpected error on the way
+        (preparing the lane, building Codex's argv, spawning the runner) fails this task with a structured
+        error event and never stops the supervisor; a full disk is left to the loop, which pauses."""
+        try:
+            return self._start_attempt(state, lane, probe=probe)
+        except Exception as exc:
+            if isinstance(exc, OSError) and disk_full(exc):
+                if probe and state.id not in self.running:
+                    with contextlib.suppress(OSError):
+                        self._release_probe()
+                raise
+            if state.id in self.running:  # the runner is up: its attempt is followed as any other
+                return True
+            self._start_failed(state, exc, probe=probe)
+            return False
+
+    def _start_failed(self, state: TaskState, exc: Exception, *, probe: bool) -> None:
+        n = len(state.attempts) + 1
+        failure = start_failure(f"{type(exc).__name__}: {exc}")
+        event = error_event(
+            state.id, failure, n, max_attempts_for(failure), f"attempt {n - 1}" if n > 1 else "none"
+        )
+        self.board.log_event({"kind": "error", **event.model_dump(mode="json")})
+        state.failures.append(failure)
+        state.status = TaskStatus.FAILED
+        state.message = f"attempt {n}: {failure.message[:300]}"
+        if probe:  # the breaker waits for its probe's result; this one never ran
+            self._release_probe()
+        self._save(state)
+
+    def _release_probe(self) -> None:
+        breaker = self.breakers.get(self.provider)
+        breaker.release_probe()
+        self.breakers.save(breaker)
+
+    def _start_attempt(self, state: TaskState, lane: Lane, *, probe: bool) -> bool:
         envelope = self.board.read_envelope(state.id)
         if envelope is None:
             state.status = TaskStatus.FAILED
@@ -438,7 +526,7 @@ class Supervisor:
             self._save(state)
             return False
         directory = self.board.attempt_dir(state.id, n)
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(directory)
         scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
         prompt, kind, resume = self._prompt_for(state, envelope)
         binding = self.windows.snapshot().binding
@@ -514,7 +602,7 @@ class Supervisor:
                 chunk_s=None,
             )
         atomic_write_json(directory / "spec.json", spec)
-        with open(directory / "runner.log", "ab") as runner_log:
+        with open(directory / "runner.log", "ab", opener=private_opener) as runner_log:
             popen = subprocess.Popen(
                 # -P: the runner runs outside the sandbox, so the worker's directory (where it could
                 # plant modules) never goes on its sys.path; it starts in the attempt's own directory.
@@ -542,12 +630,13 @@ class Supervisor:
         state.not_before = None
         state.status = TaskStatus.RUNNING
         state.message = f"attempt {n} running" + (f" (resuming thread {resume})" if resume else "")
-        self._save(state)
         now = time.monotonic()
         self.running[state.id] = Running(
             state, attempt, directory, EventTailer(directory / "events.jsonl"), popen=popen, last_activity=now
         )
         self.max_seen_running = max(self.max_seen_running, len(self.running))
+        self.tasks[state.id] = state
+        self._save(state)
         write_checkpoint(
             self.board.task_dir(state.id),
             build_checkpoint(state, phase="running", next_step=f"finish attempt {n}", artifacts=[]),
@@ -764,14 +853,21 @@ class Supervisor:
             state.thread_usage = progress.usage
             state.usage = state.usage.plus(delta)
         attempt.outcome = parse_outcome(last_text) if last_text.strip() else None
-        self.running.pop(state.id, None)
         shutil.rmtree(self.board.scratch_dir(state.id, attempt.n), ignore_errors=True)
-        self._notify(state, attempt)  # the completion line is written before any analysis
-        self._ledger(state, attempt)
-        envelope = self.board.read_envelope(state.id)
-        self._stuck(state, attempt, envelope)
-        self.settler.settle(state, attempt, envelope)
+        # Each step once, even when a full disk cuts this short and the next pass finalises again.
+        if "notify" not in run.finalised:
+            self._notify(state, attempt)  # the completion line is written before any analysis
+            run.finalised.add("notify")
+        if "ledger" not in run.finalised:
+            self._ledger(state, attempt)
+            run.finalised.add("ledger")
+        if "settle" not in run.finalised:
+            envelope = self.board.read_envelope(state.id)
+            self._stuck(state, attempt, envelope)
+            self.settler.settle(state, attempt, envelope)
+            run.finalised.add("settle")
         self._save(state)
+        self.running.pop(state.id, None)
 
     def _notify(self, state: TaskState, attempt: Attempt) -> None:
         info = attempt.exit or ExitInfo()
@@ -879,6 +975,10 @@ class Supervisor:
         self.board.write_state(state)
         if self.on_change is not None:
             self.on_change(state)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _read_text(path: Path) -> str:

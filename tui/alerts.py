@@ -9,10 +9,12 @@ import subprocess
 import sys
 from typing import TextIO
 
+from cockpit.core.text import clean
+
 
 def _clean(text: str) -> str:
-    """No control characters may reach the terminal inside an escape sequence."""
-    return "".join(ch for ch in text if ch.isprintable()).replace(";", ",")[:200]
+    """Cleaned like all shown text, then fit inside an escape sequence: one line, no ``;``."""
+    return " ".join(clean(text).split()).replace(";", ",")[:200]
 
 
 def osc_notification(title: str, body: str) -> str:

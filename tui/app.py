@@ -121,7 +121,11 @@ class CockpitApp(App[None]):
     @work(exclusive=True, group="supervisor", exit_on_error=False)
     async def host(self) -> None:
         try:
-            self.supervisor = Supervisor(self.board, env=self.env)
+            self.supervisor = Supervisor(
+                self.board,
+                env=self.env,
+                on_notice=lambda line: self.notify(line, title="supervisor", severity="warning", timeout=30),
+            )
             await self.supervisor.run()
         except LockHeld as exc:
             self.supervisor = None

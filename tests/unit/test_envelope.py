@@ -475,7 +475,8 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-_goals = st.text(min_size=1, max_size=200).filter(lambda s: s.strip() != "")
+# (a NUL byte is refused in any field)
+_goals = st.text(min_size=1, max_size=200).filter(lambda s: s.strip() != "" and "\x00" not in s)
 
 
 @settings(max_examples=150, deadline=None)

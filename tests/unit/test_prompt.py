@@ -117,7 +117,7 @@ def test_huge_everything_still_fits() -> None:
             "stop_conditions": ["s" * 800] * 3000,
             "checkpoint": "k" * 9000,
             "output_protocol": "o" * 9000,
-            "output": {"path": "x" * 5000, "format": "y" * 300},
+            "output": {"path": "x" * 4000, "format": "y" * 300},
         }
     )
     prompt = render_prompt(env, "z" * 500)

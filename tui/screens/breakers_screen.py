@@ -15,8 +15,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.breaker import BreakerState
-from cockpit.core.log_render import clean
 from cockpit.core.panels import BreakerRow, breaker_rows
+from cockpit.core.text import clean
 from cockpit.tui.screens.panel_screen import PanelScreen, one_line, sync_table
 
 STATE_MARKS = {

@@ -16,8 +16,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from cockpit.core.blackboard import Blackboard, BlackboardError, UnknownTask
 from cockpit.core.commands import CommandError, run_task_command
-from cockpit.core.log_render import clean
 from cockpit.core.panels import DeadLetterRow, countdown, dead_letter_rows
+from cockpit.core.text import clean
 from cockpit.tui.screens.panel_screen import PanelScreen, highlighted_key, one_line, sync_table
 
 COLUMNS = (

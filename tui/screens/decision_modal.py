@@ -14,25 +14,27 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore
+from cockpit.core.text import clean
 
 OPTION_KEYS = "abcd"
 
 
 def card_body(card: DecisionCard) -> Text:
+    """The card as text; its words may quote a worker or an envelope, so each goes through ``clean``."""
     text = Text()
-    text.append(f"{card.id} · {card.trigger} · risk {card.risk}\n", style="bold")
-    text.append(card.title + "\n\n")
-    text.append(card.context.strip() + "\n")
+    text.append(clean(f"{card.id} · {card.trigger} · risk {card.risk}\n"), style="bold")
+    text.append(clean(card.title) + "\n\n")
+    text.append(clean(card.context.strip()) + "\n")
     for option in card.options:
         mark = "  ★ recommended" if option.key == card.recommended else ""
         default = "  (default)" if option.key == card.default else ""
-        text.append(f"\n[{option.key}] {option.label}", style="bold")
-        text.append(f"{mark}{default}   cost: {option.cost}\n")
+        text.append(clean(f"\n[{option.key}] {option.label}"), style="bold")
+        text.append(clean(f"{mark}{default}   cost: {option.cost}\n"))
         for pro in option.pros:
-            text.append(f"    + {pro}\n")
+            text.append(clean(f"    + {pro}\n"))
         for con in option.cons:
-            text.append(f"    - {con}\n")
-    text.append(f"\nRecommended {card.recommended}: {card.recommended_why}\n")
+            text.append(clean(f"    - {con}\n"))
+    text.append(clean(f"\nRecommended {card.recommended}: {card.recommended_why}\n"))
     return text
 
 

@@ -25,7 +25,7 @@ from cockpit.core.blackboard import Blackboard, BlackboardError
 from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.diff_parse import FileDiff, parse_patch
 from cockpit.core.git_ops import GitOpError
-from cockpit.core.log_render import clean
+from cockpit.core.text import clean
 from cockpit.tui.widgets.diff_view import DiffView
 
 LIVE_POLL_S = 1.0

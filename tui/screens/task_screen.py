@@ -14,8 +14,8 @@ from textual.widgets import Footer, Markdown, Static
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.envelope import Envelope
-from cockpit.core.log_render import clean
 from cockpit.core.state import TaskState
+from cockpit.core.text import clean
 from cockpit.tui.screens.diff_screen import LiveDiffScreen, files_count, turn_diff_path
 from cockpit.tui.widgets.event_log import EventLog
 
@@ -67,7 +67,7 @@ def details_text(
     """The side panel; ``live_diff`` is the summary line of the shown attempt's ``turn.diff``."""
     text = Text()
     text.append(f"{state.id}  [{state.lane}]  {state.status.value}\n", style="bold")
-    text.append(f"{state.title}\n")
+    text.append(f"{clean(state.title)}\n")
     if state.message:
         text.append(clean(state.message) + "\n", style="italic")
     if state.branch:

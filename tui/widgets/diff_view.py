@@ -18,7 +18,7 @@ carried over, so the inside of such a construct may be coloured as code. Shown w
 files with no known lexer, binary files, lock and minified files (:data:`PLAIN_NAMES`,
 :data:`PLAIN_SUFFIXES`) and lines longer than :data:`MAX_CELLS` characters.
 
-Display: text goes through :func:`~cockpit.core.log_render.clean` (controls stripped, secrets masked),
+Display: text goes through :func:`~cockpit.core.text.clean` (controls stripped, secrets masked),
 tabs become 4 spaces and a line is cut at :data:`MAX_CELLS` cells with ``…`` (the patch on disk keeps
 the full text). The drawn line (a full-width ``Strip``, before horizontal cropping) is cached in an LRU
 keyed by (line index, version); the version changes when another file is shown, when the lexer arrives
@@ -47,7 +47,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cockpit.core.diff_parse import FileDiff
-from cockpit.core.log_render import clean
+from cockpit.core.text import clean
 
 __all__ = ["DARK_STYLE", "LIGHT_STYLE", "MAX_CELLS", "DiffView", "lexer_for"]
 

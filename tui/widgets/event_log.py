@@ -13,7 +13,7 @@ event has more; in the raw mode it is the JSON line itself. ``enter`` expands th
 cursor in place into all of its rendered lines (raw: its pretty-printed JSON); only one line is
 expanded at a time, so the mapping stays a simple shift.
 
-Everything shown is data: it goes through :func:`~cockpit.core.log_render.clean` (terminal controls
+Everything shown is data: it goes through :func:`~cockpit.core.text.clean` (terminal controls
 stripped, secrets masked) into ``rich.text.Text`` built without markup parsing, and is cut at
 :data:`MAX_CELLS` cells with ``…``. Strips are cached (LRU) by the line's byte offset, which stays
 valid as the file grows; the cache is cleared on resize and style/theme changes.
@@ -63,7 +63,8 @@ from cockpit.core.events import (
     parse_event_line,
 )
 from cockpit.core.line_index import LineIndex, tail_start
-from cockpit.core.log_render import LogRenderer, clean, strip_control
+from cockpit.core.log_render import LogRenderer
+from cockpit.core.text import clean, strip_control
 
 __all__ = ["MAX_CELLS", "EventLog"]
 

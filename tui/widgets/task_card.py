@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from cockpit.core.log_render import clean
 from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
 from cockpit.core.state import TaskState, TaskStatus
+from cockpit.core.text import clean
 
 SYMBOLS: dict[TaskStatus, str] = {
     TaskStatus.QUEUED: "○",
@@ -61,7 +61,7 @@ def card_text(state: TaskState, now: datetime) -> Text:
     )
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{SYMBOLS.get(state.status, '·')} {state.status.value}", style="bold")
-    text.append(f"  {state.title}")
+    text.append(f"  {clean(state.title)}")
     used = state.usage.input_tokens + state.usage.output_tokens
     text.append(
         f"\n{_elapsed(state, now)}  {_tokens(used)} tok  att {attempts}/{max(limit, attempts)}  {sig}"

@@ -1,0 +1,130 @@
+"""Worker text made safe to show: the one sanitiser every surface uses.
+
+Whatever a worker wrote (its messages, command output, errors, titles it chose, file names) and
+whatever a user typed into an envelope is data. Before it reaches a terminal, a JSON reader or a
+file other tools show, it goes through :func:`clean`: terminal escape sequences and control
+characters are removed (:func:`strip_control`) and obvious secrets masked (:func:`redact`).
+:func:`clean_data` does the same to every string of a JSON-like value, and :data:`CleanText` marks a
+model field whose text is cleaned when it is validated and again when it is written.
+
+The raw Codex stream (``events.jsonl`` of each attempt) and ``last-message.md`` stay byte for byte
+on disk; only what is shown of them is cleaned. Escaping for a UI's markup stays that UI's concern.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, PlainSerializer
+
+__all__ = ["REDACTED", "CleanText", "clean", "clean_data", "redact", "strip_control"]
+
+_ESCAPES: Final = re.compile(
+    r"""
+      \x1b\[ [0-?]* [ -/]* [@-~]          # CSI ... final byte (colours, cursor moves, erase)
+    | \x9b [0-?]* [ -/]* [@-~]            # the same, 8-bit introducer
+    | \x1b\] [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)?   # OSC ... BEL or ST (titles, hyperlinks, clipboard)
+    | \x9d [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c)?
+    | \x1b[PX^_] [^\x1b\x9c]* (?:\x1b\\|\x9c)?        # DCS / SOS / PM / APC strings
+    | [\x90\x98\x9e\x9f] [^\x1b\x9c]* (?:\x1b\\|\x9c)?
+    | \x1b [ -/]* [0-~]                   # any other escape sequence
+    | \x1b                                # a lone ESC
+    """,
+    re.VERBOSE,
+)
+# C0 controls but \t and \n, DEL, C1 controls, and bidirectional overrides that reorder displayed text.
+_CONTROLS: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_control(text: str) -> str:
+    """Remove terminal escape sequences (CSI, OSC, DCS, ...) and control characters except ``\\n``/``\\t``.
+
+    ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` (which would let output overwrite the line) is removed.
+    """
+    if _CONTROLS.search(text) is None:
+        return text
+    text = text.replace("\r\n", "\n")
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+REDACTED: Final = "[REDACTED]"
+_SECRET_PATTERNS: Final[list[tuple[re.Pattern[str], str]]] = [
+    # PEM private keys (whole block, or from the header to the end when cut short).
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S
+        ),
+        "-----BEGIN PRIVATE KEY----- " + REDACTED,
+    ),
+    # Bearer tokens (Authorization headers, curl -H ...).
+    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + REDACTED),
+    # OpenAI / Anthropic style keys: sk-..., sk-proj-..., sk-ant-...
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "sk-" + REDACTED),
+    # GitHub tokens.
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), REDACTED),
+    # AWS access key ids.
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), REDACTED),
+    # Slack tokens.
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), REDACTED),
+    # Google API keys.
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), REDACTED),
+    # key=value / key: value / "key": "value" for secret-sounding keys.
+    (
+        re.compile(
+            r"""(?ix)
+            \b( (?:[a-z0-9]+[_-])* (?:password|passwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token
+                |access[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token) )
+            (["']?\s*[:=]\s*)
+            (["']?)
+            (?!\[REDACTED\])[^\s"',;&]+
+            """
+        ),
+        r"\1\2\3" + REDACTED,
+    ),
+    # Environment-style assignments of any *_KEY / *_TOKEN / *_SECRET / *_PASSWORD (upper case only, so
+    # code such as ``primary_key=True`` stays readable).
+    (
+        re.compile(
+            r"""(?x)
+            \b( [A-Z][A-Z0-9_]*(?:_KEY|_TOKEN|_SECRET|PASSWORD|_PASS|_PWD|_CREDENTIALS?) )
+            (["']?\s*=\s*)
+            (["']?)
+            (?!\[REDACTED\])[^\s"',;&]+
+            """
+        ),
+        r"\1\2\3" + REDACTED,
+    ),
+    # Credentials inside URLs: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@"), r"\1" + REDACTED + "@"),
+]
+
+
+def redact(text: str) -> str:
+    """Mask obvious secrets: API keys (``sk-``, ``ghp_``, ``AKIA``, ...), bearer tokens, ``password=...``,
+    ``*_KEY=`` / ``*_TOKEN=`` assignments and PEM private keys."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def clean(text: str) -> str:
+    """What every shown piece of worker or user text goes through: :func:`strip_control`, then
+    :func:`redact`."""
+    return redact(strip_control(text))
+
+
+def clean_data(value: Any) -> Any:
+    """A JSON-like value (dicts, lists, strings, numbers) with every string, keys included, cleaned."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k) if isinstance(k, str) else k: clean_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_data(v) for v in value]
+    return value
+
+
+# A model field holding worker-derived text: cleaned when the model is built and when it is dumped, so
+# ``state.json`` and everything read from it never carry escape sequences or secrets, whoever assigned it.
+CleanText = Annotated[str, AfterValidator(clean), PlainSerializer(clean, return_type=str)]
