@@ -20,11 +20,12 @@ re-sends are not queued), token usage per thread, rate limits merged per ``limit
 (:func:`merge_rate_limits`), pending server requests and the final agent message of each turn.
 
 A ``turn/completed`` that never arrives can be recovered: :meth:`AppServerClient.recover_turn` asks
-``thread/read`` (0.169.0: params ``{"threadId"}``, result ``{"thread": {…, "status", "turns": [Turn]}}``
-with every turn and its full items; ``includeTurns: true`` is refused with -32601 "list_turns is not
-supported yet"), and when the turn is finished there, it is recorded as if its ``turn/completed`` had
-arrived: a synthesized ``turn/completed`` line (top-level ``"recoveredFrom": "thread/read"``) is appended
-to the transcript and queued, so every reader of the transcript sees the turn end.
+``thread/read`` (0.169.0, verified: params ``{"threadId", "includeTurns": true}``, result ``{"thread":
+{…, "status", "turns": [Turn with its full items]}}``; without ``includeTurns`` a thread's ``turns`` are
+always empty, and before its first turn has started a thread answers -32601 "list_turns is not supported
+yet"), and when the turn is finished there, it is recorded as if its ``turn/completed`` had arrived:
+a synthesized ``turn/completed`` line (top-level ``"recoveredFrom": "thread/read"``) is appended to the
+transcript and queued, so every reader of the transcript sees the turn end.
 
 Shutdown (:meth:`AppServerClient.close`): close stdin (the server exits 0 on EOF), then SIGTERM and
 SIGKILL to the process group by PID if it lingers. If the cockpit dies instead, the server sees EOF and
@@ -70,6 +71,7 @@ FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 APPROVAL_METHODS = frozenset({COMMAND_APPROVAL, FILE_CHANGE_APPROVAL})
 FINISHED_TURN_STATUSES = frozenset({"completed", "interrupted", "failed"})
 RECOVERED_FROM = "recoveredFrom"  # top-level key of a synthesized turn/completed line
+NO_TURNS_YET_CODE = -32601  # thread/read with turns before a thread's first turn: "list_turns is not …"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -772,7 +774,8 @@ class AppServerClient:
 
     async def thread_read(self, thread_id: str, *, timeout: float | None = 30.0) -> ThreadSnapshot:
         """``thread/read``: the thread's status and its turns (with their items) as the server knows them."""
-        result = await self.request("thread/read", {"threadId": thread_id}, timeout=timeout)
+        params = {"threadId": thread_id, "includeTurns": True}
+        result = await self.request("thread/read", params, timeout=timeout)
         thread = result.get("thread") if isinstance(result, dict) else None
         if not isinstance(thread, dict):
             raise AppServerError(0, f"thread/read result without a thread: {result!r:.200}")
@@ -793,7 +796,12 @@ class AppServerClient:
         known = self.completed_turns.get(turn_id)
         if known is not None:
             return known
-        snapshot = await self.thread_read(thread_id, timeout=timeout)
+        try:
+            snapshot = await self.thread_read(thread_id, timeout=timeout)
+        except AppServerError as exc:
+            if exc.code == NO_TURNS_YET_CODE:  # no turn of the thread has been stored yet
+                return None
+            raise
         known = self.completed_turns.get(turn_id)  # it may have arrived while we waited
         if known is not None:
             return known
