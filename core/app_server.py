@@ -19,6 +19,14 @@ carries no diff, the preceding ``item/started`` does), turn completions, the lat
 re-sends are not queued), token usage per thread, rate limits merged per ``limitId``
 (:func:`merge_rate_limits`), pending server requests and the final agent message of each turn.
 
+A ``turn/completed`` that never arrives can be recovered: :meth:`AppServerClient.recover_turn` asks
+``thread/read`` (0.169.0, verified: params ``{"threadId", "includeTurns": true}``, result ``{"thread":
+{…, "status", "turns": [Turn with its full items]}}``; without ``includeTurns`` a thread's ``turns`` are
+always empty, and before its first turn has started a thread answers -32601 "list_turns is not supported
+yet"), and when the turn is finished there, it is recorded as if its ``turn/completed`` had arrived:
+a synthesized ``turn/completed`` line (top-level ``"recoveredFrom": "thread/read"``) is appended to the
+transcript and queued, so every reader of the transcript sees the turn end.
+
 Shutdown (:meth:`AppServerClient.close`): close stdin (the server exits 0 on EOF), then SIGTERM and
 SIGKILL to the process group by PID if it lingers. If the cockpit dies instead, the server sees EOF and
 also gets SIGKILL from the kernel (``PR_SET_PDEATHSIG``). That signal follows the *thread* that spawned
@@ -61,6 +69,9 @@ SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
 COMMAND_APPROVAL = "item/commandExecution/requestApproval"
 FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 APPROVAL_METHODS = frozenset({COMMAND_APPROVAL, FILE_CHANGE_APPROVAL})
+FINISHED_TURN_STATUSES = frozenset({"completed", "interrupted", "failed"})
+RECOVERED_FROM = "recoveredFrom"  # top-level key of a synthesized turn/completed line
+NO_TURNS_YET_CODE = -32601  # thread/read with turns before a thread's first turn: "list_turns is not …"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -270,6 +281,17 @@ class ThreadStatus(WireModel):
     activeFlags: list[str] = Field(default_factory=list)
 
 
+class ThreadSnapshot(WireModel):
+    """The ``thread`` of a ``thread/read`` result: its status and every turn with its items."""
+
+    id: str = ""
+    status: ThreadStatus | None = None
+    turns: list[Turn] = Field(default_factory=list)
+
+    def turn(self, turn_id: str) -> Turn | None:
+        return next((turn for turn in self.turns if turn.id == turn_id), None)
+
+
 class ThreadStatusChanged(WireModel):
     threadId: str = ""
     status: ThreadStatus = Field(default_factory=ThreadStatus)
@@ -443,6 +465,9 @@ class AppServerClient:
         self.token_usage: dict[str, ThreadTokenUsage] = {}  # threadId -> latest
         self.rate_limits: dict[str, RateLimitSnapshot] = {}  # limitId -> merged
         self.thread_status: dict[str, ThreadStatus] = {}
+        self.thread_status_at: dict[str, float] = {}  # threadId -> time.monotonic() of the last change
+        self.last_received_at = time.monotonic()  # the last line from the server (or the start)
+        self.recovered_turns: set[str] = set()  # turns completed from thread/read, not turn/completed
         self.thread_cwd: dict[str, str] = {}
         self.threads: dict[str, dict[str, Any]] = {}  # threadId -> thread/start or thread/resume result
         self.pending_requests: dict[RequestId, Incoming] = {}  # server requests not answered/resolved
@@ -642,13 +667,18 @@ class AppServerClient:
         *,
         title: str = "Codex Cockpit",
         experimental_api: bool = False,
+        opt_out_notifications: Sequence[str] = (),
         timeout: float | None = 30.0,
     ) -> dict[str, Any]:
         """``initialize`` then the ``initialized`` notification; returns the server's result
-        (``userAgent``, ``codexHome``, …). ``client_name`` becomes the model requests' originator."""
+        (``userAgent``, ``codexHome``, …). ``client_name`` becomes the model requests' originator.
+        ``opt_out_notifications`` names notification methods the server must not send at all."""
+        capabilities: dict[str, Any] = {"experimentalApi": experimental_api}
+        if opt_out_notifications:
+            capabilities["optOutNotificationMethods"] = list(opt_out_notifications)
         params = {
             "clientInfo": {"name": client_name, "title": title, "version": version or _own_version()},
-            "capabilities": {"experimentalApi": experimental_api},
+            "capabilities": capabilities,
         }
         result = await self.request("initialize", params, timeout=timeout)
         self.server_info = result if isinstance(result, dict) else {}
@@ -742,6 +772,61 @@ class AppServerClient:
         """Interrupt a turn. It does not stop a command already running."""
         await self.request("turn/interrupt", {"threadId": thread_id, "turnId": turn_id}, timeout=timeout)
 
+    async def thread_read(self, thread_id: str, *, timeout: float | None = 30.0) -> ThreadSnapshot:
+        """``thread/read``: the thread's status and its turns (with their items) as the server knows them."""
+        params = {"threadId": thread_id, "includeTurns": True}
+        result = await self.request("thread/read", params, timeout=timeout)
+        thread = result.get("thread") if isinstance(result, dict) else None
+        if not isinstance(thread, dict):
+            raise AppServerError(0, f"thread/read result without a thread: {result!r:.200}")
+        try:
+            return ThreadSnapshot.model_validate(thread)
+        except ValidationError as exc:
+            raise AppServerError(0, f"thread/read result not understood: {exc}") from exc
+
+    async def recover_turn(
+        self, thread_id: str, turn_id: str, *, timeout: float | None = 30.0
+    ) -> TurnNotification | None:
+        """The turn's completion, from ``thread/read`` when its ``turn/completed`` did not arrive.
+
+        Returns the completion already received if there is one; otherwise reads the thread and, when
+        the turn has finished there (completed, interrupted or failed), records it exactly as a received
+        ``turn/completed`` would be (state, queue) and appends the synthesized line to the transcript.
+        ``None`` while the turn is still in progress (or unknown to the server)."""
+        known = self.completed_turns.get(turn_id)
+        if known is not None:
+            return known
+        try:
+            snapshot = await self.thread_read(thread_id, timeout=timeout)
+        except AppServerError as exc:
+            if exc.code == NO_TURNS_YET_CODE:  # no turn of the thread has been stored yet
+                return None
+            raise
+        known = self.completed_turns.get(turn_id)  # it may have arrived while we waited
+        if known is not None:
+            return known
+        turn = snapshot.turn(turn_id)
+        if turn is None or turn.status not in FINISHED_TURN_STATUSES:
+            return None
+        message = {
+            "method": "turn/completed",
+            "params": {"threadId": thread_id, "turn": turn.model_dump(mode="json")},
+            RECOVERED_FROM: "thread/read",
+        }
+        line = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        self.recovered_turns.add(turn_id)
+        self._record(line)
+        try:
+            self._route(line)
+        finally:
+            self._bump()
+        return self.completed_turns.get(turn_id)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the server's whole process group now (no stdin close, no grace)."""
+        if self.proc is not None and self.proc.returncode is None:
+            _killpg(self.proc.pid, sig)
+
     # -- incoming -------------------------------------------------------------------------------
 
     async def next_incoming(self, timeout: float | None = None) -> Incoming | None:
@@ -793,8 +878,9 @@ class AppServerClient:
         return await asyncio.wait_for(self.proc.wait(), timeout)
 
     def final_message(self, turn_id: str) -> str | None:
-        """The text of the turn's last completed ``agentMessage``."""
-        text = self._agent_messages.get(turn_id)
+        """The text of the turn's last completed ``agentMessage`` (for a turn recovered from
+        ``thread/read``, the last one there: item notifications may have been missed too)."""
+        text = None if turn_id in self.recovered_turns else self._agent_messages.get(turn_id)
         if text is not None:
             return text
         completed = self.completed_turns.get(turn_id)
@@ -802,7 +888,7 @@ class AppServerClient:
             for item in reversed(completed.turn.items):
                 if item.type == "agentMessage" and item.text is not None:
                     return item.text
-        return None
+        return self._agent_messages.get(turn_id)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -857,6 +943,7 @@ class AppServerClient:
 
     def _on_line(self, line: bytes) -> None:
         self.received += 1
+        self.last_received_at = time.monotonic()
         self._record(line)
         try:
             self._route(line)
@@ -954,6 +1041,7 @@ class AppServerClient:
                 self.thread_cwd[thread["id"]] = str(thread["cwd"])
         elif isinstance(typed, ThreadStatusChanged):
             self.thread_status[typed.threadId] = typed.status
+            self.thread_status_at[typed.threadId] = time.monotonic()
         elif isinstance(typed, ErrorNotification):
             self.errors.append(typed)
         elif isinstance(typed, TurnNotification) and incoming.method == "turn/completed":

@@ -13,9 +13,24 @@ then shutdown), SIGTERM/SIGHUP stop, SIGUSR1 is the watchdog's stop; at the hard
 is interrupted and the server closed. At the end it writes ``last-message.md`` and ``exit.json``
 (see :class:`cockpit.core.exit_info.ExitInfo`): code 0 only after a completed turn and a clean shutdown.
 
+Known upstream failure modes are contained:
+
+- A ``turn/completed`` that never arrives: when the server reports the thread idle (or a terminal
+  ``error``) and ``idle_read_s`` pass without the turn ending, or nothing at all arrives for
+  ``quiet_read_s``, the runner asks ``thread/read``; a turn finished there completes the attempt (its
+  status and last agent message) instead of waiting for the hard cap. ``exit.json`` says
+  ``recovered: "thread/read"``.
+- ``turn/interrupt`` has a deadline: when the turn has not ended ``interrupt_grace_s`` (default
+  ``grace_s``) after it was sent, the app-server's process group is killed (``killed_after_interrupt``).
+- An approval request for a turn that has ended, or for a turn that is not this attempt's, is declined
+  at once and logged on the board's events; it never becomes a decision card.
+- ``exit.json`` names the thread only when a turn ran in it (or it was resumed): a thread without a turn
+  has no rollout and cannot be resumed.
+
 Spec keys: ``codex``, ``cwd``, ``attempt_dir``, ``prompt_file``, ``deadline_s``, ``grace_s``, ``env``,
 ``approval_policy``, ``sandbox``, ``network``, ``model``, ``effort``, ``resume_thread``, ``board_root``,
-``task_id``, ``attempt``.
+``task_id``, ``attempt``; optional ``idle_read_s``, ``quiet_read_s``, ``interrupt_grace_s`` and
+``opt_out_notifications`` (notification methods the server must not send).
 """
 
 from __future__ import annotations
@@ -39,7 +54,9 @@ from cockpit.core.app_server import (
     CommandApprovalRequest,
     FileChangeApprovalRequest,
     Incoming,
+    TurnNotification,
 )
+from cockpit.core.atomic import append_jsonl
 from cockpit.core.confinement import thread_config
 from cockpit.core.decisions import WITHDRAWN, DecisionCard, DecisionError, DecisionOption, DecisionStore
 from cockpit.core.runner import (
@@ -54,6 +71,10 @@ APPROVAL_TRIGGER = "codex_approval"
 APPROVAL_DEADLINE = timedelta(minutes=30)
 POLL_S = 0.2
 MAX_CONTEXT_DIFF = 20_000
+IDLE_READ_S = 2.0  # thread idle (or a terminal error) without turn/completed: ask thread/read after this
+QUIET_READ_S = 60.0  # no line at all from the server for this long: ask thread/read
+READ_TIMEOUT_S = 10.0
+LATE_APPROVAL_KIND = "late_approval"
 
 # Card action -> the app-server's decision word.
 DECISIONS = {
@@ -132,6 +153,7 @@ class McpRun:
         self.grace_s = float(spec.get("grace_s", 5.0))
         self.task_id = str(spec["task_id"])
         self.store = DecisionStore(Path(spec["board_root"]), lambda: datetime.now(UTC))
+        self.board_events = Path(spec["board_root"]) / "events.jsonl"  # the board's event log
         self.client = AppServerClient()
         self.stop_signal: int | None = None
         self.started = time.time()
@@ -145,6 +167,20 @@ class McpRun:
         self.card: tuple[str, Incoming] | None = None  # (card id, request) now on the board
         self.notes: list[str] = []
         self.approvals = 0
+        self.idle_read_s = float(spec.get("idle_read_s", IDLE_READ_S))
+        self.quiet_read_s = float(spec.get("quiet_read_s", QUIET_READ_S))
+        self.interrupt_grace_s = float(spec.get("interrupt_grace_s", self.grace_s))
+        self.turn_started_at: float | None = None  # time.monotonic() when turn/start was acknowledged
+        self.last_read_at = 0.0  # time.monotonic() of the last thread/read
+        self.end_signal_at: float | None = None  # a terminal error of the turn (turn/completed follows)
+        self.errors_seen = 0
+        self.read_now = False
+        self.thread_reads = 0
+        self.read_failed = False
+        self.recovered: str | None = None
+        self.killed_after_interrupt = False
+        self.late_approvals = 0
+        self.interrupt_task: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -198,6 +234,7 @@ class McpRun:
         return self._result(exit_code, -code if code is not None and code < 0 else None)
 
     def _result(self, code: int | None, sig: int | None) -> dict[str, Any]:
+        ran_turn = self.turn_id is not None or bool(self.spec.get("resume_thread"))
         if self.timed_out:
             self.notes.insert(0, f"hard wall-clock cap of {self.deadline_s:.0f}s reached; turn interrupted")
         elif self.watchdog:
@@ -215,9 +252,14 @@ class McpRun:
             "chunked": False,
             "watchdog": self.watchdog,
             "lane": "mcp",
-            "thread_id": self.thread_id,
+            # Only a thread that ran a turn (or was resumed) has a rollout: anything else cannot be resumed.
+            "thread_id": self.thread_id if ran_turn else None,
             "turn_id": self.turn_id,
             "approvals": self.approvals,
+            "late_approvals_declined": self.late_approvals,
+            "thread_reads": self.thread_reads,
+            "recovered": self.recovered,
+            "killed_after_interrupt": self.killed_after_interrupt,
             "note": "; ".join(self.notes) or None,
         }
 
@@ -229,7 +271,9 @@ class McpRun:
 
     async def _drive(self) -> str | None:
         client = self.client
-        await client.initialize(timeout=60.0)
+        await client.initialize(
+            timeout=60.0, opt_out_notifications=list(self.spec.get("opt_out_notifications") or [])
+        )
         policy = self.spec.get("approval_policy") or "on-request"
         sandbox = self.spec.get("sandbox") or "workspace-write"
         model = self.spec.get("model")
@@ -249,12 +293,15 @@ class McpRun:
                 self.spec["cwd"], policy, sandbox, model, config=self._config(sandbox)
             )
         if self.stop_signal is not None:
+            if not resume:
+                self.notes.append(f"thread {self.thread_id} started but no turn ran: not kept for resume")
             return None
         prompt = Path(self.spec["prompt_file"]).read_text(encoding="utf-8")
         overrides: dict[str, Any] = {}
         if self.spec.get("effort"):
             overrides["effort"] = self.spec["effort"]
         self.turn_id = await client.turn_start(self.thread_id, prompt, **overrides)
+        self.turn_started_at = time.monotonic()
         while True:
             completed = client.completed_turns.get(self.turn_id)
             if completed is not None:
@@ -265,17 +312,87 @@ class McpRun:
             now = time.time()
             if self.interrupt_sent_at is None:
                 if self.stop_signal in (signal.SIGINT, signal.SIGUSR1):
-                    await self._interrupt()
+                    self._interrupt()
                 elif self.stop_signal is not None:
                     return None  # SIGTERM/SIGHUP: shut down now
                 elif now - self.started >= self.deadline_s:
                     self.timed_out = True
-                    await self._interrupt()
-            elif now - self.interrupt_sent_at >= self.grace_s:
-                self.notes.append("turn did not end after the interrupt")
+                    self._interrupt()
+            elif now - self.interrupt_sent_at >= self.interrupt_grace_s:
+                # Last chance: the turn may have ended without telling us.
+                recovered = await self._recover("the turn did not end after turn/interrupt")
+                if recovered is not None:
+                    return recovered.status
+                self._kill_after_interrupt()
                 return None
             await self._pump()
             await self._tend_approvals()
+            reason = self._read_reason()
+            if reason is not None:
+                recovered = await self._recover(reason)
+                if recovered is not None:
+                    return recovered.status
+
+    # -- a turn/completed that never arrives --------------------------------------------------------
+
+    def _read_reason(self) -> str | None:
+        """Why the turn's state should be asked for with ``thread/read`` now, or ``None``."""
+        client = self.client
+        now = time.monotonic()
+        assert self.thread_id is not None and self.turn_started_at is not None
+        if len(client.errors) > self.errors_seen:
+            fresh = client.errors[self.errors_seen :]
+            self.errors_seen = len(client.errors)
+            if any(not e.willRetry and e.turnId in ("", self.turn_id) for e in fresh):
+                self.end_signal_at = now
+        if self.read_now:
+            self.read_now = False
+            return "turn/interrupt found no active turn"
+        since = max(self.turn_started_at, self.last_read_at)
+        if self.end_signal_at is not None and since <= self.end_signal_at <= now - self.idle_read_s:
+            return f"a terminal error came {self.idle_read_s:g}s ago and the turn did not end"
+        status = client.thread_status.get(self.thread_id)
+        changed = client.thread_status_at.get(self.thread_id, 0.0)
+        if (
+            status is not None
+            and status.type in ("idle", "systemError")
+            and since <= changed <= now - self.idle_read_s
+        ):
+            return f"the thread is {status.type} but its turn did not end"
+        if now - max(client.last_received_at, since) >= self.quiet_read_s:
+            return f"no notification for {self.quiet_read_s:g}s"
+        return None
+
+    async def _recover(self, reason: str) -> TurnNotification | None:
+        """Ask ``thread/read`` whether the turn has finished; if so, complete the attempt from it."""
+        assert self.thread_id is not None and self.turn_id is not None
+        self.last_read_at = time.monotonic()
+        self.thread_reads += 1
+        try:
+            completed = await self.client.recover_turn(
+                self.thread_id, self.turn_id, timeout=min(READ_TIMEOUT_S, max(self.grace_s, 1.0))
+            )
+        except (AppServerError, TimeoutError) as exc:
+            if not self.read_failed:
+                self.read_failed = True
+                self.notes.append(f"thread/read failed ({reason}): {exc}")
+            return None
+        finally:
+            self.last_read_at = time.monotonic()
+        if completed is not None and self.turn_id in self.client.recovered_turns:
+            self.recovered = "thread/read"
+            self.notes.append(
+                f"turn/completed never arrived ({reason}); thread/read reports the turn {completed.status}"
+            )
+        return completed
+
+    def _kill_after_interrupt(self) -> None:
+        self.killed_after_interrupt = True
+        self.notes.append(
+            f"turn did not end within {self.interrupt_grace_s:g}s of turn/interrupt; "
+            "app-server process group killed"
+        )
+        self.client.kill()
 
     def _config(self, sandbox: str) -> dict[str, Any] | None:
         """Config overrides for the thread: the confinement (no /tmp, the attempt's scratch dir as its
@@ -287,12 +404,21 @@ class McpRun:
             return {"sandbox_workspace_write": {"network_access": True}} if self.spec.get("network") else None
         return thread_config(Path(scratch), network=bool(self.spec.get("network")))
 
-    async def _interrupt(self) -> None:
+    def _interrupt(self) -> None:
+        """Send ``turn/interrupt`` without waiting for its answer: the deadline runs from now."""
         self.interrupt_sent_at = time.time()
         self._withdraw_card("the turn is being interrupted")
+        self.interrupt_task = asyncio.create_task(self._send_interrupt())
+
+    async def _send_interrupt(self) -> None:
         assert self.thread_id is not None and self.turn_id is not None
-        with contextlib.suppress(AppServerError, AppServerClosed, TimeoutError):
-            await self.client.turn_interrupt(self.thread_id, self.turn_id, timeout=self.grace_s)
+        try:
+            await self.client.turn_interrupt(self.thread_id, self.turn_id, timeout=self.interrupt_grace_s)
+        except AppServerError as exc:
+            if "no active turn" in exc.message or "expected active turn" in exc.message:
+                self.read_now = True  # the turn ended without its turn/completed: read at once
+        except (AppServerClosed, TimeoutError):
+            pass
 
     async def _pump(self) -> None:
         """Take what arrived (waiting up to one poll interval); queue approval requests."""
@@ -304,7 +430,11 @@ class McpRun:
             return
         while incoming is not None:  # None: the server's output ended
             if incoming.method in (COMMAND_APPROVAL, FILE_CHANGE_APPROVAL) and incoming.is_request:
-                self.queue.append(incoming)
+                late = self._late(incoming)
+                if late is not None:
+                    await self._decline_late(incoming, late)
+                else:
+                    self.queue.append(incoming)
             elif incoming.is_request:
                 # A server request this lane cannot serve: refuse it so the turn does not hang.
                 assert incoming.request_id is not None
@@ -318,6 +448,47 @@ class McpRun:
         self.client.incoming.put_nowait(None)  # keep the end marker for later reads
 
     # -- approvals --------------------------------------------------------------------------------
+
+    def _late(self, incoming: Incoming) -> str | None:
+        """Why an approval request can no longer be meant for this attempt's running turn, or ``None``."""
+        if incoming.request_id not in self.client.pending_requests:
+            return None  # already resolved: nothing to answer
+        params = incoming.params if isinstance(incoming.params, dict) else {}
+        turn_id = params.get("turnId")
+        if self.turn_id is None:
+            return "no turn has started"
+        if turn_id != self.turn_id:
+            return f"it names turn {turn_id!r}, not the running turn {self.turn_id}"
+        if turn_id in self.client.completed_turns:
+            return "its turn has already ended"
+        return None
+
+    async def _decline_late(self, incoming: Incoming, why: str) -> None:
+        """Decline an approval request that arrived too late (or for another turn), and log it."""
+        assert incoming.request_id is not None
+        self.late_approvals += 1
+        with contextlib.suppress(AppServerClosed):
+            await self.client.decide(incoming.request_id, "decline")
+        fields = approval_card_fields(incoming)
+        line = (
+            f"LATE APPROVAL {self.task_id}: declined request {incoming.request_id} ({why}): {fields['title']}"
+        )
+        if self.late_approvals == 1:
+            self.notes.append(f"declined a late approval request: {why}")
+        row = {
+            "ts": datetime.now(UTC).isoformat(),
+            "kind": LATE_APPROVAL_KIND,
+            "task_id": self.task_id,
+            "attempt": self.spec.get("attempt"),
+            "request_id": incoming.request_id,
+            "method": incoming.method,
+            "turn_id": (incoming.params or {}).get("turnId") if isinstance(incoming.params, dict) else None,
+            "decision": "decline",
+            "why": why,
+            "line": line,
+        }
+        with contextlib.suppress(OSError):
+            append_jsonl(self.board_events, row)
 
     async def _tend_approvals(self) -> None:
         pending = self.client.pending_requests

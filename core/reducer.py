@@ -10,6 +10,9 @@ Turn outcome rules (one ``codex exec`` attempt normally runs exactly one turn):
   ``turn.completed`` still updates ``usage`` (Codex's thread-cumulative counter) and ``turns_completed``.
 - Top-level ``error`` events and ``error`` items are warnings: they land in ``errors`` /
   ``error_events`` and never fail the turn.
+- ``thread_id`` (what a later attempt resumes) is set only once a turn has started in the thread
+  (``turn.started``, or an app-server ``turn/start`` answer): a thread that never ran a turn has no
+  rollout, and resuming it fails.
 - A known event that could not be parsed into its model arrives as an :class:`UnknownEvent` carrying the
   known type name; a malformed ``turn.failed`` still fails the turn, a malformed ``turn.completed``
   counts as completed without usage.
@@ -57,6 +60,7 @@ APPROVAL_REQUESTS: Final = frozenset(
     {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
 )
 REQUEST_RESOLVED: Final = "serverRequest/resolved"
+RPC_RESPONSE: Final = "rpc/response"  # an app-server answer to one of the runner's requests
 MAX_FILE_CHANGES: Final = 200
 MAX_TRACKED_PATHS: Final = 100_000  # beyond this, paths are no longer de-duplicated, only counted
 MAX_ERRORS: Final = 20
@@ -83,7 +87,7 @@ class LiveDiff(BaseModel):
 class AttemptProgress(BaseModel):
     """What one attempt's event stream has shown so far (persisted in ``state.json``)."""
 
-    thread_id: str | None = None
+    thread_id: str | None = None  # set once a turn has started in the thread: resumable
     events: int = 0
     turns_started: int = 0
     turns_completed: int = 0
@@ -123,6 +127,7 @@ class AttemptReducer:
     def __init__(self) -> None:
         self.parse_errors = 0
         self._thread_id: str | None = None
+        self._started_thread: str | None = None  # announced, but no turn has started in it yet
         self._events = 0
         self._turns_started = 0
         self._turns_completed = 0
@@ -231,10 +236,15 @@ class AttemptReducer:
     # ------------------------------------------------------------------------------------------- events
 
     def _on_thread_started(self, event: ThreadStarted) -> None:
-        self._thread_id = event.thread_id or self._thread_id
+        self._started_thread = event.thread_id or self._started_thread
 
     def _on_turn_started(self, event: TurnStarted) -> None:
         self._turns_started += 1
+        self._thread_ran_a_turn()
+
+    def _thread_ran_a_turn(self) -> None:
+        if self._started_thread:
+            self._thread_id = self._started_thread
 
     def _on_turn_completed(self, event: TurnCompleted) -> None:
         self._turns_completed += 1
@@ -276,6 +286,11 @@ class AttemptReducer:
         self._user_input_requests += 1
 
     def _on_unknown_event(self, event: UnknownEvent) -> None:
+        if event.type == RPC_RESPONSE:
+            result = (event.model_extra or {}).get("result")
+            turn = result.get("turn") if isinstance(result, dict) else None
+            if isinstance(turn, dict) and turn.get("id"):
+                self._thread_ran_a_turn()  # the app-server acknowledged turn/start
         if event.type in APPROVAL_REQUESTS or event.type == REQUEST_RESOLVED:
             self._on_approval(event)
             return
