@@ -334,7 +334,10 @@ class Supervisor:
         for state in list(self.tasks.values()):
             if state.status != TaskStatus.AWAITING_DECISION or not state.decision_id:
                 continue
-            card = self.decisions.get(state.decision_id)
+            try:
+                card = self.decisions.get(state.decision_id)
+            except DecisionError:  # not a decision id at all: as good as missing
+                card = None
             if card is None:
                 state.status, state.decision_id = TaskStatus.FAILED, None
                 state.message = "its decision card is missing (see quarantine/)"

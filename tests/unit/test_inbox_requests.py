@@ -217,3 +217,21 @@ def test_a_request_left_claimed_by_a_dead_supervisor_is_set_aside_not_run(repo: 
     supervisor.accept_inbox()
     assert status_of(board, state.id) == TaskStatus.QUEUED
     assert board.claimed() == [] and len(board.quarantined()) == 1
+
+
+def test_a_task_naming_a_malformed_decision_id_fails_instead_of_stopping_the_supervisor(
+    repo: Path,
+) -> None:
+    board = Blackboard(repo)
+    state = TaskState(
+        id="gated-task-0001",
+        lane="local",
+        title="gated",
+        status=TaskStatus.AWAITING_DECISION,
+        decision_id="../../decision-001",
+    )
+    board.write_state(state)
+    supervisor = Supervisor(board, env={})
+    supervisor.recover()
+    supervisor.housekeeping(time.time())
+    assert status_of(board, state.id) == TaskStatus.FAILED
