@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core.atomic import disk_error_text, disk_full
-from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask
+from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask, check_task_ref
 from cockpit.core.commands import CommandError, run_task_command, submit
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionError
@@ -540,6 +540,8 @@ def cmd_default(args: argparse.Namespace) -> int:
     """The full-screen cockpit over the repo (hosting the supervisor, or watching a headless one)."""
     from cockpit.tui.app import CockpitApp
 
+    if args.task is not None:
+        check_task_ref(args.task)  # a malformed --task is bad usage before any screen opens
     CockpitApp(Path(args.repo or os.getcwd()), open_task=args.task).run()
     return _leave_after_ui(EXIT_OK)
 
@@ -550,7 +552,9 @@ def cmd_default(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cockpit", description="Supervise real Codex CLI workers.")
     parser.add_argument("--repo", help="the repository (default: the current directory)")
-    parser.add_argument("--task", help="open this task's live view at start (full-screen cockpit only)")
+    parser.add_argument(
+        "--task", help="open this task's live view at start: an id or a 4+ character prefix (full-screen)"
+    )
     parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

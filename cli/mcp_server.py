@@ -31,7 +31,15 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from cockpit.core.blackboard import Blackboard, BlackboardError, UnknownTask
+from cockpit.core.blackboard import (
+    Blackboard,
+    BlackboardError,
+    InvalidId,
+    UnknownTask,
+    check_task_ref,
+    is_task_id,
+    match_task_ref,
+)
 from cockpit.core.commands import CommandError, submit
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore, parse_card_id
@@ -207,26 +215,27 @@ class CockpitTools:
     def _inbox_submissions(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for item in self.board.inbox():
-            if item.kind == "submit" and item.data.get("task_id"):
+            if item.kind == "submit" and is_task_id(item.data.get("task_id")):
                 out[str(item.data["task_id"])] = dict(item.data.get("envelope") or {})
         return out
 
     def _lookup(self, ref: str) -> tuple[dict[str, Any], TaskState | None]:
-        """The row of a task by id or unique prefix, whether accepted or still in the inbox."""
+        """The row of a task by id or unique prefix (the CLI's rules), whether accepted or still in
+        the inbox. A malformed, empty or too short reference is refused before anything is read."""
         board = self.board
         board.require()
-        ref = ref.strip()
-        if not ref:
-            raise UnknownTask("no task given (a task id or a unique prefix of one)")
+        ref = check_task_ref(ref.strip())
         inbox = self._inbox_submissions()
         if ref in inbox:
             return inbox_row(ref, inbox[ref]), None
         try:
             task_id = board.resolve_task(ref)
+        except InvalidId:
+            raise
         except UnknownTask:
-            pending = [i for i in inbox if i.startswith(ref)]
-            if len(pending) == 1:
-                return inbox_row(pending[0], inbox[pending[0]]), None
+            pending = match_task_ref(ref, inbox)
+            if pending is not None:
+                return inbox_row(pending, inbox[pending]), None
             raise
         state = board.read_state(task_id)
         if state is None:
@@ -299,7 +308,7 @@ class CockpitTools:
         the last attempt (exit_code, turn_completed, last_message), tokens, message, decision_id (the
         pending decision card of a task awaiting a decision) and branch (worktree lane).
         """
-        if task is not None and task.strip():
+        if task is not None:
             row, _ = self._lookup(task)
             return {**row, "supervisor": self._supervisor()}
         board = self.board

@@ -13,7 +13,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from cockpit.core.text import strip_control
 _SUBDIRS = (
     "inbox",
     "inbox/replies",
+    "inbox/claimed",
     "tasks",
     "decisions/pending",
     "decisions/resolved",
@@ -46,7 +47,14 @@ _SUBDIRS = (
     "quarantine",
     "worktrees",
 )
-_TASK_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+# The one shape of a task id, wherever one comes from (inbox, CLI, MCP, TUI): it names a directory, so
+# no separators, no dots, never empty. Always used with ``fullmatch`` (``$`` would let a newline in).
+TASK_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{2,63}", re.ASCII)
+TASK_ID_RULE = "lowercase letters, digits and '-', 3 to 64 characters, starting with a letter or digit"
+# A reference may be a whole id or a prefix of one; a prefix must be at least this long.
+MIN_PREFIX = 4
+# The id a command request is answered under (``inbox/replies/<id>.json``): the same alphabet.
+REQUEST_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
 
 
 class BlackboardError(RuntimeError):
@@ -55,6 +63,10 @@ class BlackboardError(RuntimeError):
 
 class UnknownTask(BlackboardError):
     """No task matches the id the user gave (bad input: exit 2)."""
+
+
+class InvalidId(UnknownTask):
+    """An id or reference that is not of the one allowed shape (bad input: exit 2)."""
 
 
 class LockHeld(BlackboardError):
@@ -80,6 +92,63 @@ def make_task_id(title: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", strip_control(title).lower()).strip("-")
     slug = "-".join(slug.split("-")[:4])[:32].strip("-") or "task"
     return f"{slug}-{secrets.token_hex(2)}"
+
+
+def is_task_id(value: object) -> bool:
+    return isinstance(value, str) and TASK_ID_RE.fullmatch(value) is not None
+
+
+def check_task_id(value: object) -> str:
+    """``value`` if it is a well-formed task id, else :class:`InvalidId` naming the problem."""
+    if is_task_id(value):
+        return str(value)
+    raise InvalidId(f"invalid task id {_shown(value)}: {_id_problem(value)}")
+
+
+def check_task_ref(ref: str) -> str:
+    """A reference to a task as a person or an orchestrator gives it: a whole id, or a prefix of one
+    with at least :data:`MIN_PREFIX` characters. Raises :class:`InvalidId` naming the problem."""
+    if not is_task_id(ref):
+        if isinstance(ref, str) and ref and TASK_ID_RE.fullmatch(ref.ljust(3, "0")):
+            raise InvalidId(f"invalid task id {ref!r}: a prefix needs at least {MIN_PREFIX} characters")
+        raise InvalidId(f"invalid task id {_shown(ref)}: {_id_problem(ref)}")
+    return ref
+
+
+def match_task_ref(ref: str, ids: Iterable[str]) -> str | None:
+    """The one id of ``ids`` that ``ref`` names: the id itself, or the only id it is a prefix of (a
+    prefix needs :data:`MIN_PREFIX` characters). None when nothing matches; :class:`InvalidId` for a
+    malformed or too short reference, :class:`UnknownTask` when it is ambiguous."""
+    check_task_ref(ref)
+    known = list(ids)
+    if ref in known:
+        return ref
+    if len(ref) < MIN_PREFIX:
+        raise InvalidId(
+            f"invalid task id {ref!r}: a prefix needs at least {MIN_PREFIX} characters (no task has this id)"
+        )
+    matches = sorted(i for i in known if i.startswith(ref))
+    if len(matches) > 1:
+        raise UnknownTask(f"task id {ref!r} is ambiguous: {', '.join(matches[:5])}")
+    return matches[0] if matches else None
+
+
+def _shown(value: object) -> str:
+    return repr(value[:80] if isinstance(value, str) else value)
+
+
+def _id_problem(value: object) -> str:
+    if not isinstance(value, str):
+        return f"not a string ({type(value).__name__})"
+    if not value:
+        return "empty"
+    if "/" in value or "\\" in value or value.startswith("."):
+        return f"no path separators or leading dots ({TASK_ID_RULE})"
+    return TASK_ID_RULE
+
+
+def is_request_id(value: object) -> bool:
+    return isinstance(value, str) and REQUEST_ID_RE.fullmatch(value) is not None
 
 
 class SupervisorLock:
@@ -175,7 +244,8 @@ class Blackboard:
         return load_config(self.root / "config.toml")
 
     def task_dir(self, task_id: str) -> Path:
-        return self.root / "tasks" / task_id
+        """A task's directory; an id of any other shape is refused (:class:`InvalidId`), never joined."""
+        return self.root / "tasks" / check_task_id(task_id)
 
     def attempt_dir(self, task_id: str, n: int) -> Path:
         return self.task_dir(task_id) / "attempts" / str(n)
@@ -185,7 +255,7 @@ class Blackboard:
         return self.root / "scratch" / task_id / str(n)
 
     def worktree_path(self, task_id: str) -> Path:
-        return self.root / "worktrees" / task_id
+        return self.root / "worktrees" / check_task_id(task_id)
 
     @property
     def lock_path(self) -> Path:
@@ -263,23 +333,65 @@ class Blackboard:
             items.append(InboxItem(path, data))
         return items
 
+    def claim(self, item: InboxItem) -> InboxItem | None:
+        """Take a request out of the inbox with one rename (into ``inbox/claimed/``) before acting on
+        it. None when it is gone: its sender withdrew it first. Exactly one of the two wins."""
+        target = self.root / "inbox" / "claimed" / item.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(item.path, target)
+        except FileNotFoundError:
+            return None
+        return InboxItem(target, item.data)
+
+    def claimed(self) -> list[Path]:
+        """Requests a supervisor took but did not finish (it stopped in between)."""
+        cdir = self.root / "inbox" / "claimed"
+        return sorted(cdir.glob("*.json")) if cdir.is_dir() else []
+
+    def withdraw(self, drop: Path) -> bool:
+        """Take one's own request back before a supervisor claims it: True if it was withdrawn (it
+        will never run), False if a supervisor had already taken it."""
+        try:
+            drop.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _reply_path(self, request_id: str) -> Path:
+        if not is_request_id(request_id):
+            raise InvalidId(f"invalid request id {_shown(request_id)}")
+        return self.root / "inbox" / "replies" / f"{request_id}.json"
+
     def reply(self, request_id: str, payload: dict[str, Any]) -> None:
-        atomic_write_json(self.root / "inbox" / "replies" / f"{request_id}.json", payload)
+        atomic_write_json(self._reply_path(request_id), payload)
 
     def take_reply(self, request_id: str) -> dict[str, Any] | None:
-        path = self.root / "inbox" / "replies" / f"{request_id}.json"
+        path = self._reply_path(request_id)
         if not path.exists():
             return None
         data = self._read_json(path)
         path.unlink(missing_ok=True)
         return data if isinstance(data, dict) else {"ok": False, "error": "unreadable reply"}
 
+    def sweep_replies(self, older_than_s: float) -> int:
+        """Remove answers nobody collected (their sender is gone); returns how many."""
+        rdir = self.root / "inbox" / "replies"
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in rdir.glob("*.json") if rdir.is_dir() else []:
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
+
     # ---- task files ---------------------------------------------------------------------------
     def task_ids(self) -> list[str]:
         tdir = self.root / "tasks"
         if not tdir.is_dir():
             return []
-        return sorted(p.name for p in tdir.iterdir() if p.is_dir() and _TASK_ID_RE.match(p.name))
+        return sorted(p.name for p in tdir.iterdir() if p.is_dir() and is_task_id(p.name))
 
     def write_envelope(self, task_id: str, envelope: Envelope) -> None:
         path = self.task_dir(task_id) / "envelope.json"
@@ -321,19 +433,14 @@ class Blackboard:
         return out
 
     def resolve_task(self, ref: str) -> str:
-        """An exact id, or a unique prefix of one."""
-        ids = self.task_ids()
-        if ref in ids:
-            return ref
-        matches = [i for i in ids if i.startswith(ref)]
-        if len(matches) == 1:
-            return matches[0]
-        if not matches:
-            pending = [i.data.get("task_id") for i in self.inbox() if i.kind == "submit"]
-            if ref in pending:
-                raise UnknownTask(f"task {ref} is still in the inbox (no supervisor has accepted it yet)")
-            raise UnknownTask(f"no task {ref!r}")
-        raise UnknownTask(f"task id {ref!r} is ambiguous: {', '.join(matches[:5])}")
+        """An exact id, or the only id a prefix of at least :data:`MIN_PREFIX` characters names."""
+        found = match_task_ref(ref, self.task_ids())
+        if found is not None:
+            return found
+        pending = [i.data.get("task_id") for i in self.inbox() if i.kind == "submit"]
+        if ref in pending:
+            raise UnknownTask(f"task {ref} is still in the inbox (no supervisor has accepted it yet)")
+        raise UnknownTask(f"no task {ref!r}")
 
     # ---- logs ---------------------------------------------------------------------------------
     def append_ledger(self, row: dict[str, Any]) -> None:

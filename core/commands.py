@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -202,39 +203,90 @@ def apply_command(board: Blackboard, kind: str, state: TaskState, args: dict[str
 
 
 def run_task_command(board: Blackboard, kind: str, task_ref: str, timeout: float = 60.0, **args: Any) -> str:
-    """Execute a task command now (no supervisor) or through the live supervisor's inbox."""
+    """Execute a task command now (no supervisor) or through the live supervisor's inbox.
+
+    It runs once or not at all: a request the supervisor does not take in time is withdrawn, and one
+    whose lock holder lets go without taking it is withdrawn and run here instead."""
     board.require()
     task_id = board.resolve_task(task_ref)
-    lock = board.lock()
-    try:
-        lock.acquire()
-    except LockHeld:
-        return _through_supervisor(board, kind, task_id, timeout, args)
-    try:
-        state = board.read_state(task_id)
-        if state is None:
-            raise BlackboardError(f"task {task_id} has no readable state")
+    deadline = time.monotonic() + timeout
+    while True:
+        lock = board.lock()
         try:
-            return apply_command(board, kind, state, args)
+            lock.acquire()
+        except LockHeld:
+            message = _through_supervisor(board, kind, task_id, deadline, timeout, args)
+            if message is None:
+                continue  # withdrawn: the holder let go without taking it, so take the lock now
+            return message
+        try:
+            state = board.read_state(task_id)
+            if state is None:
+                raise BlackboardError(f"task {task_id} has no readable state")
+            try:
+                return apply_command(board, kind, state, args)
+            finally:
+                board.write_state(state)
         finally:
-            board.write_state(state)
-    finally:
-        lock.release()
+            lock.release()
+
+
+REQUEST_TAKEN_GRACE_S = 5.0  # how long to wait for the answer to a request the supervisor already took
+
+
+def request_expired(data: dict[str, Any], now: datetime) -> bool | None:
+    """Whether a command request is past its ``expires_at`` (None: it carries no readable one)."""
+    try:
+        expires = datetime.fromisoformat(str(data["expires_at"]))
+    except (KeyError, ValueError):
+        return None
+    if expires.tzinfo is None:
+        return None
+    return now >= expires
 
 
 def _through_supervisor(
-    board: Blackboard, kind: str, task_id: str, timeout: float, args: dict[str, Any]
-) -> str:
+    board: Blackboard, kind: str, task_id: str, deadline: float, timeout: float, args: dict[str, Any]
+) -> str | None:
+    """Drop the request for the supervisor and wait for its answer until ``deadline`` (monotonic).
+
+    The request carries its own ``expires_at``: a supervisor that sees it later discards it. Returns
+    the answer, or None when the lock holder went away before taking the request (withdrawn, so the
+    caller may run it itself); raises :class:`CommandError` for a refusal or when it was not applied.
+    """
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise CommandError(f"not applied: no supervisor took the request within {timeout:.0f}s")
     request_id = f"{time.time_ns()}-{os.getpid()}"
-    board.drop(kind, {"task_id": task_id, "request_id": request_id, **args})
-    deadline = time.monotonic() + timeout
+    expires_at = utc_now() + timedelta(seconds=left)
+    drop = board.drop(
+        kind, {"task_id": task_id, "request_id": request_id, "expires_at": expires_at.isoformat(), **args}
+    )
     while time.monotonic() < deadline:
         reply = board.take_reply(request_id)
         if reply is not None:
-            if reply.get("ok"):
-                return str(reply.get("message", "done"))
-            raise CommandError(str(reply.get("error", "refused")))
+            return _answer(reply)
         if board.supervisor_pid() is None:
-            raise CommandError("the supervisor went away before answering; run the command again")
+            if board.withdraw(drop):
+                return None
+            break  # it was taken just before the holder went: its answer may still come
         time.sleep(0.05)
-    raise CommandError(f"the supervisor did not answer within {timeout:.0f}s; the request stays in the inbox")
+    else:
+        if board.withdraw(drop):
+            raise CommandError(
+                f"not applied: the supervisor did not take the request within {timeout:.0f}s "
+                "(the request was withdrawn; run the command again)"
+            )
+    grace = time.monotonic() + REQUEST_TAKEN_GRACE_S
+    while time.monotonic() < grace:
+        reply = board.take_reply(request_id)
+        if reply is not None:
+            return _answer(reply)
+        time.sleep(0.05)
+    raise CommandError("the supervisor took the request; see `cockpit status`")
+
+
+def _answer(reply: dict[str, Any]) -> str:
+    if reply.get("ok"):
+        return str(reply.get("message", "done"))
+    raise CommandError(str(reply.get("error", "refused")))

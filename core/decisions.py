@@ -66,9 +66,11 @@ OUTAGE_TRIGGERS = frozenset({"catastrophic", "outage"})
 DEFAULT_DEADLINE = timedelta(hours=24)
 OUTAGE_DEADLINE = timedelta(hours=1)
 
-_ID_RE = re.compile(r"^decision-(\d{3,})$")
-_REF_RE = re.compile(r"^(?:decision-)?(\d+)$")
-_CARD_FILE_RE = re.compile(r"^decision-\d{3,}\.json$")
+# The one shape of a decision id (it names the card's files); always used with ``fullmatch``.
+DECISION_ID_RE = re.compile(r"decision-([0-9]{3,})", re.ASCII)
+# What a person or an orchestrator may type for one: ``7``, ``007`` or ``decision-007``.
+DECISION_REF_RE = re.compile(r"(?:decision-)?([0-9]{1,9})", re.ASCII)
+_CARD_FILE_RE = re.compile(DECISION_ID_RE.pattern + r"\.json", re.ASCII)
 _WORD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -82,7 +84,7 @@ def format_card_id(n: int) -> str:
 
 def parse_card_id(ref: str | int) -> str:
     """``7``, ``"007"`` and ``"decision-007"`` all name ``decision-007``."""
-    m = _REF_RE.match(str(ref).strip().lower())
+    m = DECISION_REF_RE.fullmatch(str(ref).strip().lower())
     if m is None or int(m.group(1)) < 1:
         raise DecisionError(f"not a decision id: {str(ref)!r} (expected e.g. 7, 007 or decision-007)")
     return format_card_id(int(m.group(1)))
@@ -143,7 +145,7 @@ class Resolution(BaseModel):
 
 
 class DecisionCard(BaseModel):
-    id: str = Field(pattern=_ID_RE.pattern)
+    id: str = Field(pattern=f"^{DECISION_ID_RE.pattern}$")
     task_id: str = Field(min_length=1)
     trigger: str
     title: str = Field(min_length=1)
@@ -356,7 +358,7 @@ class DecisionStore:
             if not directory.is_dir():
                 continue
             for entry in directory.iterdir():
-                m = _ID_RE.match(entry.name.removesuffix(".json").removesuffix(".md"))
+                m = DECISION_ID_RE.fullmatch(entry.name.removesuffix(".json").removesuffix(".md"))
                 if m:
                     highest = max(highest, int(m.group(1)))
         return highest
@@ -460,7 +462,7 @@ class DecisionStore:
     def _load_dir(self, directory: Path) -> list[DecisionCard]:
         if not directory.is_dir():
             return []
-        paths = [p for p in directory.iterdir() if _CARD_FILE_RE.match(p.name)]
+        paths = [p for p in directory.iterdir() if _CARD_FILE_RE.fullmatch(p.name)]
         cards = [c for p in paths if (c := self._load(p)) is not None]
         cards.sort(key=lambda c: c.number)
         return cards

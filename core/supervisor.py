@@ -41,13 +41,13 @@ from cockpit.core.atomic import (
     make_private_dirs,
     private_opener,
 )
-from cockpit.core.blackboard import Blackboard, BlackboardError, InboxItem
+from cockpit.core.blackboard import Blackboard, BlackboardError, InboxItem, is_request_id, is_task_id
 from cockpit.core.breaker import BreakerState, BreakerStore
 from cockpit.core.budgets import BudgetStatus, project_budget_status, stuck_check, task_size
 from cockpit.core.checkpoint import build_checkpoint, resume_digest, write_checkpoint
 from cockpit.core.codex_binary import CodexBinary, find_codex
 from cockpit.core.codex_command import plan_for
-from cockpit.core.commands import CommandError, apply_command
+from cockpit.core.commands import CommandError, apply_command, request_expired
 from cockpit.core.confinement import confinement_problem, exec_overrides, trusted_places
 from cockpit.core.dead_letters import DeadLetterQueue
 from cockpit.core.decisions import DecisionError, DecisionStore
@@ -76,6 +76,7 @@ HOUSEKEEPING_EVERY_S = 1.0
 DEAD_LETTER_SWEEP_EVERY_S = 30.0
 ARCHIVE_EVERY_S = 3600.0
 DISK_FULL_RETRY_S = 10.0
+REPLY_TTL_S = 3600.0  # answers nobody collected (their sender died) are removed after this long
 
 
 def codex_home_of(env: dict[str, str]) -> Path:
@@ -260,20 +261,31 @@ class Supervisor:
 
     # ---- inbox --------------------------------------------------------------------------------
     def accept_inbox(self) -> None:
+        """Every drop is consumed, whatever it holds: submissions are accepted or quarantined, command
+        requests are claimed, then run, refused or discarded, and answered."""
         for item in self.board.inbox():
-            try:
-                if item.kind == "submit":
+            if item.kind == "submit":
+                try:
                     self._accept_submission(item)
-                else:
-                    self._run_command(item)
-            except OSError as exc:
-                if not disk_full(exc):  # a full disk keeps the drop: it is taken again with space
-                    item.path.unlink(missing_ok=True)
-                raise
-            except BaseException:
+                except OSError as exc:
+                    if disk_full(exc):
+                        raise  # a full disk keeps the drop: it is taken again with space
+                    self._set_aside(item.path, f"submission could not be accepted: {exc}")
+                except BlackboardError as exc:
+                    self._set_aside(item.path, f"submission could not be accepted: {exc}")
                 item.path.unlink(missing_ok=True)
-                raise
-            item.path.unlink(missing_ok=True)
+            else:
+                claimed = self.board.claim(item)
+                if claimed is None:
+                    continue  # its sender withdrew it
+                try:
+                    self._run_command(claimed)
+                finally:
+                    claimed.path.unlink(missing_ok=True)
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.board.quarantine(path, reason)
 
     def _accept_submission(self, item: InboxItem) -> None:
         data = item.data
@@ -285,8 +297,11 @@ class Supervisor:
             reason = f"envelope invalid at {'.'.join(map(str, err['loc']))}: {err['msg']}"
             self.board.quarantine(item.path, reason)
             return
-        if not task_id or task_id in self.tasks or self.board.read_state(task_id) is not None:
-            self.board.quarantine(item.path, f"submission has a missing or duplicate task id {task_id!r}")
+        if not is_task_id(task_id):
+            self._set_aside(item.path, f"submission has an invalid task id {task_id[:80]!r}")
+            return
+        if task_id in self.tasks or self.board.read_state(task_id) is not None:
+            self._set_aside(item.path, f"submission has a duplicate task id {task_id!r}")
             return
         if not (self.board.task_dir(task_id) / "envelope.json").exists():  # else: a full disk cut in
             self.board.write_envelope(task_id, envelope)
@@ -317,20 +332,55 @@ class Supervisor:
         self._save(state)
 
     def _run_command(self, item: InboxItem) -> None:
+        """One claimed command request: set aside when its ids or its expiry are malformed, discarded
+        when past its ``expires_at`` (its sender has given up), else run; answered whenever its reply
+        address is well formed."""
         data = item.data
         request_id = data.get("request_id")
-        try:
-            task_id = self.board.resolve_task(str(data.get("task_id", "")))
-            state = self.tasks.get(task_id) or self.board.read_state(task_id)
-            if state is None:
-                raise BlackboardError(f"task {task_id} has no readable state")
-            message = apply_command(self.board, item.kind, state, data)
-            self._save(state)
-            reply: dict[str, Any] = {"ok": True, "message": message}
-        except (CommandError, BlackboardError, GitOpError) as exc:
-            reply = {"ok": False, "error": str(exc)}
-        if request_id:
+        task_id = data.get("task_id")
+        expired = request_expired(data, utc_now())  # real time: the sender's deadline is wall-clock
+        if not is_task_id(task_id):
+            why: str | None = f"invalid task id {str(task_id)[:80]!r}"
+        elif not is_request_id(request_id):
+            why = f"invalid request id {str(request_id)[:80]!r}"
+        elif expired is None:
+            why = "no valid expires_at (a command request must say when it expires)"
+        else:
+            why = None
+        if why is not None:
+            self._set_aside(item.path, f"{item.kind} request refused: {why}")
+            reply: dict[str, Any] = {"ok": False, "status": "refused", "error": f"refused: {why}"}
+        elif expired:
+            self.board.log_event(
+                {
+                    "kind": "request_expired",
+                    "request": item.kind,
+                    "task_id": task_id,
+                    "expires_at": data.get("expires_at"),
+                    "line": f"INBOX {item.kind} {task_id}: discarded, it expired at {data.get('expires_at')}",
+                }
+            )
+            reply = {"ok": False, "status": "expired", "error": "not applied: the request expired unanswered"}
+        else:
+            reply = self._apply_request(item.kind, str(task_id), data)
+        if is_request_id(request_id):
             self.board.reply(str(request_id), reply)
+
+    def _apply_request(self, kind: str, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        state = self.tasks.get(task_id) or self.board.read_state(task_id)
+        try:
+            if state is None:
+                raise BlackboardError(f"no task {task_id!r}")
+            message = apply_command(self.board, kind, state, data)
+        except (CommandError, BlackboardError, GitOpError, OSError) as exc:
+            self.board.log_event(
+                {"kind": "request_refused", "request": kind, "task_id": task_id, "error": str(exc)}
+            )
+            return {"ok": False, "status": "refused", "error": str(exc)}
+        finally:
+            if state is not None:
+                self._save(state)  # a refusal may still record something (a merge that conflicted)
+        return {"ok": True, "status": "applied", "message": message}
 
     # ---- housekeeping -------------------------------------------------------------------------
     def housekeeping(self, now: float) -> None:
@@ -339,7 +389,10 @@ class Supervisor:
         for state in list(self.tasks.values()):
             if state.status != TaskStatus.AWAITING_DECISION or not state.decision_id:
                 continue
-            card = self.decisions.get(state.decision_id)
+            try:
+                card = self.decisions.get(state.decision_id)
+            except DecisionError:  # not a decision id at all: as good as missing
+                card = None
             if card is None:
                 state.status, state.decision_id = TaskStatus.FAILED, None
                 state.message = "its decision card is missing (see quarantine/)"
@@ -384,6 +437,7 @@ class Supervisor:
             self._last_archive = now
             for task_id in self.dead_letters.archive_old():
                 self.board.log_event({"kind": "dead_letter_archived", "task_id": task_id})
+            self.board.sweep_replies(REPLY_TTL_S)
 
     # ---- dispatch -----------------------------------------------------------------------------
     def _queued(self, *, ready_only: bool = True) -> list[TaskState]:
@@ -941,6 +995,8 @@ class Supervisor:
         """Load the task table and re-attach to attempts that were running when the last supervisor
         stopped or died: live runners are followed again, finished ones finalised, vanished ones
         recorded as lost (and retried by the policy from their checkpoint)."""
+        for path in self.board.claimed():
+            self._set_aside(path, "a request an earlier supervisor took but did not finish; not run again")
         self.tasks = {s.id: s for s in self.board.states()}
         for state in list(self.tasks.values()):
             if state.status != TaskStatus.RUNNING or state.id in self.running:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,16 @@ def _own_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     base = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+
+
+@pytest.fixture(autouse=True)
+def _keep_sigpipe_ignored() -> Iterator[None]:
+    """``cockpit``'s ``main()`` restores the default SIGPIPE action for its own process (so a closed pipe
+    ends it quietly); a test calling it in-process must not leave that behind, or the scripted model's
+    next write to a socket Codex closed would kill the whole test run."""
+    before = signal.getsignal(signal.SIGPIPE)
+    yield
+    signal.signal(signal.SIGPIPE, before)
 
 
 @pytest.fixture(scope="session")

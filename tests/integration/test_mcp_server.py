@@ -18,7 +18,9 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from supervisor_helpers import SupervisorThread
 
 from cockpit.core.blackboard import Blackboard
+from cockpit.core.commands import submit
 from cockpit.core.decisions import DecisionCard, DecisionStore
+from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.gates import failure_gate, merge_gate, open_gate
 from cockpit.core.state import TaskState, utc_now
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
@@ -269,3 +271,29 @@ def test_serve_refuses_a_missing_repository(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"cockpit: no repository at {tmp_path / 'missing'}"
+
+
+async def test_tools_resolve_task_refs_by_the_cli_rules(repo: Path) -> None:
+    board = Blackboard(repo)
+    board.write_state(TaskState(id="only-task-0001", lane="local", title="only"))
+    waiting = submit(board, envelope_from_mapping({"goal": "wait", "title": "inbox job", "lane": "local"}))
+    async with mcp_session(repo) as session:
+        assert await refused(session, "task_status", task="") == "invalid task id '': empty"
+        assert (await refused(session, "task_status", task="onl")).startswith(
+            "invalid task id 'onl': a prefix needs at least 4 characters"
+        )
+        assert (await refused(session, "get_task_diff", task="../only-task-0001")).startswith(
+            "invalid task id '../only-task-0001': no path separators"
+        )
+        assert (await refused(session, "get_last_message", task="only/")).startswith(
+            "invalid task id 'only/': no path separators"
+        )
+        assert await refused(session, "wait_for_task", task="   ", timeout_s=0) == (
+            "invalid task id '': empty"
+        )
+        assert (await refused(session, "answer_decision", decision="../decision-001", option="A")).startswith(
+            "not a decision id"
+        )
+        assert (await call(session, "task_status", task="only"))["id"] == "only-task-0001"
+        assert (await call(session, "task_status", task=waiting[:6]))["id"] == waiting
+        assert {t["id"] for t in (await call(session, "task_status"))["tasks"]} == {"only-task-0001", waiting}

@@ -76,3 +76,44 @@ def test_bad_config_exits_2_naming_the_field(repo: Path) -> None:
     (Blackboard(repo).root / "config.toml").write_text("max_workers = 7\n")
     out = cockpit(repo, "submit", "--goal", "x")
     assert out.returncode == 2 and "max_workers" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("cancel", ""), "invalid task id '': empty"),
+        (("merge", "onl"), "invalid task id 'onl': a prefix needs at least 4 characters"),
+        (("reject", "o"), "invalid task id 'o': a prefix needs at least 4 characters"),
+        (("retry", "../../only-task-0001"), "invalid task id '../../only-task-0001': no path separators"),
+        (("revise", "ONLY", "--feedback", "x"), "invalid task id 'ONLY': lowercase letters"),
+        (("show", ""), "invalid task id '': empty"),
+        (("log", "only/"), "invalid task id 'only/': no path separators"),
+        (("--task", "", "status"), None),  # --task only matters to the full-screen cockpit
+        (("--task", ""), "invalid task id '': empty"),
+        (("--task", "../x"), "invalid task id '../x': no path separators"),
+    ],
+)
+def test_malformed_task_refs_exit_2_with_one_line_and_touch_nothing(
+    repo: Path, args: tuple[str, ...], problem: str | None
+) -> None:
+    from cockpit.core.blackboard import Blackboard
+    from cockpit.core.state import TaskState, TaskStatus
+
+    board = Blackboard(repo)
+    board.write_state(TaskState(id="only-task-0001", lane="local", title="only", status=TaskStatus.QUEUED))
+    out = cockpit(repo, *args)
+    if problem is None:
+        assert out.returncode == 0, out.stderr
+        return
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"cockpit: {problem}"), lines
+    state = board.read_state("only-task-0001")
+    assert state is not None and state.status == TaskStatus.QUEUED
+    assert not list((board.root / "inbox").glob("*.json"))
+
+
+@pytest.mark.parametrize("ref", ["", "../decision-001", "decision-1/..", "٣", "x"])
+def test_malformed_decision_refs_exit_2(repo: Path, ref: str) -> None:
+    out = cockpit(repo, "decide", ref, "A")
+    assert out.returncode == 2 and out.stderr.startswith("cockpit: not a decision id"), out.stderr
