@@ -5,16 +5,23 @@ points at. Every invocation built here therefore carries ``-c core.hooksPath=<an
 cockpit owns>`` (inside the repository's common git dir, which workers cannot write) and
 ``-c core.fsmonitor=false``, never prompts (``GIT_TERMINAL_PROMPT=0``), ignores git variables inherited
 from the caller's environment, names its repository explicitly (``--git-dir``/``--work-tree``) instead
-of trusting discovery, and commits as the cockpit.
+of trusting discovery, and commits as the cockpit. A git child dies with the cockpit
+(``PR_SET_PDEATHSIG``), so a crash never leaves a git command running on behind recovery's back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import os
 import shutil
+import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 COCKPIT_NAME = "Codex Cockpit"
 COCKPIT_EMAIL = "cockpit@localhost"
@@ -35,6 +42,31 @@ _INHERITED_GIT_VARS = (
     "GIT_CONFIG_PARAMETERS",
     "GIT_CONFIG_COUNT",
 )
+
+
+PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _die_with(parent_pid: int) -> Callable[[], None]:
+    """Runs in the git child before exec: SIGKILL when the cockpit dies, at once if it already has."""
+    libc = _libc()
+
+    def setup() -> None:
+        if libc is not None:
+            with contextlib.suppress(Exception):
+                libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return setup
 
 
 class GitError(RuntimeError):
@@ -150,6 +182,7 @@ class Git:
             encoding="utf-8",
             errors="surrogateescape",
             stdin=None if input is not None else subprocess.DEVNULL,
+            preexec_fn=_die_with(os.getpid()),
         )
         if check and proc.returncode != 0:
             raise GitError(list(args), proc.returncode, proc.stdout, proc.stderr)
