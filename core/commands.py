@@ -26,7 +26,7 @@ from cockpit.core.git_ops import (
     plan_merge,
     remove_worktree,
 )
-from cockpit.core.merging import land_merge, recover_merge, run_hook
+from cockpit.core.merging import land_merge, read_journal, recover_merge, run_hook
 from cockpit.core.state import WORKTREE_LANES, TaskState, TaskStatus, utc_now
 
 StateLookup = Callable[[str], TaskState | None]
@@ -140,8 +140,9 @@ def retry(board: Blackboard, state: TaskState) -> str:
 def merge(board: Blackboard, state: TaskState) -> str:
     if state.lane not in WORKTREE_LANES or not state.branch:
         raise CommandError(f"task {state.id} has no branch to merge (lane {state.lane})")
+    interrupted = read_journal(board)
     recover_merge(board, state)  # a merge a killed process left half-done is settled first
-    if state.status == TaskStatus.MERGED:
+    if interrupted and interrupted.task_id == state.id and state.status == TaskStatus.MERGED:
         return state.message or f"task {state.id} is merged"
     if state.status not in (TaskStatus.REVIEW, TaskStatus.CONFLICT):
         raise CommandError(f"task {state.id} is {state.status.value}; only a task in review can be merged")

@@ -69,7 +69,11 @@ def _die_with(parent_pid: int) -> Callable[[], None]:
     return setup
 
 
-class GitError(RuntimeError):
+class GitOpError(RuntimeError):
+    """A git operation the cockpit refused or could not complete; nothing was changed."""
+
+
+class GitError(GitOpError):
     """A git command exited non-zero; ``stderr`` holds what it said."""
 
     def __init__(self, args: list[str], code: int, stdout: str, stderr: str) -> None:

@@ -16,13 +16,9 @@ from pathlib import Path
 
 from git import Repo
 
-from cockpit.core.git_cmd import COCKPIT_EMAIL, COCKPIT_NAME, DIFF_SAFE, Git, GitError
+from cockpit.core.git_cmd import COCKPIT_EMAIL, COCKPIT_NAME, DIFF_SAFE, Git, GitError, GitOpError
 
 COCKPIT_IDENTITY = f"{COCKPIT_NAME} <{COCKPIT_EMAIL}>"
-
-
-class GitOpError(RuntimeError):
-    """A git operation the cockpit refused or could not complete; nothing was changed."""
 
 
 @dataclass
