@@ -35,6 +35,7 @@ HOOKS = (
     "post-checkout",
     "post-rewrite",
     "reference-transaction",
+    "fsmonitor",  # not a hook: core.fsmonitor below names it as the repository's fsmonitor command
 )
 
 
@@ -89,6 +90,7 @@ def test_hooks_a_worker_plants_never_run(repo: Path, tmp_path: Path) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
     git(repo, "config", "core.hooksPath", ".husky/_")
+    git(repo, "config", "core.fsmonitor", ".husky/_/fsmonitor")
     board = Blackboard(repo)
     state = worker_task(board, "hooked", {"feature.txt": "new\n"}, settle=False)
     worktree = board.worktree_path(state.id)
@@ -103,7 +105,7 @@ def test_hooks_a_worker_plants_never_run(repo: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in markers.iterdir()) == []
     # the attack is real: the same hooks, now merged into the checkout, run for plain git
     git(repo, "commit", "--allow-empty", "--no-verify", "-m", "plain git")
-    assert "post-commit" in {p.name for p in markers.iterdir()}
+    assert {"post-commit", "fsmonitor"} <= {p.name for p in markers.iterdir()}
 
 
 def test_merge_runs_the_users_hooks_only_when_the_config_opts_in(repo: Path, tmp_path: Path) -> None:
@@ -238,6 +240,7 @@ def cockpit_merge(repo: Path, task_id: str, crash_at: str | None = None) -> subp
 
 def check_after_recovery(repo: Path, board: Blackboard, state: TaskState, old: str, merged: bool) -> None:
     assert_checkout_consistent(repo)
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == "?? notes.txt\n"  # no strays
     assert not journal_path(board).exists()
     after = board.read_state(state.id)
     assert after is not None
