@@ -230,6 +230,7 @@ def check_nothing_in_the_way(wt: Git, old: str, new: str, where: Path) -> None:
 
 def checkout_merge(wt: Git, old: str, new: str) -> None:
     """Move a clean checkout's index and files from ``old`` to ``new`` (refuses local changes)."""
+    wt.run("update-index", "-q", "--refresh", check=False)  # touched-but-unchanged files are not changes
     _run(wt, "read-tree", "-m", "-u", old, new)
 
 

@@ -191,6 +191,18 @@ def test_untracked_or_ignored_files_in_the_way_refuse_the_merge(repo: Path) -> N
     assert board.read_state(state.id).status == TaskStatus.REVIEW
 
 
+def test_touched_but_unchanged_files_do_not_block_the_merge(repo: Path) -> None:
+    board = Blackboard(repo)
+    state = worker_task(board, "touchy", {"calc.py": "def add(a, b):\n    return b + a\n"})
+    text = (repo / "calc.py").read_text()
+    (repo / "calc.py").write_text(text)  # same content, new mtime: the index's stat data is stale
+    later = time.time() + 5
+    os.utime(repo / "calc.py", (later, later))
+    assert run_task_command(board, "merge", state.id).startswith("merged into main")
+    assert "b + a" in (repo / "calc.py").read_text()
+    assert_checkout_consistent(repo)
+
+
 def test_base_branch_not_checked_out_only_its_ref_moves(repo: Path) -> None:
     board = Blackboard(repo)
     state = worker_task(board, "away", {"away.txt": "x\n"})
