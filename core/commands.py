@@ -20,12 +20,14 @@ from cockpit.core.decisions import DecisionStore
 from cockpit.core.envelope import Envelope, EnvelopeError, check_paths
 from cockpit.core.git_ops import (
     GitOpError,
+    MergePlan,
     current_branch,
     head_commit,
-    merge_task_branch,
     open_repo,
+    plan_merge,
     remove_worktree,
 )
+from cockpit.core.merging import land_merge, read_journal, recover_merge, run_hook
 from cockpit.core.state import WORKTREE_LANES, TaskState, TaskStatus, utc_now
 
 StateLookup = Callable[[str], TaskState | None]
@@ -139,37 +141,49 @@ def retry(board: Blackboard, state: TaskState) -> str:
 def merge(board: Blackboard, state: TaskState) -> str:
     if state.lane not in WORKTREE_LANES or not state.branch:
         raise CommandError(f"task {state.id} has no branch to merge (lane {state.lane})")
+    interrupted = read_journal(board)
+    recover_merge(board, state)  # a merge a killed process left half-done is settled first
+    if interrupted and interrupted.task_id == state.id and state.status == TaskStatus.MERGED:
+        return state.message or f"task {state.id} is merged"
     if state.status not in (TaskStatus.REVIEW, TaskStatus.CONFLICT):
         raise CommandError(f"task {state.id} is {state.status.value}; only a task in review can be merged")
     if not state.base_branch:
         raise CommandError(f"task {state.id} has no base branch (it was submitted on a detached HEAD)")
     repo = open_repo(board.repo)
     message = f"Merge cockpit task {state.id}: {state.title}"
+    run_hooks = board.config().merge_runs_hooks
     try:
-        result = merge_task_branch(repo, state.branch, state.base_branch, message, board.root / "worktrees")
+        plan = plan_merge(repo, state.branch, state.base_branch, message)
+        if isinstance(plan, MergePlan) and run_hooks and plan.checkout is not None:
+            ok, said = run_hook(plan.checkout, "pre-merge-commit")
+            if not ok:
+                raise GitOpError(f"refusing to merge: the pre-merge-commit hook failed: {said[:300]}")
+        if isinstance(plan, MergePlan):
+            land_merge(board, state, plan)
     except GitOpError as exc:
         raise CommandError(str(exc)) from exc
-    if not result.ok:
+    if not isinstance(plan, MergePlan):
         state.status = TaskStatus.CONFLICT
-        files = ", ".join(result.conflicts or []) or "unknown files"
-        state.message = f"merge into {state.base_branch} conflicted ({files}); aborted, nothing changed"
-        board.log_event({"kind": "merge_conflict", "task_id": state.id, "files": result.conflicts})
+        files = ", ".join(plan.conflicts or []) or "unknown files"
+        state.message = f"merge into {state.base_branch} conflicted ({files}); nothing changed"
+        board.log_event({"kind": "merge_conflict", "task_id": state.id, "files": plan.conflicts})
         raise CommandError(state.message)
-    state.status = TaskStatus.MERGED
-    state.merge_commit = result.commit
-    state.message = f"merged into {state.base_branch} as {result.commit[:10] if result.commit else '?'}"
+    if run_hooks and plan.checkout is not None:
+        ok, said = run_hook(plan.checkout, "post-merge", "0")
+        if not ok:
+            state.message = f"{state.message}; the post-merge hook failed: {said[:200]}"
     remove_worktree(
         repo, Path(state.worktree) if state.worktree else board.worktree_path(state.id), state.branch
     )
-    board.log_event(
-        {"kind": "merged", "task_id": state.id, "commit": result.commit, "into": state.base_branch}
-    )
-    return state.message
+    board.log_event({"kind": "merged", "task_id": state.id, "commit": plan.new, "into": state.base_branch})
+    return state.message or "merged"
 
 
 def reject(board: Blackboard, state: TaskState) -> str:
     if state.status in (TaskStatus.RUNNING, TaskStatus.QUEUED):
         raise CommandError(f"task {state.id} is {state.status.value}; cancel it first")
+    if state.lane in WORKTREE_LANES:
+        recover_merge(board, state)  # a merge a killed process left half-done is settled first
     if state.status == TaskStatus.MERGED:
         raise CommandError(f"task {state.id} is already merged")
     if state.lane in WORKTREE_LANES:

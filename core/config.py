@@ -74,8 +74,9 @@ class ProjectConfig(BaseModel):
     protected_paths: list[str] = Field(default_factory=list)
     gate_merges: bool = False
     merge_runs_hooks: bool = False
-    """Run the user's ``pre-merge-commit`` and ``post-merge`` hooks around an approved merge. Off by
-    default: a hooks path inside the working tree (husky's ``.husky/_``) may hold what a worker wrote."""
+    """Run the checkout's own ``pre-merge-commit`` and ``post-merge`` hooks around ``cockpit merge``
+    (``git hook run``, git >= 2.36). Off by default: every other git command the cockpit runs has hooks
+    disabled, because a worker can write hook files inside its worktree. Turning this on runs code."""
     orchestrator_may_answer: list[str] = Field(
         default_factory=lambda: ["repeated_failures", "acceptance_failed", "unknown_error"]
     )

@@ -1,24 +1,24 @@
-"""Git operations for the worktree lane (GitPython): worktree and branch per task, the cockpit's own
-commit of a worker's result, diffs against the base commit, merge into the base branch, and removal.
+"""Git operations for the worktree lane: worktree and branch per task, the cockpit's own commit of a
+worker's result, diffs against the base commit, the pieces of a merge that never touches a checkout
+until its last step, and removal.
 
-The user's branch is only ever written by :func:`merge_task_branch`, and only when its working tree
-is clean; a conflict is aborted so nothing is left half-merged.
+Every command goes through :class:`cockpit.core.git_cmd.Git` (hooks off, fsmonitor off, explicit git
+dir and work tree). The user's branch is only ever written by the journaled merge
+(:mod:`cockpit.core.merging`), and only after its checkout was found clean.
 """
 
 from __future__ import annotations
 
-import secrets
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from git import Actor, GitCommandError, Repo
+from git import Repo
 
-COCKPIT_ACTOR = Actor("Codex Cockpit", "cockpit@localhost")
+from cockpit.core.git_cmd import COCKPIT_EMAIL, COCKPIT_NAME, DIFF_SAFE, Git, GitError, GitOpError
 
-
-class GitOpError(RuntimeError):
-    """A git operation the cockpit refused or could not complete; nothing was changed."""
+COCKPIT_IDENTITY = f"{COCKPIT_NAME} <{COCKPIT_EMAIL}>"
 
 
 @dataclass
@@ -30,11 +30,30 @@ class DiffSummary:
 
 
 @dataclass
+class CommitResult:
+    """The cockpit's commit of a worktree: the new commit (None: nothing to commit) and the nested git
+    repositories it left out (``sub/``: a worker's ``git init``, never committed)."""
+
+    commit: str | None
+    skipped_nested_repos: list[str] = field(default_factory=list)
+
+
+@dataclass
 class MergeResult:
     ok: bool
     commit: str | None = None
     conflicts: list[str] | None = None
     message: str = ""
+
+
+@dataclass
+class MergePlan:
+    """A merge commit already written (no checkout touched) and where it has to land."""
+
+    base_branch: str
+    old: str  # the base branch's commit the merge was computed against
+    new: str  # the merge commit
+    checkout: Path | None  # the checkout that has the base branch checked out, if any
 
 
 def open_repo(path: Path) -> Repo:
@@ -62,6 +81,22 @@ def task_branch(task_id: str) -> str:
     return f"cockpit/{task_id}"
 
 
+def main_git(repo: Repo | Path) -> Git:
+    """The repository's own checkout (where the blackboard lives)."""
+    path = Path(repo.working_tree_dir or repo.git_dir) if isinstance(repo, Repo) else repo
+    try:
+        return Git.checkout(path)
+    except GitError as exc:
+        raise GitOpError(str(exc)) from exc
+
+
+def _run(git: Git, *args: str) -> str:
+    try:
+        return git.out(*args)
+    except GitError as exc:
+        raise GitOpError(str(exc)) from exc
+
+
 def create_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> None:
     if path.exists():
         if (path / ".git").exists():
@@ -69,32 +104,42 @@ def create_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> No
         raise GitOpError(f"{path} exists and is not a worktree")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        repo.git.worktree("add", "-b", branch, str(path), base_commit)
-    except GitCommandError as exc:
+        main_git(repo).run("worktree", "add", "-b", branch, str(path), base_commit)
+    except GitError as exc:
         raise GitOpError(f"git worktree add failed: {exc.stderr.strip()}") from exc
 
 
-def commit_all(worktree: Path, message: str) -> str | None:
-    """Stage everything the worker left (new files too) and commit it; None when there is nothing."""
-    wt = Repo(worktree)
-    wt.git.add("-A")
-    if not wt.git.diff("--cached", "--name-only").strip():
-        return None
-    wt.git.commit(
-        "-m",
-        message,
-        "--no-verify",
-        author=f"{COCKPIT_ACTOR.name} <{COCKPIT_ACTOR.email}>",
-        env={"GIT_COMMITTER_NAME": COCKPIT_ACTOR.name, "GIT_COMMITTER_EMAIL": COCKPIT_ACTOR.email},
-    )
-    return wt.head.commit.hexsha
+def worktree_git(worktree: Path) -> Git:
+    try:
+        return Git.checkout(worktree)
+    except GitError as exc:
+        raise GitOpError(str(exc)) from exc
+
+
+def nested_repos(wt: Git) -> list[str]:
+    """Untracked nested git repositories in a checkout (git lists them as ``dir/``), sorted."""
+    out = _run(wt, "ls-files", "--others", "--exclude-standard", "-z")
+    return sorted(p for p in out.split("\0") if p.endswith("/"))
+
+
+def commit_all(worktree: Path, message: str) -> CommitResult:
+    """Stage everything the worker left (new files too, nested repositories excluded) and commit it."""
+    wt = worktree_git(worktree)
+    nested = nested_repos(wt)
+    excludes = [f":(exclude,literal){p.rstrip('/')}" for p in nested]
+    _run(wt, "add", "-A", "--", ".", *excludes)
+    staged = wt.run("diff", "--cached", "--quiet", *DIFF_SAFE, check=False)
+    if staged.returncode == 0:
+        return CommitResult(None, nested)
+    _run(wt, "commit", "--no-verify", "--quiet", f"--author={COCKPIT_IDENTITY}", "-m", message)
+    return CommitResult(_run(wt, "rev-parse", "HEAD"), nested)
 
 
 def diff_against(worktree: Path, base_commit: str) -> tuple[str, DiffSummary]:
     """The full patch (binary-safe, new files included) of the worktree's HEAD against the base."""
-    wt = Repo(worktree)
-    patch = wt.git.diff("--binary", "--no-color", "--no-ext-diff", base_commit, "HEAD")
-    numstat = wt.git.diff("--numstat", base_commit, "HEAD")
+    wt = worktree_git(worktree)
+    patch = _run(wt, "diff", "--binary", "--no-color", *DIFF_SAFE, base_commit, "HEAD")
+    numstat = _run(wt, "diff", "--numstat", *DIFF_SAFE, base_commit, "HEAD")
     ins = dels = 0
     paths: list[str] = []
     for line in numstat.splitlines():
@@ -108,9 +153,10 @@ def diff_against(worktree: Path, base_commit: str) -> tuple[str, DiffSummary]:
     return (patch + "\n" if patch else ""), DiffSummary(len(paths), ins, dels, paths)
 
 
-def _worktree_for_branch(repo: Repo, branch: str) -> Path | None:
+def worktree_for_branch(git: Git, branch: str) -> Path | None:
+    """The checkout that has ``branch`` checked out, if any."""
     current: Path | None = None
-    for line in repo.git.worktree("list", "--porcelain").splitlines():
+    for line in _run(git, "worktree", "list", "--porcelain").splitlines():
         if line.startswith("worktree "):
             current = Path(line.split(" ", 1)[1])
         elif line == f"branch refs/heads/{branch}" and current is not None:
@@ -118,72 +164,111 @@ def _worktree_for_branch(repo: Repo, branch: str) -> Path | None:
     return None
 
 
-def merge_task_branch(repo: Repo, branch: str, base_branch: str, message: str, scratch: Path) -> MergeResult:
-    """Merge ``branch`` into ``base_branch`` with a merge commit.
+def plan_merge(repo: Repo | Path, branch: str, base_branch: str, message: str) -> MergePlan | MergeResult:
+    """Write the merge commit of ``branch`` into ``base_branch`` without touching any checkout.
 
-    Where the base branch is checked out, its working tree must be clean (tracked files unchanged, no
-    untracked file in the way), else the merge is refused and nothing is touched. Where it is not
-    checked out, the merge happens in a scratch worktree and the branch ref moves only on success.
-    A conflict is aborted cleanly.
+    A conflict comes back as a failed :class:`MergeResult` (nothing written but unreachable objects).
+    Where the base branch is checked out, its tracked files must be clean and no untracked or ignored
+    file may be in the way of an incoming path; otherwise :class:`GitOpError` and nothing is touched.
     """
-    if base_branch not in [h.name for h in repo.heads]:
+    git = main_git(repo)
+    old = git.rev(f"refs/heads/{base_branch}")
+    if old is None:
         raise GitOpError(f"base branch {base_branch!r} no longer exists")
-    target = _worktree_for_branch(repo, base_branch)
+    theirs = git.rev(f"refs/heads/{branch}")
+    if theirs is None:
+        raise GitOpError(f"task branch {branch!r} no longer exists")
+    target = worktree_for_branch(git, base_branch)
     if target is not None:
-        wt = Repo(target)
-        if wt.is_dirty(index=True, working_tree=True, untracked_files=False):
-            changed = [d.a_path for d in wt.index.diff(None)] + [d.a_path for d in wt.index.diff("HEAD")]
-            raise GitOpError(
-                f"refusing to merge: {base_branch} has uncommitted changes in {target} "
-                f"({', '.join(sorted(set(changed))[:5])}); commit or stash them first"
-            )
-        incoming = set(repo.git.diff("--name-only", f"{base_branch}...{branch}").splitlines())
-        blocking = sorted(incoming & set(wt.untracked_files))
-        if blocking:
-            raise GitOpError(
-                f"refusing to merge: untracked files in {target} would be overwritten: "
-                f"{', '.join(blocking[:5])}"
-            )
-        return _merge_in(wt, branch, message)
-    # Base branch not checked out: merge in a scratch worktree, then move the ref (compare-and-swap).
-    old = repo.heads[base_branch].commit.hexsha
-    path = scratch / f"merge-{secrets.token_hex(4)}"
-    repo.git.worktree("add", "--detach", str(path), old)
-    try:
-        result = _merge_in(Repo(path), branch, message)
-        if result.ok and result.commit:
-            repo.git.update_ref(f"refs/heads/{base_branch}", result.commit, old)
-        return result
-    finally:
-        repo.git.worktree("remove", "--force", str(path))
+        check_checkout_clean(worktree_git(target), base_branch, target)
+    proc = git.run("merge-tree", "--write-tree", "--name-only", "--no-messages", old, theirs, check=False)
+    lines = proc.stdout.splitlines()
+    if proc.returncode == 1:
+        return MergeResult(False, conflicts=sorted(set(lines[1:])), message="conflict")
+    if proc.returncode != 0 or not lines:
+        raise GitOpError(f"git merge-tree failed: {proc.stderr.strip()}")
+    tree = lines[0].strip()
+    new = _run(git, "commit-tree", tree, "-p", old, "-p", theirs, "-m", message)
+    if target is not None:
+        check_nothing_in_the_way(worktree_git(target), old, new, target)
+    return MergePlan(base_branch, old, new, target)
 
 
-def _merge_in(wt: Repo, branch: str, message: str) -> MergeResult:
-    env = {
-        "GIT_COMMITTER_NAME": COCKPIT_ACTOR.name,
-        "GIT_COMMITTER_EMAIL": COCKPIT_ACTOR.email,
-        "GIT_AUTHOR_NAME": COCKPIT_ACTOR.name,
-        "GIT_AUTHOR_EMAIL": COCKPIT_ACTOR.email,
-    }
-    try:
-        wt.git.merge("--no-ff", "--no-edit", "-m", message, branch, env=env)
-    except GitCommandError as exc:
-        conflicts = sorted(set(wt.git.diff("--name-only", "--diff-filter=U").splitlines()))
-        try:
-            wt.git.merge("--abort")
-        except GitCommandError:
-            wt.git.reset("--merge")
-        return MergeResult(False, conflicts=conflicts, message=(exc.stderr or exc.stdout or "").strip())
-    return MergeResult(True, commit=wt.head.commit.hexsha, message="merged")
+def check_checkout_clean(wt: Git, base_branch: str, where: Path) -> None:
+    status = _run(wt, "status", "--porcelain=v1", "-z", "--untracked-files=no", "--ignore-submodules=none")
+    changed = sorted({entry[3:] for entry in status.split("\0") if len(entry) > 3 and entry[2] == " "})
+    if status.strip("\0"):
+        raise GitOpError(
+            f"refusing to merge: {base_branch} has uncommitted changes in {where} "
+            f"({', '.join(changed[:5])}); commit or stash them first"
+        )
+
+
+def check_nothing_in_the_way(wt: Git, old: str, new: str, where: Path) -> None:
+    """Refuse when a file the merge adds exists on disk untracked (or ignored), or sits below one."""
+    added = _run(wt, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=A", *DIFF_SAFE, old, new)
+    blocking: set[str] = set()
+    parents: set[str] = set()
+    for path in filter(None, added.split("\0")):
+        if os.path.lexists(where / path):
+            blocking.add(path)
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            full = where / prefix
+            if os.path.lexists(full) and (full.is_symlink() or not full.is_dir()):
+                parents.add(prefix)
+    if parents:  # a file where the merge needs a directory: in the way unless the merge replaces it
+        tracked = _run(wt, "ls-tree", "--name-only", "-z", old, "--", *sorted(parents)).split("\0")
+        blocking |= parents - set(tracked)
+    if blocking:
+        raise GitOpError(
+            f"refusing to merge: untracked files in {where} would be overwritten: "
+            f"{', '.join(sorted(blocking)[:5])}"
+        )
+
+
+def checkout_merge(wt: Git, old: str, new: str) -> None:
+    """Move a clean checkout's index and files from ``old`` to ``new`` (refuses local changes)."""
+    wt.run("update-index", "-q", "--refresh", check=False)  # touched-but-unchanged files are not changes
+    _run(wt, "read-tree", "-m", "-u", old, new)
+
+
+def checkout_reset(wt: Git, commit: str) -> None:
+    """Force a checkout's index and tracked files to ``commit`` (used by recovery after a crash)."""
+    _run(wt, "read-tree", "--reset", "-u", commit)
+
+
+def move_branch(git: Git, base_branch: str, new: str, old: str, message: str) -> None:
+    """Compare-and-swap ``refs/heads/<base_branch>`` from ``old`` to ``new``."""
+    _run(git, "update-ref", "-m", message, f"refs/heads/{base_branch}", new, old)
 
 
 def remove_worktree(repo: Repo, path: Path, branch: str | None, *, force_branch: bool = True) -> None:
     """Remove a task's worktree and branch; tolerant of either being gone already."""
-    if path.exists():
+    git = main_git(repo)
+    if path.exists() and git.run("worktree", "remove", "--force", str(path), check=False).returncode != 0:
+        shutil.rmtree(path, ignore_errors=True)
+    git.run("worktree", "prune", check=False)
+    if branch and git.rev(f"refs/heads/{branch}") is not None:
+        _run(git, "branch", "-D" if force_branch else "-d", branch)
+
+
+def clear_stale_index_locks(repo: Repo | Path, worktrees: list[Path]) -> list[Path]:
+    """Remove ``index.lock`` in the admin dirs of the given task worktrees (only safe while the caller
+    holds the supervisor lock, so no other cockpit process runs git there); returns what was removed."""
+    removed: list[Path] = []
+    for worktree in worktrees:
         try:
-            repo.git.worktree("remove", "--force", str(path))
-        except GitCommandError:
-            shutil.rmtree(path, ignore_errors=True)
-    repo.git.worktree("prune")
-    if branch and branch in [h.name for h in repo.heads]:
-        repo.git.branch("-D" if force_branch else "-d", branch)
+            lock = worktree_git(worktree).git_dir / "index.lock"
+        except GitOpError:
+            continue
+        try:
+            lock.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            continue
+        removed.append(lock)
+    main_git(repo).run("worktree", "prune", check=False)
+    return removed

@@ -135,9 +135,20 @@ class Settler:
     def _settle_result(self, state: TaskState, attempt_n: int, *, skip_protected: bool = False) -> None:
         lane = self.lanes[state.lane]
         try:
-            status, message = lane.settle_success(state, attempt_n)
-        except GitOpError as exc:
+            try:
+                status, message = lane.settle_success(state, attempt_n)
+            except Exception:  # committing is idempotent: one more try before giving up
+                status, message = lane.settle_success(state, attempt_n)
+        except Exception as exc:  # never leaves the task running nor stops the supervisor
             state.status, state.message = TaskStatus.FAILED, f"could not record the result: {exc}"
+            self.board.log_event(
+                {
+                    "kind": "settle_error",
+                    "task_id": state.id,
+                    "error": str(exc)[:500],
+                    "error_type": "git" if isinstance(exc, GitOpError) else type(exc).__name__,
+                }
+            )
             return
         last = state.last_attempt
         if last and (last.outcome is None or last.outcome.status is None):

@@ -108,6 +108,7 @@ class TaskState(BaseModel):
     worktree: str | None = None
     head_commit: str | None = None
     diff: DiffStat | None = None
+    skipped_nested_repos: list[str] = Field(default_factory=list)  # left out of the commit, e.g. "sub/"
     merge_commit: str | None = None
     not_before: float | None = None
     decision_id: str | None = None

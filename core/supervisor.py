@@ -57,16 +57,18 @@ from cockpit.core.events import CodexEvent, RateLimitsUpdated
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.failures import error_event, start_failure
 from cockpit.core.gates import escalation_gate, open_gate, weekly_budget_gate
-from cockpit.core.git_ops import GitOpError
+from cockpit.core.git_cmd import GitError
+from cockpit.core.git_ops import GitOpError, clear_stale_index_locks
 from cockpit.core.lanes import LANES, UNBUILT, Lane
 from cockpit.core.ledger import Ledger, usage_report
 from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE, record_live
 from cockpit.core.mcp_runner import APPROVAL_TRIGGER
+from cockpit.core.merging import recover_merge
 from cockpit.core.prompt import parse_outcome, render_followup_prompt, render_prompt
 from cockpit.core.reducer import AttemptReducer
 from cockpit.core.retry import max_attempts_for
 from cockpit.core.settlement import Settler
-from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, utc_now
+from cockpit.core.state import WORKTREE_LANES, Attempt, Signals, TaskState, TaskStatus, utc_now
 from cockpit.core.tailer import EventTailer
 from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
 
@@ -918,7 +920,20 @@ class Supervisor:
         if "settle" not in run.finalised:
             envelope = self.board.read_envelope(state.id)
             self._stuck(state, attempt, envelope)
-            self.settler.settle(state, attempt, envelope)
+            try:
+                self.settler.settle(state, attempt, envelope)
+            except Exception as exc:  # one task's bad settle never stops the supervisor
+                if isinstance(exc, OSError) and disk_full(exc):
+                    raise  # the loop pauses; this step runs again when space returns
+                state.status, state.message = TaskStatus.FAILED, f"could not settle the attempt: {exc}"
+                self.board.log_event(
+                    {
+                        "kind": "settle_error",
+                        "task_id": state.id,
+                        "error": str(exc)[:500],
+                        "error_type": type(exc).__name__,
+                    }
+                )
             run.finalised.add("settle")
         self._save(state)
         self.running.pop(state.id, None)
@@ -994,7 +1009,10 @@ class Supervisor:
     def recover(self) -> None:
         """Load the task table and re-attach to attempts that were running when the last supervisor
         stopped or died: live runners are followed again, finished ones finalised, vanished ones
-        recorded as lost (and retried by the policy from their checkpoint)."""
+        recorded as lost (and retried by the policy from their checkpoint). First, with the lock held so
+        no other cockpit process runs git here, a merge a killed process left half-done is finished or
+        undone and stale ``index.lock`` files in task worktrees are removed."""
+        self._recover_git()
         for path in self.board.claimed():
             self._set_aside(path, "a request an earlier supervisor took but did not finish; not run again")
         self.tasks = {s.id: s for s in self.board.states()}
@@ -1024,6 +1042,22 @@ class Supervisor:
                 }
             )
             self.poll(run)
+
+    def _recover_git(self) -> None:
+        try:
+            note = recover_merge(self.board)
+            worktrees = [
+                Path(s.worktree)
+                for s in self.board.states()
+                if s.lane in WORKTREE_LANES and s.worktree and Path(s.worktree).exists()
+            ]
+            for lock in clear_stale_index_locks(self.board.repo, worktrees):
+                self.board.log_event({"kind": "stale_lock_removed", "path": str(lock)})
+        except (GitOpError, GitError, OSError) as exc:
+            self.board.log_event({"kind": "git_recovery_error", "error": str(exc)[:500]})
+            return
+        if note:
+            self.board.log_event({"kind": "notify", "topic": "merge", "line": f"NOTIFY {note}"})
 
     # ---- persistence --------------------------------------------------------------------------
     def _save(self, state: TaskState) -> None:

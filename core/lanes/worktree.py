@@ -1,8 +1,8 @@
 """The worktree lane: a git worktree and branch ``cockpit/<task-id>`` per task from its base commit.
 
-Codex edits files only; the cockpit commits the result itself, so the worker never needs write access
-to ``.git``. The task then waits in review with ``diff.patch`` (new files included) until merged or
-rejected.
+Codex edits files only; the cockpit commits the result itself (hooks off; nested git repositories a
+worker created are left out and reported), so the worker never needs write access to ``.git``. The
+task then waits in review with ``diff.patch`` (new files included) until merged or rejected.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ class WorktreeLane(Lane):
 
     def settle_success(self, state: TaskState, attempt_n: int) -> tuple[TaskStatus, str]:
         path = Path(state.worktree or self.board.worktree_path(state.id))
-        commit = commit_all(path, f"cockpit: {state.title}\n\nTask {state.id}, attempt {attempt_n}.")
-        if commit:
-            state.head_commit = commit
+        result = commit_all(path, f"cockpit: {state.title}\n\nTask {state.id}, attempt {attempt_n}.")
+        if result.commit:
+            state.head_commit = result.commit
+        state.skipped_nested_repos = result.skipped_nested_repos
+        left_out = _left_out(result.skipped_nested_repos)
         patch, summary = diff_against(path, state.base_commit or "HEAD")
         atomic_write_text(self.board.task_dir(state.id) / "diff.patch", patch)
         state.diff = DiffStat(
@@ -51,7 +53,16 @@ class WorktreeLane(Lane):
             d = state.diff
             return (
                 TaskStatus.REVIEW,
-                f"diff ready for review: {d.files} files, +{d.insertions} -{d.deletions}",
+                f"diff ready for review: {d.files} files, +{d.insertions} -{d.deletions}{left_out}",
             )
         remove_worktree(open_repo(self.board.repo), path, state.branch)
-        return TaskStatus.SUCCEEDED, "finished with no changes; worktree and branch removed"
+        return TaskStatus.SUCCEEDED, f"finished with no changes; worktree and branch removed{left_out}"
+
+
+def _left_out(nested: list[str]) -> str:
+    """The settle message's note on nested repositories that were not committed."""
+    if not nested:
+        return ""
+    if len(nested) == 1:
+        return f"; left out: {nested[0]} (a nested git repository)"
+    return f"; left out: {', '.join(nested[:5])} (nested git repositories)"
