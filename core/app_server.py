@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -50,6 +49,7 @@ from typing import IO, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cockpit.core.child_process import die_with_parent
 from cockpit.core.live_rate_limits import merge_sparse
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 RequestId = int | str
 Decision = str | dict[str, Any]
 
-PR_SET_PDEATHSIG = 1
 STREAM_LIMIT = 64 * 1024 * 1024  # StreamReader limit: single lines can be megabytes
 READ_CHUNK = 1024 * 1024
 DEFAULT_LIMIT_ID = "codex"
@@ -412,27 +411,6 @@ def rate_limit_key(snapshot: RateLimitSnapshot) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _load_libc() -> Any:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
-def _child_setup(parent_pid: int, libc: Any) -> Callable[[], None]:
-    """Runs in the child before exec (after ``setsid`` from ``start_new_session``): ask for SIGKILL when
-    the parent dies, and die at once if it already has."""
-
-    def setup() -> None:
-        if libc is not None:
-            with contextlib.suppress(Exception):
-                libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return setup
-
-
 def _killpg(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -524,7 +502,7 @@ class AppServerClient:
                     stdout=asyncio.subprocess.PIPE,
                     stderr=err,
                     start_new_session=True,
-                    preexec_fn=_child_setup(os.getpid(), _load_libc()),
+                    preexec_fn=die_with_parent(os.getpid()),
                     limit=STREAM_LIMIT,
                 )
         except BaseException:

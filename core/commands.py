@@ -151,7 +151,7 @@ def merge(board: Blackboard, state: TaskState) -> str:
         raise CommandError(f"task {state.id} has no base branch (it was submitted on a detached HEAD)")
     repo = open_repo(board.repo)
     message = f"Merge cockpit task {state.id}: {state.title}"
-    run_hooks = board.config().merge_runs_hooks
+    run_hooks = bool(board.config().trusted("merge_runs_hooks"))  # refused from an untrusted board config
     try:
         plan = plan_merge(repo, state.branch, state.base_branch, message)
         if isinstance(plan, MergePlan) and run_hooks and plan.checkout is not None:

@@ -11,17 +11,13 @@ of trusting discovery, and commits as the cockpit. A git child dies with the coc
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import os
 import shutil
-import signal
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from cockpit.core.child_process import die_with_parent
 
 COCKPIT_NAME = "Codex Cockpit"
 COCKPIT_EMAIL = "cockpit@localhost"
@@ -42,31 +38,6 @@ _INHERITED_GIT_VARS = (
     "GIT_CONFIG_PARAMETERS",
     "GIT_CONFIG_COUNT",
 )
-
-
-PR_SET_PDEATHSIG = 1
-
-
-@functools.cache
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
-def _die_with(parent_pid: int) -> Callable[[], None]:
-    """Runs in the git child before exec: SIGKILL when the cockpit dies, at once if it already has."""
-    libc = _libc()
-
-    def setup() -> None:
-        if libc is not None:
-            with contextlib.suppress(Exception):
-                libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return setup
 
 
 class GitOpError(RuntimeError):
@@ -186,7 +157,7 @@ class Git:
             encoding="utf-8",
             errors="surrogateescape",
             stdin=None if input is not None else subprocess.DEVNULL,
-            preexec_fn=_die_with(os.getpid()),
+            preexec_fn=die_with_parent(os.getpid()),
         )
         if check and proc.returncode != 0:
             raise GitError(list(args), proc.returncode, proc.stdout, proc.stderr)

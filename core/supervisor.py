@@ -48,6 +48,7 @@ from cockpit.core.checkpoint import build_checkpoint, resume_digest, write_check
 from cockpit.core.codex_binary import CodexBinary, find_codex
 from cockpit.core.codex_command import plan_for
 from cockpit.core.commands import CommandError, apply_command, request_expired
+from cockpit.core.config import ConfigError
 from cockpit.core.confinement import confinement_problem, exec_overrides, trusted_places
 from cockpit.core.dead_letters import DeadLetterQueue
 from cockpit.core.decisions import DecisionError, DecisionStore
@@ -374,7 +375,7 @@ class Supervisor:
             if state is None:
                 raise BlackboardError(f"no task {task_id!r}")
             message = apply_command(self.board, kind, state, data)
-        except (CommandError, BlackboardError, GitOpError, OSError) as exc:
+        except (CommandError, BlackboardError, GitOpError, ConfigError, OSError) as exc:
             self.board.log_event(
                 {"kind": "request_refused", "request": kind, "task_id": task_id, "error": str(exc)}
             )

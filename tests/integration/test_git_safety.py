@@ -19,10 +19,12 @@ from git import Repo
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import CommandError, run_task_command
+from cockpit.core.config import UntrustedSetting
 from cockpit.core.git_ops import head_commit, open_repo
 from cockpit.core.lanes.worktree import WorktreeLane
 from cockpit.core.merging import journal_path, recover_merge
 from cockpit.core.state import TaskState, TaskStatus
+from cockpit.core.trust import trust
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 HOOKS = (
@@ -118,6 +120,10 @@ def test_merge_runs_the_users_hooks_only_when_the_config_opts_in(repo: Path, tmp
     assert list(markers.iterdir()) == []
     (board.root / "config.toml").write_text("merge_runs_hooks = true\n")
     loud = worker_task(board, "loud", {"b.txt": "b\n"})
+    with pytest.raises(UntrustedSetting, match="merge_runs_hooks"):  # it runs code: the file needs trust
+        run_task_command(board, "merge", loud.id)
+    assert list(markers.iterdir()) == []
+    trust(board.root / "config.toml")
     run_task_command(board, "merge", loud.id)
     assert sorted(p.name for p in markers.iterdir()) == ["post-merge", "pre-merge-commit"]
 
@@ -128,6 +134,7 @@ def test_a_failing_pre_merge_commit_hook_refuses_the_merge(repo: Path, tmp_path:
     plant_hooks(repo / ".git" / "hooks", markers, ("pre-merge-commit",), code=1)
     board = Blackboard(repo)
     (board.root / "config.toml").write_text("merge_runs_hooks = true\n")
+    trust(board.root / "config.toml")
     state = worker_task(board, "refused", {"c.txt": "c\n"})
     before = git(repo, "rev-parse", "main")
     with pytest.raises(CommandError, match="pre-merge-commit"):

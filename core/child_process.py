@@ -1,0 +1,40 @@
+"""Children that die with the cockpit: the ``preexec_fn`` that asks the kernel for SIGKILL on parent death.
+
+Used for Codex's app-server and for the cockpit's own git commands, so a killed supervisor never leaves
+one running behind the next one's back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def load_libc() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """Runs in the child before exec: ask for SIGKILL when the parent dies, and die at once if it
+    already has."""
+    libc = load_libc()
+
+    def setup() -> None:
+        if libc is not None:
+            with contextlib.suppress(Exception):
+                libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return setup
