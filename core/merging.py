@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from cockpit.core.atomic import atomic_write_json, fsync_dir
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.crashpoints import crash_point
-from cockpit.core.git_cmd import Git, GitError
+from cockpit.core.git_cmd import Git
 from cockpit.core.git_ops import (
     GitOpError,
     MergePlan,
@@ -83,7 +83,7 @@ def _checkout_on_branch(checkout: Path | None, base_branch: str) -> Git | None:
     try:
         wt = worktree_git(checkout)
         head = wt.run("symbolic-ref", "-q", "HEAD", check=False).stdout.strip()
-    except (GitOpError, GitError):
+    except GitOpError:
         return None
     return wt if head == f"refs/heads/{base_branch}" else None
 
@@ -176,7 +176,7 @@ def recover_merge(board: Blackboard, current: TaskState | None = None) -> str | 
     wt = _checkout_on_branch(checkout, journal.base_branch)
     if checkout is not None and wt is None and checkout.exists():
         # the checkout changed branch since: its index lock, if ours, still has to go
-        with contextlib.suppress(GitOpError, GitError):
+        with contextlib.suppress(GitOpError):
             _clear_our_index_lock(worktree_git(checkout), journal)
     _clear_our_index_lock(wt, journal)
     ref = git.rev(f"refs/heads/{journal.base_branch}")
@@ -212,7 +212,7 @@ def recover_merge(board: Blackboard, current: TaskState | None = None) -> str | 
         if merged:
             if state.status != TaskStatus.MERGED:
                 mark_merged(board, state, journal.base_branch, journal.new, " (finished after a crash)")
-            with contextlib.suppress(GitOpError, GitError):
+            with contextlib.suppress(GitOpError):
                 remove_worktree(
                     open_repo(board.repo),
                     Path(state.worktree) if state.worktree else board.worktree_path(state.id),

@@ -58,7 +58,6 @@ from cockpit.core.events import CodexEvent, RateLimitsUpdated
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.failures import error_event, start_failure
 from cockpit.core.gates import escalation_gate, open_gate, weekly_budget_gate
-from cockpit.core.git_cmd import GitError
 from cockpit.core.git_ops import GitOpError, clear_stale_index_locks
 from cockpit.core.lanes import LANES, UNBUILT, Lane
 from cockpit.core.ledger import Ledger, usage_report
@@ -1054,7 +1053,7 @@ class Supervisor:
             ]
             for lock in clear_stale_index_locks(self.board.repo, worktrees):
                 self.board.log_event({"kind": "stale_lock_removed", "path": str(lock)})
-        except (GitOpError, GitError, OSError) as exc:
+        except (GitOpError, OSError) as exc:  # git's own failures are GitOpErrors too
             self.board.log_event({"kind": "git_recovery_error", "error": str(exc)[:500]})
             return
         if note:
