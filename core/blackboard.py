@@ -414,6 +414,10 @@ class Blackboard:
         state.touch()
         atomic_write_json(self.task_dir(state.id) / "state.json", state.model_dump(mode="json"))
 
+    def forget_task(self, task_id: str) -> None:
+        """Tell readers of the live board that ``task_id`` left it (archived). Its files are gone from
+        ``tasks/`` before this is called."""
+
     def read_state(self, task_id: str) -> TaskState | None:
         path = self.task_dir(task_id) / "state.json"
         data = self._read_json(path)

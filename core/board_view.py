@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cockpit.core.blackboard import Blackboard
@@ -16,7 +16,8 @@ from cockpit.core.breaker import BreakerStore
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.external_sessions import ExternalSession, ExternalSessionReader
 from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
-from cockpit.core.state import TaskState, TaskStatus, utc_now
+from cockpit.core.state import TaskStatus, utc_now
+from cockpit.core.task_summary import TaskSummary
 from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, codex_homes_from
 
 LANE_ORDER = ("local", "worktree", "cloud", "mcp")
@@ -25,9 +26,11 @@ EXTERNAL_LANE = "mcp"  # the lane pane that lists hand-run Codex sessions
 
 @dataclass(frozen=True)
 class BoardSnapshot:
-    """Everything the main screen draws, at one moment."""
+    """Everything the main screen draws, at one moment. ``tasks`` maps every live task's id to its
+    summary (the mapping is never mutated once handed out); ``changed`` names the ids added, changed or
+    removed since the previous snapshot of the same view (all of them after a full rescan)."""
 
-    tasks: tuple[TaskState, ...]
+    tasks: Mapping[str, TaskSummary]
     running: int
     max_workers: int
     decisions: tuple[DecisionCard, ...]
@@ -38,13 +41,15 @@ class BoardSnapshot:
     taken_at: float
     version: int
     external: tuple[ExternalSession, ...] = ()  # newest first, at most five
+    changed: frozenset[str] = frozenset()
 
     @property
     def pending_decisions(self) -> int:
         return len(self.decisions)
 
-    def lane(self, name: str) -> list[TaskState]:
-        return [t for t in self.tasks if t.lane == name]
+    def lane(self, name: str) -> list[TaskSummary]:
+        """A lane's tasks, oldest first."""
+        return sorted((t for t in self.tasks.values() if t.lane == name), key=lambda t: t.created_at)
 
     def external_for(self, name: str) -> tuple[ExternalSession, ...]:
         """The hand-run Codex sessions a lane's pane lists (only :data:`EXTERNAL_LANE`'s)."""
@@ -58,7 +63,8 @@ class BoardView:
     windows: RolloutWatcher | None = None
     env: dict[str, str] = field(default_factory=dict)
     _mtimes: dict[str, int] = field(default_factory=dict)
-    _states: dict[str, TaskState] = field(default_factory=dict)
+    _states: dict[str, TaskSummary] = field(default_factory=dict)
+    _changed: set[str] = field(default_factory=set)
     _version: int = 0
 
     def __post_init__(self) -> None:
@@ -88,12 +94,14 @@ class BoardView:
                 continue
             state = self.board.read_state(task_id)
             if state is not None:
-                self._states[task_id] = state
+                self._states[task_id] = TaskSummary.of(state)
+                self._changed.add(task_id)
                 self._mtimes[task_id] = mtime
                 changed = True
         for gone in set(self._states) - seen:
             self._states.pop(gone)
             self._mtimes.pop(gone, None)
+            self._changed.add(gone)
             changed = True
         if changed:
             self._version += 1
@@ -101,14 +109,16 @@ class BoardView:
 
     def snapshot(self) -> BoardSnapshot:
         self.refresh()
-        tasks = tuple(sorted(self._states.values(), key=lambda s: s.created_at))
+        tasks = dict(self._states)
+        changed, self._changed = frozenset(self._changed), set()
         assert self.windows is not None
         return BoardSnapshot(
             tasks=tasks,
-            running=sum(1 for t in tasks if t.status == TaskStatus.RUNNING),
+            changed=changed,
+            running=sum(1 for t in tasks.values() if t.status == TaskStatus.RUNNING),
             max_workers=self.board.config().max_workers,
             decisions=tuple(self._decisions.pending()),
-            reviews=sum(1 for t in tasks if t.status == TaskStatus.REVIEW),
+            reviews=sum(1 for t in tasks.values() if t.status == TaskStatus.REVIEW),
             breakers={b.provider: b.state.value for b in self._breakers.all()},
             windows=self.windows.snapshot(),
             supervisor_pid=self.board.supervisor_pid(),

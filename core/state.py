@@ -129,25 +129,7 @@ class TaskState(BaseModel):
         self.updated_at = utc_now()
 
     def summary(self) -> dict[str, object]:
-        """The ``status --json`` row: the headless contract scripts rely on."""
-        last = self.last_attempt
-        signals = last.signals if last else Signals()
-        return {
-            "id": self.id,
-            "lane": self.lane,
-            "state": self.status.value,
-            "title": self.title,
-            "attempts": len(self.attempts),
-            "thread_id": self.thread_id,
-            "signals": signals.model_dump(),
-            "usage": {
-                "input_tokens": self.usage.input_tokens,
-                "cached_input_tokens": self.usage.cached_input_tokens,
-                "output_tokens": self.usage.output_tokens,
-                "reasoning_output_tokens": self.usage.reasoning_output_tokens,
-            },
-            "branch": self.branch,
-            "message": self.message,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
+        """The ``status --json`` row (see :meth:`cockpit.core.task_summary.TaskSummary.row`)."""
+        from cockpit.core.task_summary import TaskSummary
+
+        return TaskSummary.of(self).row()

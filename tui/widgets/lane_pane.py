@@ -13,7 +13,7 @@ from textual.widgets import Static
 from cockpit.core.board_view import EXTERNAL_LANE
 from cockpit.core.external_sessions import ExternalSession, ago, cut
 from cockpit.core.lanes import UNBUILT
-from cockpit.core.state import TaskState
+from cockpit.core.task_summary import TaskSummary
 from cockpit.tui.widgets.task_card import TaskCard
 
 
@@ -35,7 +35,9 @@ class LanePane(VerticalScroll):
             box.display = False
             yield box
 
-    def show(self, tasks: list[TaskState], now: datetime, external: tuple[ExternalSession, ...] = ()) -> None:
+    def show(
+        self, tasks: list[TaskSummary], now: datetime, external: tuple[ExternalSession, ...] = ()
+    ) -> None:
         wanted = {t.id: t for t in tasks}
         for task_id in list(self._cards):
             if task_id not in wanted:

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
-from cockpit.core.state import TaskState, TaskStatus
+from cockpit.core.state import TaskStatus
+from cockpit.core.task_summary import TaskSummary
 from cockpit.core.text import clean
 
 SYMBOLS: dict[TaskStatus, str] = {
@@ -35,38 +35,30 @@ def _tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
-def _elapsed(state: TaskState, now: datetime) -> str:
-    last = state.last_attempt
-    start = last.started_at if last else state.created_at
-    end = (
-        now if state.status == TaskStatus.RUNNING or last is None or last.ended_at is None else last.ended_at
-    )
+def _elapsed(state: TaskSummary, now: datetime) -> str:
+    start = state.started_at or state.created_at
+    end = now if state.status == TaskStatus.RUNNING or state.ended_at is None else state.ended_at
     seconds = max(0, int((end - start).total_seconds()))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-def card_text(state: TaskState, now: datetime) -> Text:
+def card_text(state: TaskSummary, now: datetime) -> Text:
     """The card's two lines, as plain data."""
-    last = state.last_attempt
-    attempts = len(state.attempts)
-    limit = max_attempts_for(last.failure) if last and last.failure else GATE_AFTER_FAILED_ATTEMPTS
-    signals = last.signals if last else None
+    signals = state.signals
     sig = (
         "exit "
-        + ("·" if signals is None or signals.exit_code is None else str(signals.exit_code))
+        + ("·" if signals.exit_code is None else str(signals.exit_code))
         + " turn "
-        + ("✓" if signals and signals.turn_completed else "·")
+        + ("✓" if signals.turn_completed else "·")
         + " msg "
-        + ("✓" if signals and signals.last_message else "·")
+        + ("✓" if signals.last_message else "·")
     )
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{SYMBOLS.get(state.status, '·')} {state.status.value}", style="bold")
     text.append(f"  {clean(state.title)}")
-    used = state.usage.input_tokens + state.usage.output_tokens
-    text.append(
-        f"\n{_elapsed(state, now)}  {_tokens(used)} tok  att {attempts}/{max(limit, attempts)}  {sig}"
-    )
-    asked = awaiting_approval(state)
+    attempts = f"att {state.attempts}/{state.attempt_limit}"
+    text.append(f"\n{_elapsed(state, now)}  {_tokens(state.tokens)} tok  {attempts}  {sig}")
+    asked = state.awaiting_approval
     if asked:
         text.append(f"\n⚑ waits for your approval to {clean(asked)[:200]} (g)", style="bold")
     elif state.message and state.status in (
@@ -76,14 +68,6 @@ def card_text(state: TaskState, now: datetime) -> Text:
     ):
         text.append(f"\n{clean(state.message)[:200]}", style="italic")
     return text
-
-
-def awaiting_approval(state: TaskState) -> str | None:
-    """What Codex asks to do while a running mcp-lane turn waits for an answer; None otherwise."""
-    last = state.last_attempt
-    if state.status != TaskStatus.RUNNING or last is None:
-        return None
-    return last.progress.awaiting_approval
 
 
 class TaskCard(Static):
@@ -129,17 +113,17 @@ class TaskCard(Static):
     def on_click(self) -> None:
         self.post_message(self.Opened(self.task_id))
 
-    def __init__(self, state: TaskState, now: datetime) -> None:
+    def __init__(self, state: TaskSummary, now: datetime) -> None:
         super().__init__(card_text(state, now), id=f"task-{state.id}")
         self.task_id = state.id
         self._status: str | None = None
         self.show(state, now)
 
-    def show(self, state: TaskState, now: datetime) -> None:
+    def show(self, state: TaskSummary, now: datetime) -> None:
         if self._status != state.status.value:
             if self._status:
                 self.remove_class(f"-{self._status}")
             self._status = state.status.value
             self.add_class(f"-{self._status}")
-        self.set_class(awaiting_approval(state) is not None, "-asking")
+        self.set_class(state.awaiting_approval is not None, "-asking")
         self.update(card_text(state, now))

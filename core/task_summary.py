@@ -1,0 +1,88 @@
+"""A task's summary: the few fields every list of tasks shows (a lane card, a ``status`` row, the
+header's counts), small enough to keep tens of thousands in memory and to read without the task's full
+state. Built from a :class:`~cockpit.core.state.TaskState` by its one writer; worker-derived text in it
+is already cleaned (it comes from cleaned state fields)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from cockpit.core.events import Usage
+from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
+from cockpit.core.state import Signals, TaskState, TaskStatus
+
+
+class TaskSummary(BaseModel):
+    """One task as lists show it. ``attempt_limit`` is the attempts allowed before a gate (never fewer
+    than made); ``started_at``/``ended_at`` bound the last attempt (``ended_at`` None while it runs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    lane: str
+    title: str
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+    message: str | None = None
+    attempts: int = 0
+    attempt_limit: int = GATE_AFTER_FAILED_ATTEMPTS
+    signals: Signals = Signals()
+    usage: Usage = Usage()
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    awaiting_approval: str | None = None
+    thread_id: str | None = None
+    branch: str | None = None
+
+    @classmethod
+    def of(cls, state: TaskState) -> TaskSummary:
+        last = state.last_attempt
+        limit = max_attempts_for(last.failure) if last and last.failure else GATE_AFTER_FAILED_ATTEMPTS
+        asking = last.progress.awaiting_approval if last and state.status == TaskStatus.RUNNING else None
+        return cls(
+            id=state.id,
+            lane=state.lane,
+            title=state.title,
+            status=state.status,
+            created_at=state.created_at,
+            updated_at=state.updated_at,
+            message=state.message,
+            attempts=len(state.attempts),
+            attempt_limit=max(limit, len(state.attempts)),
+            signals=last.signals if last else Signals(),
+            usage=state.usage,
+            started_at=last.started_at if last else None,
+            ended_at=last.ended_at if last else None,
+            awaiting_approval=asking,
+            thread_id=state.thread_id,
+            branch=state.branch,
+        )
+
+    @property
+    def tokens(self) -> int:
+        return self.usage.input_tokens + self.usage.output_tokens
+
+    def row(self) -> dict[str, object]:
+        """The ``status --json`` row: the headless contract scripts rely on."""
+        return {
+            "id": self.id,
+            "lane": self.lane,
+            "state": self.status.value,
+            "title": self.title,
+            "attempts": self.attempts,
+            "thread_id": self.thread_id,
+            "signals": self.signals.model_dump(),
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "cached_input_tokens": self.usage.cached_input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "reasoning_output_tokens": self.usage.reasoning_output_tokens,
+            },
+            "branch": self.branch,
+            "message": self.message,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
