@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +131,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def status_rows(board: Blackboard) -> list[dict[str, Any]]:
-    rows = [s.summary() for s in board.states()]
+def status_rows(board: Blackboard, *, archived: bool = False) -> list[dict[str, Any]]:
+    """Live tasks' rows then inbox submissions; with ``archived``, archived tasks' rows too (marked
+    ``"archived": true``), all accepted tasks in order of creation."""
+    states = board.states()
+    rows = [s.summary() for s in states]
+    if archived:
+        live = {s.id for s in states}  # a task archived while we read is listed once
+        gone = [s for s in board.archived_states() if s.id not in live]
+        both = sorted(
+            [*((s, False) for s in states), *((s, True) for s in gone)], key=lambda p: p[0].created_at
+        )
+        rows = [{**s.summary(), "archived": True} if moved else s.summary() for s, moved in both]
     for item in board.inbox():
         if item.kind == "submit":
             env = item.data.get("envelope") or {}
@@ -167,8 +178,8 @@ def _signals_text(sig: dict[str, Any]) -> str:
     )
 
 
-def print_status(board: Blackboard) -> None:
-    rows = status_rows(board)
+def print_status(board: Blackboard, *, archived: bool = False) -> None:
+    rows = status_rows(board, archived=archived)
     if not rows:
         print("no tasks")
         return
@@ -180,7 +191,7 @@ def print_status(board: Blackboard) -> None:
             (
                 _cell(r["id"]),
                 _cell(r["lane"]),
-                _cell(r["state"]),
+                _cell(r["state"]) + (" (archived)" if r.get("archived") else ""),
                 str(r["attempts"]),
                 _signals_text(r["signals"]),
                 f"{u['input_tokens']}/{u['output_tokens']}",
@@ -222,10 +233,14 @@ def health_lines(board: Blackboard) -> list[str]:
         lines.append(f"dead letters: {len(letters)} (cockpit dlq)")
     gated = {c.task_id for c in pending + store.resolved() if c.trigger != "merge"}
     states = board.states()
-    decided = [s for s in states if s.status in FINISHED or s.id in gated]
+    decided = {s.id for s in states if s.status in FINISHED or s.id in gated}
+    archived = board.archived_task_ids()
+    decided.update(archived)  # archived tasks are finished ones: still counted
     rate, reading = escalation_rate(len(gated), len(decided))
     if rate is not None:
         lines.append(f"escalation rate: {rate:.0%} of {len(decided)} tasks — {reading} (aim: 10–15 %)")
+    if archived:
+        lines.append(f"archived tasks: {len(archived)} (cockpit status --all)")
     return lines
 
 
@@ -233,31 +248,31 @@ def cmd_status(args: argparse.Namespace) -> int:
     board = _board(args)
     board.require()
     if args.json:
-        _print_json(status_rows(board))
+        _print_json(status_rows(board, archived=args.all))
     else:
-        print_status(board)
+        print_status(board, archived=args.all)
     return EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     board = _board(args)
     board.require()
-    task_id = board.resolve_task(args.task)
-    state = board.read_state(task_id)
+    task_id = board.resolve_task(args.task, archived=True)
+    state = board.read_state(task_id, archived=True)
     if state is None:
         raise BlackboardError(f"task {task_id} has no readable state (see .cockpit/quarantine/)")
-    envelope = board.read_envelope(task_id)
+    envelope = board.read_envelope(task_id, archived=True)
+    archived = board.is_archived(task_id)
     events = [e for e in board.read_jsonl("events.jsonl") if e.get("task_id") == task_id]
     if args.json:
-        _print_json(
-            {
-                "state": state.model_dump(mode="json"),
-                "envelope": envelope.model_dump(mode="json") if envelope else None,
-                "events": events,
-            }
-        )
+        shown = {
+            "state": state.model_dump(mode="json"),
+            "envelope": envelope.model_dump(mode="json") if envelope else None,
+            "events": events,
+        }
+        _print_json({**shown, "archived": True} if archived else shown)
         return EXIT_OK
-    print(f"{state.id}  [{state.lane}]  {state.status.value}")
+    print(f"{state.id}  [{state.lane}]  {state.status.value}{'  (archived)' if archived else ''}")
     _say(f"  {state.title}")
     if state.message:
         _say(f"  {state.message}")
@@ -293,13 +308,13 @@ def cmd_log(args: argparse.Namespace) -> int:
 
     board = _board(args)
     board.require()
-    task_id = board.resolve_task(args.task)
-    state = board.read_state(task_id)
+    task_id = board.resolve_task(args.task, archived=True)
+    state = board.read_state(task_id, archived=True)
     if state is None or not state.attempts:
         print(f"task {task_id} has no attempts yet")
         return EXIT_OK
     n = args.attempt or state.attempts[-1].n
-    path = board.attempt_dir(task_id, n) / "events.jsonl"
+    path = board.attempt_dir(task_id, n, archived=True) / "events.jsonl"
     if args.raw and not args.follow:
         sys.stdout.buffer.write(path.read_bytes() if path.exists() else b"")
         return EXIT_OK
@@ -329,6 +344,45 @@ def cmd_log(args: argparse.Namespace) -> int:
     if tailer.parse_errors:
         print(f"({tailer.parse_errors} lines could not be parsed)", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from cockpit.core.archive import ArchiveSelection, parse_age, parse_states, run_archive, span
+
+    board = _board(args)
+    board.require()
+    try:
+        older = parse_age(args.older_than) if args.older_than is not None else None
+    except ValueError as exc:
+        raise UsageError(f"invalid --older-than {args.older_than!r}: {exc}") from exc
+    try:
+        states = parse_states(args.state) if args.state is not None else None
+    except ValueError as exc:
+        raise UsageError(f"invalid --state: {exc}") from exc
+    ids = [board.resolve_task(ref, archived=True) for ref in args.tasks]
+    selection = ArchiveSelection(task_ids=ids, older_than_s=older, states=states, dry_run=args.dry_run)
+    report = run_archive(board, selection)
+    if args.json:
+        _print_json(report.model_dump(mode="json"))
+        return EXIT_FAIL if report.refused else EXIT_OK
+    verb = "would archive" if report.dry_run else "archived"
+    now = time.time()
+    for done in report.archived:
+        age = span(now - done.updated_at.timestamp())
+        print(f"{verb} {done.task_id}  {done.status.value}, last changed {age} ago")
+        if done.note:
+            _say(f"  {done.note}")
+    for task_id in report.already_archived:
+        print(f"already archived {task_id}")
+    for kept in report.kept:
+        _say(f"kept {kept.task_id}: {kept.reason}")
+    if not (report.archived or report.already_archived or report.kept or report.refused):
+        print("nothing to archive")
+    elif report.dry_run:
+        print(f"{len(report.archived)} would be archived (dry run: nothing moved)")
+    for refused in report.refused:
+        _fail(f"not archived: {refused.task_id}: {refused.reason}")
+    return EXIT_FAIL if report.refused else EXIT_OK
 
 
 def _task_command(kind: str, **extra: Any):
@@ -588,8 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-idle", action="store_true", help="stop when nothing is queued or running")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="one row per task")
+    p = sub.add_parser("status", help="one row per live task (--all: archived ones too)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include archived tasks (marked archived)")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("show", help="state, attempts, three signals, usage, events")
@@ -613,6 +668,25 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("task")
         p.set_defaults(func=_task_command(name))
+
+    p = sub.add_parser(
+        "archive",
+        help="move finished tasks off the live board to its archive/ (still read by show, log, status --all)",
+        description="Move finished tasks (succeeded, merged, rejected, failed, cancelled, and dead letters "
+        "no longer retried) from the board's tasks/ to archive/. Named tasks, else every live one; both "
+        "narrowed by --older-than and --state. Tasks that run, wait or are in review are refused. "
+        "Exit 1 when a named task was refused.",
+    )
+    p.add_argument("tasks", nargs="*", metavar="TASK", help="task ids or 4+ character prefixes")
+    p.add_argument(
+        "--older-than", dest="older_than", metavar="AGE", help="last changed over AGE ago: 30m 12h 7d 2w"
+    )
+    p.add_argument("--state", metavar="STATES", help="a comma list, e.g. succeeded,merged,rejected,failed")
+    p.add_argument(
+        "--dry-run", dest="dry_run", action="store_true", help="list what would move; move nothing"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser("revise", help="send a task back with feedback (resumes its Codex thread)")
     p.add_argument("task")

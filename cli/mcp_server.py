@@ -229,7 +229,7 @@ class CockpitTools:
         if ref in inbox:
             return inbox_row(ref, inbox[ref]), None
         try:
-            task_id = board.resolve_task(ref)
+            task_id = board.resolve_task(ref, archived=True)  # an archived task reads as it was left
         except InvalidId:
             raise
         except UnknownTask:
@@ -237,7 +237,7 @@ class CockpitTools:
             if pending is not None:
                 return inbox_row(pending, inbox[pending]), None
             raise
-        state = board.read_state(task_id)
+        state = board.read_state(task_id, archived=True)
         if state is None:
             inbox = self._inbox_submissions()  # being accepted right now: envelope written, state not yet
             if task_id in inbox:
@@ -356,7 +356,8 @@ class CockpitTools:
                 row, state = await anyio.to_thread.run_sync(self._lookup, task)
                 seen = stamp
                 if state is not None and state_path is None:
-                    state_path = self.board.task_dir(state.id) / "state.json"
+                    home = self.board.find_task_dir(state.id) or self.board.task_dir(state.id)
+                    state_path = home / "state.json"
                 if row["status"] != last_status:
                     last_status = row["status"]
                     if ctx is not None:
@@ -450,7 +451,7 @@ class CockpitTools:
         diff stat per file. A very large diff is cut at 200 KB with a note giving the full patch's
         path. Local-lane tasks change the working tree directly and have no diff.patch."""
         state = self._accepted(task)
-        path = self.board.task_dir(state.id) / "diff.patch"
+        path = (self.board.find_task_dir(state.id) or self.board.task_dir(state.id)) / "diff.patch"
         base = {"task_id": state.id, "lane": state.lane, "status": state.status.value}
         if not path.exists():
             if state.lane == "local":
@@ -507,7 +508,7 @@ class CockpitTools:
             raise CommandError(
                 f"task {state.id} has no attempt {n} (attempts: {', '.join(map(str, numbers))})"
             )
-        path = self.board.attempt_dir(state.id, n) / "last-message.md"
+        path = self.board.attempt_dir(state.id, n, archived=True) / "last-message.md"
         result: dict[str, Any] = {
             "task_id": state.id,
             "status": state.status.value,

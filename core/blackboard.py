@@ -1,6 +1,7 @@
 """The file blackboard (at ``<repo>/.git/cockpit``, see :mod:`cockpit.core.board_home`): layout, the
-supervisor lock, inbox drops, task files, append-only logs, and quarantine of files that fail to parse.
-It is the only shared state, and private to its owner: directories ``0700``, files ``0600``."""
+supervisor lock, inbox drops, task files (live under ``tasks/``, archived under ``archive/``), append-only
+logs, and quarantine of files that fail to parse. It is the only shared state, and private to its owner:
+directories ``0700``, files ``0600``."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ TASK_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{2,63}", re.ASCII)
 TASK_ID_RULE = "lowercase letters, digits and '-', 3 to 64 characters, starting with a letter or digit"
 # A reference may be a whole id or a prefix of one; a prefix must be at least this long.
 MIN_PREFIX = 4
+# Finished tasks moved off the live board (see :mod:`cockpit.core.archive`): ``archive/<id>/``.
+ARCHIVE_DIR = "archive"
 # The id a command request is answered under (``inbox/replies/<id>.json``): the same alphabet.
 REQUEST_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
 
@@ -247,8 +250,10 @@ class Blackboard:
         """A task's directory; an id of any other shape is refused (:class:`InvalidId`), never joined."""
         return self.root / "tasks" / check_task_id(task_id)
 
-    def attempt_dir(self, task_id: str, n: int) -> Path:
-        return self.task_dir(task_id) / "attempts" / str(n)
+    def attempt_dir(self, task_id: str, n: int, *, archived: bool = False) -> Path:
+        """An attempt's directory; ``archived=True`` finds it in the archive too (for readers)."""
+        home = (self.find_task_dir(task_id) or self.task_dir(task_id)) if archived else self.task_dir(task_id)
+        return home / "attempts" / str(n)
 
     def scratch_dir(self, task_id: str, n: int) -> Path:
         """An attempt's private scratch directory: its ``TMPDIR`` and its one extra writable root."""
@@ -399,8 +404,8 @@ class Blackboard:
             raise BlackboardError(f"task {task_id} already has an envelope (envelopes are immutable)")
         atomic_write_json(path, envelope.model_dump(mode="json"))
 
-    def read_envelope(self, task_id: str) -> Envelope | None:
-        path = self.task_dir(task_id) / "envelope.json"
+    def read_envelope(self, task_id: str, *, archived: bool = False) -> Envelope | None:
+        path = self._task_file(task_id, "envelope.json", archived)
         data = self._read_json(path)
         if data is None:
             return None
@@ -418,8 +423,9 @@ class Blackboard:
         """Tell readers of the live board that ``task_id`` left it (archived). Its files are gone from
         ``tasks/`` before this is called."""
 
-    def read_state(self, task_id: str) -> TaskState | None:
-        path = self.task_dir(task_id) / "state.json"
+    def read_state(self, task_id: str, *, archived: bool = False) -> TaskState | None:
+        """The task's state; ``archived=True`` reads an archived task's too (live first)."""
+        path = self._task_file(task_id, "state.json", archived)
         data = self._read_json(path)
         if data is None:
             return None
@@ -436,15 +442,63 @@ class Blackboard:
         out.sort(key=lambda s: s.created_at)
         return out
 
-    def resolve_task(self, ref: str) -> str:
-        """An exact id, or the only id a prefix of at least :data:`MIN_PREFIX` characters names."""
-        found = match_task_ref(ref, self.task_ids())
+    def resolve_task(self, ref: str, *, archived: bool = False) -> str:
+        """An exact id, or the only id a prefix of at least :data:`MIN_PREFIX` characters names: among
+        live tasks, and archived ones too with ``archived=True`` (readers: show, log, the task view)."""
+        live = self.task_ids()
+        # Live first, then the archive: a task archived in between is in the second list (deduplicated).
+        known = list(dict.fromkeys(live + self.archived_task_ids())) if archived else live
+        found = match_task_ref(ref, known)
         if found is not None:
             return found
+        gone = None
+        if not archived:
+            with contextlib.suppress(UnknownTask):  # ambiguous among archived ones: just "no task"
+                gone = match_task_ref(ref, self.archived_task_ids())
+        if gone is not None:
+            raise UnknownTask(f"task {gone} is archived; archived tasks are read only (cockpit show {gone})")
         pending = [i.data.get("task_id") for i in self.inbox() if i.kind == "submit"]
         if ref in pending:
             raise UnknownTask(f"task {ref} is still in the inbox (no supervisor has accepted it yet)")
         raise UnknownTask(f"no task {ref!r}")
+
+    # ---- the archive (finished tasks off the live board; moved by cockpit.core.archive) ---------
+    @property
+    def archive_root(self) -> Path:
+        return self.root / ARCHIVE_DIR
+
+    def archived_task_dir(self, task_id: str) -> Path:
+        return self.archive_root / check_task_id(task_id)
+
+    def archived_task_ids(self) -> list[str]:
+        adir = self.archive_root
+        if not adir.is_dir():
+            return []
+        return sorted(p.name for p in adir.iterdir() if p.is_dir() and is_task_id(p.name))
+
+    def find_task_dir(self, task_id: str) -> Path | None:
+        """The task's directory, live or archived (live first); None when it has neither."""
+        for directory in (self.task_dir(task_id), self.archived_task_dir(task_id)):
+            if directory.is_dir():
+                return directory
+        return None
+
+    def is_archived(self, task_id: str) -> bool:
+        return not self.task_dir(task_id).is_dir() and self.archived_task_dir(task_id).is_dir()
+
+    def archived_states(self) -> list[TaskState]:
+        ids = self.archived_task_ids()
+        out = [s for tid in ids if (s := self.read_state(tid, archived=True)) is not None]
+        out.sort(key=lambda s: s.created_at)
+        return out
+
+    def _task_file(self, task_id: str, name: str, archived: bool) -> Path:
+        """A task's file: the live one, or (``archived``) the archived one when only that exists."""
+        live = self.task_dir(task_id) / name
+        if not archived or live.exists():
+            return live
+        moved = self.archived_task_dir(task_id) / name
+        return moved if moved.exists() else live
 
     # ---- logs ---------------------------------------------------------------------------------
     def append_ledger(self, row: dict[str, Any]) -> None:

@@ -43,8 +43,13 @@ def prepare_submission(board: Blackboard, envelope: Envelope) -> dict[str, Any]:
     Raises :class:`EnvelopeError` naming the field for anything the cockpit refuses.
     """
     envelope = check_paths(envelope, board.repo)  # escalations it asks for are gated on acceptance
+    task_id = make_task_id(envelope.title or envelope.goal)
+    for _ in range(20):  # never the id of a task the board has, live or archived
+        if board.find_task_dir(task_id) is None:
+            break
+        task_id = make_task_id(envelope.title or envelope.goal)
     payload: dict[str, Any] = {
-        "task_id": make_task_id(envelope.title or envelope.goal),
+        "task_id": task_id,
         "envelope": envelope.model_dump(mode="json"),
     }
     if envelope.lane in WORKTREE_LANES:
@@ -262,24 +267,31 @@ def request_expired(data: dict[str, Any], now: datetime) -> bool | None:
 def _through_supervisor(
     board: Blackboard, kind: str, task_id: str, deadline: float, timeout: float, args: dict[str, Any]
 ) -> str | None:
-    """Drop the request for the supervisor and wait for its answer until ``deadline`` (monotonic).
+    """A task command through the supervisor (see :func:`request_supervisor`): its answer, or None
+    when it was withdrawn because the lock holder went away; :class:`CommandError` for a refusal."""
+    reply = request_supervisor(board, kind, {"task_id": task_id, **args}, deadline, timeout)
+    return None if reply is None else _answer(reply)
+
+
+def request_supervisor(
+    board: Blackboard, kind: str, payload: dict[str, Any], deadline: float, timeout: float
+) -> dict[str, Any] | None:
+    """Drop a request for the supervisor and wait for its reply until ``deadline`` (monotonic).
 
     The request carries its own ``expires_at``: a supervisor that sees it later discards it. Returns
-    the answer, or None when the lock holder went away before taking the request (withdrawn, so the
-    caller may run it itself); raises :class:`CommandError` for a refusal or when it was not applied.
+    the reply as written, or None when the lock holder went away before taking the request (withdrawn,
+    so the caller may run it itself); raises :class:`CommandError` when it was not applied in time.
     """
     left = deadline - time.monotonic()
     if left <= 0:
         raise CommandError(f"not applied: no supervisor took the request within {timeout:.0f}s")
     request_id = f"{time.time_ns()}-{os.getpid()}"
     expires_at = utc_now() + timedelta(seconds=left)
-    drop = board.drop(
-        kind, {"task_id": task_id, "request_id": request_id, "expires_at": expires_at.isoformat(), **args}
-    )
+    drop = board.drop(kind, {**payload, "request_id": request_id, "expires_at": expires_at.isoformat()})
     while time.monotonic() < deadline:
         reply = board.take_reply(request_id)
         if reply is not None:
-            return _answer(reply)
+            return reply
         if board.supervisor_pid() is None:
             if board.withdraw(drop):
                 return None
@@ -295,7 +307,7 @@ def _through_supervisor(
     while time.monotonic() < grace:
         reply = board.take_reply(request_id)
         if reply is not None:
-            return _answer(reply)
+            return reply
         time.sleep(0.05)
     raise CommandError("the supervisor took the request; see `cockpit status`")
 

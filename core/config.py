@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -57,6 +58,15 @@ class UntrustedSetting(ConfigError):
         self.path = path
 
 
+class ArchiveConfig(BaseModel):
+    """``[archive]``: finished tasks older than ``after_days`` (by their last change) are moved off the
+    live board by the supervisor, at start-up and hourly (see :mod:`cockpit.core.archive`); 0: never."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_days: StrictInt = Field(default=0, ge=0)
+
+
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,6 +100,7 @@ class ProjectConfig(BaseModel):
     week_starts_on: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     effort: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. "app.new_task" = "ctrl+n"
 
     _untrusted: dict[str, Path] = PrivateAttr(default_factory=dict)

@@ -104,7 +104,7 @@ def dead_letter_rows(board: Blackboard, clock: Clock, include_archived: bool = F
     rows: list[DeadLetterRow] = []
 
     def status_of(task_id: str) -> TaskStatus | None:
-        state = board.read_state(task_id)
+        state = board.read_state(task_id, archived=True)  # a letter's task may be archived since
         return None if state is None else state.status
 
     def age(letter: DeadLetter) -> float:

@@ -6,7 +6,8 @@ while it runs), accepts drops from the inbox, checks the provider's circuit brea
 attempt's ``events.jsonl`` through the tailer and reducer with a watchdog, and finalises attempts from
 ``exit.json`` and the files: three signals, usage deltas to the ledger, then settlement
 (:mod:`cockpit.core.settlement`). Housekeeping applies answered decisions, expires overdue ones, and
-sweeps dead letters. On start it re-attaches to runners that outlived a previous supervisor. When the
+sweeps dead letters, and archives finished tasks (asked through the inbox, or by itself with ``[archive]
+after_days``). On start it re-attaches to runners that outlived a previous supervisor. When the
 disk fills, it says so in one line, stops dispatching and retries its pass every
 :data:`DISK_FULL_RETRY_S` seconds; work resumes when space returns (inbox drops stay until accepted).
 """
@@ -33,6 +34,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cockpit.core.archive import (
+    ARCHIVE_REQUEST,
+    ArchiveReport,
+    ArchiveSelection,
+    archive_tasks,
+    finish_interrupted,
+)
 from cockpit.core.atomic import (
     atomic_write_json,
     atomic_write_text,
@@ -302,7 +310,8 @@ class Supervisor:
         if not is_task_id(task_id):
             self._set_aside(item.path, f"submission has an invalid task id {task_id[:80]!r}")
             return
-        if task_id in self.tasks or self.board.read_state(task_id) is not None:
+        taken = self.board.read_state(task_id) is not None or self.board.archived_task_dir(task_id).exists()
+        if task_id in self.tasks or taken:
             self._set_aside(item.path, f"submission has a duplicate task id {task_id!r}")
             return
         if not (self.board.task_dir(task_id) / "envelope.json").exists():  # else: a full disk cut in
@@ -341,7 +350,7 @@ class Supervisor:
         request_id = data.get("request_id")
         task_id = data.get("task_id")
         expired = request_expired(data, utc_now())  # real time: the sender's deadline is wall-clock
-        if not is_task_id(task_id):
+        if item.kind != ARCHIVE_REQUEST and not is_task_id(task_id):
             why: str | None = f"invalid task id {str(task_id)[:80]!r}"
         elif not is_request_id(request_id):
             why = f"invalid request id {str(request_id)[:80]!r}"
@@ -363,6 +372,8 @@ class Supervisor:
                 }
             )
             reply = {"ok": False, "status": "expired", "error": "not applied: the request expired unanswered"}
+        elif item.kind == ARCHIVE_REQUEST:
+            reply = self._archive_request(data)
         else:
             reply = self._apply_request(item.kind, str(task_id), data)
         if is_request_id(request_id):
@@ -383,6 +394,45 @@ class Supervisor:
             if state is not None:
                 self._save(state)  # a refusal may still record something (a merge that conflicted)
         return {"ok": True, "status": "applied", "message": message}
+
+    def _archive_request(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``cockpit archive`` sent while this supervisor holds the board: it moves the tasks itself."""
+        try:
+            selection = ArchiveSelection.model_validate(data.get("selection"))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            why = f"invalid selection: {'.'.join(map(str, err['loc']))}: {err['msg']}"
+            return {"ok": False, "status": "refused", "error": why}
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        try:
+            report = self._archive(selection, now, by="cockpit archive")
+        except (BlackboardError, GitOpError, OSError) as exc:
+            if isinstance(exc, OSError) and disk_full(exc):
+                raise
+            return {"ok": False, "status": "refused", "error": f"could not archive: {exc}"}
+        return {"ok": True, "status": "applied", "report": report.model_dump(mode="json")}
+
+    def _archive(self, selection: ArchiveSelection, now: datetime, *, by: str) -> ArchiveReport:
+        """Archive among the tasks in memory; the archived ones leave the task table."""
+        report = archive_tasks(self.board, self.tasks, selection, now, by=by)
+        if not selection.dry_run:
+            for done in report.archived:
+                self.tasks.pop(done.task_id, None)
+        return report
+
+    def _auto_archive(self, now: float) -> None:
+        """``[archive] after_days = N``: finished tasks unchanged for N days leave the live board (what
+        something still holds stays); a failure is logged and never stops the supervisor."""
+        days = self.config.archive.after_days
+        if not days:
+            return
+        try:
+            selection = ArchiveSelection(older_than_s=days * 86400.0)
+            self._archive(selection, datetime.fromtimestamp(now, UTC), by=f"after_days = {days}")
+        except Exception as exc:
+            if isinstance(exc, OSError) and disk_full(exc):
+                raise
+            self.board.log_event({"kind": "archive_error", "error": str(exc)[:500]})
 
     # ---- housekeeping -------------------------------------------------------------------------
     def housekeeping(self, now: float) -> None:
@@ -440,6 +490,7 @@ class Supervisor:
             for task_id in self.dead_letters.archive_old():
                 self.board.log_event({"kind": "dead_letter_archived", "task_id": task_id})
             self.board.sweep_replies(REPLY_TTL_S)
+            self._auto_archive(now)
 
     # ---- dispatch -----------------------------------------------------------------------------
     def _queued(self, *, ready_only: bool = True) -> list[TaskState]:
@@ -1013,6 +1064,7 @@ class Supervisor:
         no other cockpit process runs git here, a merge a killed process left half-done is finished or
         undone and stale ``index.lock`` files in task worktrees are removed."""
         self._recover_git()
+        finish_interrupted(self.board)  # an archive move a killed process left: finished or dropped
         for path in self.board.claimed():
             self._set_aside(path, "a request an earlier supervisor took but did not finish; not run again")
         self.tasks = {s.id: s for s in self.board.states()}

@@ -104,7 +104,8 @@ class CockpitApp(App[None]):
         self.push_screen(MainScreen(str(self.board.repo), self.branch))
         if self.open_task:
             try:
-                self.push_screen(TaskScreen(self.board, self.board.resolve_task(self.open_task)))
+                task_id = self.board.resolve_task(self.open_task, archived=True)  # archived ones too
+                self.push_screen(TaskScreen(self.board, task_id))
             except UnknownTask as exc:
                 self.notify(str(exc), severity="error")
         if self.host_supervisor:

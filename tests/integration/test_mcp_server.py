@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archive_helpers import put_task
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from supervisor_helpers import SupervisorThread
 
+from cockpit.core.archive import ArchiveSelection, run_archive
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.gates import failure_gate, merge_gate, open_gate
-from cockpit.core.state import TaskState, utc_now
+from cockpit.core.state import TaskState, TaskStatus, utc_now
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
@@ -297,3 +299,18 @@ async def test_tools_resolve_task_refs_by_the_cli_rules(repo: Path) -> None:
         assert (await call(session, "task_status", task="only"))["id"] == "only-task-0001"
         assert (await call(session, "task_status", task=waiting[:6]))["id"] == waiting
         assert {t["id"] for t in (await call(session, "task_status"))["tasks"]} == {"only-task-0001", waiting}
+
+
+async def test_an_archived_task_still_reads_through_the_tools(repo: Path) -> None:
+    board = Blackboard(repo)
+    put_task(board, "archived-task-0001", TaskStatus.SUCCEEDED, age_days=9)
+    report = run_archive(board, ArchiveSelection(task_ids=["archived-task-0001"]))
+    assert [a.task_id for a in report.archived] == ["archived-task-0001"]
+    async with mcp_session(repo) as session:
+        row = await call(session, "task_status", task="archived-task")
+        assert row["id"] == "archived-task-0001" and row["status"] == "succeeded"
+        waited = await call(session, "wait_for_task", task="archived-task-0001", timeout_s=0)
+        assert waited["settled"] is True and waited["timed_out"] is False
+        message = await call(session, "get_last_message", task="archived-task-0001")
+        assert message["message"].startswith("COMPLETED: done")
+        assert (await call(session, "task_status"))["tasks"] == []  # the list: live tasks only

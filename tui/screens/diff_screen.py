@@ -171,7 +171,7 @@ class DiffScreen(DiffBrowser):
 
 def turn_diff_path(board: Blackboard, task_id: str, attempt: int) -> Path:
     """Where the supervisor keeps the latest whole-turn diff of an mcp-lane attempt."""
-    return board.attempt_dir(task_id, attempt) / TURN_DIFF
+    return board.attempt_dir(task_id, attempt, archived=True) / TURN_DIFF
 
 
 def read_patch_file(path: Path) -> list[FileDiff]:

@@ -124,7 +124,7 @@ class TaskScreen(Screen[None]):
         self._shown: tuple[int, ...] | None = None
         self.board = board
         self.task_id = task_id
-        state = board.read_state(task_id)
+        state = board.read_state(task_id, archived=True)
         self.attempt = state.attempts[-1].n if state and state.attempts else 1
 
     def compose(self) -> ComposeResult:
@@ -135,12 +135,16 @@ class TaskScreen(Screen[None]):
                 yield Markdown(id="task-last-message")
         yield Footer()
 
+    def _log_title(self) -> str:
+        archived = self.board.is_archived(self.task_id)
+        return f"attempt {self.attempt}" + (" · archived (read only)" if archived else "")
+
     def _events_path(self):
-        return self.board.attempt_dir(self.task_id, self.attempt) / "events.jsonl"
+        return self.board.attempt_dir(self.task_id, self.attempt, archived=True) / "events.jsonl"
 
     def on_mount(self) -> None:
         log = self.query_one(EventLog)
-        log.border_title = f"attempt {self.attempt}"
+        log.border_title = self._log_title()
         self.set_interval(LOG_POLL_S, log.refresh_from_disk)
         self.set_interval(DETAILS_POLL_S, self.show_details)
         self.show_details()
@@ -148,10 +152,11 @@ class TaskScreen(Screen[None]):
 
     def _details_signature(self) -> tuple[int, ...]:
         """Modification times of everything the side panel shows (0 when a file is missing)."""
+        home = self.board.find_task_dir(self.task_id) or self.board.task_dir(self.task_id)  # or archived
         paths = (
-            self.board.task_dir(self.task_id) / "state.json",
+            home / "state.json",
             self.board.root / "events.jsonl",
-            self.board.attempt_dir(self.task_id, self.attempt) / "last-message.md",
+            home / "attempts" / str(self.attempt) / "last-message.md",
         )
         out = [self.attempt]
         for path in paths:
@@ -166,7 +171,7 @@ class TaskScreen(Screen[None]):
         signature = self._details_signature()
         if signature == self._shown:
             return
-        state = self.board.read_state(self.task_id)
+        state = self.board.read_state(self.task_id, archived=True)
         if state is None:
             return
         self._shown = signature
@@ -175,10 +180,10 @@ class TaskScreen(Screen[None]):
             for e in self.board.read_jsonl("events.jsonl")
             if e.get("task_id") == self.task_id and e.get("kind") == "error"
         ]
-        envelope = self.board.read_envelope(self.task_id)
+        envelope = self.board.read_envelope(self.task_id, archived=True)
         details = details_text(state, errors, envelope, str(self.board.repo), self._live_diff_summary(state))
         self.query_one("#task-details", Static).update(details)
-        message = self.board.attempt_dir(self.task_id, self.attempt) / "last-message.md"
+        message = self.board.attempt_dir(self.task_id, self.attempt, archived=True) / "last-message.md"
         try:
             body = clean(message.read_text(encoding="utf-8", errors="replace")[:MAX_MESSAGE_CHARS])
         except OSError:
@@ -206,7 +211,7 @@ class TaskScreen(Screen[None]):
         self.app.push_screen(LiveDiffScreen(self.board, self.task_id, self.attempt))
 
     async def action_attempt(self, step: int) -> None:
-        state = self.board.read_state(self.task_id)
+        state = self.board.read_state(self.task_id, archived=True)
         if state is None or not state.attempts:
             return
         target = min(max(1, self.attempt + step), state.attempts[-1].n)
@@ -217,5 +222,5 @@ class TaskScreen(Screen[None]):
         new = EventLog(self._events_path(), root=str(self.board.repo), id="task-log")
         await old.remove()
         await self.query_one("#task-body", Horizontal).mount(new, before=0)
-        new.border_title = f"attempt {self.attempt}"
+        new.border_title = self._log_title()
         self.show_details()
