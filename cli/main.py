@@ -9,25 +9,37 @@ sequences, secrets masked).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.core.atomic import disk_error_text, disk_full
 from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask, check_task_ref
-from cockpit.core.commands import CommandError, run_task_command, submit
-from cockpit.core.config import ConfigError
-from cockpit.core.decisions import DecisionError
-from cockpit.core.envelope import EnvelopeError, envelope_from_mapping, load_envelope
 from cockpit.core.text import clean, clean_data
 
+if TYPE_CHECKING:
+    from cockpit.core.task_summary import TaskSummary
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+# Each command imports the core modules it needs when it runs (``status`` needs few, and starts fast);
+# their errors are named here and caught only when their module was loaded: an error of a module no
+# one imported cannot have been raised.
+USAGE_ERRORS = (
+    ("cockpit.core.envelope", "EnvelopeError"),
+    ("cockpit.core.config", "ConfigError"),
+    ("cockpit.core.decisions", "DecisionError"),
+)
+FAIL_ERRORS = (("cockpit.core.commands", "CommandError"),)
+
+
+def _loaded(errors: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
+    return tuple(getattr(module, name) for path, name in errors if (module := sys.modules.get(path)))
 
 
 class UsageError(Exception):
@@ -52,6 +64,12 @@ def _cell(value: object) -> str:
     return " ".join(clean(str(value)).split())
 
 
+@functools.lru_cache(maxsize=256)
+def _word_cell(value: object) -> str:
+    """:func:`_cell` for the few values a column repeats (lanes, states, signals), remembered."""
+    return _cell(value)
+
+
 # ---- commands ---------------------------------------------------------------------------------
 
 
@@ -63,6 +81,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from cockpit.core.commands import submit
+    from cockpit.core.envelope import envelope_from_mapping, load_envelope
+
     board = _board(args)
     board.init()
     if args.file:
@@ -111,6 +132,8 @@ def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from cockpit.core.supervisor import Supervisor
 
     board = _board(args)
@@ -125,13 +148,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop.close()
     if args.until_idle:
         print_status(board)
-        failed = [s for s in board.states() if s.status.value in ("failed", "blocked")]
+        failed = [s for s in board.summaries() if s.status.value in ("failed", "blocked")]
         return EXIT_FAIL if failed else EXIT_OK
     return EXIT_OK
 
 
-def status_rows(board: Blackboard) -> list[dict[str, Any]]:
-    rows = [s.summary() for s in board.states()]
+def status_rows(board: Blackboard, summaries: list[TaskSummary] | None = None) -> list[dict[str, Any]]:
+    """One row per live task, oldest first (``summaries``, else from the task index: no task's full
+    state is read), then one per submission still waiting in the inbox."""
+    if summaries is None:
+        summaries = board.summaries()
+    rows: list[dict[str, Any]] = [s.row() for s in summaries]
     for item in board.inbox():
         if item.kind == "submit":
             env = item.data.get("envelope") or {}
@@ -157,18 +184,21 @@ def status_rows(board: Blackboard) -> list[dict[str, Any]]:
 
 
 def _signals_text(sig: dict[str, Any]) -> str:
-    code = sig.get("exit_code")
-    exit_part = "exit ?" if code is None else f"exit {code}"
-    mark = {True: "✓", False: "✗"}
-    return (
-        f"{exit_part} {mark[code == 0] if code is not None else '·'} "
-        f"turn {mark[bool(sig.get('turn_completed'))]}"
-        f" msg {mark[bool(sig.get('last_message'))]}"
+    return _signals_words(
+        sig.get("exit_code"), bool(sig.get("turn_completed")), bool(sig.get("last_message"))
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _signals_words(code: object, turn: bool, msg: bool) -> str:
+    exit_part = "exit ?" if code is None else f"exit {code}"
+    mark = {True: "✓", False: "✗"}
+    return f"{exit_part} {mark[code == 0] if code is not None else '·'} turn {mark[turn]} msg {mark[msg]}"
+
+
 def print_status(board: Blackboard) -> None:
-    rows = status_rows(board)
+    summaries = board.summaries()
+    rows = status_rows(board, summaries)
     if not rows:
         print("no tasks")
         return
@@ -179,8 +209,8 @@ def print_status(board: Blackboard) -> None:
         table.append(
             (
                 _cell(r["id"]),
-                _cell(r["lane"]),
-                _cell(r["state"]),
+                _word_cell(r["lane"]),
+                _word_cell(r["state"]),
                 str(r["attempts"]),
                 _signals_text(r["signals"]),
                 f"{u['input_tokens']}/{u['output_tokens']}",
@@ -188,26 +218,30 @@ def print_status(board: Blackboard) -> None:
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    lines = ("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)
+    sys.stdout.write("\n".join(lines) + "\n")
     pid = board.supervisor_pid()
     print(
         f"\nsupervisor: {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
         f"   quarantined files: {len(board.quarantined())}"
     )
-    for line in health_lines(board):
+    for line in health_lines(board, summaries):
         print(line)
 
 
-def health_lines(board: Blackboard) -> list[str]:
-    """Breakers, pending decisions, dead letters and the escalation rate, one line each."""
+def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) -> list[str]:
+    """Breakers, pending decisions, dead letters and the escalation rate, one line each (``summaries``:
+    the live tasks, when the caller has them already)."""
     import random as _random
     import time as _time
 
     from cockpit.core.breaker import BreakerStore
     from cockpit.core.dead_letters import DeadLetterQueue
     from cockpit.core.decisions import escalation_rate
-    from cockpit.core.state import FINISHED
+    from cockpit.core.task_basics import FINISHED
+
+    if summaries is None:
+        summaries = board.summaries()
 
     lines = []
     breakers = BreakerStore(board.root / "breakers", _time.time, _random.Random()).all()
@@ -221,8 +255,7 @@ def health_lines(board: Blackboard) -> list[str]:
     if letters:
         lines.append(f"dead letters: {len(letters)} (cockpit dlq)")
     gated = {c.task_id for c in pending + store.resolved() if c.trigger != "merge"}
-    states = board.states()
-    decided = [s for s in states if s.status in FINISHED or s.id in gated]
+    decided = [s for s in summaries if s.status in FINISHED or s.id in gated]
     rate, reading = escalation_rate(len(gated), len(decided))
     if rate is not None:
         lines.append(f"escalation rate: {rate:.0%} of {len(decided)} tasks — {reading} (aim: 10–15 %)")
@@ -321,6 +354,8 @@ def cmd_log(args: argparse.Namespace) -> int:
             async for event in tailer.follow(stop=exit_path.exists):
                 emit([event])
 
+        import asyncio
+
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(follow())
     else:
@@ -329,6 +364,13 @@ def cmd_log(args: argparse.Namespace) -> int:
     if tailer.parse_errors:
         print(f"({tailer.parse_errors} lines could not be parsed)", file=sys.stderr)
     return EXIT_OK
+
+
+def run_task_command(board: Blackboard, kind: str, task_ref: str, **args: Any) -> str:
+    """:func:`cockpit.core.commands.run_task_command`, imported when a task command runs."""
+    from cockpit.core.commands import run_task_command as run
+
+    return run(board, kind, task_ref, **args)
 
 
 def _task_command(kind: str, **extra: Any):
@@ -343,7 +385,7 @@ def _task_command(kind: str, **extra: Any):
 
 def _decision_store(board: Blackboard):
     from cockpit.core.decisions import DecisionStore
-    from cockpit.core.state import utc_now
+    from cockpit.core.task_basics import utc_now
 
     return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
 
@@ -463,7 +505,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_trust(args: argparse.Namespace) -> int:
     """Trust the board's config file as it is now (or revoke that): only then may it name programs."""
-    from cockpit.core.config import CODE_SETTINGS
+    from cockpit.core.config import CODE_SETTINGS, ConfigError
     from cockpit.core.trust import file_digest, revoke, trust
 
     board = _board(args)
@@ -667,10 +709,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args))
-    except (UsageError, EnvelopeError, ConfigError, UnknownTask, DecisionError) as exc:
+    except (UsageError, UnknownTask, *_loaded(USAGE_ERRORS)) as exc:
         _fail(str(exc))
         return EXIT_USAGE
-    except (LockHeld, BlackboardError, CommandError) as exc:
+    except (LockHeld, BlackboardError, *_loaded(FAIL_ERRORS)) as exc:
         _fail(str(exc))
         return EXIT_FAIL
     except OSError as exc:
