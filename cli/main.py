@@ -158,7 +158,11 @@ def status_rows(board: Blackboard, summaries: list[TaskSummary] | None = None) -
     state is read), then one per submission still waiting in the inbox."""
     if summaries is None:
         summaries = board.summaries()
-    rows: list[dict[str, Any]] = [s.row() for s in summaries]
+    return [s.row() for s in summaries] + _inbox_rows(board)
+
+
+def _inbox_rows(board: Blackboard) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for item in board.inbox():
         if item.kind == "submit":
             env = item.data.get("envelope") or {}
@@ -183,12 +187,6 @@ def status_rows(board: Blackboard, summaries: list[TaskSummary] | None = None) -
     return rows
 
 
-def _signals_text(sig: dict[str, Any]) -> str:
-    return _signals_words(
-        sig.get("exit_code"), bool(sig.get("turn_completed")), bool(sig.get("last_message"))
-    )
-
-
 @functools.lru_cache(maxsize=64)
 def _signals_words(code: object, turn: bool, msg: bool) -> str:
     exit_part = "exit ?" if code is None else f"exit {code}"
@@ -196,30 +194,51 @@ def _signals_words(code: object, turn: bool, msg: bool) -> str:
     return f"{exit_part} {mark[code == 0] if code is not None else '·'} turn {mark[turn]} msg {mark[msg]}"
 
 
+STATUS_HEADER = ("ID", "LANE", "STATE", "ATT", "SIGNALS", "TOKENS in/out", "TITLE")
+
+
+def row_cells(r: dict[str, Any]) -> tuple[str, ...]:
+    """A ``status`` row (see :func:`status_rows`) as the table's cells."""
+    sig, u = r["signals"], r["usage"]
+    return (
+        _cell(r["id"]),
+        _word_cell(r["lane"]),
+        _word_cell(r["state"]),
+        str(r["attempts"]),
+        _signals_words(sig.get("exit_code"), bool(sig.get("turn_completed")), bool(sig.get("last_message"))),
+        f"{u['input_tokens']}/{u['output_tokens']}",
+        _cell(r.get("title") or "")[:48],
+    )
+
+
+def summary_cells(t: TaskSummary) -> tuple[str, ...]:
+    """:func:`row_cells` of ``t.row()``, without building the row."""
+    sig = t.signals
+    return (
+        _cell(t.id),
+        _word_cell(t.lane),
+        _word_cell(t.status.value),
+        str(t.attempts),
+        _signals_words(sig.exit_code, sig.turn_completed, sig.last_message),
+        f"{t.usage.input_tokens}/{t.usage.output_tokens}",
+        _cell(t.title or "")[:48],
+    )
+
+
+def status_table(cells: list[tuple[str, ...]]) -> str:
+    """The ``status`` table: a header, then one line per row of cells, columns padded to fit."""
+    table = [STATUS_HEADER, *cells]
+    widths = [max(len(row[i]) for row in table) for i in range(len(STATUS_HEADER))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)
+
+
 def print_status(board: Blackboard) -> None:
     summaries = board.summaries()
-    rows = status_rows(board, summaries)
-    if not rows:
+    cells = [summary_cells(t) for t in summaries] + [row_cells(r) for r in _inbox_rows(board)]
+    if not cells:
         print("no tasks")
         return
-    header = ("ID", "LANE", "STATE", "ATT", "SIGNALS", "TOKENS in/out", "TITLE")
-    table = [header]
-    for r in rows:
-        u = r["usage"]
-        table.append(
-            (
-                _cell(r["id"]),
-                _word_cell(r["lane"]),
-                _word_cell(r["state"]),
-                str(r["attempts"]),
-                _signals_text(r["signals"]),
-                f"{u['input_tokens']}/{u['output_tokens']}",
-                _cell(r.get("title") or "")[:48],
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = ("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(status_table(cells) + "\n")
     pid = board.supervisor_pid()
     print(
         f"\nsupervisor: {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
@@ -306,7 +325,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         p = a.progress
         print(
             f"  attempt {a.n} ({a.kind}{', resumed' if a.resumed_thread else ''}): "
-            f"{_signals_text(a.signals.model_dump())}"
+            f"{_signals_words(a.signals.exit_code, a.signals.turn_completed, a.signals.last_message)}"
             f"  commands {p.commands} (failed {p.commands_failed})  files {len(p.file_changes)}"
             f"  parse errors {p.parse_errors}"
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from bench.board_gen import make_repo, populate
 
+from cockpit.cli import main as cli
 from cockpit.cli.main import main
 from cockpit.core import board_view as board_view_module
 from cockpit.core import config as config_module
@@ -266,51 +267,54 @@ def test_settle_time_covers_a_change_within_one_timestamp_tick(board: Blackboard
     assert len(view.snapshot().decisions) == 2
 
 
-def status_json(repo: Path) -> str:
+def cockpit_out(*args: str) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main(["--repo", str(repo), "status", "--json"]) == 0
+        assert main(list(args)) == 0
     return out.getvalue()
 
 
-def test_status_json_reads_the_index_and_prints_what_reading_every_state_file_printed(
+def rows_before(board: Blackboard) -> list[dict[str, object]]:
+    """The rows ``status`` showed before the index: every state file read and validated."""
+    rows: list[dict[str, object]] = [s.summary() for s in board.states()]
+    for item in board.inbox():
+        env = item.data["envelope"]
+        rows.append(
+            {
+                "id": item.data["task_id"],
+                "lane": env.get("lane"),
+                "state": "submitted",
+                "title": env.get("title") or str(env.get("goal", ""))[:80],
+                "attempts": 0,
+                "thread_id": None,
+                "signals": {"exit_code": None, "turn_completed": False, "last_message": False},
+                "usage": {
+                    "input_tokens": 0,
+                    "cached_input_tokens": 0,
+                    "output_tokens": 0,
+                    "reasoning_output_tokens": 0,
+                },
+                "message": "waiting in the inbox for a supervisor",
+            }
+        )
+    return rows
+
+
+def test_status_reads_the_index_and_prints_what_reading_every_state_file_printed(
     board: Blackboard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     populate(board, 40)
     state = board.read_state(board.task_ids()[3])
     assert state is not None
     state.status, state.message = TaskStatus.FAILED, "\x1b[31mred\x1b[0m token=abcdef123456"
+    state.title = "A title \x1b[1mwith\x1b[0m  spaces\tand a key sk-abcdefghijklmnopqrstuvwx"
     board.write_state(state)
-    board.drop(
-        "submit", {"task_id": "waiting-0001", "envelope": {"goal": "Wait in the inbox", "lane": "local"}}
-    )
-
-    def before() -> str:
-        """What ``status --json`` printed before the index: every state file read and validated."""
-        rows = [s.summary() for s in board.states()]
-        for item in board.inbox():
-            env = item.data["envelope"]
-            rows.append(
-                {
-                    "id": item.data["task_id"],
-                    "lane": env.get("lane"),
-                    "state": "submitted",
-                    "title": env.get("title") or str(env.get("goal", ""))[:80],
-                    "attempts": 0,
-                    "thread_id": None,
-                    "signals": {"exit_code": None, "turn_completed": False, "last_message": False},
-                    "usage": {
-                        "input_tokens": 0,
-                        "cached_input_tokens": 0,
-                        "output_tokens": 0,
-                        "reasoning_output_tokens": 0,
-                    },
-                    "message": "waiting in the inbox for a supervisor",
-                }
-            )
-        return json.dumps(clean_data(rows), indent=2, ensure_ascii=False) + "\n"
-
-    expected = before()
+    envelope = {"goal": "Wait in the inbox", "lane": "local"}
+    board.drop("submit", {"task_id": "waiting-0001", "envelope": envelope})
+    rows = rows_before(board)
+    as_json = json.dumps(clean_data(rows), indent=2, ensure_ascii=False) + "\n"
+    table = cli.status_table([cli.row_cells(r) for r in rows]) + "\n"
     monkeypatch.setattr(Blackboard, "read_state", lambda *_: pytest.fail("a state file was read"))
-    assert status_json(board.repo) == expected
-    assert len(json.loads(expected)) == 41 and "token=[REDACTED]" in expected
+    assert cockpit_out("--repo", str(board.repo), "status", "--json") == as_json
+    assert cockpit_out("--repo", str(board.repo), "status").startswith(table)
+    assert len(json.loads(as_json)) == 41 and "token=[REDACTED]" in as_json and "sk-[REDACTED]" in table
