@@ -137,7 +137,6 @@ class _Gated(Generic[T]):
         self._kept: tuple[tuple[_Stamp, ...], T] | None = None  # the stamps a value was read under
         self._settled = False
         self._until = math.inf
-        self.loads = 0
 
     def get(self) -> T:
         stamps = tuple(_stamp(p) for p in self._paths())
@@ -145,7 +144,6 @@ class _Gated(Generic[T]):
         if kept is not None and kept[0] == stamps and self._settled and self._clock() < self._until:
             return kept[1]
         value = self._load()
-        self.loads += 1
         now = time.time()  # file times are wall-clock times
         self._settled = all(s is None or now - s[2] / 1e9 > SETTLE_S for s in stamps)
         self._kept = (stamps, value)
