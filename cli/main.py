@@ -9,26 +9,37 @@ sequences, secrets masked).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.core.atomic import disk_error_text, disk_full
 from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask, check_task_ref
-from cockpit.core.commands import CommandError, run_task_command, submit
-from cockpit.core.config import ConfigError
-from cockpit.core.decisions import DecisionError
-from cockpit.core.envelope import EnvelopeError, envelope_from_mapping, load_envelope
 from cockpit.core.text import clean, clean_data
 
+if TYPE_CHECKING:
+    from cockpit.core.task_summary import TaskSummary
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+# Each command imports the core modules it needs when it runs (``status`` needs few, and starts fast);
+# their errors are named here and caught only when their module was loaded: an error of a module no
+# one imported cannot have been raised.
+USAGE_ERRORS = (
+    ("cockpit.core.envelope", "EnvelopeError"),
+    ("cockpit.core.config", "ConfigError"),
+    ("cockpit.core.decisions", "DecisionError"),
+)
+FAIL_ERRORS = (("cockpit.core.commands", "CommandError"),)
+
+
+def _loaded(errors: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
+    return tuple(getattr(module, name) for path, name in errors if (module := sys.modules.get(path)))
 
 
 class UsageError(Exception):
@@ -53,6 +64,12 @@ def _cell(value: object) -> str:
     return " ".join(clean(str(value)).split())
 
 
+@functools.lru_cache(maxsize=256)
+def _word_cell(value: object) -> str:
+    """:func:`_cell` for the few values a column repeats (lanes, states, signals), remembered."""
+    return _cell(value)
+
+
 # ---- commands ---------------------------------------------------------------------------------
 
 
@@ -64,6 +81,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from cockpit.core.commands import submit
+    from cockpit.core.envelope import envelope_from_mapping, load_envelope
+
     board = _board(args)
     board.init()
     if args.file:
@@ -112,6 +132,8 @@ def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from cockpit.core.supervisor import Supervisor
 
     board = _board(args)
@@ -126,23 +148,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop.close()
     if args.until_idle:
         print_status(board)
-        failed = [s for s in board.states() if s.status.value in ("failed", "blocked")]
+        failed = [s for s in board.summaries() if s.status.value in ("failed", "blocked")]
         return EXIT_FAIL if failed else EXIT_OK
     return EXIT_OK
 
 
-def status_rows(board: Blackboard, *, archived: bool = False) -> list[dict[str, Any]]:
-    """Live tasks' rows then inbox submissions; with ``archived``, archived tasks' rows too (marked
-    ``"archived": true``), all accepted tasks in order of creation."""
-    states = board.states()
-    rows = [s.summary() for s in states]
-    if archived:
-        live = {s.id for s in states}  # a task archived while we read is listed once
-        gone = [s for s in board.archived_states() if s.id not in live]
-        both = sorted(
-            [*((s, False) for s in states), *((s, True) for s in gone)], key=lambda p: p[0].created_at
-        )
-        rows = [{**s.summary(), "archived": True} if moved else s.summary() for s, moved in both]
+def status_rows(
+    board: Blackboard, summaries: list[TaskSummary] | None = None, *, archived: bool = False
+) -> list[dict[str, Any]]:
+    """One row per live task, oldest first (``summaries``, else from the task index: no task's full
+    state is read), then one per submission still waiting in the inbox. With ``archived``, archived
+    tasks' rows (marked ``"archived": true``) are listed among the live ones in order of creation."""
+    if summaries is None:
+        summaries = board.summaries(archived=archived)
+    gone = _archived_ids(board, summaries) if archived else set()
+    rows = [{**s.row(), "archived": True} if s.id in gone else s.row() for s in summaries]
+    return rows + _inbox_rows(board)
+
+
+def _archived_ids(board: Blackboard, summaries: list[TaskSummary]) -> set[str]:
+    """Which of ``summaries`` are archived tasks (a task archived while it was read counts as such)."""
+    return {s.id for s in summaries if board.is_archived(s.id)}
+
+
+def _inbox_rows(board: Blackboard) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for item in board.inbox():
         if item.kind == "submit":
             env = item.data.get("envelope") or {}
@@ -167,58 +197,83 @@ def status_rows(board: Blackboard, *, archived: bool = False) -> list[dict[str, 
     return rows
 
 
-def _signals_text(sig: dict[str, Any]) -> str:
-    code = sig.get("exit_code")
+@functools.lru_cache(maxsize=64)
+def _signals_words(code: object, turn: bool, msg: bool) -> str:
     exit_part = "exit ?" if code is None else f"exit {code}"
     mark = {True: "✓", False: "✗"}
+    return f"{exit_part} {mark[code == 0] if code is not None else '·'} turn {mark[turn]} msg {mark[msg]}"
+
+
+STATUS_HEADER = ("ID", "LANE", "STATE", "ATT", "SIGNALS", "TOKENS in/out", "TITLE")
+
+
+def row_cells(r: dict[str, Any]) -> tuple[str, ...]:
+    """A ``status`` row (see :func:`status_rows`) as the table's cells."""
+    sig, u = r["signals"], r["usage"]
     return (
-        f"{exit_part} {mark[code == 0] if code is not None else '·'} "
-        f"turn {mark[bool(sig.get('turn_completed'))]}"
-        f" msg {mark[bool(sig.get('last_message'))]}"
+        _cell(r["id"]),
+        _word_cell(r["lane"]),
+        _word_cell(r["state"]),
+        str(r["attempts"]),
+        _signals_words(sig.get("exit_code"), bool(sig.get("turn_completed")), bool(sig.get("last_message"))),
+        f"{u['input_tokens']}/{u['output_tokens']}",
+        _cell(r.get("title") or "")[:48],
     )
 
 
+def summary_cells(t: TaskSummary, archived: bool = False) -> tuple[str, ...]:
+    """:func:`row_cells` of ``t.row()``, without building the row."""
+    sig = t.signals
+    return (
+        _cell(t.id),
+        _word_cell(t.lane),
+        _word_cell(t.status.value) + (" (archived)" if archived else ""),
+        str(t.attempts),
+        _signals_words(sig.exit_code, sig.turn_completed, sig.last_message),
+        f"{t.usage.input_tokens}/{t.usage.output_tokens}",
+        _cell(t.title or "")[:48],
+    )
+
+
+def status_table(cells: list[tuple[str, ...]]) -> str:
+    """The ``status`` table: a header, then one line per row of cells, columns padded to fit."""
+    table = [STATUS_HEADER, *cells]
+    widths = [max(len(row[i]) for row in table) for i in range(len(STATUS_HEADER))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table)
+
+
 def print_status(board: Blackboard, *, archived: bool = False) -> None:
-    rows = status_rows(board, archived=archived)
-    if not rows:
+    summaries = board.summaries(archived=archived)
+    gone = _archived_ids(board, summaries) if archived else set()
+    live = [t for t in summaries if t.id not in gone]
+    cells = [summary_cells(t, t.id in gone) for t in summaries]
+    cells += [row_cells(r) for r in _inbox_rows(board)]
+    if not cells:
         print("no tasks")
         return
-    header = ("ID", "LANE", "STATE", "ATT", "SIGNALS", "TOKENS in/out", "TITLE")
-    table = [header]
-    for r in rows:
-        u = r["usage"]
-        table.append(
-            (
-                _cell(r["id"]),
-                _cell(r["lane"]),
-                _cell(r["state"]) + (" (archived)" if r.get("archived") else ""),
-                str(r["attempts"]),
-                _signals_text(r["signals"]),
-                f"{u['input_tokens']}/{u['output_tokens']}",
-                _cell(r.get("title") or "")[:48],
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    sys.stdout.write(status_table(cells) + "\n")
     pid = board.supervisor_pid()
     print(
         f"\nsupervisor: {'running (pid ' + str(pid) + ')' if pid else 'not running'}"
         f"   quarantined files: {len(board.quarantined())}"
     )
-    for line in health_lines(board):
+    for line in health_lines(board, live):
         print(line)
 
 
-def health_lines(board: Blackboard) -> list[str]:
-    """Breakers, pending decisions, dead letters and the escalation rate, one line each."""
+def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) -> list[str]:
+    """Breakers, pending decisions, dead letters and the escalation rate, one line each (``summaries``:
+    the live tasks, when the caller has them already)."""
     import random as _random
     import time as _time
 
     from cockpit.core.breaker import BreakerStore
     from cockpit.core.dead_letters import DeadLetterQueue
     from cockpit.core.decisions import escalation_rate
-    from cockpit.core.state import FINISHED
+    from cockpit.core.task_basics import FINISHED
+
+    if summaries is None:
+        summaries = board.summaries()
 
     lines = []
     breakers = BreakerStore(board.root / "breakers", _time.time, _random.Random()).all()
@@ -232,8 +287,7 @@ def health_lines(board: Blackboard) -> list[str]:
     if letters:
         lines.append(f"dead letters: {len(letters)} (cockpit dlq)")
     gated = {c.task_id for c in pending + store.resolved() if c.trigger != "merge"}
-    states = board.states()
-    decided = {s.id for s in states if s.status in FINISHED or s.id in gated}
+    decided = {s.id for s in summaries if s.status in FINISHED or s.id in gated}
     archived = board.archived_task_ids()
     decided.update(archived)  # archived tasks are finished ones: still counted
     rate, reading = escalation_rate(len(gated), len(decided))
@@ -288,7 +342,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         p = a.progress
         print(
             f"  attempt {a.n} ({a.kind}{', resumed' if a.resumed_thread else ''}): "
-            f"{_signals_text(a.signals.model_dump())}"
+            f"{_signals_words(a.signals.exit_code, a.signals.turn_completed, a.signals.last_message)}"
             f"  commands {p.commands} (failed {p.commands_failed})  files {len(p.file_changes)}"
             f"  parse errors {p.parse_errors}"
         )
@@ -336,6 +390,8 @@ def cmd_log(args: argparse.Namespace) -> int:
             async for event in tailer.follow(stop=exit_path.exists):
                 emit([event])
 
+        import asyncio
+
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(follow())
     else:
@@ -347,6 +403,8 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
+    import time
+
     from cockpit.core.archive import ArchiveSelection, parse_age, parse_states, run_archive, span
 
     board = _board(args)
@@ -385,6 +443,13 @@ def cmd_archive(args: argparse.Namespace) -> int:
     return EXIT_FAIL if report.refused else EXIT_OK
 
 
+def run_task_command(board: Blackboard, kind: str, task_ref: str, **args: Any) -> str:
+    """:func:`cockpit.core.commands.run_task_command`, imported when a task command runs."""
+    from cockpit.core.commands import run_task_command as run
+
+    return run(board, kind, task_ref, **args)
+
+
 def _task_command(kind: str, **extra: Any):
     def run(args: argparse.Namespace) -> int:
         board = _board(args)
@@ -397,7 +462,7 @@ def _task_command(kind: str, **extra: Any):
 
 def _decision_store(board: Blackboard):
     from cockpit.core.decisions import DecisionStore
-    from cockpit.core.state import utc_now
+    from cockpit.core.task_basics import utc_now
 
     return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
 
@@ -517,7 +582,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_trust(args: argparse.Namespace) -> int:
     """Trust the board's config file as it is now (or revoke that): only then may it name programs."""
-    from cockpit.core.config import CODE_SETTINGS
+    from cockpit.core.config import CODE_SETTINGS, ConfigError
     from cockpit.core.trust import file_digest, revoke, trust
 
     board = _board(args)
@@ -741,10 +806,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args))
-    except (UsageError, EnvelopeError, ConfigError, UnknownTask, DecisionError) as exc:
+    except (UsageError, UnknownTask, *_loaded(USAGE_ERRORS)) as exc:
         _fail(str(exc))
         return EXIT_USAGE
-    except (LockHeld, BlackboardError, CommandError) as exc:
+    except (LockHeld, BlackboardError, *_loaded(FAIL_ERRORS)) as exc:
         _fail(str(exc))
         return EXIT_FAIL
     except OSError as exc:

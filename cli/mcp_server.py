@@ -46,6 +46,7 @@ from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore, p
 from cockpit.core.diff_parse import parse_patch
 from cockpit.core.envelope import EnvelopeError, envelope_from_mapping
 from cockpit.core.state import ACTIVE, TaskState, utc_now
+from cockpit.core.task_summary import TaskSummary
 from cockpit.core.text import clean, clean_data
 
 SERVER_NAME = "cockpit"
@@ -110,29 +111,27 @@ def _zero_tokens() -> dict[str, int]:
     return {"input": 0, "cached_input": 0, "output": 0, "reasoning_output": 0}
 
 
-def task_row(state: TaskState) -> dict[str, Any]:
+def task_row(task: TaskSummary) -> dict[str, Any]:
     """One task as the tools report it: status, attempts, the last attempt's three signals, tokens."""
-    last = state.last_attempt
-    signals = last.signals.model_dump() if last else _zero_signals()
-    usage = state.usage
+    usage = task.usage
     return {
-        "id": state.id,
-        "lane": state.lane,
-        "status": state.status.value,
-        "settled": state.status not in ACTIVE,
-        "title": state.title,
-        "attempts": len(state.attempts),
-        "signals": signals,
+        "id": task.id,
+        "lane": task.lane,
+        "status": task.status.value,
+        "settled": task.status not in ACTIVE,
+        "title": task.title,
+        "attempts": task.attempts,
+        "signals": task.signals.model_dump(),
         "tokens": {
             "input": usage.input_tokens,
             "cached_input": usage.cached_input_tokens,
             "output": usage.output_tokens,
             "reasoning_output": usage.reasoning_output_tokens,
         },
-        "message": state.message,
-        "decision_id": state.decision_id,
-        "branch": state.branch,
-        "updated_at": state.updated_at.isoformat(),
+        "message": task.message,
+        "decision_id": task.decision_id,
+        "branch": task.branch,
+        "updated_at": task.updated_at.isoformat(),
     }
 
 
@@ -243,7 +242,7 @@ class CockpitTools:
             if task_id in inbox:
                 return inbox_row(task_id, inbox[task_id]), None
             raise BlackboardError(f"task {task_id} has no readable state (see .cockpit/quarantine/)")
-        return task_row(state), state
+        return task_row(TaskSummary.of(state)), state
 
     def _accepted(self, ref: str) -> TaskState:
         """A task a supervisor has accepted (its files exist); one still in the inbox is refused."""
@@ -313,7 +312,7 @@ class CockpitTools:
             return {**row, "supervisor": self._supervisor()}
         board = self.board
         board.require()
-        rows = [task_row(s) for s in board.states()]
+        rows = [task_row(s) for s in board.summaries()]
         known = {r["id"] for r in rows}
         rows += [inbox_row(i, env) for i, env in self._inbox_submissions().items() if i not in known]
         return {

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -31,10 +31,16 @@ from cockpit.core.atomic import (
     private_opener,
 )
 from cockpit.core.board_home import BoardMoveRefused, board_root_for, migrate_legacy_board
-from cockpit.core.config import ProjectConfig, load_config
-from cockpit.core.envelope import Envelope
-from cockpit.core.state import TaskState, utc_now
+from cockpit.core.crashpoints import crash_point
+from cockpit.core.task_basics import utc_now
 from cockpit.core.text import strip_control
+
+if TYPE_CHECKING:  # imported where used: listing tasks needs none of these models
+    from cockpit.core.config import ProjectConfig
+    from cockpit.core.envelope import Envelope
+    from cockpit.core.state import TaskState
+    from cockpit.core.task_index import TaskIndex
+    from cockpit.core.task_summary import TaskSummary
 
 _SUBDIRS = (
     "inbox",
@@ -200,6 +206,7 @@ class Blackboard:
     def __init__(self, repo: Path) -> None:
         self.repo = repo.resolve()
         self.root = board_root_for(self.repo)
+        self._task_index: TaskIndex | None = None
         try:
             if migrate_legacy_board(self.repo, self.root):
                 self._make_private()
@@ -219,6 +226,8 @@ class Blackboard:
         for sub in _SUBDIRS:
             make_private_dirs(self.root / sub)
         self._make_private()
+        if created:  # no task yet, so an empty task index is complete
+            self.task_index.rebuild([])
         return created
 
     def _make_private(self) -> None:
@@ -244,6 +253,8 @@ class Blackboard:
             raise BlackboardError(f"no blackboard at {self.root}; run `cockpit init` first")
 
     def config(self) -> ProjectConfig:
+        from cockpit.core.config import load_config
+
         return load_config(self.root / "config.toml")
 
     def task_dir(self, task_id: str) -> Path:
@@ -410,18 +421,36 @@ class Blackboard:
         if data is None:
             return None
         try:
+            from cockpit.core.envelope import Envelope
+
             return Envelope.model_validate(data)
         except ValidationError as exc:
             self.quarantine(path, f"envelope does not validate: {exc.errors()[0]['msg']}")
             return None
 
+    @property
+    def task_index(self) -> TaskIndex:
+        """The journal of task summaries that lists of tasks follow (see :mod:`cockpit.core.task_index`)."""
+        if self._task_index is None:
+            from cockpit.core.task_index import TaskIndex
+
+            self._task_index = TaskIndex(self.root)
+        return self._task_index
+
     def write_state(self, state: TaskState) -> None:
+        """Replace the task's ``state.json`` atomically, then append its summary to the task index (which
+        never fails the write: the state file is the truth)."""
+        from cockpit.core.task_summary import TaskSummary
+
         state.touch()
         atomic_write_json(self.task_dir(state.id) / "state.json", state.model_dump(mode="json"))
+        crash_point("task-state-written")  # tests: a writer that dies before the index line
+        self.task_index.record(TaskSummary.of(state))
 
     def forget_task(self, task_id: str) -> None:
         """Tell readers of the live board that ``task_id`` left it (archived). Its files are gone from
         ``tasks/`` before this is called."""
+        self.task_index.forget(check_task_id(task_id))
 
     def read_state(self, task_id: str, *, archived: bool = False) -> TaskState | None:
         """The task's state; ``archived=True`` reads an archived task's too (live first)."""
@@ -429,6 +458,8 @@ class Blackboard:
         data = self._read_json(path)
         if data is None:
             return None
+        from cockpit.core.state import TaskState
+
         try:
             return TaskState.model_validate(data)
         except ValidationError as exc:
@@ -438,7 +469,26 @@ class Blackboard:
             return None
 
     def states(self) -> list[TaskState]:
+        """Every live task's full state, oldest first: reads every state file (lists want
+        :meth:`summaries`)."""
         out = [s for tid in self.task_ids() if (s := self.read_state(tid)) is not None]
+        out.sort(key=lambda s: s.created_at)
+        return out
+
+    def summaries(self, *, archived: bool = False) -> list[TaskSummary]:
+        """Every live task's summary, oldest first, from the task index (every state file is read only
+        when the index cannot be trusted alone); with ``archived``, archived tasks' too (read from their
+        state files: the archive is not indexed)."""
+        from cockpit.core.task_index import TaskIndexReader
+        from cockpit.core.task_summary import TaskSummary
+
+        reader = TaskIndexReader(self)
+        reader.poll()
+        found = dict(reader.tasks)
+        if archived:
+            for state in self.archived_states():
+                found.setdefault(state.id, TaskSummary.of(state))  # archived while we read: listed once
+        out = sorted(found.values(), key=lambda s: s.id)
         out.sort(key=lambda s: s.created_at)
         return out
 

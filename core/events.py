@@ -30,6 +30,8 @@ from pydantic import (
     ValidationError,
 )
 
+from cockpit.core.task_basics import Usage  # defined with the task's other small value types
+
 __all__ = [
     "AgentMessageItem",
     "CodexEvent",
@@ -83,47 +85,6 @@ class EventParseError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-# --------------------------------------------------------------------------------------------- usage
-
-
-class Usage(_Wire):
-    """Token usage as Codex reports it. ``cached`` is part of ``input``, ``reasoning`` part of ``output``."""
-
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_output_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def minus(self, other: Usage | None) -> Usage:
-        """Field-wise difference, clamped at 0 (a delta between two cumulative readings)."""
-        if other is None:
-            return self.model_copy()
-        return Usage(
-            input_tokens=max(0, self.input_tokens - other.input_tokens),
-            cached_input_tokens=max(0, self.cached_input_tokens - other.cached_input_tokens),
-            cache_write_input_tokens=max(0, self.cache_write_input_tokens - other.cache_write_input_tokens),
-            output_tokens=max(0, self.output_tokens - other.output_tokens),
-            reasoning_output_tokens=max(0, self.reasoning_output_tokens - other.reasoning_output_tokens),
-        )
-
-    def plus(self, other: Usage | None) -> Usage:
-        """Field-wise sum."""
-        if other is None:
-            return self.model_copy()
-        return Usage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
-            cache_write_input_tokens=self.cache_write_input_tokens + other.cache_write_input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            reasoning_output_tokens=self.reasoning_output_tokens + other.reasoning_output_tokens,
-        )
 
 
 # --------------------------------------------------------------------------------------------- items

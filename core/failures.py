@@ -20,14 +20,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
-from cockpit.core.exit_info import ExitInfo
-from cockpit.core.prompt import Outcome
-from cockpit.core.reducer import AttemptProgress
 from cockpit.core.text import CleanText, clean
+
+if TYPE_CHECKING:  # annotations only: a reader of stored failures needs none of these models
+    from cockpit.core.exit_info import ExitInfo
+    from cockpit.core.prompt import Outcome
+    from cockpit.core.reducer import AttemptProgress
 
 __all__ = [
     "CATASTROPHIC_CONSECUTIVE_FAILURES",

@@ -2,58 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cockpit.core.events import Usage
 from cockpit.core.exit_info import ExitInfo
 from cockpit.core.failures import Failure
 from cockpit.core.prompt import Outcome
 from cockpit.core.reducer import AttemptProgress
+from cockpit.core.task_basics import ACTIVE, FINISHED, WAITING, Signals, TaskStatus, Usage, utc_now
 from cockpit.core.text import CleanText
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
+# The status, signals and usage live in task_basics (shared with task summaries); re-exported here.
+__all__ = [
+    "ACTIVE",
+    "FINISHED",
+    "WAITING",
+    "WORKTREE_LANES",
+    "Attempt",
+    "DiffStat",
+    "Signals",
+    "TaskState",
+    "TaskStatus",
+    "Usage",
+    "utc_now",
+]
 
 # Lanes whose tasks work on a branch in a git worktree of their own and end in review.
 WORKTREE_LANES = frozenset({"worktree", "mcp"})
-
-
-class TaskStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    REVIEW = "review"
-    MERGED = "merged"
-    REJECTED = "rejected"
-    CONFLICT = "conflict"
-    CANCELLED = "cancelled"
-    AWAITING_DECISION = "awaiting_decision"
-    DEAD_LETTER = "dead_letter"
-
-
-ACTIVE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
-WAITING = frozenset({TaskStatus.AWAITING_DECISION})
-FINISHED = frozenset(set(TaskStatus) - ACTIVE - WAITING)
-
-
-class Signals(BaseModel):
-    """The three success signals of one attempt, kept apart so a reader sees which one failed."""
-
-    exit_code: int | None = None
-    turn_completed: bool = False
-    last_message: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and self.turn_completed and self.last_message
 
 
 class Attempt(BaseModel):

@@ -78,6 +78,8 @@ from cockpit.core.retry import max_attempts_for
 from cockpit.core.settlement import Settler
 from cockpit.core.state import WORKTREE_LANES, Attempt, Signals, TaskState, TaskStatus, utc_now
 from cockpit.core.tailer import EventTailer
+from cockpit.core.task_index import Mark, scan_summaries
+from cockpit.core.task_summary import TaskSummary
 from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
 
 PERSIST_EVERY_S = 1.0
@@ -436,8 +438,9 @@ class Supervisor:
 
     # ---- housekeeping -------------------------------------------------------------------------
     def housekeeping(self, now: float) -> None:
-        """Expire overdue decisions, apply answered ones, sweep dead letters."""
+        """Expire overdue decisions, apply answered ones, sweep dead letters, compact the task index."""
         self.decisions.expire_due()
+        self._compact_index()
         for state in list(self.tasks.values()):
             if state.status != TaskStatus.AWAITING_DECISION or not state.decision_id:
                 continue
@@ -491,6 +494,16 @@ class Supervisor:
                 self.board.log_event({"kind": "dead_letter_archived", "task_id": task_id})
             self.board.sweep_replies(REPLY_TTL_S)
             self._auto_archive(now)
+
+    def _compact_index(self) -> None:
+        """Rebuild the task index when it grew, held a torn line or was removed (this process holds the
+        board lock: the only one that may)."""
+        index = self.board.task_index
+        reason = index.due(len(self.tasks))
+        if reason is None:
+            return
+        index.compact(scan=lambda: scan_summaries(self.board))
+        self.board.log_event({"kind": "task_index_rebuilt", "reason": reason})
 
     # ---- dispatch -----------------------------------------------------------------------------
     def _queued(self, *, ready_only: bool = True) -> list[TaskState]:
@@ -1067,7 +1080,9 @@ class Supervisor:
         finish_interrupted(self.board)  # an archive move a killed process left: finished or dropped
         for path in self.board.claimed():
             self._set_aside(path, "a request an earlier supervisor took but did not finish; not run again")
+        mark = self.board.task_index.mark()
         self.tasks = {s.id: s for s in self.board.states()}
+        self._rebuild_index(mark)
         for state in list(self.tasks.values()):
             if state.status != TaskStatus.RUNNING or state.id in self.running:
                 continue
@@ -1094,6 +1109,20 @@ class Supervisor:
                 }
             )
             self.poll(run)
+
+    def _rebuild_index(self, mark: Mark) -> None:
+        """Reconcile the task index with the state files just read: a writer that died between its state
+        file and its index line, or in the middle of that line, left the index behind. Rewritten whole,
+        under a new generation (every viewer loads it again); tasks whose directory vanished are gone."""
+        try:
+            self.board.task_index.rebuild(
+                (TaskSummary.of(s) for s in self.tasks.values()),
+                since=mark,
+                scan=lambda: scan_summaries(self.board),
+            )
+        except OSError as exc:  # readers fall back to the state files; housekeeping tries again
+            with contextlib.suppress(OSError):
+                self.board.log_event({"kind": "task_index_error", "error": str(exc)[:500]})
 
     def _recover_git(self) -> None:
         try:

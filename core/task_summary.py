@@ -1,17 +1,20 @@
 """A task's summary: the few fields every list of tasks shows (a lane card, a ``status`` row, the
 header's counts), small enough to keep tens of thousands in memory and to read without the task's full
 state. Built from a :class:`~cockpit.core.state.TaskState` by its one writer; worker-derived text in it
-is already cleaned (it comes from cleaned state fields)."""
+is already cleaned (it comes from cleaned state fields). Reading summaries imports no more than
+:mod:`cockpit.core.task_basics`: the full state's models are imported by :meth:`TaskSummary.of` alone."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from cockpit.core.events import Usage
-from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
-from cockpit.core.state import Signals, TaskState, TaskStatus
+from cockpit.core.task_basics import Signals, TaskStatus, Usage
+
+if TYPE_CHECKING:
+    from cockpit.core.state import TaskState
 
 
 class TaskSummary(BaseModel):
@@ -28,7 +31,7 @@ class TaskSummary(BaseModel):
     updated_at: datetime
     message: str | None = None
     attempts: int = 0
-    attempt_limit: int = GATE_AFTER_FAILED_ATTEMPTS
+    attempt_limit: int
     signals: Signals = Signals()
     usage: Usage = Usage()
     started_at: datetime | None = None
@@ -36,9 +39,12 @@ class TaskSummary(BaseModel):
     awaiting_approval: str | None = None
     thread_id: str | None = None
     branch: str | None = None
+    decision_id: str | None = None  # the pending decision card of a task awaiting a decision
 
     @classmethod
     def of(cls, state: TaskState) -> TaskSummary:
+        from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
+
         last = state.last_attempt
         limit = max_attempts_for(last.failure) if last and last.failure else GATE_AFTER_FAILED_ATTEMPTS
         asking = last.progress.awaiting_approval if last and state.status == TaskStatus.RUNNING else None
@@ -59,6 +65,7 @@ class TaskSummary(BaseModel):
             awaiting_approval=asking,
             thread_id=state.thread_id,
             branch=state.branch,
+            decision_id=state.decision_id,
         )
 
     @property
@@ -74,7 +81,11 @@ class TaskSummary(BaseModel):
             "title": self.title,
             "attempts": self.attempts,
             "thread_id": self.thread_id,
-            "signals": self.signals.model_dump(),
+            "signals": {
+                "exit_code": self.signals.exit_code,
+                "turn_completed": self.signals.turn_completed,
+                "last_message": self.signals.last_message,
+            },
             "usage": {
                 "input_tokens": self.usage.input_tokens,
                 "cached_input_tokens": self.usage.cached_input_tokens,

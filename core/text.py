@@ -14,6 +14,8 @@ on disk; only what is shown of them is cleaned. Escaping for a UI's markup stays
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, PlainSerializer
@@ -100,11 +102,87 @@ _SECRET_PATTERNS: Final[list[tuple[re.Pattern[str], str]]] = [
 ]
 
 
+# What any match of each pattern above must contain, as a test on the lowered text (and the text), in
+# the same order: a pattern whose test fails cannot match, so it is not run. Only used on ASCII text,
+# where lowering is exact and case-insensitive matching knows no other equivalents (Unicode has some:
+# ``ſ`` matches ``s``, ``K`` matches ``k``); other text runs every pattern.
+_Gate = Callable[[str, str], bool]
+_GATES: Final[tuple[_Gate, ...]] = (
+    lambda low, text: "-----begin" in low,
+    lambda low, text: "bearer" in low,
+    lambda low, text: "sk-" in low,
+    lambda low, text: (
+        "_" in low
+        and (
+            "ghp_" in low
+            or "gho_" in low
+            or "ghu_" in low
+            or "ghs_" in low
+            or "ghr_" in low
+            or "github_pat_" in low
+        )
+    ),
+    lambda low, text: "akia" in low or "asia" in low or "agpa" in low or "aida" in low or "aroa" in low,
+    lambda low, text: "xox" in low,
+    lambda low, text: "aiza" in low,
+    lambda low, text: (
+        ("=" in text or ":" in text)
+        and (
+            "passw" in low
+            or "secret" in low
+            or "api" in low
+            or "access" in low
+            or "token" in low
+            or "private" in low
+        )
+    ),
+    lambda low, text: (
+        "=" in text
+        and (
+            "_key" in low
+            or "_token" in low
+            or "_secret" in low
+            or "password" in low
+            or "_pass" in low
+            or "_pwd" in low
+            or "_credential" in low
+        )
+    ),
+    lambda low, text: "://" in text and "@" in text,
+)
+# Every pattern but the bearer, AWS and Google ones needs one of these characters (see the gates).
+_MARKS: Final = re.compile(r"[-_:=]")
+
+
+def _may_hold_secret(text: str, low: str) -> bool:
+    """False when no secret pattern can match ``text`` (ASCII; ``low`` is it lowered)."""
+    return (
+        _MARKS.search(text) is not None
+        or "bearer" in low
+        or "aiza" in low
+        or "akia" in low
+        or "asia" in low
+        or "agpa" in low
+        or "aida" in low
+        or "aroa" in low
+    )
+
+
 def redact(text: str) -> str:
     """Mask obvious secrets: API keys (``sk-``, ``ghp_``, ``AKIA``, ...), bearer tokens, ``password=...``,
     ``*_KEY=`` / ``*_TOKEN=`` assignments and PEM private keys."""
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
+    if not text.isascii():
+        for pattern, replacement in _SECRET_PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+    low = text.lower()
+    if not _may_hold_secret(text, low):
+        return text
+    for (pattern, replacement), gate in zip(_SECRET_PATTERNS, _GATES, strict=True):
+        if gate(low, text):
+            masked = pattern.sub(replacement, text)
+            if masked != text:
+                text, low = masked, masked.lower()
     return text
 
 
@@ -114,12 +192,18 @@ def clean(text: str) -> str:
     return redact(strip_control(text))
 
 
+@lru_cache(maxsize=1024)
+def _clean_key(key: str) -> str:
+    """:func:`clean` for dict keys, remembered: JSON-like data repeats a few keys many times."""
+    return clean(key)
+
+
 def clean_data(value: Any) -> Any:
     """A JSON-like value (dicts, lists, strings, numbers) with every string, keys included, cleaned."""
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, dict):
-        return {clean(k) if isinstance(k, str) else k: clean_data(v) for k, v in value.items()}
+        return {_clean_key(k) if isinstance(k, str) else k: clean_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [clean_data(v) for v in value]
     return value

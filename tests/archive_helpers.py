@@ -11,6 +11,7 @@ from cockpit.core.blackboard import Blackboard
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.events import Usage
 from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, utc_now
+from cockpit.core.task_summary import TaskSummary
 
 EVENTS = (
     '{"type":"thread.started","thread_id":"th-1"}\n'
@@ -83,6 +84,7 @@ def backdate(board: Blackboard, task_id: str, age_days: float) -> None:
     assert state is not None
     state.updated_at = utc_now() - timedelta(days=age_days)
     atomic_write_json(board.task_dir(task_id) / "state.json", state.model_dump(mode="json"))
+    board.task_index.record(TaskSummary.of(state))  # as write_state does after its state write
 
 
 def tree(directory: Path) -> dict[str, bytes]:

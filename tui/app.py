@@ -200,7 +200,7 @@ class CockpitApp(App[None]):
 
     def action_next_review(self) -> None:
         """Open the diff review of the earliest submitted task that waits for review."""
-        waiting = [s for s in self.board.states() if s.status == TaskStatus.REVIEW]
+        waiting = [s for s in self.board.summaries() if s.status == TaskStatus.REVIEW]
         if not waiting:
             self.notify("no diff waits for review")
             return

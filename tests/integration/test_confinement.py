@@ -49,6 +49,7 @@ def targets(board: Blackboard, self_id: str, other_id: str) -> list[Path]:
         root / "breakers" / "openai.json",
         root / "ledger.jsonl",
         root / "events.jsonl",
+        root / "task-index.jsonl",
         root / "dead-letters" / f"{other_id}.json",
         root / "evil-codex",
         board.worktree_path(other_id) / "calc.py",
@@ -164,7 +165,7 @@ def test_a_hostile_worker_cannot_touch_what_the_supervisor_trusts(
     leaked = marked_files([board.root, user_config_path().parent], allowed)
     assert leaked == [], leaked
     for path, content in before.items():
-        if path.name in ("state.json", "ledger.jsonl", "events.jsonl", "spec.json"):
+        if path.name in ("state.json", "ledger.jsonl", "events.jsonl", "task-index.jsonl", "spec.json"):
             continue  # the supervisor itself updates these; the marker scan covers them
         assert path.read_bytes() == content, path
     assert not (board.root / "inbox" / "patched.json").exists()
