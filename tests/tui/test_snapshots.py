@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pilot_helpers import select_task
 from showcase import REVIEW, RUNNING, build_showcase, frozen_clock
 from textual.pilot import Pilot
 
@@ -57,7 +58,7 @@ class TestSnapshots:
         async def run_before(pilot: Pilot[None]) -> None:
             await settle(pilot, showcase_app)
             await pilot.press("escape")
-            showcase_app.screen.query_one(f"#task-{RUNNING}").focus()
+            select_task(showcase_app, RUNNING)
             await pilot.press("enter")
             await settle(pilot, showcase_app)
             assert isinstance(showcase_app.screen, TaskScreen)
