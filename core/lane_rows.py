@@ -56,6 +56,7 @@ __all__ = [
     "LaneRows",
     "Row",
     "fold_label",
+    "fold_parts",
     "needs_rank",
 ]
 
@@ -130,11 +131,18 @@ def _history_key(task: TaskSummary) -> tuple[float, str]:
     return (task.updated_at.timestamp(), task.id)
 
 
-def fold_label(counts: Iterable[tuple[TaskStatus, int]], expanded: bool) -> str:
-    """``✓ 4,812 done · ✗ 37 failed — enter to expand`` (``— enter to fold`` once expanded)."""
+def fold_parts(counts: Iterable[tuple[TaskStatus, int]], expanded: bool) -> list[str]:
+    """The fold line's parts: one per status (``✓ 4,812 done``), then the hint (``— enter to expand``,
+    ``— enter to fold`` once expanded). A narrow pane breaks the line between parts."""
     words = dict(_FOLD_WORDS)
     parts = [f"{STATUS_SYMBOLS.get(s, '·')} {n:,} {words.get(s, s.value)}" for s, n in counts if n]
-    return " · ".join(parts) + (" — enter to fold" if expanded else " — enter to expand")
+    return [*parts, "— enter to fold" if expanded else "— enter to expand"]
+
+
+def fold_label(counts: Iterable[tuple[TaskStatus, int]], expanded: bool) -> str:
+    """``✓ 4,812 done · ✗ 37 failed — enter to expand`` (``— enter to fold`` once expanded)."""
+    *parts, hint = fold_parts(counts, expanded)
+    return f"{' · '.join(parts)} {hint}"
 
 
 # ------------------------------------------------------------------------------------------------ filter
@@ -373,6 +381,9 @@ class LaneRows:
 
     def fold_label(self) -> str:
         return fold_label(self._fold, self._expanded)
+
+    def fold_parts(self) -> list[str]:
+        return fold_parts(self._fold, self._expanded)
 
     def task(self, task_id: str) -> TaskSummary | None:
         return self._tasks.get(task_id)

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import ClassVar, Final
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -214,13 +215,14 @@ class LanePane(ScrollView, can_focus=True):
     def _note(self) -> str | None:
         rows = self.rows
         unbuilt = UNBUILT.get(self.lane)
+        unmatched = rows.filter.active and rows.total and not rows.matched
+        nothing = "no task matches the filter" if unmatched else None
         if unbuilt:
-            return f"{unbuilt} ({rows.total:,} queued)" if rows.total else unbuilt
+            note = f"{unbuilt} ({rows.total:,} queued)" if rows.total else unbuilt
+            return f"{note}; {nothing}" if nothing else note
         if not rows.total:
             return "no tasks"
-        if rows.filter.active and not rows.matched:
-            return "no task matches the filter"
-        return None
+        return nothing
 
     def _relayout(self) -> None:
         """Rebuild the items and their offsets from the rows (O(rows)); keep the cursor on its row."""
@@ -241,7 +243,7 @@ class LanePane(ScrollView, can_focus=True):
         for row in rows.rows:
             if row is FOLD:
                 kinds.append(_FOLD)
-                heights.append(2)
+                heights.append(len(self._fold_lines(self._width)) + 1)
             else:
                 task = rows.task(row)  # type: ignore[arg-type]
                 kinds.append(_TASK)
@@ -539,9 +541,26 @@ class LanePane(ScrollView, can_focus=True):
         note.stylize(note_style)
         return self._fixed_lines(_NOTE, note, max(width, 1))
 
+    def _fold_lines(self, width: int) -> list[Strip]:
+        """The fold line, broken between its parts (``✓ 4,812 done``, …) when the pane is narrow."""
+        width = max(width, 1)
+        inner = max(width - 2, 1)
+        lines: list[str] = []
+        for n, part in enumerate(self.rows.fold_parts()):
+            last = n == len(self.rows.fold_parts()) - 1
+            joined = f"{lines[-1]}{' ' if last else ' · '}{part}" if lines else part
+            if lines and cell_len(joined) <= inner:
+                lines[-1] = joined
+            else:
+                lines.append(part)
+        arrow = "▾ " if self.rows.expanded else "▸ "
+        fold = Text("\n".join((arrow if i == 0 else "  ") + line for i, line in enumerate(lines)), end="")
+        fold.stylize(self._fg("lane-pane--fold"))  # a span: ``Text.render`` ignores a base style
+        return self._fixed_lines(_FOLD, fold, width)
+
     def on_resize(self, event: events.Resize) -> None:
-        if self._kinds and self._kinds[0] == _NOTE:
-            self._relayout()  # the note wraps to the new width
+        if (self._kinds and self._kinds[0] == _NOTE) or FOLD in self._index:
+            self._relayout()  # the note and the fold line wrap to the new width
 
     def _item_lines(self, index: int, width: int) -> Sequence[Strip]:
         kind = self._kinds[index]
@@ -550,11 +569,7 @@ class LanePane(ScrollView, can_focus=True):
             task = self.rows.task(key) if isinstance(key, str) else None
             return self._card(task, width) if task is not None else ()
         if kind == _FOLD:
-            arrow = "▾ " if self.rows.expanded else "▸ "
-            fold_style = self._fg("lane-pane--fold")
-            fold = Text(arrow + self.rows.fold_label(), no_wrap=True, end="")
-            fold.stylize(fold_style)  # a span: ``Text.render`` ignores a base style
-            return self._fixed_lines(_FOLD, fold, width)
+            return self._fold_lines(width)
         if kind == _NOTE:
             return self._note_lines(width)
         return self._fixed_lines(_EXTERNAL, self._external_text, width)
