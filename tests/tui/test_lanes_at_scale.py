@@ -1,7 +1,8 @@
 """Lane panes over big boards with Pilot: 5,000 tasks fold into one line, expand, filter, and a task
 deep in the history opens its task view; only the cards on screen are ever drawn, a changed card is
 drawn again while the others are not, the clock repaints the running tasks' elapsed lines alone (no
-layout pass), and the mouse selects, opens, folds and scrolls.
+layout pass), the mouse selects, opens, folds and scrolls, and a bad filter is named while the last good
+one stays.
 
 The board comes from :class:`board_stub.StubView` (summaries in memory, the ids changed since the last
 snapshot), standing in for the board view; a task the test opens also has its state on disk."""
@@ -197,3 +198,24 @@ async def test_the_mouse_selects_opens_folds_and_scrolls(repo: Path) -> None:
             pane.post_message(events.MouseScrollDown(pane, 4, 4, 0, 1, 0, False, False, False))
         await until(pilot, lambda: pane.scroll_y > 0, what="scrolled by the wheel")
         assert pane.cursor_row is FOLD  # the wheel scrolls; the cursor stays
+
+
+async def test_a_bad_filter_is_named_and_escape_clears_the_filter(repo: Path) -> None:
+    clock = Clock()
+    view = StubView([summary("review-0001", TaskStatus.REVIEW), *history(40)], clock)
+    app = app_over(repo, view, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        pane = app.screen.query_one("#lane-worktree", LanePane)
+        await until(pilot, lambda: pane.border_title == "worktree · 41", what="the lane")
+        await pilot.press("slash", *"state:review")
+        assert pane.border_title == "worktree · 1 of 41"
+        app.focused.post_message(events.Paste(" lane:xyz"))  # pasted: no half-typed term on the way
+        await until(pilot, lambda: "xyz" in str(app.screen.query_one("#lane-filter-error").render()))
+        error = str(app.screen.query_one("#lane-filter-error").render())
+        assert error.startswith("unknown lane 'xyz': one of local, worktree")
+        assert pane.border_title == "worktree · 1 of 41"  # the last good filter stays
+        await pilot.press("escape")  # from the filter line itself: cleared and closed
+        assert pane.border_title == "worktree · 41"
+        assert not app.screen.query_one("#lane-filter-bar").display
+        assert isinstance(app.focused, LanePane)
