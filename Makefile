@@ -35,6 +35,7 @@ bench: setup
 	$(PY) tests/bench/startup.py
 	$(PY) tests/bench/flood.py
 	$(PY) tests/bench/scale.py
+	$(PY) tests/bench/lanes.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

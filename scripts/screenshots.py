@@ -18,6 +18,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from cockpit.core.blackboard import Blackboard
+from cockpit.core.lane_rows import FOLD
 from cockpit.core.state import TaskStatus
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp
@@ -25,6 +26,7 @@ from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen, LiveDiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
+from cockpit.tui.widgets.lane_pane import LanePane
 
 SIZE = (120, 40)
 
@@ -94,12 +96,22 @@ async def shoot(out: Path) -> list[Path]:
                 save(name)
                 await pilot.press(*["escape"] * back)
 
-            app.screen.query_one(f"#task-{check}").focus()
+            def select(task_id: str) -> None:
+                pane = next(p for p in app.screen.query(LanePane) if p.row_lines(task_id) is not None)
+                pane.focus()
+                pane.select(task_id)
+
+            select(check)
             await pilot.press("enter")
             live = lambda: isinstance(app.screen, LiveDiffScreen)  # noqa: E731
             await visit("live-diff", ("d",), live, back=2, start=TaskScreen)
             await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
-            app.screen.query_one(f"#task-{notes}").focus()
+            local = app.screen.query_one("#lane-local", LanePane)
+            local.focus()
+            local.select(FOLD)
+            await pilot.press("enter")  # the finished task is folded: expand the lane's history
+            await until(pilot, lambda: local.row_lines(notes) is not None, "the expanded history")
+            select(notes)
             await visit("task-view", ("enter",), lambda: isinstance(app.screen, TaskScreen))
             await visit("diff-review", ("v",), lambda: isinstance(app.screen, DiffScreen))
             typed = "Add a multiply function to calc.py"

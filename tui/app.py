@@ -32,7 +32,7 @@ from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
-from cockpit.tui.widgets.task_card import TaskCard
+from cockpit.tui.widgets.lane_pane import LanePane
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 STYLESHEETS = sorted(STYLES.glob("*.tcss"))
@@ -91,6 +91,7 @@ class CockpitApp(App[None]):
         self._queue: list[DecisionCard] = []
         self._modal_open = False
         self._poller: Worker[None] | None = None
+        self._latest: BoardSnapshot | None = None
         try:
             self.branch = current_branch(open_repo(self.board.repo))
         except GitOpError:
@@ -101,7 +102,7 @@ class CockpitApp(App[None]):
             self.set_keymap(self.board.config().keys)
         except ConfigError as exc:
             self.notify(str(exc), title="config", severity="error", timeout=30)
-        self.push_screen(MainScreen(str(self.board.repo), self.branch))
+        self.push_screen(MainScreen(str(self.board.repo), self.branch, clock=self.clock))
         if self.open_task:
             try:
                 task_id = self.board.resolve_task(self.open_task, archived=True)  # archived ones too
@@ -147,16 +148,20 @@ class CockpitApp(App[None]):
     def _snapshot(self) -> None:
         self.post_message(BoardUpdated(self.view.snapshot()))
 
-    def on_task_card_opened(self, message: TaskCard.Opened) -> None:
+    def on_lane_pane_opened(self, message: LanePane.Opened) -> None:
         self.push_screen(TaskScreen(self.board, message.task_id))
 
-    def on_task_card_review_requested(self, message: TaskCard.ReviewRequested) -> None:
-        if not (self.board.task_dir(message.task_id) / "diff.patch").exists():
+    def on_lane_pane_review_requested(self, message: LanePane.ReviewRequested) -> None:
+        self.review(message.task_id)
+
+    def review(self, task_id: str) -> None:
+        """Open the diff review of a task (or say it has no diff)."""
+        if not (self.board.task_dir(task_id) / "diff.patch").exists():
             self.notify("this task has no diff to review", severity="warning")
             return
-        self.push_screen(DiffScreen(self.board, message.task_id))
+        self.push_screen(DiffScreen(self.board, task_id))
 
-    def on_task_card_command_requested(self, message: TaskCard.CommandRequested) -> None:
+    def on_lane_pane_command_requested(self, message: LanePane.CommandRequested) -> None:
         task_id, kind = message.task_id, message.kind
         if kind != "cancel":
             self.task_command(kind, task_id)
@@ -199,13 +204,18 @@ class CockpitApp(App[None]):
         self._open_next_decision()
 
     def action_next_review(self) -> None:
-        """Open the diff review of the earliest submitted task that waits for review."""
-        waiting = [s for s in self.board.summaries() if s.status == TaskStatus.REVIEW]
-        if not waiting:
-            self.notify("no diff waits for review")
-            return
-        first = min(waiting, key=lambda s: s.created_at)
-        self.on_task_card_review_requested(TaskCard.ReviewRequested(first.id))
+        """Open the diff review of the earliest submitted task that waits for review (candidates come from
+        the latest snapshot; each is checked on disk, so a review settled since is skipped)."""
+        if self._latest is not None:
+            candidates = [t for t in self._latest.tasks.values() if t.status == TaskStatus.REVIEW]
+        else:
+            candidates = [t for t in self.board.summaries() if t.status == TaskStatus.REVIEW]
+        for task in sorted(candidates, key=lambda t: t.created_at):
+            state = self.board.read_state(task.id)
+            if state is not None and state.status == TaskStatus.REVIEW:
+                self.review(task.id)
+                return
+        self.notify("no diff waits for review")
 
     def action_dead_letters(self) -> None:
         from cockpit.tui.screens.dead_letters_screen import DeadLettersScreen
@@ -231,6 +241,7 @@ class CockpitApp(App[None]):
 
     def on_board_updated(self, message: BoardUpdated) -> None:
         snapshot = message.snapshot
+        self._latest = snapshot
         main = self.screen_stack[1] if len(self.screen_stack) > 1 else None
         if isinstance(main, MainScreen):
             main.show(snapshot, self.viewer)

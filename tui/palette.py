@@ -13,6 +13,7 @@ from textual.screen import Screen
 CATEGORIES = {
     "app": "Cockpit",
     "card": "Task",
+    "lanes": "Lanes",
     "task": "Task",
     "log": "Log",
     "decision": "Decision",

@@ -1,7 +1,8 @@
 """The installed ``cockpit demo`` driven in tmux as a person would: keys go in with ``send-keys``, the
 screen comes back with ``capture-pane``. The gate's decision modal and the mcp lane's Codex approval are
-answered, the three diffs are reviewed and merged, and after quitting the kept demo repository's main
-branch holds the merges."""
+answered, the three diffs are reviewed and merged (each folds into its lane's history line), the lane
+filter and the fold list the merges, and after quitting the kept demo repository's main branch holds
+the merges."""
 
 from __future__ import annotations
 
@@ -124,17 +125,31 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
     tmux.keys("v")  # the earliest submitted diff first: the subtract function
     tmux.wait_for(r"review add-a-subtract-function", r"calc\.py", r"\+def subtract\(a, b\):")
     tmux.keys("a")
-    tmux.wait_for(r"✔ merged\s+Add a subtract function")
+    tmux.wait_for(r"▸ ✔ 1 merged — enter to expand")  # merged tasks fold into the lane's last line
 
     tmux.keys("v")
     tmux.wait_for(r"review summarise-the-upstream-changelog", r"CHANGES\.md")
     tmux.keys("a")
-    tmux.wait_for(r"✔ merged\s+Summarise the upstream changelog")
+    tmux.wait_for(r"▸ ✔ 2 merged — enter to expand")
 
     tmux.keys("v")
     tmux.wait_for(r"review check-calc-py-imports", r"CHECKS\.md")
     tmux.keys("a")
-    tmux.wait_for(r"✔ merged\s+Check calc\.py imports", r"reviews 0")
+    tmux.wait_for(r"reviews 0", r"▸ ✔ 1 merged — enter to expand", r"▸ ✔ 2 merged — enter to expand")
+
+    # The filter narrows the lanes (counts in their titles); Enter on the fold line lists the merges.
+    tmux.keys("/")
+    tmux.keys("-l", "state:merged lane:worktree")
+    tmux.keys("Enter")
+    tmux.wait_for(r"worktree · 2 of 2", r"mcp · 0 of 1", r"local · 0 of 1")
+    tmux.keys("Enter")
+    tmux.wait_for(
+        r"▾ ✔ 2 merged — enter to fold",
+        r"✔ merged\s+Add a subtract function",
+        r"✔ merged\s+Summarise the upstream changelog",
+    )
+    tmux.keys("Escape")  # clears the filter
+    tmux.wait_for(r"mcp · 1(?! of)", r"▸ ✔ 1 merged — enter to expand")
 
     tmux.keys("q")
     # the demo cleans up (workers stopped, model server closed), then says where the repo was kept

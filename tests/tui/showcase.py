@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from review_helpers import make_review_task
 
+import cockpit.core.state as state_module
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.decisions import DecisionOption, DecisionStore
 from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, Usage
@@ -169,3 +172,52 @@ def _review(board: Blackboard, repo: Path) -> None:
         usage=Usage(input_tokens=9700, output_tokens=290),
         attempts=[_attempt(1, -24, -22, True)],
     )
+
+
+@contextmanager
+def _written_at(clock: Iterator[datetime]) -> Iterator[None]:
+    """States written meanwhile take their ``updated_at`` from ``clock`` (one value per write)."""
+    real = state_module.utc_now
+    state_module.utc_now = lambda: next(clock)
+    try:
+        yield
+    finally:
+        state_module.utc_now = real
+
+
+def add_history(repo: Path, n: int) -> None:
+    """``n`` finished worktree tasks, one every 7 minutes back from two days before the frozen time
+    (mostly done, some merged, failed or cancelled), and one failure of an hour ago: a lane whose
+    history folds into one line."""
+    board = Blackboard(repo)
+    kinds = [TaskStatus.SUCCEEDED] * 9 + [TaskStatus.MERGED] * 3 + [TaskStatus.FAILED, TaskStatus.CANCELLED]
+    times = (_at(-2 * 24 * 60 - 7 * i) for i in range(n))
+    with _written_at(times):
+        for i in range(n):
+            status = kinds[i % len(kinds)]
+            start = -2 * 24 * 60 - 7 * i - 5
+            board.write_state(
+                TaskState(
+                    id=f"history-{i:04d}",
+                    lane="worktree",
+                    title=f"Tidy module {i:04d}",
+                    status=status,
+                    created_at=_at(start - 1),
+                    message="FAILED: tests did not pass" if status == TaskStatus.FAILED else None,
+                    usage=Usage(input_tokens=1000 + i, output_tokens=90),
+                    attempts=[_attempt(1, start, start + 3, status != TaskStatus.FAILED)],
+                )
+            )
+    with _written_at(iter([_at(-60)])):
+        board.write_state(
+            TaskState(
+                id="fresh-failure-0001",
+                lane="worktree",
+                title="Bump the lockfile",
+                status=TaskStatus.FAILED,
+                created_at=_at(-70),
+                message="FAILED: the registry refused the request",
+                usage=Usage(input_tokens=800, output_tokens=40),
+                attempts=[_attempt(1, -69, -61, False)],
+            )
+        )

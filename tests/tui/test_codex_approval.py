@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from pilot_helpers import until
+from pilot_helpers import card_shown, select_task, shown, until
 from scripted_steps import escalated, say, scenario
 from textual.pilot import Pilot
 
@@ -23,7 +23,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.main_screen import MainScreen
-from cockpit.tui.widgets.task_card import TaskCard
+from cockpit.tui.widgets.lane_pane import LanePane
 
 pytestmark = pytest.mark.codex
 
@@ -85,16 +85,25 @@ async def test_the_cancel_key_interrupts_a_turn_waiting_for_approval(
         scenario("cancel-from-card", escalated("echo no > never.txt", "wants never.txt"), say("never sent"))
     )
     app, board, task_id = mcp_app(repo, cockpit_env, "cancel-from-card")
-    async with app.run_test(size=(120, 40)) as pilot:
+    # wide enough for the card's whole approval line (a lane shows a quarter of the screen)
+    async with app.run_test(size=(200, 40)) as pilot:
         card_id = (await until_approval_modal(app, pilot)).card.id
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
-        card = next(c for c in app.screen.query(TaskCard) if c.task_id == task_id)
+        pane = app.screen.query_one("#lane-mcp", LanePane)
+
+        def asking() -> bool:
+            return pane.row_lines(task_id) is not None and "⚑" in card_shown(pane, task_id)
+
         # The lane pane says which task waits and for what, until the turn stops waiting.
-        await until(pilot, lambda: card.has_class("-asking"), what="the card marked as asking")
-        shown = str(card.render())
-        assert "⚑ waits for your approval to run" in shown and "never.txt" in shown
-        card.focus()
+        await until(pilot, asking, what="the card marked as asking")
+        card = card_shown(pane, task_id)
+        assert "⚑ waits for your approval to run" in card and "never.txt" in card
+        first = pane.row_lines(task_id)[0] - round(pane.scroll_y)
+        bar = next(iter(pane.render_line(first)))  # the card's bar takes the colour of a question
+        asking_colour = pane.get_component_rich_style("lane-pane--asking").color
+        assert bar.text == "▌ " and bar.style.color == asking_colour
+        select_task(app, task_id)
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the confirmation")
         await pilot.press("y")
@@ -105,7 +114,7 @@ async def test_the_cancel_key_interrupts_a_turn_waiting_for_approval(
             timeout=60,
         )
         assert not isinstance(app.screen, DecisionModal)
-        await until(pilot, lambda: not card.has_class("-asking"), what="the mark gone")
+        await until(pilot, lambda: not any("⚑" in line for line in shown(pane)), what="the mark gone")
         state = board.read_state(task_id)
         assert state is not None
         sent = (board.attempt_dir(task_id, state.attempts[-1].n) / "sent.jsonl").read_text().splitlines()

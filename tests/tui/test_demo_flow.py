@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from git import Repo
-from pilot_helpers import until
+from pilot_helpers import pane_listing, select_task, until
 from textual.pilot import Pilot
 
 from cockpit.core.blackboard import Blackboard
@@ -19,7 +19,6 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
-from cockpit.tui.widgets.task_card import TaskCard
 
 
 def status(board: Blackboard, task_id: str) -> TaskStatus | None:
@@ -65,8 +64,8 @@ async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Pa
             await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
 
             await until(pilot, lambda: status(board, subtract) == TaskStatus.REVIEW, what="a diff to review")
-            await until(pilot, lambda: bool(app.screen.query(f"#task-{subtract}")), what="the review card")
-            app.screen.query_one(f"#task-{subtract}", TaskCard).focus()
+            await until(pilot, lambda: pane_listing(app, subtract) is not None, what="the review card")
+            select_task(app, subtract)
             await pilot.press("d")
             await until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the diff screen")
             await pilot.press("a")  # approve and merge

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from git import Repo
+from pilot_helpers import select_task
 from review_helpers import make_review_task
 
 from cockpit.core.blackboard import Blackboard
@@ -14,7 +15,6 @@ from cockpit.core.state import TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import DiffScreen, FeedbackModal
 from cockpit.tui.widgets.diff_view import DiffView
-from cockpit.tui.widgets.task_card import TaskCard
 
 TASK = "subtract-0001"
 
@@ -37,7 +37,7 @@ def review_task(repo: Path) -> Blackboard:
 async def open_review(app: CockpitApp, pilot) -> DiffScreen:
     await app.workers.wait_for_complete()
     await pilot.pause()
-    app.screen.query_one(TaskCard).focus()
+    select_task(app, TASK)
     await pilot.press("d")
     await pilot.pause()
     assert isinstance(app.screen, DiffScreen)

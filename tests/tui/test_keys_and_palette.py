@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pilot_helpers import until
+from pilot_helpers import pane_listing, select_task, until
 from test_diff_screen import TASK, review_task
 
 from cockpit.core.blackboard import Blackboard
@@ -15,7 +15,6 @@ from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.usage_screen import UsageScreen
-from cockpit.tui.widgets.task_card import TaskCard
 
 
 def titles(app: CockpitApp) -> dict[str, str]:
@@ -26,7 +25,7 @@ async def test_each_screen_lists_its_bindings_in_the_palette(repo: Path) -> None
     review_task(repo)
     app = CockpitApp(repo, host_supervisor=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, MainScreen) and bool(app.screen.query(TaskCard)))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and pane_listing(app, TASK) is not None)
         main = titles(app)
         for title in ("Cockpit: New task", "Cockpit: Review diff", "Cockpit: Usage", "Cockpit: Quit"):
             assert title in main, sorted(main)
@@ -61,14 +60,14 @@ async def test_cancel_asks_before_it_acts(repo: Path) -> None:
     board.write_state(TaskState(id="queued-0001", lane="local", title="Waits in the queue"))
     app = CockpitApp(repo, host_supervisor=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: bool(app.screen.query(TaskCard)))
-        app.screen.query_one(TaskCard).focus()
+        await until(pilot, lambda: pane_listing(app, "queued-0001") is not None)
+        select_task(app, "queued-0001")
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         assert board.read_state("queued-0001").status == TaskStatus.QUEUED
-        app.screen.query_one(TaskCard).focus()
+        select_task(app, "queued-0001")
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")

@@ -1,10 +1,13 @@
 """The main screen with Pilot: lane panes show task cards from the blackboard (state as symbol and
-word), unbuilt lanes say so, the header counts decisions and reviews, and titles are shown as data."""
+word; finished tasks folded into one line until expanded), unbuilt lanes say so, the header counts
+decisions and reviews, and titles are shown as data."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+
+from pilot_helpers import card_shown, pane_listing, shown, until
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.decisions import DecisionOption, DecisionStore
@@ -13,7 +16,6 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.widgets.cockpit_header import CockpitHeader
 from cockpit.tui.widgets.lane_pane import LanePane
-from cockpit.tui.widgets.task_card import TaskCard
 
 
 def seed(board: Blackboard) -> None:
@@ -61,26 +63,36 @@ async def test_lanes_show_cards_from_the_blackboard(repo: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, DecisionModal)  # the pending card asks for attention first
         main = app.screen_stack[1]
-        cards = {card.task_id: str(card.render()) for card in main.query(TaskCard)}
-        assert cards["write-notes-0001"].startswith("✓ succeeded  Write NOTES.md")
-        assert "exit 0 turn ✓ msg ✓" in cards["write-notes-0001"]
-        assert cards["subtract-0002"].startswith("◆ review  [bold]Add subtract[/bold]")  # shown literally
-        assert "waiting for decision-001" in cards["changelog-0003"]
-        assert main.query_one("#task-subtract-0002").has_class("-review")
         worktree = main.query_one("#lane-worktree", LanePane)
-        assert worktree.border_subtitle == "2 tasks"
-        cloud_note = str(main.query_one("#lane-note-cloud").render())
-        assert "not built yet" in cloud_note and "(1 queued)" in cloud_note
+        review = card_shown(worktree, "subtract-0002")
+        assert review.startswith("▌ ◆ review  [bold]Add subtract[/bold]")  # shown literally
+        assert "waiting for decision-001" in card_shown(worktree, "changelog-0003")
+        assert worktree.border_title == "worktree · 2"
+        # the review's bar and state word take the review colour from the theme
+        drawn = worktree.render_line(worktree.row_lines("subtract-0002")[0] - round(worktree.scroll_y))
+        accent = worktree.get_component_rich_style("lane-pane--review").color
+        assert [seg.style.color for seg in drawn if seg.text.strip() == "◆ review"] == [accent]
+        local = main.query_one("#lane-local", LanePane)
+        assert shown(local)[0] == "▸ ✓ 1 done — enter to expand"  # the finished task is folded
+        cloud = main.query_one("#lane-cloud", LanePane)
+        note = " ".join(shown(cloud)[:3])
+        assert "not built yet" in note and "(1 queued)" in note
         header = str(main.query_one(CockpitHeader).render())
         assert "workers 0/3" in header and "decisions 1" in header and "reviews 1" in header
         assert "credits: unknown" in header and "[viewer]" in header
+        await pilot.press("escape")  # answer the decision later
+        await until(pilot, lambda: app.screen is main, what="the main screen")
+        local.focus()
+        await pilot.press("home", "enter")  # the cursor on the fold line: expand it
+        notes = card_shown(local, "write-notes-0001")
+        assert notes.startswith("▌ ✓ succeeded  Write NOTES.md") and "exit 0 turn ✓ msg ✓" in notes
+        assert shown(local)[0] == "▾ ✓ 1 done — enter to fold"
         # a new state on disk shows up without restarting the app
         board.write_state(TaskState(id="late-0005", lane="local", title="Arrives later"))
         await app.workers.wait_for_complete()
         app.poll_board()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert "late-0005" in {card.task_id for card in main.query(TaskCard)}
+        await until(pilot, lambda: pane_listing(app, "late-0005") is local, what="the late task listed")
+        assert local.border_title == "local · 2"
 
 
 async def test_decision_modal_answers_with_one_key(repo: Path) -> None:

@@ -1,5 +1,6 @@
 """Layout snapshots at a fixed 120×40 with a frozen clock and no cursor blink: the cockpit, the task
-view, the decision modal and the diff review, all over the deterministic showcase board. Update only
+view, the decision modal and the diff review, all over the deterministic showcase board; and a lane
+with a long history, folded, then filtered and expanded. Update only
 after reviewing the report: ``pytest tests/tui/test_snapshots.py --snapshot-update``."""
 
 from __future__ import annotations
@@ -7,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from showcase import REVIEW, RUNNING, build_showcase, frozen_clock
+from pilot_helpers import select_task
+from showcase import REVIEW, RUNNING, add_history, build_showcase, frozen_clock
 from textual.pilot import Pilot
 
 from cockpit.tui.app import CockpitApp
@@ -15,6 +17,7 @@ from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
+from cockpit.tui.widgets.lane_pane import LanePane
 
 SIZE = (120, 40)
 
@@ -23,6 +26,17 @@ SIZE = (120, 40)
 def showcase_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CockpitApp:
     monkeypatch.setenv("HOME", str(tmp_path))  # the header shows the repo as ~/repo on every machine
     repo, env = build_showcase(tmp_path)
+    app = CockpitApp(repo, host_supervisor=False, env=env, clock=frozen_clock)
+    app.animation_level = "none"
+    return app
+
+
+@pytest.fixture
+def history_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CockpitApp:
+    """The showcase with 1,234 finished tasks and a fresh failure in the worktree lane."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    repo, env = build_showcase(tmp_path)
+    add_history(repo, 1234)
     app = CockpitApp(repo, host_supervisor=False, env=env, clock=frozen_clock)
     app.animation_level = "none"
     return app
@@ -57,7 +71,7 @@ class TestSnapshots:
         async def run_before(pilot: Pilot[None]) -> None:
             await settle(pilot, showcase_app)
             await pilot.press("escape")
-            showcase_app.screen.query_one(f"#task-{RUNNING}").focus()
+            select_task(showcase_app, RUNNING)
             await pilot.press("enter")
             await settle(pilot, showcase_app)
             assert isinstance(showcase_app.screen, TaskScreen)
@@ -74,3 +88,27 @@ class TestSnapshots:
             assert showcase_app.screen.task_id == REVIEW
 
         assert snap_compare(showcase_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_folded_lane(self, snap_compare, history_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, history_app)
+            await pilot.press("escape")
+            await settle(pilot, history_app)
+            pane = history_app.screen.query_one("#lane-worktree", LanePane)
+            assert pane.border_title == "worktree · 1,237"
+
+        assert snap_compare(history_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_filtered_expanded_lane(self, snap_compare, history_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, history_app)
+            await pilot.press("escape")
+            await settle(pilot, history_app)
+            await pilot.press("slash", *"state:failed,cancelled", "enter")
+            pane = history_app.screen.query_one("#lane-worktree", LanePane)
+            assert history_app.focused is pane  # the first lane with matches
+            await pilot.press("end", "enter", "down")  # expand the fold line, then the newest below it
+            await settle(pilot, history_app)
+            assert pane.rows.expanded and pane.border_title == "worktree · 177 of 1,237"
+
+        assert snap_compare(history_app, terminal_size=SIZE, run_before=run_before)

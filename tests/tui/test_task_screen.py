@@ -1,10 +1,13 @@
-"""The task view with Pilot: Enter on a card opens the attempt's live log beside the signals, usage,
-effort and the last message; escape returns to the lanes."""
+"""The task view with Pilot: Enter on a card (here in the expanded fold of finished tasks) opens the
+attempt's live log beside the signals, usage, effort and the last message; escape returns to the
+lanes."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+from pilot_helpers import card_shown
 
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.envelope import envelope_from_mapping
@@ -14,7 +17,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.event_log import EventLog
-from cockpit.tui.widgets.task_card import TaskCard
+from cockpit.tui.widgets.lane_pane import LanePane
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 
@@ -53,9 +56,11 @@ async def test_enter_on_a_card_opens_the_task_view(repo: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        card = app.screen.query_one(TaskCard)
-        card.focus()
-        await pilot.press("enter")
+        local = app.screen.query_one("#lane-local", LanePane)
+        local.focus()
+        await pilot.press("home", "enter")  # the succeeded task is folded: expand the fold line
+        assert "✓ succeeded  Mixed work" in card_shown(local, "mixed-0001")
+        await pilot.press("home", "down", "enter")
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, TaskScreen) and screen.task_id == "mixed-0001"

@@ -268,8 +268,11 @@ def test_board_snapshot_carries_external_sessions_to_the_mcp_lane(repo: Path, tm
 
 
 async def test_mcp_pane_lists_hand_run_sessions_as_data(repo: Path) -> None:
+    from pilot_helpers import shown
+
     from cockpit.tui.app import CockpitApp
     from cockpit.tui.screens.main_screen import MainScreen
+    from cockpit.tui.widgets.lane_pane import LanePane
 
     board = Blackboard(repo)
     message = "[bold]Fixed[/bold] the \x1b[31mparser\x1b[0m\nand more"
@@ -283,9 +286,8 @@ async def test_mcp_pane_lists_hand_run_sessions_as_data(repo: Path) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
-        box = main.query_one("#lane-external-mcp")
-        assert box.display
-        shown = str(box.render())
-        assert shown.startswith("hand-run Codex: pkg — [bold]Fixed[/bold] the parser · 3m ago"), shown
-        assert "and more" not in shown
-        assert not main.query("#lane-external-local")
+        lines = shown(main.query_one("#lane-mcp", LanePane))
+        listed = [line for line in lines if line.startswith("hand-run Codex: ")]
+        assert listed == ["hand-run Codex: pkg — [bold]Fixed[/bold] the parser · 3m ago"], lines
+        assert not any("and more" in line for line in lines)
+        assert not any("hand-run" in line for line in shown(main.query_one("#lane-local", LanePane)))

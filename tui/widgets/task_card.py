@@ -1,34 +1,25 @@
-"""One task as a card in its lane: state as symbol and word (never colour alone), short goal, elapsed,
-tokens, attempt n/max and the three signals; a running mcp-lane task whose turn waits for an approval
-says what Codex asks (and is marked ``-asking``). Text is built without markup: titles are data."""
+"""A task's card text, the one formatter of how a task reads in its lane: state as symbol and word
+(never colour alone), short goal, elapsed, tokens, attempt n/max and the three signals; a running
+mcp-lane task whose turn waits for an approval says what Codex asks. Text is built without markup:
+titles are data. The lane pane (:mod:`cockpit.tui.widgets.lane_pane`) draws it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from rich.text import Text
-from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import Static
 
+from cockpit.core.lane_rows import STATUS_SYMBOLS
 from cockpit.core.state import TaskStatus
 from cockpit.core.task_summary import TaskSummary
 from cockpit.core.text import clean
 
-SYMBOLS: dict[TaskStatus, str] = {
-    TaskStatus.QUEUED: "○",
-    TaskStatus.RUNNING: "▶",
-    TaskStatus.SUCCEEDED: "✓",
-    TaskStatus.FAILED: "✗",
-    TaskStatus.BLOCKED: "■",
-    TaskStatus.REVIEW: "◆",
-    TaskStatus.MERGED: "✔",
-    TaskStatus.REJECTED: "⊘",
-    TaskStatus.CONFLICT: "⚠",
-    TaskStatus.CANCELLED: "⊘",
-    TaskStatus.AWAITING_DECISION: "?",
-    TaskStatus.DEAD_LETTER: "☠",
-}
+_NOTE_STATUSES = (TaskStatus.AWAITING_DECISION, TaskStatus.FAILED, TaskStatus.QUEUED)
+
+
+def _line(text: str) -> str:
+    """Data on one line: cleaned, line breaks and tabs as spaces (a card's lines are fixed)."""
+    return clean(text).replace("\n", " ").replace("\t", " ")
 
 
 def _tokens(n: int) -> str:
@@ -36,14 +27,41 @@ def _tokens(n: int) -> str:
 
 
 def _elapsed(state: TaskSummary, now: datetime) -> str:
+    """How long the last attempt ran: a running one up to ``now`` (the only text that changes with the
+    clock), a stopped one up to its end (or the task's last change)."""
+    if state.started_at is None and state.status != TaskStatus.RUNNING:
+        return "not started"
     start = state.started_at or state.created_at
-    end = now if state.status == TaskStatus.RUNNING or state.ended_at is None else state.ended_at
+    end = now if state.status == TaskStatus.RUNNING else (state.ended_at or state.updated_at)
     seconds = max(0, int((end - start).total_seconds()))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def _has_third_line(state: TaskSummary) -> bool:
+    return bool(state.awaiting_approval) or bool(state.message and state.status in _NOTE_STATUSES)
+
+
+def _third_line(state: TaskSummary) -> tuple[str, str] | None:
+    """The card's optional third line and its style: what Codex asks, or the task's message."""
+    if not _has_third_line(state):
+        return None
+    if state.awaiting_approval:
+        return f"⚑ waits for your approval to {_line(state.awaiting_approval)[:200]} (g)", "bold"
+    return _line(state.message or "")[:200], "italic"
+
+
+def card_height(state: TaskSummary) -> int:
+    """Lines of :func:`card_text` for this task (2 or 3), without building it."""
+    return 3 if _has_third_line(state) else 2
+
+
+def ticks(state: TaskSummary) -> bool:
+    """True when the card's text changes with the clock (a running task's elapsed time)."""
+    return state.status == TaskStatus.RUNNING
+
+
 def card_text(state: TaskSummary, now: datetime) -> Text:
-    """The card's two lines, as plain data."""
+    """The card's two or three lines, as plain data."""
     signals = state.signals
     sig = (
         "exit "
@@ -54,76 +72,11 @@ def card_text(state: TaskSummary, now: datetime) -> Text:
         + ("✓" if signals.last_message else "·")
     )
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"{SYMBOLS.get(state.status, '·')} {state.status.value}", style="bold")
-    text.append(f"  {clean(state.title)}")
+    text.append(f"{STATUS_SYMBOLS.get(state.status, '·')} {state.status.value}", style="bold")
+    text.append(f"  {_line(state.title)}")
     attempts = f"att {state.attempts}/{state.attempt_limit}"
     text.append(f"\n{_elapsed(state, now)}  {_tokens(state.tokens)} tok  {attempts}  {sig}")
-    asked = state.awaiting_approval
-    if asked:
-        text.append(f"\n⚑ waits for your approval to {clean(asked)[:200]} (g)", style="bold")
-    elif state.message and state.status in (
-        TaskStatus.AWAITING_DECISION,
-        TaskStatus.FAILED,
-        TaskStatus.QUEUED,
-    ):
-        text.append(f"\n{clean(state.message)[:200]}", style="italic")
+    third = _third_line(state)
+    if third is not None:
+        text.append(f"\n{third[0]}", style=third[1])
     return text
-
-
-class TaskCard(Static):
-    """A task card; its CSS class ``-<status>`` colours it from the theme."""
-
-    DEFAULT_CLASSES = "task-card"
-    can_focus = True
-
-    class Opened(Message):
-        def __init__(self, task_id: str) -> None:
-            super().__init__()
-            self.task_id = task_id
-
-    class ReviewRequested(Message):
-        def __init__(self, task_id: str) -> None:
-            super().__init__()
-            self.task_id = task_id
-
-    class CommandRequested(Message):
-        """The user asked for a task command (``cancel``, ``retry``) on this card."""
-
-        def __init__(self, kind: str, task_id: str) -> None:
-            super().__init__()
-            self.kind = kind
-            self.task_id = task_id
-
-    BINDINGS = [
-        Binding("enter", "open", "Open task", id="card.open"),
-        Binding("d", "review", "Review diff", id="card.review"),
-        Binding("c", "command('cancel')", "Cancel task", id="card.cancel"),
-        Binding("r", "command('retry')", "Retry now", id="card.retry"),
-    ]
-
-    def action_command(self, kind: str) -> None:
-        self.post_message(self.CommandRequested(kind, self.task_id))
-
-    def action_open(self) -> None:
-        self.post_message(self.Opened(self.task_id))
-
-    def action_review(self) -> None:
-        self.post_message(self.ReviewRequested(self.task_id))
-
-    def on_click(self) -> None:
-        self.post_message(self.Opened(self.task_id))
-
-    def __init__(self, state: TaskSummary, now: datetime) -> None:
-        super().__init__(card_text(state, now), id=f"task-{state.id}")
-        self.task_id = state.id
-        self._status: str | None = None
-        self.show(state, now)
-
-    def show(self, state: TaskSummary, now: datetime) -> None:
-        if self._status != state.status.value:
-            if self._status:
-                self.remove_class(f"-{self._status}")
-            self._status = state.status.value
-            self.add_class(f"-{self._status}")
-        self.set_class(state.awaiting_approval is not None, "-asking")
-        self.update(card_text(state, now))
