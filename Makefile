@@ -34,6 +34,7 @@ bench: setup
 	$(PY) tests/bench/big_diff.py
 	$(PY) tests/bench/startup.py
 	$(PY) tests/bench/flood.py
+	$(PY) tests/bench/flood.py --host
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -16,7 +16,9 @@ app is a viewer: no supervisor touches the three fake RUNNING tasks and no Codex
   the view shows old rows by design). Also printed, for every event of the key-free first
   ``KEYS_FROM_S`` seconds: the time until a frame showed it or a later one (rows scrolled past between
   two frames were on screen as part of the count, and are in the file).
-- Key-to-repaint: from ``KEYS_FROM_S`` to the end of the flood a key every ``KEY_EVERY_S``, cycling
+- Key-to-repaint: from ``KEYS_FROM_S`` to the end of the flood a key in every ``KEY_EVERY_S`` slot, at
+  a random point of its first half (a fixed period is a multiple of the app's 15 Hz log poll, so every
+  key of a run would meet the app at the same point of its cycle, lucky or unlucky by run), cycling
   ``r`` (raw JSON rows appear), ``r`` (rendered rows are back), ``pageup`` (the "N new lines" badge
   appears), ``end`` (a row at least as new as the log was at the ``pageup`` appears): time from the
   write of the key to the first read showing that change. A key with no such change within
@@ -28,18 +30,33 @@ app is a viewer: no supervisor touches the three fake RUNNING tasks and no Codex
 - Nothing lost: every ``events.jsonl`` must hold exactly the events written, well formed and in order,
   and after the flood the view must reach the first task's last event (``end``) and first (``home``).
 
+- Frame gaps: the time between consecutive frames during the flood (the log changes all the time, so
+  a long gap is a loop that could not draw).
+
+With ``--host`` the cockpit hosts the supervisor, as ``cockpit`` does on a repo of one's own, and the
+three tasks are queued worktree-lane tasks that the hosted supervisor starts: three real attempt
+runners (``cockpit.core.runner``), each running ``flood_codex.py`` as its Codex (``COCKPIT_CODEX_BIN``)
+with stdout into the attempt's ``events.jsonl``, so the supervisor follows (tails, parses, reduces and
+persists) all three floods while the app draws. The stand-ins start writing together when the bench
+says go, note every flush time, and keep running until the bench has quit the app: printed too are the
+time from ``q`` to the app's exit and whether the three workers were still running after it (quitting
+leaves workers running; the next supervisor re-attaches to them).
+
 Prints the figures and a table with the targets; asserts nothing. The machine's load average is
 printed before and after: other work on a 2-core machine shows up directly in these latencies.
-Usage: ``.venv/bin/python tests/bench/flood.py [--seconds S] [--rate N] [--profile FILE]``.
+Usage: ``.venv/bin/python tests/bench/flood.py [--host] [--seconds S] [--rate N] [--profile FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
+import itertools
 import json
 import os
 import platform
+import random
 import re
 import resource
 import subprocess
@@ -47,6 +64,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -54,43 +72,29 @@ from pathlib import Path
 import textual
 
 # pty_app is a sibling module: the script's directory is first on sys.path
+from flood_codex import event_line
 from pty_app import Chunk, ProcStats, PtyApp, cockpit_argv
 
 from cockpit.core.blackboard import Blackboard
+from cockpit.core.envelope import Envelope
 from cockpit.core.state import Attempt, TaskState, TaskStatus
 
 TASKS = (("flood-a", "a", "local"), ("flood-b", "b", "worktree"), ("flood-c", "c", "local"))
+STAND_IN = Path(__file__).resolve().parent / "flood_codex.py"
+TIMED_COCKPIT = Path(__file__).resolve().parent / "timed_cockpit.py"
 BATCH_S = 0.010
 KEY_EVERY_S = 0.200
+KEY_SEED = 1
 KEYS_FROM_S = 2.0
 FRAME_GAP_S = 0.002
 KEY_TIMEOUT_S = 1.0
+LONG_GAP_S = 0.1
+FRAME_S = 1 / 60
 TARGET_EVENT_MS = 100.0
 TARGET_KEY_MS = 50.0
 
 
 # ------------------------------------------------------------------------------------------- the streams
-
-
-def event_line(tag: str, n: int) -> bytes:
-    """One compact ``codex exec --json`` line carrying ``seq=<tag>-<n>`` where its rendered row shows it."""
-    if n % 4 == 3:
-        item = {
-            "id": f"item_{n}",
-            "type": "command_execution",
-            "command": f"/bin/bash -lc 'grep -n seq={tag}-{n} core/tailer.py'",
-            "aggregated_output": f"core/tailer.py:{n % 200 + 1}:    # seq={tag}-{n}\n",
-            "exit_code": 0,
-            "status": "completed",
-        }
-    else:
-        item = {
-            "id": f"item_{n}",
-            "type": "agent_message",
-            "text": f"seq={tag}-{n} Checking how the tailer keeps a partial last line until its newline "
-            "arrives, then the reducer counts the command.",
-        }
-    return json.dumps({"type": "item.completed", "item": item}, separators=(",", ":")).encode() + b"\n"
 
 
 def rendered_seq(tag: str) -> re.Pattern[str]:
@@ -129,6 +133,7 @@ class Writer:
 
 
 def make_board(tmp: Path) -> Blackboard:
+    """Three RUNNING tasks whose attempt 1 has an empty ``events.jsonl`` (for the writer threads)."""
     repo = tmp / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
@@ -147,6 +152,103 @@ def make_board(tmp: Path) -> Blackboard:
         events.parent.mkdir(parents=True, exist_ok=True)
         events.touch()
     return board
+
+
+@dataclass
+class Hosted:
+    """What ``--host`` sets up: the board with three queued worktree tasks, the app's extra environment
+    (the stand-in Codex and its plan) and the directory where the bench and the stand-ins meet."""
+
+    board: Blackboard
+    env: dict[str, str]
+    meet: Path
+
+    def ready(self) -> list[str]:
+        return sorted(p.name for p in self.meet.glob("ready-*"))
+
+    def go(self, start: float) -> None:
+        tmp = self.meet / ".go.tmp"
+        tmp.write_text(repr(start))
+        os.replace(tmp, self.meet / "go")
+
+    def flushed(self, tag: str) -> list[float] | None:
+        try:
+            return [float(t) for t in json.loads((self.meet / f"flushed-{tag}.json").read_text())]
+        except FileNotFoundError:
+            return None
+
+    def stop(self) -> None:
+        (self.meet / "stop").write_text("stop")
+
+
+def make_hosted_board(tmp: Path, per_batch: int, batches: int) -> Hosted:
+    """A repository with one commit and three QUEUED worktree-lane tasks (as the supervisor accepts a
+    submission), and a Codex stand-in that floods (``flood_codex.py``)."""
+    repo = tmp / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=Flood Bench", "-c", "user.email=flood@example.invalid"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "README.md").write_text("flood\n")
+    subprocess.run([*git, "add", "README.md"], check=True)
+    subprocess.run([*git, "-c", "commit.gpgsign=false", "commit", "-qm", "base", "--no-verify"], check=True)
+    base = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+    board = Blackboard(repo)
+    board.init()
+    for task_id, tag, _ in TASKS:
+        envelope = Envelope.model_validate({"goal": f"Flood {tag}", "lane": "worktree"})
+        board.write_envelope(task_id, envelope)
+        board.write_state(
+            TaskState(
+                id=task_id,
+                lane="worktree",
+                title=f"flood writer {tag}",
+                base_commit=base.strip(),
+                base_branch="main",
+            )
+        )
+    meet = tmp / "meet"
+    meet.mkdir()
+    plan = {
+        "dir": str(meet),
+        "tags": {task_id: tag for task_id, tag, _ in TASKS},
+        "per_batch": per_batch,
+        "batches": batches,
+        "batch_s": BATCH_S,
+    }
+    (tmp / "plan.json").write_text(json.dumps(plan))
+    codex = tmp / "bin" / "codex"
+    codex.parent.mkdir()
+    codex.write_text(f'#!/bin/sh\nexec {sys.executable} {STAND_IN} "$@"\n')
+    codex.chmod(0o755)
+    return Hosted(board, {"COCKPIT_CODEX_BIN": str(codex), "FLOOD_PLAN": str(tmp / "plan.json")}, meet)
+
+
+class LineCounter:
+    """Lines in a file so far, read incrementally (what a stand-in has written by now)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.lines = 0
+
+    def __call__(self) -> int:
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        self.offset += len(data)
+        self.lines += data.count(b"\n")
+        return self.lines
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True while ``pid`` is a live, non-zombie process."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def check_file(path: Path, tag: str, expected: int) -> int:
@@ -220,10 +322,11 @@ def shows_badge(text: str) -> bool:
 
 
 def drive_keys(
-    app: PtyApp, writer: Writer, start: float, seconds: float, rendered: re.Pattern[str]
+    app: PtyApp, written_now: Callable[[], int], start: float, seconds: float, rendered: re.Pattern[str]
 ) -> list[KeySample]:
     """From ``KEYS_FROM_S`` into the flood to its end, a key every ``KEY_EVERY_S`` (cycling ``r``, ``r``,
-    ``pageup``, ``end``); each waits for its visible effect, at most ``KEY_TIMEOUT_S``."""
+    ``pageup``, ``end``); each waits for its visible effect, at most ``KEY_TIMEOUT_S``. ``written_now``
+    says how many lines the first task's log holds at the moment."""
 
     def shows_rendered(text: str) -> bool:
         return rendered.search(text) is not None
@@ -236,7 +339,10 @@ def drive_keys(
     left_tail = False
     threshold = 0
     step = 0
-    while (due := start + KEYS_FROM_S + step * KEY_EVERY_S) <= start + seconds:
+    jitter = random.Random(KEY_SEED)
+    while (due := start + KEYS_FROM_S + step * KEY_EVERY_S + jitter.uniform(0, KEY_EVERY_S / 2)) <= (
+        start + seconds
+    ):
         while (delay := due - time.perf_counter()) > 0:
             time.sleep(min(delay, 0.02))
             app.decode()  # keep up with the output, so no key waits on a backlog of text
@@ -246,7 +352,7 @@ def drive_keys(
             raw = not raw
             check = shows_raw if raw else shows_rendered
         elif kind == "pageup":
-            threshold = writer.written_by(time.perf_counter())
+            threshold = written_now()
             check = shows_badge
         else:
             check = partial(shows_rows_from, threshold)
@@ -288,54 +394,95 @@ class Sampler(threading.Thread):
 # ------------------------------------------------------------------------------------------------ run
 
 
-def run(seconds: float, rate: int, profile: Path | None = None) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no {what} within {timeout:g} s")
+        time.sleep(0.01)
+
+
+def run(seconds: float, rate: int, profile: Path | None = None, host: bool = False) -> None:
     per_batch = max(1, round(rate * BATCH_S))
-    per_task = per_batch * round(seconds / BATCH_S)
+    batches = round(seconds / BATCH_S)
+    per_task = per_batch * batches
     first_id, first_tag, _ = TASKS[0]
     rendered = rendered_seq(first_tag)
 
     print(f"python    {platform.python_version()}, textual {textual.__version__}, {os.cpu_count()} CPUs")
     print(f"load      {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) before the run")
+    mode = "hosts the supervisor of 3 live workers" if host else "is a viewer (the bench holds the lock)"
     print(
         f"flood     {len(TASKS)} writers x {per_batch * round(1 / BATCH_S):,} events/s x {seconds:g} s "
-        f"({per_task:,} events each); the app shows {first_id} in a 120x40 pty"
+        f"({per_task:,} events each); the app shows {first_id} in a 120x40 pty and {mode}"
     )
 
+    hosted: Hosted | None = None
+    steps: list[tuple[float, float, bool]] = []  # the hosted supervisor's passes: start, duration, on main
+    quit_s: float | None = None
+    kept_running: int | None = None
     with tempfile.TemporaryDirectory(prefix="cockpit-flood-") as tmp_name:
         tmp = Path(tmp_name)
-        board = make_board(tmp)
         codex_home = tmp / "codex-home"  # empty: no rollouts of this machine's Codex to scan
         codex_home.mkdir()
+        env = {"CODEX_HOME": str(codex_home)}
+        if host:
+            hosted = make_hosted_board(tmp, per_batch, batches)
+            board = hosted.board
+            env.update(hosted.env)
+        else:
+            board = make_board(tmp)
         writers = []
         for task_id, tag, _ in TASKS:
             lines = [event_line(tag, n) for n in range(per_task)]
             writers.append(Writer(board.attempt_dir(task_id, 1) / "events.jsonl", lines, per_batch))
 
         checks_from = float("inf")
-        with board.lock():  # the app finds the board held: a viewer, no supervisor, no Codex
+        with contextlib.ExitStack() as held:
+            if hosted is None:
+                held.enter_context(board.lock())  # the app finds the board held: a viewer, no Codex
             argv = cockpit_argv("--repo", str(board.repo), "--task", first_id)
+            if hosted is not None:  # the same command, its supervisor's passes timed
+                argv = [sys.executable, str(TIMED_COCKPIT), *argv[1:]]
+                env["COCKPIT_STEP_TIMES"] = str(tmp / "steps.json")
             if profile is not None:  # the app's main thread (event loop, layout, rendering) under cProfile
                 argv = [sys.executable, "-m", "cProfile", "-o", str(profile.resolve()), *argv]
-            app = PtyApp(argv, cwd=board.repo, env={"CODEX_HOME": str(codex_home)})
+            app = PtyApp(argv, cwd=board.repo, env=env)
             try:
                 first = app.wait_for(first_id, "attempt 1", timeout=60)
                 print(f"start     first frame of the task view after {(first.t - app.spawned_at):.2f} s")
-                time.sleep(6.0)  # the "viewer mode" toast (5 s) covers the log's bottom right corner
+                if hosted is not None:
+                    wait_until(lambda: len(hosted.ready()) == len(TASKS), 60, "three started workers")
+                    print(f"workers   {len(TASKS)} runners started by the hosted supervisor")
+                    time.sleep(3.0)  # the start-up's own work (worktrees, first snapshots) settles
+                else:
+                    time.sleep(6.0)  # the "viewer mode" toast (5 s) covers the log's bottom right corner
                 now = time.perf_counter()
                 idle = Sampler(app, [now, now + 2.0])
                 idle.run()
 
                 start = time.perf_counter() + 0.05
                 flood = Sampler(app, [start, start + seconds])
-                threads = [threading.Thread(target=w.run, args=(start,), daemon=True) for w in writers]
+                threads: list[threading.Thread] = [flood]
+                written_now: Callable[[], int]
+                if hosted is None:
+                    threads += [threading.Thread(target=w.run, args=(start,), daemon=True) for w in writers]
+                    written_now = partial(lambda w: w.written_by(time.perf_counter()), writers[0])
+                else:
+                    hosted.go(start)
+                    written_now = LineCounter(writers[0].path)
                 self0 = resource.getrusage(resource.RUSAGE_SELF)
-                for thread in [flood, *threads]:
+                for thread in threads:
                     thread.start()
 
-                samples = drive_keys(app, writers[0], start, seconds, rendered)
+                samples = drive_keys(app, written_now, start, seconds, rendered)
 
-                for thread in [flood, *threads]:
+                for thread in threads:
                     thread.join()
+                if hosted is not None:
+                    for (_, tag, _), w in zip(TASKS, writers, strict=True):
+                        wait_until(lambda t=tag: hosted.flushed(t) is not None, 30, f"end of flood {tag}")
+                        w.flushed = hosted.flushed(tag) or []
                 self1 = resource.getrusage(resource.RUSAGE_SELF)
                 flood_end = max(w.flushed[-1] for w in writers)
 
@@ -354,8 +501,26 @@ def run(seconds: float, rate: int, profile: Path | None = None) -> None:
                     except TimeoutError:
                         pass
                 final = app.stats()
+                if hosted is not None:  # quit while hosting: prompt, and the workers keep running
+                    runners = [
+                        attempt.runner_pid
+                        for task_id, _, _ in TASKS
+                        if (state := board.read_state(task_id)) and (attempt := state.last_attempt)
+                    ]
+                    sent = app.send("q")
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        app.proc.wait(30)
+                        quit_s = time.perf_counter() - sent
+                    kept_running = sum(pid_alive(pid) for pid in runners)
             finally:
                 status = app.close()
+                if hosted is not None:
+                    hosted.stop()
+                    exits = [board.attempt_dir(task_id, 1) / "exit.json" for task_id, _, _ in TASKS]
+                    with contextlib.suppress(TimeoutError):
+                        wait_until(lambda: all(p.exists() for p in exits), 30, "runners' exit")
+                    with contextlib.suppress(FileNotFoundError):
+                        steps = [tuple(note) for note in json.loads((tmp / "steps.json").read_text())]
 
         lost = {tag: check_file(w.path, tag, per_task) for (_, tag, _), w in zip(TASKS, writers, strict=True)}
 
@@ -398,6 +563,11 @@ def run(seconds: float, rate: int, profile: Path | None = None) -> None:
             by_key.setdefault(sample.key, []).append(sample.shown - sample.sent)
     all_keys = [v for values in by_key.values() for v in values]
 
+    # ---- frame gaps during the flood
+    flood_frames = [t for t, _ in frame_list if t <= flood_end]
+    gaps = [b - a for a, b in itertools.pairwise(flood_frames)]
+    long_gaps = sum(1 for g in gaps if g > LONG_GAP_S)
+
     # ---- report
     self_pct = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime) / flood_s * 100
     flood_pct = flood.cpu_percent()
@@ -425,6 +595,8 @@ def run(seconds: float, rate: int, profile: Path | None = None) -> None:
         note = f", {missed[key]} with no change within {KEY_TIMEOUT_S:g} s" if key in missed else ""
         print(f"key → repaint, {label:<28}{summary(by_key.get(key, []))}{note}")
     print(f"key → repaint, all keys                     {summary(all_keys)}")
+    print(f"frame gaps during the flood                 {summary(gaps)}", end="")
+    print(f", {long_gaps} over {LONG_GAP_S * 1e3:.0f} ms")
     print(f"app CPU   idle {idle.cpu_percent():5.1f} %, flood {flood_pct:5.1f} % of one core", end="")
     print(f" (bench process: {self_pct:.1f} %)")
     print(
@@ -435,6 +607,19 @@ def run(seconds: float, rate: int, profile: Path | None = None) -> None:
         f"view reached the last and first event of {first_id}: {'yes' if len(reached) == 2 else 'no'}; "
         f"app exit status {status}"
     )
+    if hosted is not None:
+        quit_text = f"{quit_s * 1e3:.0f} ms" if quit_s is not None else "not within 30 s"
+        print(
+            f"quit      q → app exited: {quit_text}; workers still running after the quit: "
+            f"{kept_running} of {len(TASKS)}"
+        )
+        passes = [d for t, d, _ in steps if start <= t <= flood_end]
+        threads_seen = {"the UI thread" if on_main else "a thread of its own" for _, _, on_main in steps}
+        print(
+            f"hosting   supervisor passes during the flood {summary(passes)}, "
+            f"{sum(1 for d in passes if d > FRAME_S)} over {FRAME_S * 1e3:.0f} ms; "
+            f"ran on {' and '.join(sorted(threads_seen)) or 'no thread (no pass noted)'}"
+        )
     print()
     every_p95 = percentile(every, 95) * 1e3 if every else float("nan")
     keys_note = f"   ({sum(missed.values())} keys with no visible change)" if missed else ""
@@ -442,6 +627,13 @@ def run(seconds: float, rate: int, profile: Path | None = None) -> None:
     print(f"{'p95 event → screen (newest row)':<36}{events_p95:>9.1f} ms   ≤ {TARGET_EVENT_MS:.0f} ms")
     print(f"{'p95 event → screen (every event)':<36}{every_p95:>9.1f} ms   ≤ {TARGET_EVENT_MS:.0f} ms")
     print(f"{'p95 key → repaint':<36}{keys_p95:>9.1f} ms   ≤ {TARGET_KEY_MS:.0f} ms{keys_note}")
+    gaps_p95 = percentile(gaps, 95) * 1e3 if gaps else float("nan")
+    gaps_max = max(gaps) * 1e3 if gaps else float("nan")
+    print(f"{'p95 / max frame gap':<36}{gaps_p95:>9.1f} ms   / {gaps_max:.1f} ms")
+    if hosted is not None:
+        passes_p95 = percentile(passes, 95) * 1e3 if passes else float("nan")
+        where = "UI thread" if any(on_main for _, _, on_main in steps) else "own thread"
+        print(f"{'p95 supervisor pass':<36}{passes_p95:>9.1f} ms   (on the {where})")
     print(f"{'app CPU during the flood':<36}{flood_pct:>10.1f} %   (of one core)")
     print(f"{'app peak RSS':<36}{final.peak_rss_kb / 1024:>9.1f} MB")
     print(f"{'lost events':<36}{total_lost:>12}   0")
@@ -452,8 +644,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="flood duration (default 10)")
     parser.add_argument("--rate", type=int, default=1000, help="events/s per writer (default 1000)")
     parser.add_argument("--profile", type=Path, help="run the app under cProfile, writing stats here")
+    parser.add_argument(
+        "--host", action="store_true", help="the app hosts the supervisor of three live workers (see above)"
+    )
     args = parser.parse_args()
-    run(args.seconds, args.rate, args.profile)
+    run(args.seconds, args.rate, args.profile, args.host)
 
 
 if __name__ == "__main__":
