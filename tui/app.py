@@ -29,18 +29,13 @@ from textual.worker import Worker, WorkerState
 from cockpit.core.blackboard import Blackboard, LockHeld, UnknownTask
 from cockpit.core.board_view import BoardSnapshot, BoardView
 from cockpit.core.codex_binary import CodexNotFound
-from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionStore
-from cockpit.core.git_ops import GitOpError, current_branch, open_repo
+from cockpit.core.git_cmd import GitOpError, head_branch
 from cockpit.core.state import TaskStatus, utc_now
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.palette import binding_commands
-from cockpit.tui.screens.confirm_modal import ConfirmModal
-from cockpit.tui.screens.decision_modal import DecisionModal
-from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
-from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.task_card import TaskCard
 
 if TYPE_CHECKING:
@@ -125,7 +120,7 @@ class CockpitApp(App[None]):
         self._modal_open = False
         self._poller: Worker[None] | None = None
         try:
-            self.branch = current_branch(open_repo(self.board.repo))
+            self.branch = head_branch(self.board.repo)
         except GitOpError:
             self.branch = None
 
@@ -136,12 +131,14 @@ class CockpitApp(App[None]):
             self.notify(str(exc), title="config", severity="error", timeout=30)
         self.push_screen(MainScreen(str(self.board.repo), self.branch))
         if self.open_task:
+            from cockpit.tui.screens.task_screen import TaskScreen
+
             try:
                 self.push_screen(TaskScreen(self.board, self.board.resolve_task(self.open_task)))
             except UnknownTask as exc:
                 self.notify(str(exc), severity="error")
         if self.host_supervisor:
-            self.host()
+            self.call_after_refresh(self.host)  # the first frame does not wait for the supervisor's start
         self.poll_board()
         self.set_interval(BOARD_POLL_S, self.poll_board)
         if not self.is_headless:  # a process of its own (tests share theirs)
@@ -153,6 +150,8 @@ class CockpitApp(App[None]):
 
     def host(self) -> None:
         """Start the hosted supervisor: an event loop of its own, in a thread of its own."""
+        if self._stop_hosting:  # quit before it started
+            return
         self.supervisor_thread = threading.Thread(target=self._host, name="cockpit-supervisor")
         self.supervisor_thread.start()
 
@@ -211,12 +210,16 @@ class CockpitApp(App[None]):
         self.post_message(BoardUpdated(self.view.snapshot()))
 
     def on_task_card_opened(self, message: TaskCard.Opened) -> None:
+        from cockpit.tui.screens.task_screen import TaskScreen
+
         self.push_screen(TaskScreen(self.board, message.task_id))
 
     def on_task_card_review_requested(self, message: TaskCard.ReviewRequested) -> None:
         if not (self.board.task_dir(message.task_id) / "diff.patch").exists():
             self.notify("this task has no diff to review", severity="warning")
             return
+        from cockpit.tui.screens.diff_screen import DiffScreen
+
         self.push_screen(DiffScreen(self.board, message.task_id))
 
     def on_task_card_command_requested(self, message: TaskCard.CommandRequested) -> None:
@@ -224,6 +227,7 @@ class CockpitApp(App[None]):
         if kind != "cancel":
             self.task_command(kind, task_id)
             return
+        from cockpit.tui.screens.confirm_modal import ConfirmModal
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -234,6 +238,8 @@ class CockpitApp(App[None]):
     @work(thread=True, group="commands", exit_on_error=False)
     def task_command(self, kind: str, task_id: str, **args: str) -> None:
         """Run a task command (directly, or through the inbox when another supervisor holds the board)."""
+        from cockpit.core.commands import CommandError, run_task_command
+
         try:
             result = run_task_command(self.board, kind, task_id, **args)
         except (CommandError, UnknownTask) as exc:
@@ -315,6 +321,7 @@ class CockpitApp(App[None]):
             self._open_next_decision()  # answered elsewhere meanwhile
             return
         self._modal_open = True
+        from cockpit.tui.screens.decision_modal import DecisionModal
 
         def closed(_answer: str | None) -> None:
             self._modal_open = False
