@@ -38,9 +38,14 @@ three tasks are queued worktree-lane tasks that the hosted supervisor starts: th
 runners (``cockpit.core.runner``), each running ``flood_codex.py`` as its Codex (``COCKPIT_CODEX_BIN``)
 with stdout into the attempt's ``events.jsonl``, so the supervisor follows (tails, parses, reduces and
 persists) all three floods while the app draws. The stand-ins start writing together when the bench
-says go, note every flush time, and keep running until the bench has quit the app: printed too are the
-time from ``q`` to the app's exit and whether the three workers were still running after it (quitting
-leaves workers running; the next supervisor re-attaches to them).
+says go and note every flush time. After the flood two of them end their turn (a file written, a last
+message, ``turn.completed``) and the hosted supervisor finalises those attempts while the app runs
+(worktree committed, diff taken: the tasks go to review); then ``q`` quits with the first worker still
+running: printed are the time from ``q`` to the app's exit and whether that worker runs on (quitting
+leaves workers running; the next supervisor re-attaches to them). The app runs as ``timed_cockpit.py``,
+the same command with the supervisor's passes timed and the UI loop's stalls probed (how late a 5 ms
+sleep on it wakes): both are printed for the start-up (worktrees created, runners started), the flood
+and the finish.
 
 Prints the figures and a table with the targets; asserts nothing. The machine's load average is
 printed before and after: other work on a 2-core machine shows up directly in these latencies.
@@ -89,7 +94,6 @@ KEYS_FROM_S = 2.0
 FRAME_GAP_S = 0.002
 KEY_TIMEOUT_S = 1.0
 LONG_GAP_S = 0.1
-FRAME_S = 1 / 60
 TARGET_EVENT_MS = 100.0
 TARGET_KEY_MS = 50.0
 
@@ -177,8 +181,9 @@ class Hosted:
         except FileNotFoundError:
             return None
 
-    def stop(self) -> None:
-        (self.meet / "stop").write_text("stop")
+    def stop(self, tag: str | None = None) -> None:
+        """End one stand-in's turn (``tag``), or every one's."""
+        (self.meet / (f"stop-{tag}" if tag else "stop")).write_text("stop")
 
 
 def make_hosted_board(tmp: Path, per_batch: int, batches: int) -> Hosted:
@@ -252,12 +257,16 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def check_file(path: Path, tag: str, expected: int) -> int:
-    """Events missing or malformed in ``path`` (0 when it holds exactly seq 0..expected-1 in order)."""
+    """Events missing or malformed in ``path`` (0 when it holds exactly seq 0..expected-1 in order,
+    and then at most the ``turn.completed`` a stand-in ends its turn with)."""
     bad = 0
     n = -1
     pattern = re.compile(rf"seq={tag}-(\d+)")
     with open(path, "rb") as fh:
         for n, raw in enumerate(fh):
+            if n == expected and raw.startswith(b'{"type": "turn.completed"'):
+                n -= 1
+                break
             try:
                 event = json.loads(raw)
                 item = event["item"]
@@ -419,6 +428,9 @@ def run(seconds: float, rate: int, profile: Path | None = None, host: bool = Fal
 
     hosted: Hosted | None = None
     steps: list[tuple[float, float, bool]] = []  # the hosted supervisor's passes: start, duration, on main
+    stalls: list[tuple[float, float]] = []  # the UI loop's: start, delay
+    phases: dict[str, tuple[float, float]] = {}  # name: (from, to)
+    finished: dict[str, str] = {}  # task: status after its attempt was finalised while the app ran
     quit_s: float | None = None
     kept_running: int | None = None
     with tempfile.TemporaryDirectory(prefix="cockpit-flood-") as tmp_name:
@@ -501,12 +513,26 @@ def run(seconds: float, rate: int, profile: Path | None = None, host: bool = Fal
                     except TimeoutError:
                         pass
                 final = app.stats()
-                if hosted is not None:  # quit while hosting: prompt, and the workers keep running
-                    runners = [
-                        attempt.runner_pid
-                        for task_id, _, _ in TASKS
-                        if (state := board.read_state(task_id)) and (attempt := state.last_attempt)
-                    ]
+                if hosted is not None:
+                    # Two workers finish while the app runs: their attempts are finalised (the worktree
+                    # committed, the diff taken) by the hosted supervisor.
+                    finish_from = time.perf_counter()
+                    for _, tag, _ in TASKS[1:]:
+                        hosted.stop(tag)
+
+                    def settled(task_id: str) -> bool:
+                        state = board.read_state(task_id)
+                        return state is not None and state.status != TaskStatus.RUNNING
+
+                    with contextlib.suppress(TimeoutError):
+                        wait_until(lambda: all(settled(t) for t, _, _ in TASKS[1:]), 60, "two settled")
+                    phases["finish"] = (finish_from, time.perf_counter())
+                    for task_id, _, _ in TASKS[1:]:
+                        state = board.read_state(task_id)
+                        finished[task_id] = state.status.value if state else "unreadable"
+                    # Quit while hosting the third: prompt, and that worker keeps running.
+                    running = board.read_state(first_id)
+                    runners = [running.last_attempt.runner_pid] if running and running.last_attempt else []
                     sent = app.send("q")
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         app.proc.wait(30)
@@ -520,7 +546,9 @@ def run(seconds: float, rate: int, profile: Path | None = None, host: bool = Fal
                     with contextlib.suppress(TimeoutError):
                         wait_until(lambda: all(p.exists() for p in exits), 30, "runners' exit")
                     with contextlib.suppress(FileNotFoundError):
-                        steps = [tuple(note) for note in json.loads((tmp / "steps.json").read_text())]
+                        notes = json.loads((tmp / "steps.json").read_text())
+                        steps = [(t, d, bool(m)) for t, d, m in notes["passes"]]
+                        stalls = [(t, d) for t, d in notes["stalls"]]
 
         lost = {tag: check_file(w.path, tag, per_task) for (_, tag, _), w in zip(TASKS, writers, strict=True)}
 
@@ -607,19 +635,27 @@ def run(seconds: float, rate: int, profile: Path | None = None, host: bool = Fal
         f"view reached the last and first event of {first_id}: {'yes' if len(reached) == 2 else 'no'}; "
         f"app exit status {status}"
     )
+    passes: list[float] = []
+    stalls_by_phase: dict[str, list[float]] = {}
     if hosted is not None:
         quit_text = f"{quit_s * 1e3:.0f} ms" if quit_s is not None else "not within 30 s"
+        print(f"finish    {', '.join(f'{t} {s}' for t, s in finished.items())} (finalised while the app ran)")
         print(
-            f"quit      q → app exited: {quit_text}; workers still running after the quit: "
-            f"{kept_running} of {len(TASKS)}"
+            f"quit      q → app exited: {quit_text}; the worker still running at the quit runs on: "
+            f"{kept_running} of 1"
         )
-        passes = [d for t, d, _ in steps if start <= t <= flood_end]
+        phases = {"start-up": (app.spawned_at, start), "flood": (start, flood_end), **phases}
         threads_seen = {"the UI thread" if on_main else "a thread of its own" for _, _, on_main in steps}
-        print(
-            f"hosting   supervisor passes during the flood {summary(passes)}, "
-            f"{sum(1 for d in passes if d > FRAME_S)} over {FRAME_S * 1e3:.0f} ms; "
-            f"ran on {' and '.join(sorted(threads_seen)) or 'no thread (no pass noted)'}"
-        )
+        print(f"hosting   supervisor passes ran on {' and '.join(sorted(threads_seen)) or 'no thread'}")
+        for name, (a, b) in phases.items():
+            in_phase = [d for t, d, _ in steps if a <= t <= b]
+            stalls_by_phase[name] = [d for t, d in stalls if a <= t <= b]
+            longest = max(in_phase, default=0.0) * 1e3
+            print(
+                f"  {name:<9} passes {summary(in_phase)}, longest {longest:.1f} ms; "
+                f"UI loop stalls {summary(stalls_by_phase[name])}"
+            )
+        passes = [d for t, d, _ in steps if start <= t <= flood_end]
     print()
     every_p95 = percentile(every, 95) * 1e3 if every else float("nan")
     keys_note = f"   ({sum(missed.values())} keys with no visible change)" if missed else ""
@@ -633,7 +669,11 @@ def run(seconds: float, rate: int, profile: Path | None = None, host: bool = Fal
     if hosted is not None:
         passes_p95 = percentile(passes, 95) * 1e3 if passes else float("nan")
         where = "UI thread" if any(on_main for _, _, on_main in steps) else "own thread"
-        print(f"{'p95 supervisor pass':<36}{passes_p95:>9.1f} ms   (on the {where})")
+        print(f"{'p95 supervisor pass (flood)':<36}{passes_p95:>9.1f} ms   (on the {where})")
+        for name, values in stalls_by_phase.items():
+            worst = max(values, default=float("nan")) * 1e3
+            p99 = percentile(values, 99) * 1e3 if values else float("nan")
+            print(f"{f'p99 / max UI loop stall ({name})':<36}{p99:>9.1f} ms   / {worst:.1f} ms")
     print(f"{'app CPU during the flood':<36}{flood_pct:>10.1f} %   (of one core)")
     print(f"{'app peak RSS':<36}{final.peak_rss_kb / 1024:>9.1f} MB")
     print(f"{'lost events':<36}{total_lost:>12}   0")

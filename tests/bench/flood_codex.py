@@ -8,8 +8,10 @@ plan comes from the JSON file named by ``FLOOD_PLAN``: ``dir`` (where the bench 
 ``batch_s``. The stand-in writes ``ready-<tag>``, waits for ``go`` (holding the start time, a
 ``time.perf_counter`` value: ``CLOCK_MONOTONIC``, the same in every process), writes a batch every
 ``batch_s`` from then on with one ``write``, then writes the flush time of every batch to
-``flushed-<tag>.json`` and waits for ``stop`` before it exits 0 (so the attempts keep running until the
-bench has looked at everything, the cockpit's quit included).
+``flushed-<tag>.json`` and keeps running until ``stop-<tag>`` or ``stop`` appears (so the bench decides
+which attempts end while it watches, and which outlive the cockpit's quit). Then it finishes as Codex
+does a successful turn: a file in its working directory (the task's worktree, for the review), its last
+message (``-o``) and a ``turn.completed`` line; and exits 0.
 """
 
 from __future__ import annotations
@@ -79,7 +81,18 @@ def main() -> int:
         os.write(out, b"".join(lines[k * per_batch : (k + 1) * per_batch]))
         flushed.append(time.perf_counter())
     _write_atomic(meet / f"flushed-{tag}.json", json.dumps(flushed))
-    _wait_for(meet / "stop", STOP_POLL_S)
+    deadline = time.monotonic() + MAX_WAIT_S
+    while not ((meet / "stop").exists() or (meet / f"stop-{tag}").exists()):
+        if time.monotonic() > deadline:
+            return 1
+        time.sleep(STOP_POLL_S)
+    Path(f"FLOOD-{tag}.md").write_text(f"# Flood {tag}\n\n{len(lines)} events written.\n", encoding="utf-8")
+    if "-o" in sys.argv[:-1]:
+        Path(sys.argv[sys.argv.index("-o") + 1]).write_text(
+            f"COMPLETED: flood {tag} done\n", encoding="utf-8"
+        )
+    usage = {"input_tokens": 1000, "cached_input_tokens": 0, "output_tokens": 100}
+    os.write(out, json.dumps({"type": "turn.completed", "usage": usage}).encode() + b"\n")
     return 0
 
 
