@@ -21,7 +21,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -745,6 +744,8 @@ def _parse_json(text: str, name: str) -> dict[str, Any]:
 
 
 def _parse_yaml(text: str, name: str, line_offset: int = 0) -> dict[str, Any]:
+    import yaml  # only YAML and Markdown envelopes need it (a slow import the cockpit's start does not)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

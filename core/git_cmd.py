@@ -70,6 +70,18 @@ def git_dir_of(checkout: Path) -> Path:
     return (checkout / text.split(":", 1)[1].strip()).resolve()
 
 
+def head_branch(checkout: Path) -> str | None:
+    """The branch checked out at ``checkout`` (read from its ``HEAD``, no git process), None when ``HEAD``
+    is detached; raises :class:`GitOpError` when ``checkout`` is not the top of a git checkout."""
+    head = git_dir_of(checkout) / "HEAD"
+    try:
+        text = head.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GitOpError(f"{checkout}: unreadable HEAD: {exc}") from exc
+    ref = text.removeprefix("ref:").strip() if text.startswith("ref:") else None
+    return ref.removeprefix("refs/heads/") if ref and ref.startswith("refs/heads/") else None
+
+
 def common_dir_of(git_dir: Path) -> Path:
     """The repository's common dir (objects, refs, config) for a git dir, linked worktrees included."""
     pointer = git_dir / "commondir"

@@ -13,10 +13,12 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from git import Repo
+from typing import TYPE_CHECKING
 
 from cockpit.core.git_cmd import COCKPIT_EMAIL, COCKPIT_NAME, DIFF_SAFE, Git, GitError, GitOpError
+
+if TYPE_CHECKING:  # GitPython is imported when a repository is opened (a slow import nothing else needs)
+    from git import Repo
 
 COCKPIT_IDENTITY = f"{COCKPIT_NAME} <{COCKPIT_EMAIL}>"
 
@@ -57,6 +59,8 @@ class MergePlan:
 
 
 def open_repo(path: Path) -> Repo:
+    from git import Repo
+
     try:
         return Repo(path, search_parent_directories=False)
     except Exception as exc:  # GitPython raises several unrelated types here
@@ -83,7 +87,7 @@ def task_branch(task_id: str) -> str:
 
 def main_git(repo: Repo | Path) -> Git:
     """The repository's own checkout (where the blackboard lives)."""
-    path = Path(repo.working_tree_dir or repo.git_dir) if isinstance(repo, Repo) else repo
+    path = repo if isinstance(repo, Path) else Path(repo.working_tree_dir or repo.git_dir)
     try:
         return Git.checkout(path)
     except GitError as exc:

@@ -194,6 +194,7 @@ class Supervisor:
         self._budget: tuple[float, BudgetStatus] | None = None
         self._notified: set[str] = set()
         self._stop = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of a running run()
         self._last_housekeeping = 0.0
         self._last_sweep = 0.0
         self._last_archive = 0.0
@@ -204,10 +205,26 @@ class Supervisor:
 
     # ---- life cycle ---------------------------------------------------------------------------
     def stop(self) -> None:
+        """Ask :meth:`run` to end after the pass under way. Safe from any thread: a cockpit that hosts
+        the supervisor on an event loop of its own calls it from the UI's thread."""
+        loop = self._loop
+        if loop is not None and loop is not _running_loop():
+            try:
+                loop.call_soon_threadsafe(self._stop.set)
+                return
+            except RuntimeError:  # that loop has closed: run() is over
+                pass
         self._stop.set()
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Supervise until stopped (or, with ``until_idle``, until nothing is queued or running)."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._run(until_idle=until_idle)
+        finally:
+            self._loop = None
+
+    async def _run(self, *, until_idle: bool) -> None:
         self.board.init()
         with self.board.lock():
             with contextlib.suppress(OSError):  # a full disk is met (and said) by the first pass
@@ -1146,6 +1163,13 @@ class Supervisor:
         self.board.write_state(state)
         if self.on_change is not None:
             self.on_change(state)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # called from a thread that runs no event loop
+        return None
 
 
 def _to_stderr(line: str) -> None:

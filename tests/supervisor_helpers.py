@@ -96,8 +96,7 @@ class SupervisorThread:
         return state
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self._loop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self.supervisor.stop)
+        self.supervisor.stop()  # safe from this thread, and after its loop has closed
         self._thread.join(timeout)
         if self.error is not None:
             raise self.error

@@ -1,43 +1,51 @@
-"""The Textual app: hosts the supervisor in its own event loop (or, when a headless ``cockpit run``
-already holds the blackboard, attaches as a viewer), and redraws the main screen from board snapshots
-taken by a thread worker a few times a second (the bridge: one message per snapshot, never per event)."""
+"""The Textual app: hosts the supervisor on an event loop of its own in a thread of its own (or, when a
+headless ``cockpit run`` already holds the blackboard, attaches as a viewer), and redraws the main
+screen from board snapshots taken by a thread worker a few times a second (the bridge: one message per
+snapshot, never per event).
+
+The hosted supervisor's passes read and write files, parse the workers' events and run git; on the
+UI's loop they would hold up frames and keys, so they never run there. The app reaches the supervisor
+only through thread-safe calls (:meth:`~cockpit.core.supervisor.Supervisor.stop`), and the supervisor
+reaches the app only by posting messages (its notices, and how its hosting ended)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cockpit.core.blackboard import Blackboard, LockHeld, UnknownTask
 from cockpit.core.board_view import BoardSnapshot, BoardView
 from cockpit.core.codex_binary import CodexNotFound
-from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionStore
-from cockpit.core.git_ops import GitOpError, current_branch, open_repo
+from cockpit.core.git_cmd import GitOpError, head_branch
 from cockpit.core.state import TaskStatus, utc_now
-from cockpit.core.supervisor import Supervisor
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.palette import binding_commands
-from cockpit.tui.screens.confirm_modal import ConfirmModal
-from cockpit.tui.screens.decision_modal import DecisionModal
-from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
-from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.lane_pane import LanePane
+
+if TYPE_CHECKING:
+    from cockpit.core.supervisor import Supervisor
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 STYLESHEETS = sorted(STYLES.glob("*.tcss"))
 BOARD_POLL_S = 0.25
 GC_THRESHOLDS = (5000, 20, 50)
+HOST_STOP_WAIT_S = 5.0  # on quit: how long the app waits for the hosted supervisor to finish its pass
 
 
 def settle_garbage_collector() -> None:
@@ -58,6 +66,24 @@ class BoardUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, BoardUpdated)
+
+
+class SupervisorNotice(Message):
+    """A line the hosted supervisor wants the person to see (posted from its thread)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+class HostingEnded(Message):
+    """The hosted supervisor is not (or no longer) running: ``title`` and ``text`` say why."""
+
+    def __init__(self, title: str, text: str, *, severity: SeverityLevel = "information") -> None:
+        super().__init__()
+        self.title = title
+        self.text = text
+        self.severity = severity
 
 
 class CockpitApp(App[None]):
@@ -86,6 +112,8 @@ class CockpitApp(App[None]):
         self.open_task = open_task
         self.viewer = not host_supervisor
         self.supervisor: Supervisor | None = None
+        self.supervisor_thread: threading.Thread | None = None
+        self._stop_hosting = False
         self.decisions = DecisionStore(self.board.root, utc_now)
         self._announced: set[str] = set()
         self._queue: list[DecisionCard] = []
@@ -93,7 +121,7 @@ class CockpitApp(App[None]):
         self._poller: Worker[None] | None = None
         self._latest: BoardSnapshot | None = None
         try:
-            self.branch = current_branch(open_repo(self.board.repo))
+            self.branch = head_branch(self.board.repo)
         except GitOpError:
             self.branch = None
 
@@ -104,13 +132,15 @@ class CockpitApp(App[None]):
             self.notify(str(exc), title="config", severity="error", timeout=30)
         self.push_screen(MainScreen(str(self.board.repo), self.branch, clock=self.clock))
         if self.open_task:
+            from cockpit.tui.screens.task_screen import TaskScreen
+
             try:
                 task_id = self.board.resolve_task(self.open_task, archived=True)  # archived ones too
                 self.push_screen(TaskScreen(self.board, task_id))
             except UnknownTask as exc:
                 self.notify(str(exc), severity="error")
         if self.host_supervisor:
-            self.host()
+            self.call_after_refresh(self.host)  # the first frame does not wait for the supervisor's start
         self.poll_board()
         self.set_interval(BOARD_POLL_S, self.poll_board)
         if not self.is_headless:  # a process of its own (tests share theirs)
@@ -120,23 +150,56 @@ class CockpitApp(App[None]):
         yield from binding_commands(self, screen)
         yield from super().get_system_commands(screen)
 
-    @work(exclusive=True, group="supervisor", exit_on_error=False)
-    async def host(self) -> None:
+    def host(self) -> None:
+        """Start the hosted supervisor: an event loop of its own, in a thread of its own."""
+        if self._stop_hosting:  # quit before it started
+            return
+        self.supervisor_thread = threading.Thread(target=self._host, name="cockpit-supervisor")
+        self.supervisor_thread.start()
+
+    def _host(self) -> None:
+        """The supervisor's thread. Builds the supervisor here too (it looks up Codex and reads the
+        config), then runs it until :meth:`stop_hosting`; what ends it is posted to the app."""
+        from cockpit.core.supervisor import Supervisor  # not needed for the first frame
+
         try:
-            self.supervisor = Supervisor(
-                self.board,
-                env=self.env,
-                on_notice=lambda line: self.notify(line, title="supervisor", severity="warning", timeout=30),
-            )
-            await self.supervisor.run()
-        except LockHeld as exc:
-            self.supervisor = None
-            self.viewer = True
-            self.notify(f"{exc}; this cockpit only watches", title="viewer mode")
+            supervisor = Supervisor(self.board, env=self.env, on_notice=self._supervisor_notice)
         except (CodexNotFound, ConfigError) as exc:
-            self.supervisor = None
-            self.viewer = True
-            self.notify(str(exc), title="cannot supervise", severity="error", timeout=30)
+            self.post_message(HostingEnded("cannot supervise", str(exc), severity="error"))
+            return
+        self.supervisor = supervisor
+        if self._stop_hosting:  # the app quit while the supervisor was being built
+            return
+        try:
+            asyncio.run(supervisor.run())
+        except LockHeld as exc:
+            self.post_message(HostingEnded("viewer mode", f"{exc}; this cockpit only watches"))
+        except Exception as exc:  # never silent: the app says so and goes on as a viewer
+            text = f"the supervisor stopped: {type(exc).__name__}: {exc}; this cockpit only watches"
+            self.post_message(HostingEnded("error", text, severity="error"))
+
+    def _supervisor_notice(self, line: str) -> None:
+        self.post_message(SupervisorNotice(line))
+
+    def on_supervisor_notice(self, message: SupervisorNotice) -> None:
+        self.notify(message.line, title="supervisor", severity="warning", timeout=30)
+
+    def on_hosting_ended(self, message: HostingEnded) -> None:
+        self.supervisor = None
+        self.viewer = True
+        timeout = 30 if message.severity == "error" else 5
+        self.notify(message.text, title=message.title, severity=message.severity, timeout=timeout)
+
+    def stop_hosting(self, wait: float = 0.0) -> None:
+        """Ask the hosted supervisor to stop after its pass (thread-safe; workers keep running and the
+        next supervisor re-attaches to them), waiting up to ``wait`` seconds for its thread to end."""
+        self._stop_hosting = True
+        supervisor = self.supervisor
+        if supervisor is not None:
+            supervisor.stop()
+        thread = self.supervisor_thread
+        if wait > 0 and thread is not None and thread is not threading.current_thread():
+            thread.join(wait)
 
     def poll_board(self) -> None:
         """Take a snapshot in a thread unless one is being taken (never cancel one half way)."""
@@ -149,6 +212,8 @@ class CockpitApp(App[None]):
         self.post_message(BoardUpdated(self.view.snapshot()))
 
     def on_lane_pane_opened(self, message: LanePane.Opened) -> None:
+        from cockpit.tui.screens.task_screen import TaskScreen
+
         self.push_screen(TaskScreen(self.board, message.task_id))
 
     def on_lane_pane_review_requested(self, message: LanePane.ReviewRequested) -> None:
@@ -159,6 +224,8 @@ class CockpitApp(App[None]):
         if not (self.board.task_dir(task_id) / "diff.patch").exists():
             self.notify("this task has no diff to review", severity="warning")
             return
+        from cockpit.tui.screens.diff_screen import DiffScreen
+
         self.push_screen(DiffScreen(self.board, task_id))
 
     def on_lane_pane_command_requested(self, message: LanePane.CommandRequested) -> None:
@@ -166,6 +233,7 @@ class CockpitApp(App[None]):
         if kind != "cancel":
             self.task_command(kind, task_id)
             return
+        from cockpit.tui.screens.confirm_modal import ConfirmModal
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -176,6 +244,8 @@ class CockpitApp(App[None]):
     @work(thread=True, group="commands", exit_on_error=False)
     def task_command(self, kind: str, task_id: str, **args: str) -> None:
         """Run a task command (directly, or through the inbox when another supervisor holds the board)."""
+        from cockpit.core.commands import CommandError, run_task_command
+
         try:
             result = run_task_command(self.board, kind, task_id, **args)
         except (CommandError, UnknownTask) as exc:
@@ -263,6 +333,7 @@ class CockpitApp(App[None]):
             self._open_next_decision()  # answered elsewhere meanwhile
             return
         self._modal_open = True
+        from cockpit.tui.screens.decision_modal import DecisionModal
 
         def closed(_answer: str | None) -> None:
             self._modal_open = False
@@ -271,6 +342,10 @@ class CockpitApp(App[None]):
         self.push_screen(DecisionModal(card, self.decisions), closed)
 
     async def action_quit(self) -> None:
-        if self.supervisor is not None:
-            self.supervisor.stop()  # workers keep running; the next supervisor re-attaches to them
+        self.stop_hosting()  # workers keep running; the next supervisor re-attaches to them
         self.exit()
+
+    def on_unmount(self) -> None:
+        """However the app ends: the hosted supervisor stops, and finishes its pass before the process
+        goes (it releases the blackboard and logs that it stopped)."""
+        self.stop_hosting(wait=HOST_STOP_WAIT_S)

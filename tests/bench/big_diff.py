@@ -12,10 +12,8 @@ the cockpit's stylesheets under ``App.run_test(size=(160, 50))`` (headless), wit
   drawn, and until its syntax highlighting is on screen (the lexer is looked up in a thread);
 - next file: ``n`` until the second file is drawn (and highlighted);
 - lock file: selecting ``package-lock.json`` in the file list until its first row is drawn;
-- page: ``pagedown`` in the lock file until the next page is drawn (the key scrolls with an animation,
-  so the first moved frame and the end of the animation are both shown), and the same page scroll
-  without animation;
-- end: ``end`` in the lock file until its last page is drawn (animated, and without animation);
+- scroll keys in the lock file: ``pagedown`` (twice), ``pageup``, ``end`` and ``home``, each until the
+  page it asks for is drawn (the view scrolls without animation, so that page is the next frame);
 - cold page: drawing a full page of highlighted Python with empty caches (lexing every row), and
   the same page again from the cache.
 
@@ -236,33 +234,23 @@ async def measure(board: Blackboard) -> dict[str, float | int]:
         view.focus()
         await settle()
 
+        # The scroll keys, each the action its key is bound to (they land without animation).
         page = view.scrollable_content_region.height
-        start = time.perf_counter()
-        view.action_page_down()  # pagedown: animated
-        moved = await wait_for(lambda: view.top_drawn(start, LOCK, lambda top: top > 0))
-        done = await wait_for(lambda: view.top_drawn(start, LOCK, lambda top: top == page))
-        figures["pagedown: first moved frame (ms)"] = (moved - start) * 1e3
-        figures["pagedown: next page drawn, animated (ms)"] = (done - start) * 1e3
-        await settle()
-
-        start = time.perf_counter()
-        view.scroll_page_down(animate=False)
-        done = await wait_for(lambda: view.top_drawn(start, LOCK, lambda top: top == 2 * page))
-        figures["page down without animation (ms)"] = (done - start) * 1e3
-        await settle()
-
         last_top = len(lock.lines) - page
-        start = time.perf_counter()
-        view.action_scroll_end()  # end: animated
-        done = await wait_for(lambda: view.top_drawn(start, LOCK, lambda top: top == last_top))
-        figures["end: last page drawn, animated (ms)"] = (done - start) * 1e3
-        view.scroll_home(animate=False)
-        await settle()
-        start = time.perf_counter()
-        view.scroll_end(animate=False)
-        done = await wait_for(lambda: view.top_drawn(start, LOCK, lambda top: top == last_top))
-        figures["end without animation (ms)"] = (done - start) * 1e3
-        await settle()
+        for action, top, figure in (
+            (view.action_page_down, page, "pagedown: next page drawn (ms)"),
+            (view.action_page_down, 2 * page, "pagedown again: next page drawn (ms)"),
+            (view.action_page_up, page, "pageup: previous page drawn (ms)"),
+            (view.action_scroll_end, last_top, "end: last page drawn (ms)"),
+            (view.action_scroll_home, 0, "home: first page drawn (ms)"),
+        ):
+            start = time.perf_counter()
+            action()
+            done = await wait_for(
+                lambda top=top, start=start: view.top_drawn(start, LOCK, lambda t, top=top: t == top)
+            )
+            figures[figure] = (done - start) * 1e3
+            await settle()
 
         # Lexing cost: a page of Python rows drawn with every cache empty, then again from the cache.
         view.show(files[0])

@@ -198,3 +198,39 @@ async def test_review_screen_highlights_a_real_git_diff(repo: Path) -> None:
         assert view.diff.path == "package-lock.json"
         strip = view.render_line(row_of(view, '+  "lockfileVersion": 3'))
         assert styles_of(strip) == {added}
+
+
+def numbered_patch(lines: int) -> str:
+    body = "".join(f"+line = {n}\n" for n in range(lines))
+    return f"diff --git a/long.py b/long.py\n--- /dev/null\n+++ b/long.py\n@@ -0,0 +1,{lines} @@\n{body}"
+
+
+async def test_scroll_keys_land_at_once_without_animation() -> None:
+    """``end`` puts the last page on screen as the key is handled (the offset is at the bottom right
+    away, and it moved there in one step, not through an animation); so do home, the page keys and the
+    arrows. Every value the view's vertical offset takes is noted."""
+    app = ViewApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await show(app, pilot, one_file(numbered_patch(500)))
+        view.focus()
+        taken: list[float] = []
+        view.watch(view, "scroll_y", lambda y: taken.append(y), init=False)
+        page = view.scrollable_content_region.height
+        bottom = view.max_scroll_y
+        assert bottom > 3 * page
+        steps = [
+            ("end", bottom),
+            ("home", 0),
+            ("pagedown", page),
+            ("pagedown", 2 * page),
+            ("pageup", page),
+            ("down", page + 1),
+            ("up", page),
+            ("end", bottom),
+        ]
+        for key, expected in steps:
+            taken.clear()
+            await pilot.press(key)
+            assert view.scroll_offset.y == expected, key
+            assert taken == [expected], f"{key} moved through {taken[:5]}…"
+            assert not app.animator.is_being_animated(view, "scroll_y")

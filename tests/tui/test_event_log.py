@@ -176,6 +176,33 @@ async def test_new_lines_while_scrolled_up_show_a_badge_and_end_resumes_tailing(
         assert not any("new line" in row for row in shown)
 
 
+async def test_page_up_lands_at_once_and_counts_the_lines_since_the_last_poll(events_file: Path) -> None:
+    """The page keys scroll without animation (the offset moves once, to its target), and leaving the
+    end counts the lines appended since the last poll right away: the badge comes with the scroll."""
+    app = LogApp(events_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        log = app.query_one(EventLog)
+        append(events_file, b"".join(message(f"more {n}") for n in range(40)))
+        log.refresh_from_disk()
+        await pilot.pause()
+        taken: list[float] = []
+        log.watch(log, "scroll_y", lambda y: taken.append(y), init=False)
+        bottom, page = log.max_scroll_y, log.scrollable_content_region.height
+        assert bottom > 2 * page
+        append(events_file, message("unpolled 1") + message("unpolled 2"))  # no poll since
+        await pilot.press("pageup")
+        assert taken == [bottom - page] and not log.tailing
+        assert log.pending_lines == 2
+        assert "2 new lines" in rows(log)[-1]
+        taken.clear()
+        await pilot.press("home")
+        assert taken == [0]
+        taken.clear()
+        await pilot.press("pagedown")
+        assert taken == [page]
+
+
 async def test_scrolling_back_to_the_end_by_hand_resumes_tailing(events_file: Path) -> None:
     app = LogApp(events_file)
     async with app.run_test(size=SIZE) as pilot:

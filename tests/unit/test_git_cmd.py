@@ -1,5 +1,5 @@
-"""The one git invocation builder: hooks and fsmonitor off, explicit repository, no prompts, and the
-crash-point facility the merge tests use."""
+"""The one git invocation builder: hooks and fsmonitor off, explicit repository, no prompts; the
+checked-out branch read from HEAD; and the crash-point facility the merge tests use."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.core.crashpoints import crash_point
-from cockpit.core.git_cmd import NO_HOOKS_DIR, Git, GitError, git_env
+from cockpit.core.git_cmd import NO_HOOKS_DIR, Git, GitError, GitOpError, git_env, head_branch
 
 
 def make_repo(path: Path) -> Path:
@@ -65,3 +65,13 @@ def test_crash_points_are_no_ops_unless_named(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("COCKPIT_CRASH_AT", "merge:something-else")
     crash_point("merge:after-journal")
     assert os.getpid() > 0  # still alive
+
+
+def test_the_checked_out_branch_is_read_from_head(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "feature/x", str(repo)], check=True)
+    assert head_branch(repo) == "feature/x"  # no commit yet: the branch is still the checked-out one
+    (repo / ".git" / "HEAD").write_text("0123456789abcdef0123456789abcdef01234567\n")
+    assert head_branch(repo) is None  # detached
+    with pytest.raises(GitOpError):
+        head_branch(tmp_path)  # not a checkout

@@ -24,6 +24,9 @@ the full text). The drawn line (a full-width ``Strip``, before horizontal croppi
 keyed by (line index, version); the version changes when another file is shown, when the lexer arrives
 and on style or theme updates, which also empties the cache. The crop to the visible columns is cached
 by the ``Strip`` itself per (scroll x, width).
+
+Keys: the scroll keys (arrows, page up/down, ctrl+page up/down, home, end) and the hunk jumps move the
+view at once, without Textual's scroll animation.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import work
+from textual.actions import SkipAction
 from textual.cache import LRUCache
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -176,7 +180,59 @@ class DiffView(ScrollView, can_focus=True):
         if not self.diff or not self.diff.hunks:
             return
         self._hunk = max(0, min(len(self.diff.hunks) - 1, self._hunk + step))
-        self.scroll_to(y=self.diff.hunks[self._hunk], animate=False)
+        self._jump(y=self.diff.hunks[self._hunk])
+
+    # -------------------------------------------------------------------------------------------- keys
+    # Every scroll key lands at once. Textual's own actions animate (home and end over a second, a page
+    # in about 0.7 s here), drawing every page on the way and keeping the reader from the page they
+    # asked for.
+
+    def _jump(self, x: float | None = None, y: float | None = None) -> None:
+        self.scroll_to(x, y, animate=False, immediate=True)
+
+    def _scrolls(self, vertical: bool = True) -> None:
+        if not (self.allow_vertical_scroll if vertical else self.allow_horizontal_scroll):
+            raise SkipAction()
+
+    def action_scroll_home(self) -> None:
+        self._scrolls()
+        self._jump(0 if self.scroll_y == 0 else None, 0)  # home at the top: back to column 0 too
+
+    def action_scroll_end(self) -> None:
+        self._scrolls()
+        self._jump(0 if self.is_vertical_scroll_end else None, self.max_scroll_y)
+
+    def action_page_up(self) -> None:
+        self._scrolls()
+        self._jump(y=self.scroll_y - self.scrollable_content_region.height)
+
+    def action_page_down(self) -> None:
+        self._scrolls()
+        self._jump(y=self.scroll_y + self.scrollable_content_region.height)
+
+    def action_scroll_up(self) -> None:
+        self._scrolls()
+        self._jump(y=self.scroll_y - 1)
+
+    def action_scroll_down(self) -> None:
+        self._scrolls()
+        self._jump(y=self.scroll_y + 1)
+
+    def action_scroll_left(self) -> None:
+        self._scrolls(vertical=False)
+        self._jump(x=self.scroll_x - 1)
+
+    def action_scroll_right(self) -> None:
+        self._scrolls(vertical=False)
+        self._jump(x=self.scroll_x + 1)
+
+    def action_page_left(self) -> None:
+        self._scrolls(vertical=False)
+        self._jump(x=self.scroll_x - self.scrollable_content_region.width)
+
+    def action_page_right(self) -> None:
+        self._scrolls(vertical=False)
+        self._jump(x=self.scroll_x + self.scrollable_content_region.width)
 
     # ----------------------------------------------------------------------------------------- styling
 

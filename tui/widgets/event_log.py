@@ -20,7 +20,9 @@ valid as the file grows; the cache is cleared on resize and style/theme changes.
 
 Polling is the owner's job: call :meth:`EventLog.refresh_from_disk` from a timer (~15 Hz). It does
 nothing while the widget is hidden, and appends whole batches. The view follows the end only while the
-user is at the end; otherwise an "N new lines" badge appears and ``End`` resumes tailing.
+user is at the end; otherwise an "N new lines" badge appears and ``End`` resumes tailing. The page keys
+and ``Home`` scroll at once, without animation; leaving the end by them polls the file right away, so
+the badge shows with the scroll instead of at the next poll.
 """
 
 from __future__ import annotations
@@ -520,6 +522,24 @@ class EventLog(ScrollView, can_focus=True):
         self.scroll_end(animate=False, immediate=True, x_axis=False)
         self._keep_tail()
         self.refresh()
+
+    def action_page_up(self) -> None:
+        self._scroll_by_key(self.scroll_y - self._view_height)
+
+    def action_page_down(self) -> None:
+        self._scroll_by_key(self.scroll_y + self._view_height)
+
+    def action_scroll_home(self) -> None:
+        self._scroll_by_key(0)
+
+    def _scroll_by_key(self, y: float) -> None:
+        """Scroll at once (no animation); leaving the end, count the lines that came since the last poll
+        now, so the "N new lines" badge shows with the scroll, not at the next poll."""
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_to(y=max(0.0, y), animate=False, immediate=True)
+        if not self._tailing:
+            self.refresh_from_disk()
 
     def action_cursor_up(self) -> None:
         if not self.line_count:
