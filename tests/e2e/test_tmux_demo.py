@@ -139,6 +139,7 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
 
     # The filter narrows the lanes (counts in their titles); Enter on the fold line lists the merges.
     tmux.keys("/")
+    tmux.wait_for(r"filter: words")  # the filter line opens (its placeholder says the syntax)
     tmux.keys("-l", "state:merged lane:worktree")
     tmux.keys("Enter")
     tmux.wait_for(r"worktree · 2 of 2", r"mcp · 0 of 1", r"local · 0 of 1")
