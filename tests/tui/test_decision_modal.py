@@ -44,7 +44,8 @@ async def test_a_long_card_scrolls_and_one_key_answers(repo: Path) -> None:
         modal = app.screen
         scroll = modal.query_one("#decision-scroll")
         countdown = modal.query_one("#decision-countdown")
-        assert scroll.max_scroll_y > 0  # the diff is taller than the modal: it scrolls
+        # the diff is taller than the modal: once laid out, it scrolls
+        await until(pilot, lambda: scroll.max_scroll_y > 0, what="the card's scroll area, laid out")
         assert countdown.region.bottom <= 40 and countdown.region.height >= 1
         scroll.scroll_end(animate=False)
         await pilot.pause()
