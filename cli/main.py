@@ -20,29 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.atomic import disk_error_text, disk_full
-from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, UnknownTask, check_task_ref
+from cockpit.core.blackboard import Blackboard, BlackboardError, check_task_ref
+from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
 from cockpit.core.text import clean, clean_data
 
 if TYPE_CHECKING:
     from cockpit.core.task_summary import TaskSummary
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-# Each command imports the core modules it needs when it runs (``status`` needs few, and starts fast);
-# their errors are named here and caught only when their module was loaded: an error of a module no
-# one imported cannot have been raised.
-USAGE_ERRORS = (
-    ("cockpit.core.envelope", "EnvelopeError"),
-    ("cockpit.core.config", "ConfigError"),
-    ("cockpit.core.decisions", "DecisionError"),
-)
-FAIL_ERRORS = (("cockpit.core.commands", "CommandError"),)
 
-
-def _loaded(errors: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
-    return tuple(getattr(module, name) for path, name in errors if (module := sys.modules.get(path)))
-
-
-class UsageError(Exception):
+class UsageError(InputError):
     """Bad usage or invalid input: printed as one line, exit 2."""
 
 
@@ -806,12 +792,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args))
-    except (UsageError, UnknownTask, *_loaded(USAGE_ERRORS)) as exc:
+    except CockpitError as exc:  # input → 2, refused or Codex → 1 (core/errors.py)
         _fail(str(exc))
-        return EXIT_USAGE
-    except (LockHeld, BlackboardError, *_loaded(FAIL_ERRORS)) as exc:
-        _fail(str(exc))
-        return EXIT_FAIL
+        return exit_code_of(exc)
     except OSError as exc:
         if not disk_full(exc):
             raise

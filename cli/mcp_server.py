@@ -41,10 +41,10 @@ from cockpit.core.blackboard import (
     match_task_ref,
 )
 from cockpit.core.commands import CommandError, submit
-from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore, parse_card_id
 from cockpit.core.diff_parse import parse_patch
-from cockpit.core.envelope import EnvelopeError, envelope_from_mapping
+from cockpit.core.envelope import envelope_from_mapping
+from cockpit.core.errors import CockpitError
 from cockpit.core.state import ACTIVE, TaskState, utc_now
 from cockpit.core.task_summary import TaskSummary
 from cockpit.core.text import clean, clean_data
@@ -69,8 +69,9 @@ read the result with get_task_diff and get_last_message. Tasks run only while a 
 awaiting_decision: list_decisions shows the cards; answer_decision answers those whose trigger the
 project lets the orchestrator answer, the rest are for the human."""
 
-# The core's refusals (bad input, unknown task, a decision that is not ours) and blackboard I/O.
-_REFUSALS = (EnvelopeError, ConfigError, BlackboardError, CommandError, OSError)
+# The core's refusals (every CockpitError: bad input, unknown task, a decision that is not ours, a
+# task in the wrong state) and blackboard I/O.
+_REFUSALS = (CockpitError, OSError)
 
 
 def _refusal(exc: BaseException) -> CallToolResult:

@@ -50,6 +50,7 @@ from typing import IO, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cockpit.core.child_process import die_with_parent
+from cockpit.core.errors import CodexError
 from cockpit.core.live_rate_limits import merge_sparse
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ NO_TURNS_YET_CODE = -32601  # thread/read with turns before a thread's first tur
 # ---------------------------------------------------------------------------------------------------
 
 
-class AppServerError(Exception):
+class AppServerError(CodexError):
     """An error response to one of our requests (every one seen so far has code -32600)."""
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
@@ -88,7 +89,7 @@ class AppServerError(Exception):
         self.data = data
 
 
-class AppServerClosed(ConnectionError):
+class AppServerClosed(CodexError, ConnectionError):
     """The app-server's stdout ended (or it was never started) before the awaited thing happened."""
 
 

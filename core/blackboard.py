@@ -32,6 +32,7 @@ from cockpit.core.atomic import (
 )
 from cockpit.core.board_home import BoardMoveRefused, board_root_for, migrate_legacy_board
 from cockpit.core.crashpoints import crash_point
+from cockpit.core.errors import InputError, RefusedError
 from cockpit.core.task_basics import utc_now
 from cockpit.core.text import strip_control
 
@@ -66,11 +67,11 @@ ARCHIVE_DIR = "archive"
 REQUEST_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
 
 
-class BlackboardError(RuntimeError):
+class BlackboardError(RefusedError, RuntimeError):
     """A blackboard operation that cannot go ahead (unknown task, ambiguous id, no repo)."""
 
 
-class UnknownTask(BlackboardError):
+class UnknownTask(InputError, BlackboardError):
     """No task matches the id the user gave (bad input: exit 2)."""
 
 

@@ -29,11 +29,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cockpit.core.errors import RefusedError
+
 BOARD_DIR_NAME = "cockpit"
 LEGACY_BOARD_DIR = ".cockpit"
 
 
-class BoardMoveRefused(RuntimeError):
+class BoardMoveRefused(RefusedError, RuntimeError):
     """The legacy board cannot be moved now (something still runs on it); nothing was changed."""
 
 

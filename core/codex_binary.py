@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from cockpit.core.errors import CodexError
+
 PINNED_VERSION = "0.169.0"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +28,7 @@ _TARGETS = {
 }
 
 
-class CodexNotFound(RuntimeError):
+class CodexNotFound(CodexError, RuntimeError):
     """No Codex binary could be located."""
 
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.core.envelope import Envelope, effort_args
+from cockpit.core.errors import RefusedError
 
 FORBIDDEN_FLAGS = ("--dangerously-bypass-approvals-and-sandbox", "--yolo")
 
 
-class UnsafeCommand(ValueError):
+class UnsafeCommand(RefusedError, ValueError):
     """The argv would widen the sandbox without an approved decision."""
 
 

@@ -18,6 +18,7 @@ from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, make_
 from cockpit.core.dead_letters import DeadLetterQueue
 from cockpit.core.decisions import DecisionStore
 from cockpit.core.envelope import Envelope, EnvelopeError, check_paths
+from cockpit.core.errors import RefusedError
 from cockpit.core.git_ops import (
     GitOpError,
     MergePlan,
@@ -33,7 +34,7 @@ from cockpit.core.state import WORKTREE_LANES, TaskState, TaskStatus, utc_now
 StateLookup = Callable[[str], TaskState | None]
 
 
-class CommandError(RuntimeError):
+class CommandError(RefusedError, RuntimeError):
     """A command that was refused; ``str()`` says why. Nothing was changed."""
 
 

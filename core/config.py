@@ -27,6 +27,7 @@ from pydantic import (
 
 from cockpit.core.budgets import BudgetConfig
 from cockpit.core.effort_policy import EffortPolicyConfig
+from cockpit.core.errors import InputError
 from cockpit.core.trust import is_trusted, user_config_path
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
@@ -35,7 +36,7 @@ CODE_SETTINGS: tuple[str, ...] = ("codex_bin", "merge_runs_hooks")
 """Settings that make the cockpit run a program: taken from a board's config only when it is trusted."""
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """An invalid config file; ``str()`` is one line naming the field."""
 
     def __init__(self, field: str, message: str) -> None:

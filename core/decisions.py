@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from cockpit.core.blackboard import BlackboardError
+from cockpit.core.errors import InputError
 
 Risk = Literal["low", "medium", "high"]
 Resolver = Literal["human", "default", "orchestrator", "supervisor"]
@@ -74,7 +75,7 @@ _CARD_FILE_RE = re.compile(DECISION_ID_RE.pattern + r"\.json", re.ASCII)
 _WORD_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class DecisionError(BlackboardError):
+class DecisionError(InputError, BlackboardError):
     """A decision operation that was refused; ``str()`` is one line saying why. Nothing was changed."""
 
 

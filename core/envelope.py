@@ -24,6 +24,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from cockpit.core.errors import InputError
+
 __all__ = [
     "DEFAULT_OUTPUT_PROTOCOL",
     "DENY_BASENAMES",
@@ -103,7 +105,7 @@ _BUDGET_ALIASES: dict[str, str] = {
 # --------------------------------------------------------------------------------------------- errors
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(InputError, ValueError):
     """An invalid envelope. ``str(err)`` is one line: ``invalid envelope: <field>: <message>``."""
 
     def __init__(self, field: str, message: str) -> None:

@@ -30,6 +30,7 @@ from pydantic import (
     ValidationError,
 )
 
+from cockpit.core.errors import CodexError
 from cockpit.core.task_basics import Usage  # defined with the task's other small value types
 
 __all__ = [
@@ -79,7 +80,7 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class EventParseError(ValueError):
+class EventParseError(CodexError, ValueError):
     """A line that is not a Codex event at all (not JSON, not an object, not UTF-8, blank)."""
 
     def __init__(self, reason: str) -> None:

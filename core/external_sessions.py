@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.board_home import board_root_for
+from cockpit.core.errors import InputError
 from cockpit.core.state import utc_now
 from cockpit.core.text import clean
 
@@ -49,7 +50,7 @@ RECENT: Final = 5
 _THREAD_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class PayloadError(ValueError):
+class PayloadError(InputError, ValueError):
     """The argument is not a JSON object of the notify shape."""
 
 

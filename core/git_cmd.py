@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.core.child_process import die_with_parent
+from cockpit.core.errors import RefusedError
 
 COCKPIT_NAME = "Codex Cockpit"
 COCKPIT_EMAIL = "cockpit@localhost"
@@ -40,7 +41,7 @@ _INHERITED_GIT_VARS = (
 )
 
 
-class GitOpError(RuntimeError):
+class GitOpError(RefusedError, RuntimeError):
     """A git operation the cockpit refused or could not complete; nothing was changed."""
 
 

@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from cockpit.core.board_view import LANE_ORDER, BoardSnapshot
+from cockpit.core.errors import InputError
 from cockpit.core.state import TaskStatus
 from cockpit.core.task_summary import TaskSummary
 
@@ -148,7 +149,7 @@ def fold_label(counts: Iterable[tuple[TaskStatus, int]], expanded: bool) -> str:
 # ------------------------------------------------------------------------------------------------ filter
 
 
-class FilterError(ValueError):
+class FilterError(InputError, ValueError):
     """A filter that cannot be applied; the message is one line naming the bad term."""
 
 

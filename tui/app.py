@@ -28,9 +28,9 @@ from textual.worker import Worker, WorkerState
 
 from cockpit.core.blackboard import Blackboard, LockHeld, UnknownTask
 from cockpit.core.board_view import BoardSnapshot, BoardView
-from cockpit.core.codex_binary import CodexNotFound
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionStore
+from cockpit.core.errors import CockpitError
 from cockpit.core.git_cmd import GitOpError, head_branch
 from cockpit.core.state import TaskStatus, utc_now
 from cockpit.tui.alerts import desktop_notify
@@ -164,7 +164,7 @@ class CockpitApp(App[None]):
 
         try:
             supervisor = Supervisor(self.board, env=self.env, on_notice=self._supervisor_notice)
-        except (CodexNotFound, ConfigError) as exc:
+        except CockpitError as exc:  # no Codex, a bad or untrusted config
             self.post_message(HostingEnded("cannot supervise", str(exc), severity="error"))
             return
         self.supervisor = supervisor
@@ -244,11 +244,11 @@ class CockpitApp(App[None]):
     @work(thread=True, group="commands", exit_on_error=False)
     def task_command(self, kind: str, task_id: str, **args: str) -> None:
         """Run a task command (directly, or through the inbox when another supervisor holds the board)."""
-        from cockpit.core.commands import CommandError, run_task_command
+        from cockpit.core.commands import run_task_command
 
         try:
             result = run_task_command(self.board, kind, task_id, **args)
-        except (CommandError, UnknownTask) as exc:
+        except CockpitError as exc:
             self.call_from_thread(self.notify, str(exc), title=kind, severity="error")
             return
         self.call_from_thread(self.notify, result, title=kind)

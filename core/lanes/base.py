@@ -6,10 +6,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from cockpit.core.blackboard import Blackboard
+from cockpit.core.errors import RefusedError
 from cockpit.core.state import TaskState, TaskStatus
 
 
-class LaneNotBuilt(RuntimeError):
+class LaneNotBuilt(RefusedError, RuntimeError):
     """The lane's adapter does not exist yet."""
 
 

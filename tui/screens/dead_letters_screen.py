@@ -14,8 +14,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from cockpit.core.blackboard import Blackboard, BlackboardError, UnknownTask
-from cockpit.core.commands import CommandError, run_task_command
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.commands import run_task_command
+from cockpit.core.errors import CockpitError
 from cockpit.core.panels import DeadLetterRow, countdown, dead_letter_rows
 from cockpit.core.text import clean
 from cockpit.tui.screens.panel_screen import PanelScreen, highlighted_key, one_line, sync_table
@@ -137,7 +138,7 @@ class DeadLettersScreen(PanelScreen):
         board; with none it is applied here."""
         try:
             text, ok = run_task_command(self.board, "retry", task_id), True
-        except (CommandError, UnknownTask, BlackboardError) as exc:
+        except CockpitError as exc:
             text, ok = str(exc), False
         self.post_message(self.RetryDone(task_id, text, ok))
 

@@ -21,10 +21,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from cockpit.core.blackboard import Blackboard, BlackboardError
-from cockpit.core.commands import CommandError, run_task_command
+from cockpit.core.blackboard import Blackboard
+from cockpit.core.commands import run_task_command
 from cockpit.core.diff_parse import FileDiff, parse_patch
-from cockpit.core.git_ops import GitOpError
+from cockpit.core.errors import CockpitError
 from cockpit.core.text import clean
 from cockpit.tui.widgets.diff_view import DiffView
 
@@ -153,7 +153,7 @@ class DiffScreen(DiffBrowser):
         verdict and its message; the screen closes once the worker has finished (see below)."""
         try:
             message = run_task_command(self.board, kind, self.task_id, **args)
-        except (CommandError, BlackboardError, GitOpError) as exc:
+        except CockpitError as exc:
             self.app.call_from_thread(self.app.notify, str(exc), title=kind, severity="error", timeout=15)
             return None
         return kind, message

@@ -25,7 +25,7 @@ from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
-from cockpit.core.blackboard import Blackboard, BlackboardError
+from cockpit.core.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.config import ConfigError
 from cockpit.core.envelope import (
@@ -37,6 +37,7 @@ from cockpit.core.envelope import (
     envelope_from_mapping,
     missing_inputs,
 )
+from cockpit.core.errors import CockpitError
 
 __all__ = ["FORM_ERROR", "NewTaskScreen", "RepoPathSuggester", "complete_path", "form_field_of"]
 
@@ -264,7 +265,7 @@ class NewTaskScreen(ModalScreen[str | None]):
         except EnvelopeError as exc:
             self._show_envelope_error(exc, rows)
             return
-        except (BlackboardError, OSError) as exc:
+        except (CockpitError, OSError) as exc:
             self._show_error(FORM_ERROR, str(exc))
             return
         missing = missing_inputs(envelope, self.board.repo)
