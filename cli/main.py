@@ -23,6 +23,7 @@ from cockpit.core.atomic import disk_error_text, disk_full
 from cockpit.core.blackboard import Blackboard, BlackboardError, check_task_ref
 from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
 from cockpit.core.text import clean, clean_data
+from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES
 
 if TYPE_CHECKING:
     from cockpit.core.task_summary import TaskSummary
@@ -674,9 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="envelope: .toml, .json, .md (front matter), .yaml")
     p.add_argument("--goal")
     p.add_argument("--title")
-    p.add_argument("--lane", choices=["local", "worktree", "cloud", "mcp"])
-    p.add_argument("--effort", choices=["none", "minimal", "low", "medium", "high", "xhigh"])
-    p.add_argument("--sandbox", choices=["read-only", "workspace-write", "danger-full-access"])
+    p.add_argument("--lane", choices=LANE_NAMES)
+    p.add_argument("--effort", choices=EFFORTS)
+    p.add_argument("--sandbox", choices=SANDBOXES)
     p.add_argument("--model")
     p.add_argument("--kind")
     p.add_argument("--risk-level", dest="risk_level", choices=["low", "medium", "high"])

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cockpit.core.child_process import die_with_parent
 from cockpit.core.errors import CodexError
 from cockpit.core.live_rate_limits import merge_sparse
+from cockpit.core.vocabulary import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ READ_CHUNK = 1024 * 1024
 DEFAULT_LIMIT_ID = "codex"
 
 ApprovalPolicy = Literal["untrusted", "on-request", "on-failure", "never"] | dict[str, Any]
-SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
+SandboxMode = Sandbox
 
 # Server requests the lane answers with a decision, and the notifications it reads.
 COMMAND_APPROVAL = "item/commandExecution/requestApproval"

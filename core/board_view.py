@@ -30,8 +30,9 @@ from cockpit.core.task_index import TaskIndexReader
 from cockpit.core.task_summary import TaskSummary
 from cockpit.core.trust import user_config_path
 from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, codex_homes_from
+from cockpit.core.vocabulary import LANE_NAMES
 
-LANE_ORDER = ("local", "worktree", "cloud", "mcp")
+LANE_ORDER = LANE_NAMES
 EXTERNAL_LANE = "mcp"  # the lane pane that lists hand-run Codex sessions
 # A file changed less than this long ago may change again within the same file-system timestamp tick
 # (timestamps are coarse), unseen by its stamp: what it holds is read again until it has settled.

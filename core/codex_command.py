@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cockpit.core.envelope import Envelope, effort_args
 from cockpit.core.errors import RefusedError
+from cockpit.core.vocabulary import WORKER_SANDBOX
 
 FORBIDDEN_FLAGS = ("--dangerously-bypass-approvals-and-sandbox", "--yolo")
 
@@ -26,7 +27,7 @@ class ExecPlan:
     workdir: Path
     last_message: Path
     prompt: str
-    sandbox: str = "workspace-write"
+    sandbox: str = WORKER_SANDBOX
     effort: str | None = None
     model: str | None = None
     resume_thread: str | None = None

@@ -11,7 +11,6 @@ import re
 import tomllib
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -29,6 +28,7 @@ from cockpit.core.budgets import BudgetConfig
 from cockpit.core.effort_policy import EffortPolicyConfig
 from cockpit.core.errors import InputError
 from cockpit.core.trust import is_trusted, user_config_path
+from cockpit.core.vocabulary import DEFAULT_LANE, Lane
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
 _TRIGGER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -74,7 +74,7 @@ class ProjectConfig(BaseModel):
     max_workers: int = Field(default=3, ge=1, le=MAX_WORKERS_CAP)
     run_timeout_s: float = Field(default=1800.0, gt=0, le=1800.0)
     kill_grace_s: float = Field(default=5.0, ge=0.1, le=60.0)
-    default_lane: Literal["local", "worktree", "cloud", "mcp"] = "worktree"
+    default_lane: Lane = DEFAULT_LANE
     codex_bin: str | None = None
     base_branch: str | None = None
     poll_interval_s: float = Field(default=0.1, gt=0, le=5.0)

@@ -46,6 +46,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cockpit.core.envelope import Envelope
+from cockpit.core.vocabulary import EFFORTS, Effort
 
 __all__ = [
     "DEFAULT_KIND_ALIASES",
@@ -61,9 +62,9 @@ __all__ = [
     "tier_index",
 ]
 
-Tier = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+Tier = Effort
 Risk = Literal["low", "medium", "high"]
-TIERS: tuple[Tier, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
+TIERS: tuple[str, ...] = EFFORTS
 _RISKS: tuple[Risk, ...] = ("low", "medium", "high")
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from cockpit.core.errors import InputError
+from cockpit.core.vocabulary import DEFAULT_LANE, EFFORTS, WORKER_SANDBOX, Effort, Lane, Sandbox
 
 __all__ = [
     "DEFAULT_OUTPUT_PROTOCOL",
@@ -53,10 +54,6 @@ __all__ = [
 ]
 
 RiskLevel = Literal["low", "medium", "high"]
-Lane = Literal["local", "worktree", "cloud", "mcp"]
-Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
-Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
-EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 OUTPUT_PROTOCOL_RULE = (
     "The FIRST line of your final message must be `COMPLETED: …`, `FAILED: …` or `BLOCKED: …`."
@@ -541,9 +538,9 @@ class Envelope(BaseModel):
     output: OutputSpec | None = None
     output_protocol: str = DEFAULT_OUTPUT_PROTOCOL
     # Cockpit fields.
-    lane: Lane = "worktree"
+    lane: Lane = DEFAULT_LANE
     effort: Effort | None = None
-    sandbox: Sandbox = "workspace-write"
+    sandbox: Sandbox = WORKER_SANDBOX
     # mcp lane only: when Codex must ask before running commands ("untrusted": all but known-safe ones).
     approval_policy: Literal["on-request", "untrusted"] | None = None
     network: bool = False

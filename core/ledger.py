@@ -26,6 +26,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
 
+from cockpit.core.vocabulary import EFFORTS, LANE_NAMES
+
 __all__ = [
     "ALL",
     "GroupBy",
@@ -43,8 +45,8 @@ GroupBy = Literal["lane", "effort", "task", "model"]
 ALL: Final = "all"  # the key of :meth:`Ledger.totals` without grouping
 CHUNK_BYTES: Final = 1024 * 1024
 _CHECK_BYTES: Final = 4096  # up to this much of the last consumed line is kept to notice a rewritten file
-_LANE_ORDER: Final = ("local", "worktree", "cloud", "mcp")
-_EFFORT_ORDER: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "default")
+_LANE_ORDER: Final = LANE_NAMES
+_EFFORT_ORDER: Final = (*EFFORTS, "default")
 
 
 class LedgerRow(BaseModel):

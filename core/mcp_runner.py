@@ -66,6 +66,7 @@ from cockpit.core.runner import (
     _write_json,
     spec_main,
 )
+from cockpit.core.vocabulary import WORKER_SANDBOX
 
 APPROVAL_TRIGGER = "codex_approval"
 APPROVAL_DEADLINE = timedelta(minutes=30)
@@ -275,7 +276,7 @@ class McpRun:
             timeout=60.0, opt_out_notifications=list(self.spec.get("opt_out_notifications") or [])
         )
         policy = self.spec.get("approval_policy") or "on-request"
-        sandbox = self.spec.get("sandbox") or "workspace-write"
+        sandbox = self.spec.get("sandbox") or WORKER_SANDBOX
         model = self.spec.get("model")
         resume = self.spec.get("resume_thread")
         if resume:
@@ -397,7 +398,7 @@ class McpRun:
     def _config(self, sandbox: str) -> dict[str, Any] | None:
         """Config overrides for the thread: the confinement (no /tmp, the attempt's scratch dir as its
         only extra writable root) and network access only when approved."""
-        if sandbox != "workspace-write":
+        if sandbox != WORKER_SANDBOX:
             return None
         scratch = self.spec.get("scratch")
         if not scratch:

@@ -13,6 +13,7 @@ from cockpit.core.prompt import Outcome
 from cockpit.core.reducer import AttemptProgress
 from cockpit.core.task_basics import ACTIVE, FINISHED, WAITING, Signals, TaskStatus, Usage, utc_now
 from cockpit.core.text import CleanText
+from cockpit.core.vocabulary import WORKTREE_LANES
 
 # The status, signals and usage live in task_basics (shared with task summaries); re-exported here.
 __all__ = [
@@ -28,9 +29,6 @@ __all__ = [
     "Usage",
     "utc_now",
 ]
-
-# Lanes whose tasks work on a branch in a git worktree of their own and end in review.
-WORKTREE_LANES = frozenset({"worktree", "mcp"})
 
 
 class Attempt(BaseModel):
