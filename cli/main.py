@@ -618,7 +618,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.headless:
         from cockpit.demo.headless import run_demo
 
-        return run_demo(keep=args.keep)
+        return run_demo(print_status, keep=args.keep)
     from cockpit.demo.interactive import run_interactive_demo
 
     return _leave_after_ui(run_interactive_demo(keep=args.keep))

@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from git import Repo
@@ -53,10 +54,10 @@ DEMO_TASKS = [
 ]
 
 
-def run_demo(keep: bool = False) -> int:
+def run_demo(show_status: Callable[[Blackboard], None], keep: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
     try:
-        return asyncio.run(_run(workdir))
+        return asyncio.run(_run(workdir, show_status))
     finally:
         if keep:
             print(f"\nthe demo repository is kept at {workdir / 'repo'}")
@@ -64,9 +65,7 @@ def run_demo(keep: bool = False) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _run(workdir: Path) -> int:
-    from cockpit.cli.main import print_status
-
+async def _run(workdir: Path, show_status: Callable[[Blackboard], None]) -> int:
     repo_path = workdir / "repo"
     make_demo_repo(repo_path)
     scenarios = [load_scenario(p) for p in sorted(SCENARIOS.glob("demo-*.toml"))]
@@ -82,7 +81,7 @@ async def _run(workdir: Path) -> int:
         supervisor = Supervisor(board, env=env)
         print(f"\nrunning with {supervisor.codex.path.name} {supervisor.codex.version()} ...\n")
         await supervisor.run(until_idle=True)
-    print_status(board)
+    show_status(board)
     print("\ncredit windows (read from the real Codex rollout files):")
     for line in supervisor.windows.snapshot().to_lines(time.time()):
         print(f"  {line}")
