@@ -149,7 +149,9 @@ def status_rows(
     if summaries is None:
         summaries = board.summaries(archived=archived)
     gone = _archived_ids(board, summaries) if archived else set()
-    rows = [{**s.row(), "archived": True} if s.id in gone else s.row() for s in summaries]
+    from cockpit.core.task_rows import status_row
+
+    rows = [{**status_row(s), "archived": True} if s.id in gone else status_row(s) for s in summaries]
     return rows + _inbox_rows(board)
 
 
@@ -159,29 +161,9 @@ def _archived_ids(board: Blackboard, summaries: list[TaskSummary]) -> set[str]:
 
 
 def _inbox_rows(board: Blackboard) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for item in board.inbox():
-        if item.kind == "submit":
-            env = item.data.get("envelope") or {}
-            rows.append(
-                {
-                    "id": item.data.get("task_id"),
-                    "lane": env.get("lane"),
-                    "state": "submitted",
-                    "title": env.get("title") or str(env.get("goal", ""))[:80],
-                    "attempts": 0,
-                    "thread_id": None,
-                    "signals": {"exit_code": None, "turn_completed": False, "last_message": False},
-                    "usage": {
-                        "input_tokens": 0,
-                        "cached_input_tokens": 0,
-                        "output_tokens": 0,
-                        "reasoning_output_tokens": 0,
-                    },
-                    "message": "waiting in the inbox for a supervisor",
-                }
-            )
-    return rows
+    from cockpit.core.task_rows import status_row, submissions
+
+    return [status_row(s) for s in submissions(board)]
 
 
 @functools.lru_cache(maxsize=64)
@@ -209,7 +191,7 @@ def row_cells(r: dict[str, Any]) -> tuple[str, ...]:
 
 
 def summary_cells(t: TaskSummary, archived: bool = False) -> tuple[str, ...]:
-    """:func:`row_cells` of ``t.row()``, without building the row."""
+    """:func:`row_cells` of ``status_row(t)``, without building the row."""
     sig = t.signals
     return (
         _cell(t.id),

@@ -37,7 +37,6 @@ from cockpit.core.blackboard import (
     InvalidId,
     UnknownTask,
     check_task_ref,
-    is_task_id,
     match_task_ref,
 )
 from cockpit.core.commands import CommandError, submit
@@ -45,12 +44,12 @@ from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore, p
 from cockpit.core.diff_parse import parse_patch
 from cockpit.core.envelope import envelope_from_mapping
 from cockpit.core.errors import CockpitError
-from cockpit.core.state import ACTIVE, TaskState, utc_now
+from cockpit.core.state import TaskState, utc_now
+from cockpit.core.task_rows import INBOX_STATUS, Submission, submissions, tool_row
 from cockpit.core.task_summary import TaskSummary
 from cockpit.core.text import clean, clean_data
 
 SERVER_NAME = "cockpit"
-INBOX_STATUS = "submitted (in the inbox)"
 MAX_DIFF_BYTES = 200 * 1024
 MAX_MESSAGE_BYTES = 200 * 1024
 MAX_WAIT_S = 3600.0
@@ -102,56 +101,6 @@ def as_tool(fn: Callable[..., Any]) -> Callable[..., Any]:
             return _refusal(exc)
 
     return run
-
-
-def _zero_signals() -> dict[str, Any]:
-    return {"exit_code": None, "turn_completed": False, "last_message": False}
-
-
-def _zero_tokens() -> dict[str, int]:
-    return {"input": 0, "cached_input": 0, "output": 0, "reasoning_output": 0}
-
-
-def task_row(task: TaskSummary) -> dict[str, Any]:
-    """One task as the tools report it: status, attempts, the last attempt's three signals, tokens."""
-    usage = task.usage
-    return {
-        "id": task.id,
-        "lane": task.lane,
-        "status": task.status.value,
-        "settled": task.status not in ACTIVE,
-        "title": task.title,
-        "attempts": task.attempts,
-        "signals": task.signals.model_dump(),
-        "tokens": {
-            "input": usage.input_tokens,
-            "cached_input": usage.cached_input_tokens,
-            "output": usage.output_tokens,
-            "reasoning_output": usage.reasoning_output_tokens,
-        },
-        "message": task.message,
-        "decision_id": task.decision_id,
-        "branch": task.branch,
-        "updated_at": task.updated_at.isoformat(),
-    }
-
-
-def inbox_row(task_id: str, envelope: dict[str, Any]) -> dict[str, Any]:
-    """A submission no supervisor has accepted yet."""
-    return {
-        "id": task_id,
-        "lane": envelope.get("lane"),
-        "status": INBOX_STATUS,
-        "settled": False,
-        "title": envelope.get("title") or str(envelope.get("goal", ""))[:80],
-        "attempts": 0,
-        "signals": _zero_signals(),
-        "tokens": _zero_tokens(),
-        "message": "waiting in the inbox for a supervisor (the cockpit or `cockpit run`) to accept it",
-        "decision_id": None,
-        "branch": None,
-        "updated_at": None,
-    }
 
 
 def card_dict(card: DecisionCard, allowed: set[str]) -> dict[str, Any]:
@@ -212,12 +161,8 @@ class CockpitTools:
         pid = self.board.supervisor_pid()
         return {"running": pid is not None, "pid": pid if pid and pid > 0 else None}
 
-    def _inbox_submissions(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for item in self.board.inbox():
-            if item.kind == "submit" and is_task_id(item.data.get("task_id")):
-                out[str(item.data["task_id"])] = dict(item.data.get("envelope") or {})
-        return out
+    def _inbox_submissions(self) -> dict[str, Submission]:
+        return {s.id: s for s in submissions(self.board)}
 
     def _lookup(self, ref: str) -> tuple[dict[str, Any], TaskState | None]:
         """The row of a task by id or unique prefix (the CLI's rules), whether accepted or still in
@@ -227,7 +172,7 @@ class CockpitTools:
         ref = check_task_ref(ref.strip())
         inbox = self._inbox_submissions()
         if ref in inbox:
-            return inbox_row(ref, inbox[ref]), None
+            return tool_row(inbox[ref]), None
         try:
             task_id = board.resolve_task(ref, archived=True)  # an archived task reads as it was left
         except InvalidId:
@@ -235,15 +180,15 @@ class CockpitTools:
         except UnknownTask:
             pending = match_task_ref(ref, inbox)
             if pending is not None:
-                return inbox_row(pending, inbox[pending]), None
+                return tool_row(inbox[pending]), None
             raise
         state = board.read_state(task_id, archived=True)
         if state is None:
             inbox = self._inbox_submissions()  # being accepted right now: envelope written, state not yet
             if task_id in inbox:
-                return inbox_row(task_id, inbox[task_id]), None
+                return tool_row(inbox[task_id]), None
             raise BlackboardError(f"task {task_id} has no readable state (see .cockpit/quarantine/)")
-        return task_row(TaskSummary.of(state)), state
+        return tool_row(TaskSummary.of(state)), state
 
     def _accepted(self, ref: str) -> TaskState:
         """A task a supervisor has accepted (its files exist); one still in the inbox is refused."""
@@ -313,9 +258,9 @@ class CockpitTools:
             return {**row, "supervisor": self._supervisor()}
         board = self.board
         board.require()
-        rows = [task_row(s) for s in board.summaries()]
+        rows = [tool_row(s) for s in board.summaries()]
         known = {r["id"] for r in rows}
-        rows += [inbox_row(i, env) for i, env in self._inbox_submissions().items() if i not in known]
+        rows += [tool_row(sub) for i, sub in self._inbox_submissions().items() if i not in known]
         return {
             "tasks": rows,
             "supervisor": self._supervisor(),
@@ -579,4 +524,4 @@ def serve(repo: Path) -> int:
     return 0
 
 
-__all__ = ["CockpitTools", "build_server", "serve", "task_row"]
+__all__ = ["CockpitTools", "build_server", "serve"]

@@ -104,7 +104,8 @@ class TaskState(BaseModel):
         self.updated_at = utc_now()
 
     def summary(self) -> dict[str, object]:
-        """The ``status --json`` row (see :meth:`cockpit.core.task_summary.TaskSummary.row`)."""
+        """The ``status --json`` row (see :func:`cockpit.core.task_rows.status_row`)."""
+        from cockpit.core.task_rows import status_row
         from cockpit.core.task_summary import TaskSummary
 
-        return TaskSummary.of(self).row()
+        return status_row(TaskSummary.of(self))

@@ -71,29 +71,3 @@ class TaskSummary(BaseModel):
     @property
     def tokens(self) -> int:
         return self.usage.input_tokens + self.usage.output_tokens
-
-    def row(self) -> dict[str, object]:
-        """The ``status --json`` row: the headless contract scripts rely on."""
-        return {
-            "id": self.id,
-            "lane": self.lane,
-            "state": self.status.value,
-            "title": self.title,
-            "attempts": self.attempts,
-            "thread_id": self.thread_id,
-            "signals": {
-                "exit_code": self.signals.exit_code,
-                "turn_completed": self.signals.turn_completed,
-                "last_message": self.signals.last_message,
-            },
-            "usage": {
-                "input_tokens": self.usage.input_tokens,
-                "cached_input_tokens": self.usage.cached_input_tokens,
-                "output_tokens": self.usage.output_tokens,
-                "reasoning_output_tokens": self.usage.reasoning_output_tokens,
-            },
-            "branch": self.branch,
-            "message": self.message,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }

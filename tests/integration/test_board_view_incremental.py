@@ -294,7 +294,8 @@ def rows_before(board: Blackboard) -> list[dict[str, object]]:
                     "output_tokens": 0,
                     "reasoning_output_tokens": 0,
                 },
-                "message": "waiting in the inbox for a supervisor",
+                "message": "waiting in the inbox for a supervisor (the cockpit or `cockpit run`) "
+                "to accept it",
             }
         )
     return rows

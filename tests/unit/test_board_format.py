@@ -32,6 +32,7 @@ from cockpit.core.exit_info import ExitInfo
 from cockpit.core.ledger import LedgerRow
 from cockpit.core.state import TaskState
 from cockpit.core.task_index import IndexHeader, parse_record
+from cockpit.core.task_rows import status_row
 from cockpit.core.task_summary import TaskSummary
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "boards" / "demo"
@@ -159,7 +160,7 @@ def test_the_task_index_summaries_match_the_state_files() -> None:
     for name in _matching(["tasks/*/state.json"]):
         state = TaskState.model_validate_json((BOARD / name).read_bytes())
         assert isinstance(last[state.id], TaskSummary)
-        assert last[state.id].row() == TaskSummary.of(state).row()
+        assert status_row(last[state.id]) == status_row(TaskSummary.of(state))
 
 
 def test_ledger_rows_read_and_write_back() -> None:
