@@ -13,8 +13,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.external_sessions import (
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.external_sessions import (
     PayloadError,
     find_board,
     log_rejected,

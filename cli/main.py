@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core.atomic import disk_error_text, disk_full
-from cockpit.core.blackboard import Blackboard, BlackboardError, check_task_ref
+from cockpit.core.board.blackboard import Blackboard, BlackboardError, check_task_ref
 from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
 from cockpit.core.text import clean, clean_data
 from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES
 
 if TYPE_CHECKING:
-    from cockpit.core.task_summary import TaskSummary
+    from cockpit.core.board.task_summary import TaskSummary
 
 
 class UsageError(InputError):
@@ -69,7 +69,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from cockpit.core.commands import submit
-    from cockpit.core.envelope import envelope_from_mapping, load_envelope
+    from cockpit.core.envelope.model import envelope_from_mapping, load_envelope
 
     board = _board(args)
     board.init()
@@ -121,7 +121,7 @@ def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from cockpit.core.supervisor import Supervisor
+    from cockpit.core.supervisor.loop import Supervisor
 
     board = _board(args)
     board.init()
@@ -149,7 +149,7 @@ def status_rows(
     if summaries is None:
         summaries = board.summaries(archived=archived)
     gone = _archived_ids(board, summaries) if archived else set()
-    from cockpit.core.task_rows import status_row
+    from cockpit.core.views.task_rows import status_row
 
     rows = [{**status_row(s), "archived": True} if s.id in gone else status_row(s) for s in summaries]
     return rows + _inbox_rows(board)
@@ -161,7 +161,7 @@ def _archived_ids(board: Blackboard, summaries: list[TaskSummary]) -> set[str]:
 
 
 def _inbox_rows(board: Blackboard) -> list[dict[str, Any]]:
-    from cockpit.core.task_rows import status_row, submissions
+    from cockpit.core.views.task_rows import status_row, submissions
 
     return [status_row(s) for s in submissions(board)]
 
@@ -236,10 +236,10 @@ def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) 
     import random as _random
     import time as _time
 
-    from cockpit.core.breaker import BreakerStore
-    from cockpit.core.dead_letters import DeadLetterQueue
-    from cockpit.core.decisions import escalation_rate
-    from cockpit.core.task_basics import FINISHED
+    from cockpit.core.board.decisions import escalation_rate
+    from cockpit.core.board.task_basics import FINISHED
+    from cockpit.core.policy.breaker import BreakerStore
+    from cockpit.core.policy.dead_letters import DeadLetterQueue
 
     if summaries is None:
         summaries = board.summaries()
@@ -326,8 +326,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from cockpit.core.log_render import render_event
-    from cockpit.core.tailer import EventTailer
+    from cockpit.core.attempts.tailer import EventTailer
+    from cockpit.core.views.event_lines import render_event
 
     board = _board(args)
     board.require()
@@ -430,14 +430,14 @@ def _task_command(kind: str, **extra: Any):
 
 
 def _decision_store(board: Blackboard):
-    from cockpit.core.decisions import DecisionStore
-    from cockpit.core.task_basics import utc_now
+    from cockpit.core.board.decisions import DecisionStore
+    from cockpit.core.board.task_basics import utc_now
 
     return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
 
 
 def cmd_decisions(args: argparse.Namespace) -> int:
-    from cockpit.core.decisions import render_markdown
+    from cockpit.core.board.decisions import render_markdown
 
     board = _board(args)
     board.require()
@@ -469,7 +469,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     import time as _time
 
-    from cockpit.core.dead_letters import DeadLetterQueue
+    from cockpit.core.policy.dead_letters import DeadLetterQueue
 
     board = _board(args)
     board.require()
@@ -497,10 +497,10 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 def cmd_usage(args: argparse.Namespace) -> int:
     import time as _time
 
-    from cockpit.core.ledger import Ledger
-    from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
-    from cockpit.core.panels import budget_lines, usage_summary
-    from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
+    from cockpit.core.usage.ledger import Ledger
+    from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
+    from cockpit.core.usage.windows import RolloutWatcher, codex_homes_from
+    from cockpit.core.views.panels import budget_lines, usage_summary
 
     board = _board(args)
     board.require()

@@ -3,7 +3,7 @@
 
 The server is one more front end on the blackboard, like the CLI and the TUI, and never calls them:
 submissions go through :func:`cockpit.core.commands.submit` into the inbox, answers through the
-:class:`~cockpit.core.decisions.DecisionStore`, and everything else is a read. It starts no worker
+:class:`~cockpit.core.board.decisions.DecisionStore`, and everything else is a read. It starts no worker
 itself: tasks are accepted from the inbox and run only while a supervisor holds the blackboard (the
 full-screen cockpit or ``cockpit run``). Refusals come back as MCP tool errors carrying the same
 one-line messages the CLI prints (``invalid envelope: budget.tokens: ...``). Every string of a tool's
@@ -31,7 +31,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from cockpit.core.blackboard import (
+from cockpit.core.board.blackboard import (
     Blackboard,
     BlackboardError,
     InvalidId,
@@ -39,15 +39,15 @@ from cockpit.core.blackboard import (
     check_task_ref,
     match_task_ref,
 )
+from cockpit.core.board.decisions import DecisionCard, DecisionError, DecisionStore, parse_card_id
+from cockpit.core.board.task_state import TaskState, utc_now
+from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.commands import CommandError, submit
-from cockpit.core.decisions import DecisionCard, DecisionError, DecisionStore, parse_card_id
 from cockpit.core.diff_parse import parse_patch
-from cockpit.core.envelope import envelope_from_mapping
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.errors import CockpitError
-from cockpit.core.state import TaskState, utc_now
-from cockpit.core.task_rows import INBOX_STATUS, Submission, submissions, tool_row
-from cockpit.core.task_summary import TaskSummary
 from cockpit.core.text import clean, clean_data
+from cockpit.core.views.task_rows import INBOX_STATUS, Submission, submissions, tool_row
 
 SERVER_NAME = "cockpit"
 MAX_DIFF_BYTES = 200 * 1024

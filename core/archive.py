@@ -41,15 +41,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cockpit.core.atomic import atomic_write_json, fsync_dir, make_private_dirs
-from cockpit.core.blackboard import Blackboard, LockHeld, check_task_id, is_task_id
+from cockpit.core.board.blackboard import Blackboard, LockHeld, check_task_id, is_task_id
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
 from cockpit.core.commands import CommandError, request_supervisor
 from cockpit.core.crashpoints import crash_point
-from cockpit.core.dead_letters import DeadLetterQueue
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.git_cmd import GitOpError
-from cockpit.core.git_ops import open_repo, remove_worktree, worktree_git
+from cockpit.core.git.operations import open_repo, remove_worktree, worktree_git
+from cockpit.core.git.safe_command import GitOpError
 from cockpit.core.merging import read_journal
-from cockpit.core.state import TaskState, TaskStatus, utc_now
+from cockpit.core.policy.dead_letters import DeadLetterQueue
 
 ARCHIVE_REQUEST = "archive"
 """The inbox request kind: the live supervisor archives on the sender's behalf."""

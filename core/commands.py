@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cockpit.core.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
-from cockpit.core.dead_letters import DeadLetterQueue
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.envelope import Envelope, EnvelopeError, check_paths
+from cockpit.core.board.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_state import WORKTREE_LANES, TaskState, TaskStatus, utc_now
+from cockpit.core.envelope.model import Envelope, EnvelopeError, check_paths
 from cockpit.core.errors import RefusedError
-from cockpit.core.git_ops import (
+from cockpit.core.git.operations import (
     GitOpError,
     MergePlan,
     current_branch,
@@ -29,7 +29,7 @@ from cockpit.core.git_ops import (
     remove_worktree,
 )
 from cockpit.core.merging import land_merge, read_journal, recover_merge, run_hook
-from cockpit.core.state import WORKTREE_LANES, TaskState, TaskStatus, utc_now
+from cockpit.core.policy.dead_letters import DeadLetterQueue
 
 StateLookup = Callable[[str], TaskState | None]
 

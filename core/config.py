@@ -24,9 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from cockpit.core.budgets import BudgetConfig
-from cockpit.core.effort_policy import EffortPolicyConfig
 from cockpit.core.errors import InputError
+from cockpit.core.policy.budgets import BudgetConfig
+from cockpit.core.policy.effort import EffortPolicyConfig
 from cockpit.core.trust import is_trusted, user_config_path
 from cockpit.core.vocabulary import DEFAULT_LANE, Lane
 

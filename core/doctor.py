@@ -8,10 +8,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.codex_binary import PINNED_VERSION, CodexNotFound, find_codex
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.codex.binary import PINNED_VERSION, CodexNotFound, find_codex
+from cockpit.core.codex.confinement import exec_overrides
 from cockpit.core.config import ConfigError, UntrustedSetting
-from cockpit.core.confinement import exec_overrides
 
 
 @dataclass

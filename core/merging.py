@@ -21,10 +21,10 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from cockpit.core.atomic import atomic_write_json, fsync_dir
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.crashpoints import crash_point
-from cockpit.core.git_cmd import Git
-from cockpit.core.git_ops import (
+from cockpit.core.git.operations import (
     GitOpError,
     MergePlan,
     checkout_merge,
@@ -35,7 +35,7 @@ from cockpit.core.git_ops import (
     remove_worktree,
     worktree_git,
 )
-from cockpit.core.state import TaskState, TaskStatus
+from cockpit.core.git.safe_command import Git
 
 JOURNAL_FILE = "merge-journal.json"
 LOCK_CLOCK_SLACK_S = 1.0  # coarse file timestamps: a lock this much older than the journal is still ours

@@ -6,7 +6,7 @@ user's git hooks on merge) are taken from the environment, from the user's own c
 with ``cockpit trust``. Trust is recorded outside every repository, in
 ``$XDG_CONFIG_HOME/cockpit/trusted.json``, as the file's absolute path and its SHA-256: a changed file is
 untrusted again until the user looks at it and trusts it anew. No sandboxed worker can write either file
-(they are outside every writable root the cockpit gives Codex, see :mod:`cockpit.core.confinement`).
+(they are outside every writable root the cockpit gives Codex, see :mod:`cockpit.core.codex.confinement`).
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from git import Repo
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import render_markdown
+from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import run_task_command, submit
-from cockpit.core.decisions import render_markdown
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus
-from cockpit.core.supervisor import Supervisor
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.supervisor.loop import Supervisor
 from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.repo import make_demo_repo
 from cockpit.demo.scripted_model import ScriptedModel, load_scenario

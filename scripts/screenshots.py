@@ -17,9 +17,9 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.lane_rows import FOLD
-from cockpit.core.state import TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.views.lane_rows import FOLD
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal

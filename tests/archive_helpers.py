@@ -7,11 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.events import Usage
-from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, utc_now
-from cockpit.core.task_summary import TaskSummary
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import Attempt, Signals, TaskState, TaskStatus, utc_now
+from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.codex.exec_events import Usage
+from cockpit.core.envelope.model import envelope_from_mapping
 
 EVENTS = (
     '{"type":"thread.started","thread_id":"th-1"}\n'

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from cockpit.core.board_view import BoardSnapshot
-from cockpit.core.retry import GATE_AFTER_FAILED_ATTEMPTS
-from cockpit.core.state import Signals, TaskStatus
-from cockpit.core.task_summary import TaskSummary
-from cockpit.core.usage_windows import UsageWindows
+from cockpit.core.board.task_state import Signals, TaskStatus
+from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.policy.retry import GATE_AFTER_FAILED_ATTEMPTS
+from cockpit.core.usage.windows import UsageWindows
+from cockpit.core.views.board import BoardSnapshot
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 """The stand-in board's "now" (tasks are dated before it)."""
@@ -87,7 +87,7 @@ def snapshot(
 
 
 class StubView:
-    """Stands in for :class:`~cockpit.core.board_view.BoardView`: ``put``/``remove`` change the board, each
+    """Stands in for :class:`~cockpit.core.views.board.BoardView`: ``put``/``remove`` change the board, each
     :meth:`snapshot` hands out a new mapping with the ids changed since the previous one."""
 
     def __init__(self, tasks: Iterable[TaskSummary] = (), clock: Callable[[], float] | None = None) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.core.codex_binary import CodexNotFound, find_codex
+from cockpit.core.codex.binary import CodexNotFound, find_codex
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import ScriptedModel
 
@@ -78,7 +78,7 @@ def workdir(tmp_path: Path) -> Path:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A throwaway git repo on ``main`` with one commit (calc.py, README.md) and an initialised blackboard."""
-    from cockpit.core.blackboard import Blackboard
+    from cockpit.core.board.blackboard import Blackboard
     from cockpit.demo.repo import make_demo_repo
 
     path = tmp_path / "repo"

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core.atomic import atomic_write_text
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.git_ops import commit_all, create_worktree, diff_against, open_repo, task_branch
-from cockpit.core.state import DiffStat, TaskState, TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import DiffStat, TaskState, TaskStatus
+from cockpit.core.git.operations import commit_all, create_worktree, diff_against, open_repo, task_branch
 
 
 def make_review_task(

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.state import TaskState
-from cockpit.core.supervisor import Supervisor
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskState
+from cockpit.core.supervisor.loop import Supervisor
 
 
 class ShiftedClock:
@@ -141,7 +141,7 @@ def codex_processes(marker: str) -> list[int]:
                 parent = fh.read()
         except (OSError, ValueError, IndexError):
             continue
-        if Path(exe).name == "codex" and b"cockpit.core.runner" in parent:
+        if Path(exe).name == "codex" and b"cockpit.core.attempts.exec_runner" in parent:
             out.append(pid)
     return out
 

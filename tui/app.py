@@ -5,7 +5,7 @@ snapshot, never per event).
 
 The hosted supervisor's passes read and write files, parse the workers' events and run git; on the
 UI's loop they would hold up frames and keys, so they never run there. The app reaches the supervisor
-only through thread-safe calls (:meth:`~cockpit.core.supervisor.Supervisor.stop`), and the supervisor
+only through thread-safe calls (:meth:`~cockpit.core.supervisor.loop.Supervisor.stop`), and the supervisor
 reaches the app only by posting messages (its notices, and how its hosting ended)."""
 
 from __future__ import annotations
@@ -26,20 +26,20 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cockpit.core.blackboard import Blackboard, LockHeld, UnknownTask
-from cockpit.core.board_view import BoardSnapshot, BoardView
+from cockpit.core.board.blackboard import Blackboard, LockHeld, UnknownTask
+from cockpit.core.board.decisions import DecisionCard, DecisionStore
+from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.config import ConfigError
-from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.errors import CockpitError
-from cockpit.core.git_cmd import GitOpError, head_branch
-from cockpit.core.state import TaskStatus, utc_now
+from cockpit.core.git.safe_command import GitOpError, head_branch
+from cockpit.core.views.board import BoardSnapshot, BoardView
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.palette import binding_commands
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.widgets.lane_pane import LanePane
 
 if TYPE_CHECKING:
-    from cockpit.core.supervisor import Supervisor
+    from cockpit.core.supervisor.loop import Supervisor
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 STYLESHEETS = sorted(STYLES.glob("*.tcss"))
@@ -160,7 +160,7 @@ class CockpitApp(App[None]):
     def _host(self) -> None:
         """The supervisor's thread. Builds the supervisor here too (it looks up Codex and reads the
         config), then runs it until :meth:`stop_hosting`; what ends it is posted to the app."""
-        from cockpit.core.supervisor import Supervisor  # not needed for the first frame
+        from cockpit.core.supervisor.loop import Supervisor  # not needed for the first frame
 
         try:
             supervisor = Supervisor(self.board, env=self.env, on_notice=self._supervisor_notice)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.errors import RefusedError
-from cockpit.core.state import TaskState, TaskStatus
 
 
 class LaneNotBuilt(RefusedError, RuntimeError):
@@ -17,7 +17,7 @@ class LaneNotBuilt(RefusedError, RuntimeError):
 class Lane(ABC):
     name: str = ""
     exclusive: bool = False  # True: at most one task of this lane runs at a time
-    runner_module: str = "cockpit.core.runner"  # the detached process that runs one attempt
+    runner_module: str = "cockpit.core.attempts.exec_runner"  # the detached process that runs one attempt
 
     def __init__(self, board: Blackboard) -> None:
         self.board = board

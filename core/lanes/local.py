@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.lanes.base import Lane
-from cockpit.core.state import TaskState, TaskStatus
 
 
 class LocalLane(Lane):

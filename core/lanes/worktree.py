@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cockpit.core.atomic import atomic_write_text
-from cockpit.core.git_ops import (
+from cockpit.core.board.task_state import DiffStat, TaskState, TaskStatus
+from cockpit.core.git.operations import (
     commit_all,
     create_worktree,
     diff_against,
@@ -19,7 +20,6 @@ from cockpit.core.git_ops import (
     task_branch,
 )
 from cockpit.core.lanes.base import Lane
-from cockpit.core.state import DiffStat, TaskState, TaskStatus
 
 
 class WorktreeLane(Lane):

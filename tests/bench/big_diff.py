@@ -49,7 +49,7 @@ import cockpit.tui.screens.diff_screen as diff_screen_module
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the shared review helper
 from review_helpers import make_review_task
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 from cockpit.tui.app import STYLESHEETS
 from cockpit.tui.screens.diff_screen import DiffScreen, FileList
 from cockpit.tui.widgets.diff_view import DiffView

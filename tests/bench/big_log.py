@@ -30,7 +30,7 @@ import textual
 from textual.app import App
 from textual.strip import Strip
 
-from cockpit.core.line_index import LineIndex
+from cockpit.core.views.line_index import LineIndex
 from cockpit.tui.widgets import EventLog
 
 ROOT = Path(__file__).resolve().parents[2]

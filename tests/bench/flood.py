@@ -33,19 +33,18 @@ app is a viewer: no supervisor touches the three fake RUNNING tasks and no Codex
 - Frame gaps: the time between consecutive frames during the flood (the log changes all the time, so
   a long gap is a loop that could not draw).
 
-With ``--host`` the cockpit hosts the supervisor, as ``cockpit`` does on a repo of one's own, and the
-three tasks are queued worktree-lane tasks that the hosted supervisor starts: three real attempt
-runners (``cockpit.core.runner``), each running ``flood_codex.py`` as its Codex (``COCKPIT_CODEX_BIN``)
-with stdout into the attempt's ``events.jsonl``, so the supervisor follows (tails, parses, reduces and
-persists) all three floods while the app draws. The stand-ins start writing together when the bench
-says go and note every flush time. After the flood two of them end their turn (a file written, a last
-message, ``turn.completed``) and the hosted supervisor finalises those attempts while the app runs
-(worktree committed, diff taken: the tasks go to review); then ``q`` quits with the first worker still
-running: printed are the time from ``q`` to the app's exit and whether that worker runs on (quitting
-leaves workers running; the next supervisor re-attaches to them). The app runs as ``timed_cockpit.py``,
-the same command with the supervisor's passes timed and the UI loop's stalls probed (how late a 5 ms
-sleep on it wakes): both are printed for the start-up (worktrees created, runners started), the flood
-and the finish.
+With ``--host`` the cockpit hosts the supervisor, as ``cockpit`` does on a repo of one's own, and the three
+tasks are queued worktree-lane tasks that the hosted supervisor starts: three real attempt runners
+(``cockpit.core.attempts.exec_runner``), each running ``flood_codex.py`` as its Codex
+(``COCKPIT_CODEX_BIN``) with stdout into the attempt's ``events.jsonl``, so the supervisor follows (tails,
+parses, reduces and persists) all three floods while the app draws. The stand-ins start writing together
+when the bench says go and note every flush time. After the flood two of them end their turn (a file
+written, a last message, ``turn.completed``) and the hosted supervisor finalises those attempts while the
+app runs (worktree committed, diff taken: the tasks go to review); then ``q`` quits with the first worker
+still running: printed are the time from ``q`` to the app's exit and whether that worker runs on (quitting
+leaves workers running; the next supervisor re-attaches to them). The app runs as ``timed_cockpit.py``, the
+same command with the supervisor's passes timed and the UI loop's stalls probed (how late a 5 ms sleep on it
+wakes): both are printed for the start-up (worktrees created, runners started), the flood and the finish.
 
 Prints the figures and a table with the targets; asserts nothing. The machine's load average is
 printed before and after: other work on a 2-core machine shows up directly in these latencies.
@@ -80,9 +79,9 @@ import textual
 from flood_codex import event_line
 from pty_app import Chunk, ProcStats, PtyApp, cockpit_argv
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.envelope import Envelope
-from cockpit.core.state import Attempt, TaskState, TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import Attempt, TaskState, TaskStatus
+from cockpit.core.envelope.model import Envelope
 
 TASKS = (("flood-a", "a", "local"), ("flood-b", "b", "worktree"), ("flood-c", "c", "local"))
 STAND_IN = Path(__file__).resolve().parent / "flood_codex.py"

@@ -33,8 +33,8 @@ def event_line(tag: str, n: int) -> bytes:
         item = {
             "id": f"item_{n}",
             "type": "command_execution",
-            "command": f"/bin/bash -lc 'grep -n seq={tag}-{n} core/tailer.py'",
-            "aggregated_output": f"core/tailer.py:{n % 200 + 1}:    # seq={tag}-{n}\n",
+            "command": f"/bin/bash -lc 'grep -n seq={tag}-{n} core/attempts/tailer.py'",
+            "aggregated_output": f"core/attempts/tailer.py:{n % 200 + 1}:    # seq={tag}-{n}\n",
             "exit_code": 0,
             "status": "completed",
         }

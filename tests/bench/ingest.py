@@ -24,8 +24,8 @@ from pathlib import Path
 import pydantic
 import pydantic_core
 
-from cockpit.core.reducer import AttemptReducer
-from cockpit.core.tailer import EventTailer
+from cockpit.core.attempts.reducer import AttemptReducer
+from cockpit.core.attempts.tailer import EventTailer
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "codex" / "recorded-mixed.jsonl"

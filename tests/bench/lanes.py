@@ -44,10 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: board_st
 from board_stub import T0, StubView, history, summary
 from textual.pilot import Pilot
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.board_view import BoardSnapshot
-from cockpit.core.events import Usage
-from cockpit.core.state import TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.codex.exec_events import Usage
+from cockpit.core.views.board import BoardSnapshot
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.widgets.lane_pane import LanePane

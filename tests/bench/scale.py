@@ -52,11 +52,11 @@ import textual
 # pty_app is a sibling module: the script's directory is first on sys.path
 from pty_app import PtyApp, cockpit_argv
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.commands import run_task_command, submit
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskState, TaskStatus
-from cockpit.core.supervisor import Supervisor
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.supervisor.loop import Supervisor
 from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.headless import DEMO_TASKS, SCENARIOS
 from cockpit.demo.repo import make_demo_repo

@@ -33,7 +33,7 @@ import textual
 # pty_app is a sibling module: the script's directory is first on sys.path
 from pty_app import PtyApp, cockpit_argv
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 
 HEADER = "Codex Cockpit"
 LANE = "worktree"

@@ -30,10 +30,10 @@ from pathlib import Path
 # board_gen is a sibling module: the script's directory is first on sys.path
 from board_gen import make_repo, populate
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.board_view import BoardView
-from cockpit.core.task_index import TASK_INDEX_FILE
-from cockpit.core.usage_windows import RolloutWatcher
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_index import TASK_INDEX_FILE
+from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.views.board import BoardView
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 TARGET_S = 0.3

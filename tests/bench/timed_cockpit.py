@@ -1,7 +1,7 @@
 """The ``cockpit`` command with its supervisor's passes and its UI loop's stalls noted, for
 ``flood.py --host``.
 
-- Passes: every :meth:`~cockpit.core.supervisor.Supervisor.guarded_step` as (start, duration, whether it
+- Passes: every :meth:`~cockpit.core.supervisor.loop.Supervisor.guarded_step` as (start, duration, whether it
   ran on the main thread, the thread of the UI's event loop).
 - Stalls: a task on the UI's event loop sleeps :data:`PROBE_S` over and over and notes (start, how much
   later than asked it woke up): how long the loop could not run anything else (a key, a frame), whatever
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cockpit.cli.main import main
-from cockpit.core.supervisor import Supervisor
+from cockpit.core.supervisor.loop import Supervisor
 from cockpit.tui.app import CockpitApp
 
 PROBE_S = 0.005

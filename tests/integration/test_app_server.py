@@ -24,7 +24,7 @@ import scripted_steps as steps
 from scripted_steps import escalated, say
 from supervisor_helpers import processes_with_marker
 
-from cockpit.core.app_server import (
+from cockpit.core.codex.app_server.client import (
     COMMAND_APPROVAL,
     FILE_CHANGE_APPROVAL,
     AppServerClient,
@@ -434,7 +434,7 @@ async def test_close_ends_app_server_with_exit_0(
 
 CLIENT_SCRIPT = """
 import asyncio, json, os, subprocess, sys
-from cockpit.core.app_server import AppServerClient
+from cockpit.core.codex.app_server.client import AppServerClient
 
 async def main(codex_bin, work, transcript, mode):
     c = AppServerClient()

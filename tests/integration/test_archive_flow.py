@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from archive_helpers import put_task, tree
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.state import TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskStatus
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 CRASH_POINTS = (

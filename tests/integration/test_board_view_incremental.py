@@ -22,19 +22,19 @@ from bench.board_gen import make_repo, populate
 
 from cockpit.cli import main as cli
 from cockpit.cli.main import main
-from cockpit.core import board_view as board_view_module
 from cockpit.core import config as config_module
 from cockpit.core.atomic import atomic_write_json
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.board_view import LANE_ORDER, BoardSnapshot, BoardView, TaskCounts
-from cockpit.core.breaker import BreakerStore
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.gates import failure_gate, open_gate
-from cockpit.core.state import TaskState, TaskStatus, utc_now
-from cockpit.core.supervisor import Supervisor
-from cockpit.core.task_index import TASK_INDEX_FILE, scan_summaries
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_index import TASK_INDEX_FILE, scan_summaries
+from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
+from cockpit.core.policy.breaker import BreakerStore
+from cockpit.core.policy.gates import failure_gate, open_gate
+from cockpit.core.supervisor.loop import Supervisor
 from cockpit.core.text import clean_data
-from cockpit.core.usage_windows import RolloutWatcher
+from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.views import board as board_view_module
+from cockpit.core.views.board import LANE_ORDER, BoardSnapshot, BoardView, TaskCounts
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 STATUSES = list(TaskStatus)

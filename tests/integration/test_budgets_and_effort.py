@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from supervisor_helpers import SupervisorThread
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.commands import submit
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus, utc_now
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

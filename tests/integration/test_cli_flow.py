@@ -15,7 +15,7 @@ import pytest
 from git import Repo
 from supervisor_helpers import any_processes
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

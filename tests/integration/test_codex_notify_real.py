@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from codex_helpers import run_codex_exec
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.board_view import BoardView
-from cockpit.core.usage_windows import RolloutWatcher
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.views.board import BoardView
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 COCKPIT = Path(sys.executable).parent / "cockpit"

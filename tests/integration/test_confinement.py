@@ -23,11 +23,11 @@ from git import Repo
 from scripted_steps import say, scenario
 from supervisor_helpers import SupervisorThread
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import submit
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.trust import trust_store_path, user_config_path
 from cockpit.demo.scripted_model import ScriptedModel
 

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from codex_helpers import CompletedRun, codex_exec_argv, run_codex_exec
 
-from cockpit.core.exit_info import ExitInfo
-from cockpit.core.failures import ErrorType, Failure, FailureCode, classify, rollout_error_info
-from cockpit.core.prompt import parse_outcome
-from cockpit.core.reducer import AttemptProgress, AttemptReducer
-from cockpit.core.retry import decide
-from cockpit.core.tailer import EventTailer
+from cockpit.core.attempts.reducer import AttemptProgress, AttemptReducer
+from cockpit.core.attempts.tailer import EventTailer
+from cockpit.core.board.exit_info import ExitInfo
+from cockpit.core.envelope.prompt import parse_outcome
+from cockpit.core.policy.failures import ErrorType, Failure, FailureCode, classify, rollout_error_info
+from cockpit.core.policy.retry import decide
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 

@@ -15,7 +15,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from scripted_steps import say, scenario
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 from cockpit.demo.scripted_model import ScriptedModel
 
 pytestmark = pytest.mark.codex

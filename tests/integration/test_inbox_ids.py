@@ -13,10 +13,10 @@ import pytest
 from supervisor_helpers import SupervisorThread
 
 from cockpit.core.atomic import atomic_write_json
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.commands import submit
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus, utc_now
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

@@ -18,12 +18,12 @@ import pytest
 from scripted_steps import escalated, say, scenario
 from supervisor_helpers import SupervisorThread, any_processes
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionCard, DecisionStore
+from cockpit.core.board.exit_info import ExitInfo
+from cockpit.core.board.task_state import TaskState
 from cockpit.core.commands import submit
-from cockpit.core.decisions import DecisionCard, DecisionStore
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.exit_info import ExitInfo
-from cockpit.core.state import TaskState
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

@@ -15,12 +15,12 @@ import pytest
 from scripted_steps import escalated, say, scenario
 from supervisor_helpers import SupervisorThread, any_processes
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.board_view import BoardView
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import WITHDRAWN
 from cockpit.core.commands import submit
-from cockpit.core.decisions import WITHDRAWN
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE, read_live
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, read_live
+from cockpit.core.views.board import BoardView
 from cockpit.demo.scripted_model import ScriptedModel
 
 pytestmark = pytest.mark.codex

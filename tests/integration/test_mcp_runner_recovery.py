@@ -8,7 +8,7 @@
 - A thread that never ran a turn is not kept for resume: the real binary, through the supervisor, with the
   runner stopped between ``thread/start`` and ``turn/start``.
 
-The runner runs as the supervisor starts it: ``python -m cockpit.core.mcp_runner SPEC.json``.
+The runner runs as the supervisor starts it: ``python -m cockpit.core.attempts.app_server_runner SPEC.json``.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ import pytest
 from scripted_steps import say, scenario
 from supervisor_helpers import SupervisorThread, any_processes, processes_with_marker
 
-from cockpit.core.app_server import RECOVERED_FROM, AppServerClient, AppServerError
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.attempts.reducer import AttemptReducer
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.exit_info import ExitInfo
+from cockpit.core.codex.app_server.client import RECOVERED_FROM, AppServerClient, AppServerError
+from cockpit.core.codex.exec_events import parse_event_line
 from cockpit.core.commands import submit
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.events import parse_event_line
-from cockpit.core.exit_info import ExitInfo
-from cockpit.core.reducer import AttemptReducer
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.demo.scripted_model import ScriptedModel
 
 FAKE_SERVER = Path(__file__).resolve().parent.parent / "fake_app_server.py"
@@ -71,7 +71,7 @@ def run_runner(spec: Path, timeout: float = 60.0) -> tuple[ExitInfo, float]:
     """Run the runner to its end; returns its exit.json and how long it took."""
     started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-m", "cockpit.core.mcp_runner", str(spec)],
+        [sys.executable, "-m", "cockpit.core.attempts.app_server_runner", str(spec)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -19,12 +19,12 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from supervisor_helpers import SupervisorThread
 
 from cockpit.core.archive import ArchiveSelection, run_archive
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionCard, DecisionStore
+from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
 from cockpit.core.commands import submit
-from cockpit.core.decisions import DecisionCard, DecisionStore
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.gates import failure_gate, merge_gate, open_gate
-from cockpit.core.state import TaskState, TaskStatus, utc_now
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.policy.gates import failure_gate, merge_gate, open_gate
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 COCKPIT = Path(sys.executable).parent / "cockpit"

@@ -67,7 +67,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    from cockpit.core.codex_binary import find_codex
+    from cockpit.core.codex.binary import find_codex
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(HOME=str(tmp / "home"), COCKPIT_CODEX_BIN=str(find_codex().path))

@@ -16,12 +16,12 @@ import pytest
 from git import Repo
 from supervisor_helpers import ShiftedClock, SupervisorThread, any_processes, codex_processes
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.commands import run_task_command, submit
-from cockpit.core.dead_letters import DeadLetterQueue
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus, utc_now
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

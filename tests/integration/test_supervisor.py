@@ -13,10 +13,10 @@ import pytest
 from git import Repo
 from supervisor_helpers import SupervisorThread, any_processes, codex_processes
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import CommandError, run_task_command, submit
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from codex_helpers import CompletedRun, rollout_file, run_codex_exec, token_counts
 
-from cockpit.core.usage_windows import Credits, RolloutWatcher
+from cockpit.core.usage.windows import Credits, RolloutWatcher
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

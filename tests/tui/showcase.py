@@ -15,10 +15,10 @@ from pathlib import Path
 
 from review_helpers import make_review_task
 
-import cockpit.core.state as state_module
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.decisions import DecisionOption, DecisionStore
-from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus, Usage
+import cockpit.core.board.task_state as state_module
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionOption, DecisionStore
+from cockpit.core.board.task_state import Attempt, Signals, TaskState, TaskStatus, Usage
 from cockpit.demo.repo import make_demo_repo
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)

@@ -13,11 +13,11 @@ from pilot_helpers import card_shown, select_task, shown, until
 from scripted_steps import escalated, say, scenario
 from textual.pilot import Pilot
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.commands import submit
-from cockpit.core.decisions import DecisionStore
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus, utc_now
+from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.demo.scripted_model import ScriptedModel
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.confirm_modal import ConfirmModal

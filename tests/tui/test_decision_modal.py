@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pilot_helpers import until
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.decisions import DecisionOption, DecisionStore
-from cockpit.core.state import TaskState
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionOption, DecisionStore
+from cockpit.core.board.task_state import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 

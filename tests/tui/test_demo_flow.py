@@ -11,9 +11,9 @@ from git import Repo
 from pilot_helpers import pane_listing, select_task, until
 from textual.pilot import Pilot
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.decisions import DecisionCard
-from cockpit.core.state import TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionCard
+from cockpit.core.board.task_state import TaskStatus
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal

@@ -9,9 +9,9 @@ from git import Repo
 from pilot_helpers import select_task
 from review_helpers import make_review_task
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.git_ops import task_branch
-from cockpit.core.state import TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.git.operations import task_branch
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import DiffScreen, FeedbackModal
 from cockpit.tui.widgets.diff_view import DiffView

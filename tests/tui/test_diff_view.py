@@ -12,7 +12,7 @@ from textual.app import App, ComposeResult
 from textual.strip import Strip
 
 from cockpit.core.atomic import atomic_write_text
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.diff_parse import FileDiff, parse_patch
 from cockpit.tui.app import STYLESHEETS
 from cockpit.tui.screens.diff_screen import DiffScreen

@@ -20,12 +20,12 @@ from pilot_helpers import until
 from scripted_steps import say, scenario
 from supervisor_helpers import SupervisorThread, any_processes, codex_processes
 
-from cockpit.core import supervisor as supervisor_module
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import submit
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskStatus
-from cockpit.core.supervisor import Supervisor
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.supervisor import loop as supervisor_module
+from cockpit.core.supervisor.loop import Supervisor
 from cockpit.demo.scripted_model import ScriptedModel
 from cockpit.tui.app import CockpitApp
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from pilot_helpers import pane_listing, select_task, until
 from test_diff_screen import TASK, review_task
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.state import TaskState, TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.diff_screen import DiffScreen

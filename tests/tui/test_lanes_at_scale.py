@@ -16,9 +16,9 @@ from pilot_helpers import card_shown, shown, until
 from textual import events
 from textual.geometry import Region
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.lane_rows import FOLD
-from cockpit.core.state import TaskState, TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskState, TaskStatus
+from cockpit.core.views.lane_rows import FOLD
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen

@@ -14,9 +14,9 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from cockpit.core.atomic import atomic_write_text
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.reducer import LiveDiff
-from cockpit.core.state import Attempt, TaskState, TaskStatus
+from cockpit.core.attempts.reducer import LiveDiff
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import Attempt, TaskState, TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import SYNC_READ_BYTES, DiffScreen, FileList, LiveDiffScreen
 from cockpit.tui.screens.task_screen import TaskScreen

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from pilot_helpers import card_shown, pane_listing, shown, until
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.decisions import DecisionOption, DecisionStore
-from cockpit.core.state import Attempt, Signals, TaskState, TaskStatus
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import DecisionOption, DecisionStore
+from cockpit.core.board.task_state import Attempt, Signals, TaskState, TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.widgets.cockpit_header import CockpitHeader

@@ -12,8 +12,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
 from textual.worker import WorkerCancelled
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.supervisor import Supervisor
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.supervisor.loop import Supervisor
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.new_task_screen import (
     FORM_ERROR,

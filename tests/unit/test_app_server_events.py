@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from cockpit.core.events import (
+from cockpit.core.attempts.reducer import AttemptReducer
+from cockpit.core.codex.exec_events import (
     ErrorEvent,
     ItemCompleted,
     RateLimitsUpdated,
@@ -16,8 +17,7 @@ from cockpit.core.events import (
     UnknownEvent,
     parse_event_line,
 )
-from cockpit.core.log_render import LogRenderer
-from cockpit.core.reducer import AttemptReducer
+from cockpit.core.views.event_lines import LogRenderer
 
 
 def line(method: str, params: dict | None = None, **extra: object) -> bytes:

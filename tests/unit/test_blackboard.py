@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from git import Repo
 
-from cockpit.core.blackboard import (
+from cockpit.core.board.blackboard import (
     Blackboard,
     BlackboardError,
     InvalidId,
@@ -23,9 +23,9 @@ from cockpit.core.blackboard import (
     is_task_id,
     match_task_ref,
 )
+from cockpit.core.board.task_state import TaskState
 from cockpit.core.commands import submit
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskState
+from cockpit.core.envelope.model import envelope_from_mapping
 
 
 def test_init_is_idempotent_and_outside_the_working_tree(repo: Path) -> None:
@@ -44,7 +44,7 @@ def test_only_one_supervisor_holds_the_lock(repo: Path) -> None:
         # A second process cannot take it.
         code = (
             "import sys; from pathlib import Path\n"
-            "from cockpit.core.blackboard import Blackboard, LockHeld\n"
+            "from cockpit.core.board.blackboard import Blackboard, LockHeld\n"
             f"b = Blackboard(Path({str(repo)!r}))\n"
             "try:\n    b.lock().acquire()\nexcept LockHeld as e:\n    print('held', e.pid); sys.exit(0)\n"
             "sys.exit(1)\n"

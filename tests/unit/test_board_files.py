@@ -13,7 +13,7 @@ import pytest
 
 from cockpit.core import atomic
 from cockpit.core.atomic import append_jsonl, atomic_write_json, disk_error_text, disk_full
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 
 
 def mode(path: Path) -> int:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from git import Repo
 
-from cockpit.core.blackboard import Blackboard, BlackboardError
-from cockpit.core.board_home import board_root_for, state_home
-from cockpit.core.confinement import confinement_problem, trusted_places
-from cockpit.core.state import TaskState
+from cockpit.core.board.blackboard import Blackboard, BlackboardError
+from cockpit.core.board.home import board_root_for, state_home
+from cockpit.core.board.task_state import TaskState
+from cockpit.core.codex.confinement import confinement_problem, trusted_places
 from cockpit.core.trust import user_config_dir
 from cockpit.demo.repo import make_demo_repo
 

@@ -12,8 +12,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.breaker import (
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.policy.breaker import (
     IDENTICAL_ERRORS,
     INITIAL_COOLDOWN_MIN,
     MAX_COOLDOWN_MIN,

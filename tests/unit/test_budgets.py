@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cockpit.core.budgets import (
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.policy.budgets import (
     BudgetConfig,
     over_budget,
     project_budget_status,
     stuck_check,
     task_size,
 )
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.ledger import UsageReport, UsageTotals
+from cockpit.core.usage.ledger import UsageReport, UsageTotals
 
 NOW = datetime(2025, 3, 12, 12, tzinfo=UTC)
 

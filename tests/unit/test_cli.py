@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 
@@ -96,8 +96,8 @@ def test_bad_config_exits_2_naming_the_field(repo: Path) -> None:
 def test_malformed_task_refs_exit_2_with_one_line_and_touch_nothing(
     repo: Path, args: tuple[str, ...], problem: str | None
 ) -> None:
-    from cockpit.core.blackboard import Blackboard
-    from cockpit.core.state import TaskState, TaskStatus
+    from cockpit.core.board.blackboard import Blackboard
+    from cockpit.core.board.task_state import TaskState, TaskStatus
 
     board = Blackboard(repo)
     board.write_state(TaskState(id="only-task-0001", lane="local", title="only", status=TaskStatus.QUEUED))

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from cockpit.cli.hooks import codex_notify
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.board_view import BoardView
-from cockpit.core.external_sessions import (
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.external_sessions import (
     ExternalSessionReader,
     NotifyPayload,
     PayloadError,
@@ -26,7 +25,8 @@ from cockpit.core.external_sessions import (
     parse_payload,
     place_of,
 )
-from cockpit.core.usage_windows import RolloutWatcher
+from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.views.board import BoardView
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 THREAD = "01a20b37-2993-78e2-a213-a2c6cc7434ff"

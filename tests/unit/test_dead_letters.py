@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.breaker import BreakerState
-from cockpit.core.dead_letters import (
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.policy.breaker import BreakerState
+from cockpit.core.policy.dead_letters import (
     ARCHIVE_AFTER_S,
     CADENCE_S,
     DeadLetter,

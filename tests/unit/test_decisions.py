@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.decisions import (
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.decisions import (
     DecisionCard,
     DecisionError,
     DecisionOption,
@@ -124,7 +124,7 @@ def test_ids_are_unique_when_two_processes_open_cards_at_once(tmp_path: Path) ->
         "import json, sys\n"
         "from datetime import UTC, datetime\n"
         "from pathlib import Path\n"
-        "from cockpit.core.decisions import DecisionOption, DecisionStore\n"
+        "from cockpit.core.board.decisions import DecisionOption, DecisionStore\n"
         f"store = DecisionStore(Path({str(root)!r}), lambda: datetime.now(UTC))\n"
         "opts = [DecisionOption(key='A', label='a', action='retry'),"
         " DecisionOption(key='B', label='b', action='cancel')]\n"

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cockpit.core.effort_policy import (
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.policy.effort import (
     DEFAULT_KIND_TIERS,
     TIERS,
     EffortPolicyConfig,
@@ -18,7 +19,6 @@ from cockpit.core.effort_policy import (
     step,
     tier_index,
 )
-from cockpit.core.envelope import envelope_from_mapping
 
 RISKS = ("low", "medium", "high")
 

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.core.envelope import (
+from cockpit.core.envelope.model import (
     DEFAULT_OUTPUT_PROTOCOL,
     Budget,
     Envelope,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.cli.main import main
-from cockpit.core.codex_command import ExecPlan, UnsafeCommand
-from cockpit.core.envelope import EnvelopeError, envelope_from_mapping
+from cockpit.core.codex.exec_command import ExecPlan, UnsafeCommand
+from cockpit.core.envelope.model import EnvelopeError, envelope_from_mapping
 
 
 @pytest.mark.parametrize(

@@ -13,15 +13,15 @@ import pytest
 import cockpit.cli
 import cockpit.core
 from cockpit.cli.main import UsageError, main
-from cockpit.core.app_server import AppServerClosed, AppServerError
-from cockpit.core.blackboard import BlackboardError, InvalidId, LockHeld, UnknownTask
-from cockpit.core.codex_binary import CodexNotFound
+from cockpit.core.board.blackboard import BlackboardError, InvalidId, LockHeld, UnknownTask
+from cockpit.core.board.decisions import DecisionError
+from cockpit.core.codex.app_server.client import AppServerClosed, AppServerError
+from cockpit.core.codex.binary import CodexNotFound
 from cockpit.core.commands import CommandError
 from cockpit.core.config import ConfigError, UntrustedSetting
-from cockpit.core.decisions import DecisionError
-from cockpit.core.envelope import EnvelopeError
+from cockpit.core.envelope.model import EnvelopeError
 from cockpit.core.errors import CockpitError, CodexError, InputError, RefusedError, exit_code_of
-from cockpit.core.git_cmd import GitError, GitOpError
+from cockpit.core.git.safe_command import GitError, GitOpError
 
 
 def _defined_exceptions() -> list[type[BaseException]]:

@@ -7,7 +7,7 @@ import json
 import pytest
 from codex_samples import APPLY_PATCH, HAPPY_PATH
 
-from cockpit.core.events import (
+from cockpit.core.codex.exec_events import (
     AgentMessageItem,
     CollabToolCallItem,
     CommandExecutionItem,

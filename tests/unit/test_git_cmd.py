@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.core.crashpoints import crash_point
-from cockpit.core.git_cmd import NO_HOOKS_DIR, Git, GitError, GitOpError, git_env, head_branch
+from cockpit.core.git.safe_command import NO_HOOKS_DIR, Git, GitError, GitOpError, git_env, head_branch
 
 
 def make_repo(path: Path) -> Path:

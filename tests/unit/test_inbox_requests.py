@@ -19,11 +19,11 @@ from supervisor_helpers import SupervisorThread
 
 from cockpit.cli import main as cli
 from cockpit.core.atomic import atomic_write_json
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
 from cockpit.core.commands import CommandError, run_task_command
-from cockpit.core.envelope import envelope_from_mapping
-from cockpit.core.state import TaskState, TaskStatus, utc_now
-from cockpit.core.supervisor import Supervisor
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.supervisor.loop import Supervisor
 
 
 def raw_drop(board: Blackboard, kind: str, data: dict[str, Any]) -> Path:

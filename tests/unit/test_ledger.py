@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cockpit.core.ledger import (
+from cockpit.core.usage.ledger import (
     ALL,
     Ledger,
     LedgerRow,

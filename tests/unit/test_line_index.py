@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cockpit.core.line_index as line_index
-from cockpit.core.line_index import LineIndex, cut_marker, tail_start
+import cockpit.core.views.line_index as line_index
+from cockpit.core.views.line_index import LineIndex, cut_marker, tail_start
 
 
 def append(path: Path, data: bytes) -> None:

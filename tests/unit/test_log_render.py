@@ -7,9 +7,9 @@ from pathlib import Path
 
 from codex_samples import HAPPY_PATH
 
-from cockpit.core.events import parse_event_line
-from cockpit.core.log_render import LogRenderer, render_event
-from cockpit.core.tailer import EventTailer
+from cockpit.core.attempts.tailer import EventTailer
+from cockpit.core.codex.exec_events import parse_event_line
+from cockpit.core.views.event_lines import LogRenderer, render_event
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.core.envelope import Envelope, check_paths, envelope_from_mapping, load_envelope
-from cockpit.core.prompt import (
+from cockpit.core.envelope.model import Envelope, check_paths, envelope_from_mapping, load_envelope
+from cockpit.core.envelope.prompt import (
     MAX_PROMPT_TOKENS,
     Outcome,
     estimate_tokens,

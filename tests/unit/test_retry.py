@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.core.exit_info import ExitInfo
-from cockpit.core.failures import (
+from cockpit.core.attempts.reducer import AttemptProgress
+from cockpit.core.board.exit_info import ExitInfo
+from cockpit.core.envelope.prompt import Outcome
+from cockpit.core.policy.failures import (
     ErrorType,
     Failure,
     FailureCode,
@@ -24,9 +26,7 @@ from cockpit.core.failures import (
     rollout_error_info,
     signature_of,
 )
-from cockpit.core.prompt import Outcome
-from cockpit.core.reducer import AttemptProgress
-from cockpit.core.retry import (
+from cockpit.core.policy.retry import (
     BACKOFF_CODES,
     CONNECTION_DELAY_S,
     JITTER_S,

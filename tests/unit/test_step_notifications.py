@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.state import Attempt, TaskState
-from cockpit.core.supervisor import Running, Supervisor
-from cockpit.core.tailer import EventTailer
+from cockpit.core.attempts.tailer import EventTailer
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_state import Attempt, TaskState
+from cockpit.core.supervisor.loop import Running, Supervisor
 
 
 def todo(item_type: str, done: int) -> str:

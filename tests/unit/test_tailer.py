@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cockpit.core.events import (
+from cockpit.core.attempts.tailer import CHUNK_BYTES, MAX_ERRORS_KEPT, EventTailer
+from cockpit.core.codex.exec_events import (
     CodexEvent,
     ErrorEvent,
     ItemCompleted,
@@ -21,7 +22,6 @@ from cockpit.core.events import (
     UnknownEvent,
     parse_event_line,
 )
-from cockpit.core.tailer import CHUNK_BYTES, MAX_ERRORS_KEPT, EventTailer
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.core import task_index as task_index_module
 from cockpit.core.atomic import atomic_write_json
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.state import TaskState, TaskStatus
-from cockpit.core.task_index import (
+from cockpit.core.board import task_index as task_index_module
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_index import (
     TASK_INDEX_FILE,
     IndexHeader,
     Removal,
@@ -25,7 +24,8 @@ from cockpit.core.task_index import (
     parse_record,
     scan_summaries,
 )
-from cockpit.core.task_summary import TaskSummary
+from cockpit.core.board.task_state import TaskState, TaskStatus
+from cockpit.core.board.task_summary import TaskSummary
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.core import codex_binary
-from cockpit.core.blackboard import Blackboard
-from cockpit.core.codex_binary import CodexNotFound, find_codex
+from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.codex import binary as codex_binary
+from cockpit.core.codex.binary import CodexNotFound, find_codex
 from cockpit.core.config import UntrustedSetting
 from cockpit.core.trust import is_trusted, trust, user_config_path
 

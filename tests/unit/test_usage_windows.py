@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cockpit.core.usage_windows import (
+from cockpit.core.usage.windows import (
     Credits,
     RolloutWatcher,
     UsageWindows,

@@ -25,10 +25,10 @@ from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.config import ConfigError
-from cockpit.core.envelope import (
+from cockpit.core.envelope.model import (
     DENY_BASENAMES,
     EFFORTS,
     Envelope,

@@ -17,11 +17,12 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from cockpit.core.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.config import ConfigError
-from cockpit.core.ledger import Ledger, UsageTotals, format_tokens
-from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
-from cockpit.core.panels import (
+from cockpit.core.usage.ledger import Ledger, UsageTotals, format_tokens
+from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
+from cockpit.core.usage.windows import FAILURE_SOURCE, RolloutWatcher, codex_homes_from
+from cockpit.core.views.panels import (
     UsageSummary,
     budget_lines,
     credits_text,
@@ -29,7 +30,6 @@ from cockpit.core.panels import (
     usage_summary,
     windows_binding_first,
 )
-from cockpit.core.usage_windows import FAILURE_SOURCE, RolloutWatcher, codex_homes_from
 from cockpit.tui.screens.panel_screen import PanelScreen, sync_table
 
 COLUMNS = (

@@ -1,13 +1,13 @@
 """The task view's live log: one attempt's ``events.jsonl``, drawing only the rows on screen.
 
-:class:`EventLog` is a Line-API ``ScrollView`` over a :class:`~cockpit.core.line_index.LineIndex`: it
+:class:`EventLog` is a Line-API ``ScrollView`` over a :class:`~cockpit.core.views.line_index.LineIndex`: it
 never holds the file's text, only 8 bytes of offset per line, and reads a visible line with ``pread``
 when a row needs it. A huge file opens tail first: the last couple of thousand lines are indexed at
 once (reading backwards from the end) and shown, while a thread builds the full index; the view then
 switches to it without moving.
 
 Layout of the rows (the mapping from display rows to source lines): **one row per JSONL line**. In the
-rendered mode the row is the first line :class:`~cockpit.core.log_render.LogRenderer` gives for the
+rendered mode the row is the first line :class:`~cockpit.core.views.event_lines.LogRenderer` gives for the
 event (events it renders as nothing get a short muted ``· type`` row), with a muted ``+N`` when the
 event has more; in the raw mode it is the JSON line itself. ``enter`` expands the line under the
 cursor in place into all of its rendered lines (raw: its pretty-printed JSON); only one line is
@@ -48,7 +48,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from cockpit.core.events import (
+from cockpit.core.codex.exec_events import (
     AgentMessageItem,
     CodexEvent,
     CommandExecutionItem,
@@ -64,9 +64,9 @@ from cockpit.core.events import (
     TurnFailed,
     parse_event_line,
 )
-from cockpit.core.line_index import LineIndex, tail_start
-from cockpit.core.log_render import LogRenderer
 from cockpit.core.text import clean, strip_control
+from cockpit.core.views.event_lines import LogRenderer
+from cockpit.core.views.line_index import LineIndex, tail_start
 
 __all__ = ["MAX_CELLS", "EventLog"]
 

@@ -1,4 +1,4 @@
-"""A lane's pane: the lane's rows (:mod:`cockpit.core.lane_rows` decides them — what needs you first,
+"""A lane's pane: the lane's rows (:mod:`cockpit.core.views.lane_rows` decides them — what needs you first,
 then the finished tasks folded into one line) drawn with the Line API, so a lane of 5,000 tasks costs
 what one of 10 costs: only the rows on screen are drawn.
 
@@ -43,12 +43,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from cockpit.core.board_view import EXTERNAL_LANE
-from cockpit.core.external_sessions import ExternalSession, ago, cut
-from cockpit.core.lane_rows import FOLD, STATUS_SYMBOLS, LaneChange, LaneRows, Row
+from cockpit.core.board.external_sessions import ExternalSession, ago, cut
+from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.lanes import UNBUILT
-from cockpit.core.state import TaskStatus
-from cockpit.core.task_summary import TaskSummary
+from cockpit.core.views.board import EXTERNAL_LANE
+from cockpit.core.views.lane_rows import FOLD, STATUS_SYMBOLS, LaneChange, LaneRows, Row
 from cockpit.tui.widgets.task_card import card_height, card_text, ticks
 
 __all__ = ["LanePane", "external_text"]
@@ -323,7 +323,7 @@ class LanePane(ScrollView, can_focus=True):
 
     @property
     def cursor_row(self) -> Row | None:
-        """The row under the cursor: a task id, :data:`~cockpit.core.lane_rows.FOLD`, or None."""
+        """The row under the cursor: a task id, :data:`~cockpit.core.views.lane_rows.FOLD`, or None."""
         return self._cursor
 
     @property

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from rich.text import Text
 
-from cockpit.core.lane_rows import STATUS_SYMBOLS
-from cockpit.core.state import TaskStatus
-from cockpit.core.task_summary import TaskSummary
+from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.text import clean
+from cockpit.core.views.lane_rows import STATUS_SYMBOLS
 
 _NOTE_STATUSES = (TaskStatus.AWAITING_DECISION, TaskStatus.FAILED, TaskStatus.QUEUED)
 

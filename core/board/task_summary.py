@@ -1,0 +1,74 @@
+"""A task's summary: the few fields every list of tasks shows (a lane card, a ``status`` row, the
+header's counts), small enough to keep tens of thousands in memory and to read without the task's full
+state. Built from a :class:`~cockpit.core.board.task_state.TaskState` by its one writer; worker-derived
+text in it is already cleaned (it comes from cleaned state fields). Reading summaries imports no more
+than :mod:`cockpit.core.board.task_basics`: the full state's models are imported by
+:meth:`TaskSummary.of` alone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from cockpit.core.board.task_basics import Signals, TaskStatus, Usage
+
+if TYPE_CHECKING:
+    from cockpit.core.board.task_state import TaskState
+
+
+class TaskSummary(BaseModel):
+    """One task as lists show it. ``attempt_limit`` is the attempts allowed before a gate (never fewer
+    than made); ``started_at``/``ended_at`` bound the last attempt (``ended_at`` None while it runs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    lane: str
+    title: str
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+    message: str | None = None
+    attempts: int = 0
+    attempt_limit: int
+    signals: Signals = Signals()
+    usage: Usage = Usage()
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    awaiting_approval: str | None = None
+    thread_id: str | None = None
+    branch: str | None = None
+    decision_id: str | None = None  # the pending decision card of a task awaiting a decision
+
+    @classmethod
+    def of(cls, state: TaskState) -> TaskSummary:
+        from cockpit.core.policy.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
+
+        last = state.last_attempt
+        limit = max_attempts_for(last.failure) if last and last.failure else GATE_AFTER_FAILED_ATTEMPTS
+        asking = last.progress.awaiting_approval if last and state.status == TaskStatus.RUNNING else None
+        return cls(
+            id=state.id,
+            lane=state.lane,
+            title=state.title,
+            status=state.status,
+            created_at=state.created_at,
+            updated_at=state.updated_at,
+            message=state.message,
+            attempts=len(state.attempts),
+            attempt_limit=max(limit, len(state.attempts)),
+            signals=last.signals if last else Signals(),
+            usage=state.usage,
+            started_at=last.started_at if last else None,
+            ended_at=last.ended_at if last else None,
+            awaiting_approval=asking,
+            thread_id=state.thread_id,
+            branch=state.branch,
+            decision_id=state.decision_id,
+        )
+
+    @property
+    def tokens(self) -> int:
+        return self.usage.input_tokens + self.usage.output_tokens

@@ -1,0 +1,1 @@
+"""Codex's app-server: the JSON-RPC client the mcp lane drives a turn through."""
