@@ -86,7 +86,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
             raise UsageError("invalid envelope: goal: give an envelope FILE or --goal TEXT")
         envelope = envelope_from_mapping(fields)
     if "lane" not in envelope.model_fields_set:
-        envelope = envelope.model_copy(update={"lane": board.config().default_lane})
+        from cockpit.core.config import board_config
+
+        envelope = envelope.model_copy(update={"lane": board_config(board).default_lane})
     task_id = submit(board, envelope)
     print(task_id)
     return EXIT_OK
@@ -237,9 +239,9 @@ def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) 
     import time as _time
 
     from cockpit.core.board.decisions import escalation_rate
-    from cockpit.core.board.task_basics import FINISHED
     from cockpit.core.policy.breaker import BreakerStore
     from cockpit.core.policy.dead_letters import DeadLetterQueue
+    from cockpit.core.records.basics import FINISHED
 
     if summaries is None:
         summaries = board.summaries()
@@ -431,7 +433,7 @@ def _task_command(kind: str, **extra: Any):
 
 def _decision_store(board: Blackboard):
     from cockpit.core.board.decisions import DecisionStore
-    from cockpit.core.board.task_basics import utc_now
+    from cockpit.core.records.basics import utc_now
 
     return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
 

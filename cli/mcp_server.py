@@ -40,12 +40,14 @@ from cockpit.core.board.blackboard import (
     match_task_ref,
 )
 from cockpit.core.board.decisions import DecisionCard, DecisionError, DecisionStore, parse_card_id
-from cockpit.core.board.task_state import TaskState, utc_now
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.commands import CommandError, submit
+from cockpit.core.config import board_config
 from cockpit.core.diff_parse import parse_patch
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.errors import CockpitError
+from cockpit.core.records.basics import utc_now
+from cockpit.core.records.task import TaskState
 from cockpit.core.text import clean, clean_data
 from cockpit.core.views.task_rows import INBOX_STATUS, Submission, submissions, tool_row
 
@@ -227,7 +229,7 @@ class CockpitTools:
         board.init()
         parsed = envelope_from_mapping(envelope)
         if "lane" not in parsed.model_fields_set:
-            parsed = parsed.model_copy(update={"lane": board.config().default_lane})
+            parsed = parsed.model_copy(update={"lane": board_config(board).default_lane})
         task_id = submit(board, parsed)
         supervisor = self._supervisor()
         return {
@@ -333,7 +335,7 @@ class CockpitTools:
         are for the human.
         """
         self.board.require()
-        allowed = set(self.board.config().orchestrator_may_answer)
+        allowed = set(board_config(self.board).orchestrator_may_answer)
         cards = self._decisions().pending()
         return {
             "decisions": [card_dict(c, allowed) for c in cards],
@@ -360,7 +362,7 @@ class CockpitTools:
         card = store.get(card_id)
         if card is None:
             raise DecisionError(f"no decision {card_id}")
-        allowed = board.config().orchestrator_may_answer
+        allowed = board_config(board).orchestrator_may_answer
         if card.is_pending and card.trigger not in allowed:
             raise DecisionError(
                 f"{card.id} ({card.trigger}) is for the human: the orchestrator may answer only "

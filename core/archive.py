@@ -43,13 +43,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cockpit.core.atomic import atomic_write_json, fsync_dir, make_private_dirs
 from cockpit.core.board.blackboard import Blackboard, LockHeld, check_task_id, is_task_id
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
 from cockpit.core.commands import CommandError, request_supervisor
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.git.operations import open_repo, remove_worktree, worktree_git
 from cockpit.core.git.safe_command import GitOpError
 from cockpit.core.merging import read_journal
 from cockpit.core.policy.dead_letters import DeadLetterQueue
+from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.task import TaskState
 
 ARCHIVE_REQUEST = "archive"
 """The inbox request kind: the live supervisor archives on the sender's behalf."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from cockpit.core.board.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_state import WORKTREE_LANES, TaskState, TaskStatus, utc_now
+from cockpit.core.config import board_config
 from cockpit.core.envelope.model import Envelope, EnvelopeError, check_paths
 from cockpit.core.errors import RefusedError
 from cockpit.core.git.operations import (
@@ -30,6 +30,9 @@ from cockpit.core.git.operations import (
 )
 from cockpit.core.merging import land_merge, read_journal, recover_merge, run_hook
 from cockpit.core.policy.dead_letters import DeadLetterQueue
+from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.task import TaskState
+from cockpit.core.vocabulary import WORKTREE_LANES
 
 StateLookup = Callable[[str], TaskState | None]
 
@@ -57,7 +60,7 @@ def prepare_submission(board: Blackboard, envelope: Envelope) -> dict[str, Any]:
         try:
             repo = open_repo(board.repo)
             payload["base_commit"] = head_commit(repo)
-            payload["base_branch"] = board.config().base_branch or current_branch(repo)
+            payload["base_branch"] = board_config(board).base_branch or current_branch(repo)
         except GitOpError as exc:
             raise EnvelopeError(
                 "lane", f"the worktree lane needs a git repository with a commit: {exc}"
@@ -157,7 +160,9 @@ def merge(board: Blackboard, state: TaskState) -> str:
         raise CommandError(f"task {state.id} has no base branch (it was submitted on a detached HEAD)")
     repo = open_repo(board.repo)
     message = f"Merge cockpit task {state.id}: {state.title}"
-    run_hooks = bool(board.config().trusted("merge_runs_hooks"))  # refused from an untrusted board config
+    run_hooks = bool(
+        board_config(board).trusted("merge_runs_hooks")
+    )  # refused from an untrusted board config
     try:
         plan = plan_merge(repo, state.branch, state.base_branch, message)
         if isinstance(plan, MergePlan) and run_hooks and plan.checkout is not None:

@@ -11,6 +11,7 @@ import re
 import tomllib
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -29,6 +30,9 @@ from cockpit.core.policy.budgets import BudgetConfig
 from cockpit.core.policy.effort import EffortPolicyConfig
 from cockpit.core.trust import is_trusted, user_config_path
 from cockpit.core.vocabulary import DEFAULT_LANE, Lane
+
+if TYPE_CHECKING:
+    from cockpit.core.board.blackboard import Blackboard
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
 _TRIGGER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -163,6 +167,11 @@ def _merge(base: dict[str, object], top: dict[str, object]) -> dict[str, object]
         below = out.get(key)
         out[key] = _merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
     return out
+
+
+def board_config(board: Blackboard) -> ProjectConfig:
+    """The config of ``board`` (its ``config.toml`` over the user's): :func:`load_config`."""
+    return load_config(board.root / "config.toml")
 
 
 def load_config(path: Path, *, user_path: Path | None = None) -> ProjectConfig:

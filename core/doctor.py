@@ -11,7 +11,7 @@ from pathlib import Path
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.codex.binary import PINNED_VERSION, CodexNotFound, find_codex
 from cockpit.core.codex.confinement import exec_overrides
-from cockpit.core.config import ConfigError, UntrustedSetting
+from cockpit.core.config import ConfigError, UntrustedSetting, board_config
 
 
 @dataclass
@@ -81,7 +81,7 @@ def run_checks(repo: Path, *, check_sandbox: bool = True) -> list[Check]:
     board = Blackboard(repo)
     config_bin = None
     try:
-        config = board.config()
+        config = board_config(board)
         for field, path in config.untrusted_settings.items():
             checks.append(Check("trust", False, str(UntrustedSetting(field, path))))
         config_bin = None if "codex_bin" in config.untrusted_settings else config.codex_bin

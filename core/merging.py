@@ -22,7 +22,6 @@ from pydantic import BaseModel, ValidationError
 
 from cockpit.core.atomic import atomic_write_json, fsync_dir
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.git.operations import (
     GitOpError,
@@ -36,6 +35,8 @@ from cockpit.core.git.operations import (
     worktree_git,
 )
 from cockpit.core.git.safe_command import Git
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 
 JOURNAL_FILE = "merge-journal.json"
 LOCK_CLOCK_SLACK_S = 1.0  # coarse file timestamps: a lock this much older than the journal is still ours

@@ -15,9 +15,9 @@ from git import Repo
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import render_markdown
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import run_task_command, submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.repo import make_demo_repo

@@ -18,7 +18,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.views.lane_rows import FOLD
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import Attempt, Signals, TaskState, TaskStatus, utc_now
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.codex.exec_events import Usage
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.basics import Signals, TaskStatus, utc_now
+from cockpit.core.records.task import TaskState
 
 EVENTS = (
     '{"type":"thread.started","thread_id":"th-1"}\n'

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from cockpit.core.board.task_state import Signals, TaskStatus
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.policy.retry import GATE_AFTER_FAILED_ATTEMPTS
+from cockpit.core.records.basics import Signals, TaskStatus
 from cockpit.core.usage.windows import UsageWindows
 from cockpit.core.views.board import BoardSnapshot
 

@@ -10,8 +10,10 @@ from typing import Any
 
 from cockpit.core.atomic import atomic_write_text
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import DiffStat, TaskState, TaskStatus
 from cockpit.core.git.operations import commit_all, create_worktree, diff_against, open_repo, task_branch
+from cockpit.core.records.attempt import DiffStat
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 
 
 def make_review_task(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState
+from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
 
 

@@ -28,10 +28,10 @@ from textual.worker import Worker, WorkerState
 
 from cockpit.core.board.blackboard import Blackboard, LockHeld, UnknownTask
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
-from cockpit.core.board.task_state import TaskStatus, utc_now
-from cockpit.core.config import ConfigError
+from cockpit.core.config import ConfigError, board_config
 from cockpit.core.errors import CockpitError
 from cockpit.core.git.safe_command import GitOpError, head_branch
+from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.views.board import BoardSnapshot, BoardView
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.palette import binding_commands
@@ -127,7 +127,7 @@ class CockpitApp(App[None]):
 
     def on_mount(self) -> None:
         try:
-            self.set_keymap(self.board.config().keys)
+            self.set_keymap(board_config(self.board).keys)
         except ConfigError as exc:
             self.notify(str(exc), title="config", severity="error", timeout=30)
         self.push_screen(MainScreen(str(self.board.repo), self.branch, clock=self.clock))

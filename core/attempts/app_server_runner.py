@@ -6,12 +6,12 @@ interrupt the turn. It starts the app-server, initializes, starts (or resumes) t
 turn with the prompt. Every line the server sends is appended unchanged to ``events.jsonl`` (the supervisor
 tails it like exec output); the lines the runner sends go to ``sent.jsonl``.
 
-Approval requests become decision cards (trigger ``codex_approval``) on the board. The runner polls the
-card and answers the server when someone resolves it; when the request stops mattering first (the
-server resolved it, or the turn ended) it withdraws the card. Signals: SIGINT cancels (``turn/interrupt``,
-then shutdown), SIGTERM/SIGHUP stop, SIGUSR1 is the watchdog's stop; at the hard wall-clock cap the turn
-is interrupted and the server closed. At the end it writes ``last-message.md`` and ``exit.json``
-(see :class:`cockpit.core.board.exit_info.ExitInfo`): code 0 only after a completed turn and a clean shutdown.
+Approval requests become decision cards (trigger ``codex_approval``) on the board. The runner polls the card
+and answers the server when someone resolves it; when the request stops mattering first (the server resolved
+it, or the turn ended) it withdraws the card. Signals: SIGINT cancels (``turn/interrupt``, then shutdown),
+SIGTERM/SIGHUP stop, SIGUSR1 is the watchdog's stop; at the hard wall-clock cap the turn is interrupted and
+the server closed. At the end it writes ``last-message.md`` and ``exit.json`` (see
+:class:`cockpit.core.records.exit_info.ExitInfo`): code 0 only after a completed turn and a clean shutdown.
 
 Known upstream failure modes are contained:
 

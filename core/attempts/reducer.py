@@ -24,8 +24,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from pydantic import BaseModel, Field
-
 from cockpit.core.codex.exec_events import (
     AgentMessageItem,
     CodexEvent,
@@ -50,10 +48,10 @@ from cockpit.core.codex.exec_events import (
     UnknownItem,
     Usage,
 )
-from cockpit.core.diff_parse import count_patch
-from cockpit.core.text import CleanText, clean
+from cockpit.core.records.attempt import AttemptProgress, LiveDiff
+from cockpit.core.text import clean
 
-__all__ = ["AttemptProgress", "AttemptReducer", "LiveDiff"]
+__all__ = ["AttemptReducer"]
 
 APP_USAGE_METHOD: Final = "thread/tokenUsage/updated"
 APPROVAL_REQUESTS: Final = frozenset(
@@ -67,50 +65,6 @@ MAX_ERRORS: Final = 20
 MAX_UNKNOWN_TYPES: Final = 50
 MAX_MESSAGE_CHARS: Final = 4000
 MAX_ERROR_CHARS: Final = 1000
-MAX_LIVE_DIFF_PATHS: Final = 50
-
-
-class LiveDiff(BaseModel):
-    """Counts of a running turn's diff (the diff itself is written beside the attempt as ``turn.diff``)."""
-
-    files: int = 0
-    insertions: int = 0
-    deletions: int = 0
-    paths: list[CleanText] = Field(default_factory=list)  # at most :data:`MAX_LIVE_DIFF_PATHS`
-
-    @classmethod
-    def of(cls, patch: str) -> LiveDiff:
-        counts = count_patch(patch, MAX_LIVE_DIFF_PATHS)
-        return cls(files=counts.files, insertions=counts.added, deletions=counts.removed, paths=counts.paths)
-
-
-class AttemptProgress(BaseModel):
-    """What one attempt's event stream has shown so far (persisted in ``state.json``)."""
-
-    thread_id: str | None = None  # set once a turn has started in the thread: resumable
-    events: int = 0
-    turns_started: int = 0
-    turns_completed: int = 0
-    turn_completed: bool = False
-    turn_failed: CleanText | None = None
-    usage: Usage | None = None
-    commands: int = 0
-    commands_failed: int = 0
-    commands_running: int = 0
-    file_changes: list[CleanText] = Field(default_factory=list)
-    file_changes_truncated: int = 0
-    agent_messages: int = 0
-    last_agent_message: CleanText | None = None
-    reasoning_items: int = 0
-    errors: list[CleanText] = Field(default_factory=list)
-    error_events: int = 0
-    unknown_events: int = 0
-    unknown_types: list[CleanText] = Field(default_factory=list)
-    todo: list[dict[str, Any]] | None = None
-    user_input_requests: int = 0
-    parse_errors: int = 0
-    awaiting_approval: CleanText | None = None  # what Codex asks while it waits for an answer (mcp lane)
-    live_diff: LiveDiff | None = None  # the running turn's diff so far (mcp lane: ``turn/diff/updated``)
 
 
 class AttemptReducer:

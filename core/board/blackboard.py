@@ -31,17 +31,16 @@ from cockpit.core.atomic import (
     private_opener,
 )
 from cockpit.core.board.home import BoardMoveRefused, board_root_for, migrate_legacy_board
-from cockpit.core.board.task_basics import utc_now
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.errors import InputError, RefusedError
+from cockpit.core.records.basics import utc_now
 from cockpit.core.text import strip_control
 
 if TYPE_CHECKING:  # imported where used: listing tasks needs none of these models
     from cockpit.core.board.task_index import TaskIndex
-    from cockpit.core.board.task_state import TaskState
     from cockpit.core.board.task_summary import TaskSummary
-    from cockpit.core.config import ProjectConfig
     from cockpit.core.envelope.model import Envelope
+    from cockpit.core.records.task import TaskState
 
 _SUBDIRS = (
     "inbox",
@@ -253,11 +252,6 @@ class Blackboard:
         if not self.exists:
             raise BlackboardError(f"no blackboard at {self.root}; run `cockpit init` first")
 
-    def config(self) -> ProjectConfig:
-        from cockpit.core.config import load_config
-
-        return load_config(self.root / "config.toml")
-
     def task_dir(self, task_id: str) -> Path:
         """A task's directory; an id of any other shape is refused (:class:`InvalidId`), never joined."""
         return self.root / "tasks" / check_task_id(task_id)
@@ -459,7 +453,7 @@ class Blackboard:
         data = self._read_json(path)
         if data is None:
             return None
-        from cockpit.core.board.task_state import TaskState
+        from cockpit.core.records.task import TaskState
 
         try:
             return TaskState.model_validate(data)

@@ -13,7 +13,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from cockpit.core.atomic import atomic_write_json
-from cockpit.core.board.task_state import Attempt, TaskState, utc_now
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.basics import utc_now
+from cockpit.core.records.task import TaskState
 
 MAX_ERROR_LOG = 20
 MAX_DIGEST_CHARS = 2000

@@ -32,8 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.home import board_root_for
-from cockpit.core.board.task_state import utc_now
 from cockpit.core.errors import InputError
+from cockpit.core.records.basics import utc_now
 from cockpit.core.text import clean
 
 TURN_COMPLETE: Final = "agent-turn-complete"

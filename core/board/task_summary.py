@@ -1,8 +1,8 @@
 """A task's summary: the few fields every list of tasks shows (a lane card, a ``status`` row, the
 header's counts), small enough to keep tens of thousands in memory and to read without the task's full
-state. Built from a :class:`~cockpit.core.board.task_state.TaskState` by its one writer; worker-derived
+state. Built from a :class:`~cockpit.core.records.task.TaskState` by its one writer; worker-derived
 text in it is already cleaned (it comes from cleaned state fields). Reading summaries imports no more
-than :mod:`cockpit.core.board.task_basics`: the full state's models are imported by
+than :mod:`cockpit.core.records.basics`: the full state's models are imported by
 :meth:`TaskSummary.of` alone."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from cockpit.core.board.task_basics import Signals, TaskStatus, Usage
+from cockpit.core.records.basics import Signals, TaskStatus, Usage
 
 if TYPE_CHECKING:
-    from cockpit.core.board.task_state import TaskState
+    from cockpit.core.records.task import TaskState
 
 
 class TaskSummary(BaseModel):
@@ -44,10 +44,12 @@ class TaskSummary(BaseModel):
 
     @classmethod
     def of(cls, state: TaskState) -> TaskSummary:
-        from cockpit.core.policy.retry import GATE_AFTER_FAILED_ATTEMPTS, max_attempts_for
+        from cockpit.core.records.attempt import DEFAULT_ATTEMPT_LIMIT
 
         last = state.last_attempt
-        limit = max_attempts_for(last.failure) if last and last.failure else GATE_AFTER_FAILED_ATTEMPTS
+        failure = last.failure if last else None
+        # The retry policy stores its limit on the failure it classifies (older records lack it).
+        limit = failure.max_attempts if failure and failure.max_attempts else DEFAULT_ATTEMPT_LIMIT
         asking = last.progress.awaiting_approval if last and state.status == TaskStatus.RUNNING else None
         return cls(
             id=state.id,

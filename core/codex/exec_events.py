@@ -30,8 +30,8 @@ from pydantic import (
     ValidationError,
 )
 
-from cockpit.core.board.task_basics import Usage  # defined with the task's other small value types
 from cockpit.core.errors import CodexError
+from cockpit.core.records.basics import Usage  # defined with the task's other small value types
 
 __all__ = [
     "AgentMessageItem",

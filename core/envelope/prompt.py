@@ -11,9 +11,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Literal
-
-from pydantic import BaseModel
 
 from cockpit.core.envelope.model import (
     DEFAULT_OUTPUT_PROTOCOL,
@@ -23,12 +20,11 @@ from cockpit.core.envelope.model import (
     Envelope,
     InputRef,
 )
-from cockpit.core.text import CleanText, strip_control
+from cockpit.core.records.attempt import Outcome, OutcomeStatus
+from cockpit.core.text import strip_control
 
 __all__ = [
     "MAX_PROMPT_TOKENS",
-    "Outcome",
-    "OutcomeStatus",
     "estimate_tokens",
     "parse_outcome",
     "render_followup_prompt",
@@ -49,8 +45,6 @@ _PATH_CHARS = 300
 _SUMMARY_CHARS = 200
 _FEEDBACK_CHARS = 12000
 _TRUNCATED = " … [truncated]"
-
-OutcomeStatus = Literal["COMPLETED", "FAILED", "BLOCKED"]
 
 
 def estimate_tokens(text: str) -> int:
@@ -271,17 +265,6 @@ def render_followup_prompt(
 
 
 # ----------------------------------------------------------------------------------------- outcome
-
-
-class Outcome(BaseModel):
-    """The worker's declared result: the status word of its first line and the rest of that line.
-
-    ``status`` is ``None`` when the first non-empty line does not follow the protocol; ``detail`` then
-    holds that line as written.
-    """
-
-    status: OutcomeStatus | None
-    detail: CleanText
 
 
 _WRAP = r"(?:\*\*|__|`|\*|_)?"

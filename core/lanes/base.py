@@ -6,8 +6,9 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.errors import RefusedError
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 
 
 class LaneNotBuilt(RefusedError, RuntimeError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.lanes.base import Lane
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 
 
 class LocalLane(Lane):

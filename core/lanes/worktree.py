@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cockpit.core.atomic import atomic_write_text
-from cockpit.core.board.task_state import DiffStat, TaskState, TaskStatus
 from cockpit.core.git.operations import (
     commit_all,
     create_worktree,
@@ -20,6 +19,9 @@ from cockpit.core.git.operations import (
     task_branch,
 )
 from cockpit.core.lanes.base import Lane
+from cockpit.core.records.attempt import DiffStat
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 
 
 class WorktreeLane(Lane):

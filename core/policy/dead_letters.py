@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.policy.breaker import BreakerState, OnCorrupt, set_aside
-from cockpit.core.policy.failures import ErrorType
+from cockpit.core.records.attempt import ErrorType
 
 
 class Priority(StrEnum):

@@ -19,24 +19,20 @@ import signal
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
-from cockpit.core.text import CleanText, clean
+from cockpit.core.records.attempt import ErrorType, Failure, FailureCode
+from cockpit.core.text import clean
 
 if TYPE_CHECKING:  # annotations only: a reader of stored failures needs none of these models
-    from cockpit.core.attempts.reducer import AttemptProgress
-    from cockpit.core.board.exit_info import ExitInfo
-    from cockpit.core.envelope.prompt import Outcome
+    from cockpit.core.records.attempt import AttemptProgress, Outcome
+    from cockpit.core.records.exit_info import ExitInfo
 
 __all__ = [
     "CATASTROPHIC_CONSECUTIVE_FAILURES",
-    "ErrorType",
-    "Failure",
-    "FailureCode",
     "StructuredErrorEvent",
     "acceptance_failure",
     "classify",
@@ -51,41 +47,6 @@ CATASTROPHIC_CONSECUTIVE_FAILURES: Final = 5
 ROLLOUT_TAIL_BYTES: Final = 256 * 1024
 MAX_MESSAGE_CHARS: Final = 2000
 MAX_SIGNATURE_CHARS: Final = 200
-
-
-class ErrorType(StrEnum):
-    """The playbook's error classes (§12)."""
-
-    TRANSIENT = "transient"
-    AUTH = "auth"
-    LOGIC = "logic"
-    STATE = "state"
-    CATASTROPHIC = "catastrophic"
-
-
-class FailureCode(StrEnum):
-    """A stable short kind of failure, independent of the exact wording Codex used."""
-
-    HTTP_429 = "http_429"
-    USAGE_LIMIT = "usage_limit"
-    HTTP_5XX = "http_5xx"
-    STREAM_DROPPED = "stream_dropped"
-    STREAM_STALLED = "stream_stalled"
-    CONNECTION_REFUSED = "connection_refused"
-    TIMEOUT = "timeout"  # the cockpit's own hard wall-clock cap
-    AUTH_401 = "auth_401"
-    AUTH_403 = "auth_403"
-    MISSING_API_KEY = "missing_api_key"
-    BAD_REQUEST_400 = "bad_request_400"
-    CONTEXT_LENGTH = "context_length"
-    WORKER_FAILED = "worker_failed"
-    WORKER_BLOCKED = "worker_blocked"
-    ACCEPTANCE_NOT_MET = "acceptance_not_met"
-    KILLED = "killed"  # by a signal the cockpit did not send
-    INTERRUPTED = "interrupted"  # SIGINT / cancelled
-    LOST = "lost"  # the runner vanished
-    NO_FINAL_MESSAGE = "no_final_message"
-    UNKNOWN = "unknown"
 
 
 _C = FailureCode
@@ -160,20 +121,6 @@ _SUGGESTION: Final[dict[FailureCode, str]] = {
     _C.NO_FINAL_MESSAGE: "the worker ended without a final message; retrying with the output protocol",
     _C.UNKNOWN: "unrecognised failure; read the attempt's stderr.log and events.jsonl",
 }
-
-
-class Failure(BaseModel):
-    """Why one attempt failed, as far as the cockpit can tell."""
-
-    error_type: ErrorType
-    code: FailureCode
-    message: CleanText
-    http_status: int | None = None
-    retryable: bool
-    trips_breaker: bool
-    suggestion: CleanText
-    signature: CleanText
-    resets_at: float | None = None
 
 
 # --------------------------------------------------------------------------------------------- messages

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.core.board.decisions import DecisionCard, DecisionOption, DecisionStore
-from cockpit.core.board.task_state import WORKTREE_LANES, TaskState
+from cockpit.core.records.task import TaskState
+from cockpit.core.vocabulary import WORKTREE_LANES
 
 
 @dataclass(frozen=True)

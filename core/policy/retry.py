@@ -16,7 +16,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel
 
-from cockpit.core.policy.failures import ErrorType, Failure, FailureCode
+from cockpit.core.records.attempt import DEFAULT_ATTEMPT_LIMIT, ErrorType, Failure, FailureCode
 
 __all__ = [
     "BACKOFF_CODES",
@@ -64,7 +64,7 @@ LOGIC_MAX_RETRIES: Final = 2
 STATE_MAX_RETRIES: Final = 1
 STATE_RETRY_DELAY_S: Final = 5.0
 # Any failure that is not transient gates the task once it has failed this many times.
-GATE_AFTER_FAILED_ATTEMPTS: Final = 3
+GATE_AFTER_FAILED_ATTEMPTS: Final = DEFAULT_ATTEMPT_LIMIT
 # A transient dead letter becomes eligible for the sweep after this long.
 DEAD_LETTER_RETRY_AFTER_S: Final = 900.0
 

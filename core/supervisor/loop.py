@@ -55,16 +55,14 @@ from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.board.blackboard import Blackboard, BlackboardError, InboxItem, is_request_id, is_task_id
 from cockpit.core.board.checkpoint import build_checkpoint, resume_digest, write_checkpoint
 from cockpit.core.board.decisions import DecisionError, DecisionStore
-from cockpit.core.board.exit_info import ExitInfo
 from cockpit.core.board.task_index import Mark, scan_summaries
-from cockpit.core.board.task_state import WORKTREE_LANES, Attempt, Signals, TaskState, TaskStatus, utc_now
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.codex.binary import CodexBinary, find_codex
 from cockpit.core.codex.confinement import confinement_problem, exec_overrides, trusted_places
 from cockpit.core.codex.exec_command import plan_for
 from cockpit.core.codex.exec_events import CodexEvent, RateLimitsUpdated
 from cockpit.core.commands import CommandError, apply_command, request_expired
-from cockpit.core.config import ConfigError
+from cockpit.core.config import ConfigError, board_config
 from cockpit.core.envelope.model import Envelope, requested_escalations
 from cockpit.core.envelope.prompt import parse_outcome, render_followup_prompt, render_prompt
 from cockpit.core.git.operations import GitOpError, clear_stale_index_locks
@@ -77,10 +75,15 @@ from cockpit.core.policy.effort import choose_effort_for
 from cockpit.core.policy.failures import error_event, start_failure
 from cockpit.core.policy.gates import escalation_gate, open_gate, weekly_budget_gate
 from cockpit.core.policy.retry import max_attempts_for
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.basics import Signals, TaskStatus, utc_now
+from cockpit.core.records.exit_info import ExitInfo
+from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.settlement import Settler
 from cockpit.core.usage.ledger import Ledger, usage_report
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, record_live
 from cockpit.core.usage.windows import RolloutWatcher, codex_homes_from
+from cockpit.core.vocabulary import WORKTREE_LANES
 
 PERSIST_EVERY_S = 1.0
 RUNNER_LOST_GRACE_S = 2.0
@@ -145,7 +148,7 @@ class Supervisor:
         on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.board = board
-        self.config = board.config()
+        self.config = board_config(board)
         self.codex = codex or find_codex(self._codex_bin_setting(), board.repo)
         self.env = env or {}
         self.clock = clock

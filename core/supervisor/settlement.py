@@ -18,7 +18,6 @@ from pathlib import Path
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.checkpoint import build_checkpoint, write_checkpoint
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
-from cockpit.core.board.task_state import WORKTREE_LANES, Attempt, TaskState, TaskStatus
 from cockpit.core.commands import CommandError
 from cockpit.core.commands import merge as merge_task
 from cockpit.core.commands import reject as reject_task
@@ -29,15 +28,7 @@ from cockpit.core.lanes import Lane
 from cockpit.core.policy.breaker import BreakerState, BreakerStore
 from cockpit.core.policy.budgets import over_budget
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue, default_retry_after
-from cockpit.core.policy.failures import (
-    ErrorType,
-    Failure,
-    FailureCode,
-    acceptance_failure,
-    classify,
-    error_event,
-    rollout_error_info,
-)
+from cockpit.core.policy.failures import acceptance_failure, classify, error_event, rollout_error_info
 from cockpit.core.policy.gates import (
     Gate,
     failure_gate,
@@ -47,7 +38,11 @@ from cockpit.core.policy.gates import (
     protected_paths_gate,
 )
 from cockpit.core.policy.retry import decide, max_attempts_for
+from cockpit.core.records.attempt import Attempt, ErrorType, Failure, FailureCode
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.vocabulary import WORKTREE_LANES
 
 
 class Settler:
@@ -171,10 +166,11 @@ class Settler:
 
     def _failed(self, state: TaskState, attempt: Attempt, failure: Failure) -> None:
         history = list(state.failures)
+        max_attempts = max_attempts_for(failure)
+        failure = failure.model_copy(update={"max_attempts": max_attempts})  # kept for the task's lists
         state.failures.append(failure)
         attempt.failure = failure
         attempt.error = f"{failure.code.value}: {failure.message}"[:500]
-        max_attempts = max_attempts_for(failure)
         step = f"attempt {attempt.n - 1}" if attempt.n > 1 else "none"
         event = error_event(state.id, failure, attempt.n, max_attempts, step)
         self.board.log_event({"kind": "error", **event.model_dump(mode="json")})

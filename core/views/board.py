@@ -23,10 +23,10 @@ from typing import Generic, TypeVar
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
 from cockpit.core.board.external_sessions import ExternalSession, ExternalSessionReader
-from cockpit.core.board.task_basics import TaskStatus, utc_now
 from cockpit.core.board.task_index import TaskIndexReader
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
+from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.trust import user_config_path
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
 from cockpit.core.usage.windows import RolloutWatcher, UsageWindows, codex_homes_from
@@ -160,6 +160,12 @@ def _breakers_expire(records: list[BreakerRecord]) -> float:
     )
 
 
+def _max_workers(board: Blackboard) -> int:
+    from cockpit.core.config import board_config  # read when the config file changes, not at import
+
+    return board_config(board).max_workers
+
+
 @dataclass
 class BoardView:
     board: Blackboard
@@ -193,7 +199,7 @@ class BoardView:
             lambda: (breakers.directory,), breakers.all, clock=self.clock, expires=_breakers_expire
         )
         self._max_workers = _Gated(
-            lambda: (root / "config.toml", user_config_path()), lambda: self.board.config().max_workers
+            lambda: (root / "config.toml", user_config_path()), lambda: _max_workers(self.board)
         )
         self._external = ExternalSessionReader(self.board)  # file mtimes: wall clock
 

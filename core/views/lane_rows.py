@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.errors import InputError
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.views.board import LANE_ORDER, BoardSnapshot
 
 __all__ = [

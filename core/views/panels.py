@@ -10,20 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.config import board_config
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.policy.budgets import BudgetConfig, BudgetStatus, project_budget_status
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue
-from cockpit.core.policy.failures import ErrorType
+from cockpit.core.records.attempt import ErrorType
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.usage.ledger import Ledger, UsageReport, usage_report
-from cockpit.core.usage.windows import (
-    Credits,
-    RolloutWatcher,
-    UsageWindows,
-    Window,
-    _fmt_clock,
-    _fmt_credits,
-)
+from cockpit.core.usage.windows import Credits, RolloutWatcher, UsageWindows, Window, _fmt_clock, _fmt_credits
 
 __all__ = [
     "BreakerRow",
@@ -191,7 +185,7 @@ class UsageSummary:
 
 def usage_summary(board: Blackboard, watcher: RolloutWatcher, ledger: Ledger, now: float) -> UsageSummary:
     """Read what is new in the rollouts and the ledger (both incremental) and sum it up at ``now``."""
-    config = board.config()
+    config = board_config(board)
     tz = config.tz()
     windows = watcher.snapshot()
     report = usage_report(ledger, datetime.fromtimestamp(now, UTC), tz, week_starts_on=config.week_starts_on)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cockpit.core.board.task_basics import ACTIVE, Signals
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.records.basics import ACTIVE, Signals
 
 if TYPE_CHECKING:
     from cockpit.core.board.blackboard import Blackboard, InboxItem

@@ -20,16 +20,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cockpit.core.attempts.reducer import AttemptProgress
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.exit_info import ExitInfo
-from cockpit.core.board.task_state import Attempt, DiffStat, Signals, TaskState, TaskStatus
 from cockpit.core.codex.exec_events import Usage
-from cockpit.core.envelope.prompt import Outcome
 from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.failures import acceptance_failure, start_failure
 from cockpit.core.policy.gates import failure_gate, open_gate
+from cockpit.core.records.attempt import Attempt, AttemptProgress, DiffStat, Outcome
+from cockpit.core.records.basics import Signals, TaskStatus
+from cockpit.core.records.exit_info import ExitInfo
+from cockpit.core.records.task import TaskState
 
 LANES = ("local", "worktree", "worktree", "mcp", "cloud")
 # (status, weight): a long-lived board is mostly finished work.

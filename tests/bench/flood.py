@@ -80,8 +80,10 @@ from flood_codex import event_line
 from pty_app import Chunk, ProcStats, PtyApp, cockpit_argv
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import Attempt, TaskState, TaskStatus
 from cockpit.core.envelope.model import Envelope
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 
 TASKS = (("flood-a", "a", "local"), ("flood-b", "b", "worktree"), ("flood-c", "c", "local"))
 STAND_IN = Path(__file__).resolve().parent / "flood_codex.py"

@@ -45,8 +45,8 @@ from board_stub import T0, StubView, history, summary
 from textual.pilot import Pilot
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.codex.exec_events import Usage
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.views.board import BoardSnapshot
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen

@@ -53,9 +53,10 @@ import textual
 from pty_app import PtyApp, cockpit_argv
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.commands import run_task_command, submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.headless import DEMO_TASKS, SCENARIOS

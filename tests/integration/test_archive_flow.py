@@ -18,7 +18,7 @@ import pytest
 from archive_helpers import put_task, tree
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.records.basics import TaskStatus
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 CRASH_POINTS = (

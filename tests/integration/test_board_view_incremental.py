@@ -27,14 +27,17 @@ from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.board.task_index import TASK_INDEX_FILE, scan_summaries
-from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
+from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.gates import failure_gate, open_gate
+from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.core.text import clean_data
 from cockpit.core.usage.windows import RolloutWatcher
 from cockpit.core.views import board as board_view_module
 from cockpit.core.views.board import LANE_ORDER, BoardSnapshot, BoardView, TaskCounts
+from cockpit.core.views.task_rows import status_row
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 STATUSES = list(TaskStatus)
@@ -276,7 +279,7 @@ def cockpit_out(*args: str) -> str:
 
 def rows_before(board: Blackboard) -> list[dict[str, object]]:
     """The rows ``status`` showed before the index: every state file read and validated."""
-    rows: list[dict[str, object]] = [s.summary() for s in board.states()]
+    rows: list[dict[str, object]] = [status_row(TaskSummary.of(s)) for s in board.states()]
     for item in board.inbox():
         env = item.data["envelope"]
         rows.append(

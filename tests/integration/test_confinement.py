@@ -25,9 +25,9 @@ from supervisor_helpers import SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.trust import trust_store_path, user_config_path
 from cockpit.demo.scripted_model import ScriptedModel
 

@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 from codex_helpers import CompletedRun, codex_exec_argv, run_codex_exec
 
-from cockpit.core.attempts.reducer import AttemptProgress, AttemptReducer
+from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
-from cockpit.core.board.exit_info import ExitInfo
 from cockpit.core.envelope.prompt import parse_outcome
-from cockpit.core.policy.failures import ErrorType, Failure, FailureCode, classify, rollout_error_info
+from cockpit.core.policy.failures import classify, rollout_error_info
 from cockpit.core.policy.retry import decide
+from cockpit.core.records.attempt import AttemptProgress, ErrorType, Failure, FailureCode
+from cockpit.core.records.exit_info import ExitInfo
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 

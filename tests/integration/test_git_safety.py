@@ -18,12 +18,13 @@ import pytest
 from git import Repo
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.config import UntrustedSetting
 from cockpit.core.git.operations import head_commit, open_repo
 from cockpit.core.lanes.worktree import WorktreeLane
 from cockpit.core.merging import journal_path, recover_merge
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.core.trust import trust
 
 COCKPIT = Path(sys.executable).parent / "cockpit"

@@ -14,9 +14,9 @@ from supervisor_helpers import SupervisorThread
 
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

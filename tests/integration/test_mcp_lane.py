@@ -20,10 +20,10 @@ from supervisor_helpers import SupervisorThread, any_processes
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
-from cockpit.core.board.exit_info import ExitInfo
-from cockpit.core.board.task_state import TaskState
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.exit_info import ExitInfo
+from cockpit.core.records.task import TaskState
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

@@ -31,11 +31,11 @@ from supervisor_helpers import SupervisorThread, any_processes, processes_with_m
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.exit_info import ExitInfo
 from cockpit.core.codex.app_server.client import RECOVERED_FROM, AppServerClient, AppServerError
 from cockpit.core.codex.exec_events import parse_event_line
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.exit_info import ExitInfo
 from cockpit.demo.scripted_model import ScriptedModel
 
 FAKE_SERVER = Path(__file__).resolve().parent.parent / "fake_app_server.py"

@@ -21,10 +21,11 @@ from supervisor_helpers import SupervisorThread
 from cockpit.core.archive import ArchiveSelection, run_archive
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
-from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.policy.gates import failure_gate, merge_gate, open_gate
+from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.task import TaskState
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 COCKPIT = Path(sys.executable).parent / "cockpit"

@@ -18,10 +18,10 @@ from supervisor_helpers import ShiftedClock, SupervisorThread, any_processes, co
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.commands import run_task_command, submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.policy.dead_letters import DeadLetterQueue
+from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
 pytestmark = pytest.mark.codex

@@ -10,9 +10,9 @@ from scripted_steps import say, scenario
 from supervisor_helpers import SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.supervisor import loop as supervisor_module
 from cockpit.demo.scripted_model import ScriptedModel
 

@@ -14,9 +14,11 @@ from git import Repo
 from supervisor_helpers import SupervisorThread, any_processes, codex_processes
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.commands import CommandError, run_task_command, submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.views.task_rows import status_row
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 
@@ -86,7 +88,7 @@ def test_happy_path_local_three_signals_and_ledger(repo: Path, scripted_model: S
     exit_info = json.loads((attempt_dir / "exit.json").read_text())
     assert exit_info["code"] == 0 and not exit_info["timed_out"]
     assert (attempt_dir / "last-message.md").read_text().startswith("COMPLETED:")
-    row = state.summary()
+    row = status_row(TaskSummary.of(state))
     assert set(row) >= {"id", "lane", "state", "attempts", "thread_id", "signals", "usage"}
 
 

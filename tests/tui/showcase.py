@@ -15,10 +15,12 @@ from pathlib import Path
 
 from review_helpers import make_review_task
 
-import cockpit.core.board.task_state as state_module
+import cockpit.core.records.task as state_module
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
-from cockpit.core.board.task_state import Attempt, Signals, TaskState, TaskStatus, Usage
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.basics import Signals, TaskStatus, Usage
+from cockpit.core.records.task import TaskState
 from cockpit.demo.repo import make_demo_repo
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)

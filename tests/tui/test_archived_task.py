@@ -12,7 +12,7 @@ from pilot_helpers import pane_listing, until
 
 from cockpit.core.archive import ArchiveSelection, archive_tasks
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.records.basics import TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.event_log import EventLog

@@ -15,9 +15,9 @@ from textual.pilot import Pilot
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_state import TaskStatus, utc_now
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.demo.scripted_model import ScriptedModel
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.confirm_modal import ConfirmModal

@@ -10,7 +10,7 @@ from pilot_helpers import until
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
-from cockpit.core.board.task_state import TaskState
+from cockpit.core.records.task import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.records.basics import TaskStatus
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal

@@ -10,8 +10,8 @@ from pilot_helpers import select_task
 from review_helpers import make_review_task
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.git.operations import task_branch
+from cockpit.core.records.basics import TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import DiffScreen, FeedbackModal
 from cockpit.tui.widgets.diff_view import DiffView

@@ -21,9 +21,9 @@ from scripted_steps import say, scenario
 from supervisor_helpers import SupervisorThread, any_processes, codex_processes
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.supervisor import loop as supervisor_module
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.demo.scripted_model import ScriptedModel

@@ -9,7 +9,8 @@ from pilot_helpers import pane_listing, select_task, until
 from test_diff_screen import TASK, review_task
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.diff_screen import DiffScreen

@@ -17,7 +17,8 @@ from textual import events
 from textual.geometry import Region
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.core.views.lane_rows import FOLD
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen

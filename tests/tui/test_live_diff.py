@@ -14,9 +14,10 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from cockpit.core.atomic import atomic_write_text
-from cockpit.core.attempts.reducer import LiveDiff
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import Attempt, TaskState, TaskStatus
+from cockpit.core.records.attempt import Attempt, LiveDiff
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import SYNC_READ_BYTES, DiffScreen, FileList, LiveDiffScreen
 from cockpit.tui.screens.task_screen import TaskScreen

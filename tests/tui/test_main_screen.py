@@ -11,7 +11,9 @@ from pilot_helpers import card_shown, pane_listing, shown, until
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
-from cockpit.core.board.task_state import Attempt, Signals, TaskState, TaskStatus
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.basics import Signals, TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.widgets.cockpit_header import CockpitHeader

@@ -15,10 +15,11 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.dead_letters import ARCHIVE_AFTER_S, DeadLetter, DeadLetterQueue, Priority
-from cockpit.core.policy.failures import ErrorType
+from cockpit.core.records.attempt import ErrorType
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.breakers_screen import BreakersScreen
 from cockpit.tui.screens.dead_letters_screen import DeadLettersScreen

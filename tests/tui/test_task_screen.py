@@ -10,9 +10,11 @@ from pathlib import Path
 from pilot_helpers import card_shown
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import Attempt, Signals, TaskState, TaskStatus
 from cockpit.core.codex.exec_events import Usage
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.basics import Signals, TaskStatus
+from cockpit.core.records.task import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen

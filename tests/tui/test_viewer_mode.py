@@ -10,7 +10,7 @@ from pilot_helpers import until
 from supervisor_helpers import SupervisorThread
 from test_diff_screen import TASK, review_task
 
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.records.basics import TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.widgets.cockpit_header import CockpitHeader

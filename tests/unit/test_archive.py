@@ -31,15 +31,16 @@ from cockpit.core.archive import (
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard, UnknownTask
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
 from cockpit.core.commands import prepare_submission
 from cockpit.core.config import ConfigError, load_config
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.git.operations import create_worktree, open_repo
 from cockpit.core.merging import journal_path
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue
-from cockpit.core.policy.failures import ErrorType
 from cockpit.core.policy.gates import failure_gate, open_gate
+from cockpit.core.records.attempt import ErrorType
+from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.core.views.panels import dead_letter_rows
 

@@ -23,9 +23,9 @@ from cockpit.core.board.blackboard import (
     is_task_id,
     match_task_ref,
 )
-from cockpit.core.board.task_state import TaskState
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.task import TaskState
 
 
 def test_init_is_idempotent_and_outside_the_working_tree(repo: Path) -> None:

@@ -24,14 +24,14 @@ from cockpit.cli.main import main
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.checkpoint import Checkpoint
 from cockpit.core.board.decisions import DecisionCard, render_markdown
-from cockpit.core.board.exit_info import ExitInfo
 from cockpit.core.board.task_index import IndexHeader, parse_record
-from cockpit.core.board.task_state import TaskState
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.codex.exec_events import UnknownEvent, parse_event_line
 from cockpit.core.envelope.model import Envelope
 from cockpit.core.policy.breaker import BreakerRecord
 from cockpit.core.policy.dead_letters import DeadLetter
+from cockpit.core.records.exit_info import ExitInfo
+from cockpit.core.records.task import TaskState
 from cockpit.core.usage.ledger import LedgerRow
 from cockpit.core.views.task_rows import status_row
 

@@ -14,8 +14,9 @@ from git import Repo
 
 from cockpit.core.board.blackboard import Blackboard, BlackboardError
 from cockpit.core.board.home import board_root_for, state_home
-from cockpit.core.board.task_state import TaskState
 from cockpit.core.codex.confinement import confinement_problem, trusted_places
+from cockpit.core.config import board_config
+from cockpit.core.records.task import TaskState
 from cockpit.core.trust import user_config_dir
 from cockpit.demo.repo import make_demo_repo
 
@@ -76,7 +77,7 @@ def test_a_legacy_board_moves_into_the_git_dir_with_its_worktrees(tmp_path: Path
     old, _ = legacy_board_with_a_worktree(repo)
     board = Blackboard(repo)
     assert not old.exists()
-    assert board.config().max_workers == 2
+    assert board_config(board).max_workers == 2
     state = board.read_state("old-task-1a2b")
     assert state is not None and state.worktree == str(board.worktree_path("old-task-1a2b"))
     assert (board.worktree_path("old-task-1a2b") / "work.txt").read_text() == "in progress\n"
@@ -115,7 +116,7 @@ def test_a_tracked_cockpit_dir_from_the_repository_is_never_adopted(tmp_path: Pa
     board = Blackboard(repo)
     board.init()
     assert shipped.is_dir()  # left where the repository put it
-    config = board.config()
+    config = board_config(board)
     assert config.max_workers == 3 and config.codex_bin is None
 
 

@@ -97,7 +97,8 @@ def test_malformed_task_refs_exit_2_with_one_line_and_touch_nothing(
     repo: Path, args: tuple[str, ...], problem: str | None
 ) -> None:
     from cockpit.core.board.blackboard import Blackboard
-    from cockpit.core.board.task_state import TaskState, TaskStatus
+    from cockpit.core.records.basics import TaskStatus
+    from cockpit.core.records.task import TaskState
 
     board = Blackboard(repo)
     board.write_state(TaskState(id="only-task-0001", lane="local", title="only", status=TaskStatus.QUEUED))

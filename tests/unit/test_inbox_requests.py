@@ -20,9 +20,10 @@ from supervisor_helpers import SupervisorThread
 from cockpit.cli import main as cli
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import TaskState, TaskStatus, utc_now
 from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
 
 

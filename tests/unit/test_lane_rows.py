@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from board_stub import T0, history, snapshot, summary
 
-from cockpit.core.board.task_state import TaskStatus
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.views.lane_rows import FOLD, BoardLanes, FilterError, LaneFilter, LaneRows, fold_label
 
 S = TaskStatus

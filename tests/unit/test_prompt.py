@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from cockpit.core.envelope.model import Envelope, check_paths, envelope_from_mapping, load_envelope
 from cockpit.core.envelope.prompt import (
     MAX_PROMPT_TOKENS,
-    Outcome,
     estimate_tokens,
     parse_outcome,
     render_followup_prompt,
     render_prompt,
 )
+from cockpit.core.records.attempt import Outcome
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "envelopes"
 PROTOCOL = "The FIRST line of your final message must be `COMPLETED: …`, `FAILED: …` or `BLOCKED: …`."

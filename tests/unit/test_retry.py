@@ -12,13 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.core.attempts.reducer import AttemptProgress
-from cockpit.core.board.exit_info import ExitInfo
-from cockpit.core.envelope.prompt import Outcome
 from cockpit.core.policy.failures import (
-    ErrorType,
-    Failure,
-    FailureCode,
     acceptance_failure,
     classify,
     error_event,
@@ -36,6 +30,8 @@ from cockpit.core.policy.retry import (
     decide,
     max_attempts_for,
 )
+from cockpit.core.records.attempt import AttemptProgress, ErrorType, Failure, FailureCode, Outcome
+from cockpit.core.records.exit_info import ExitInfo
 
 C = FailureCode
 NOW = 1_800_000_000.0

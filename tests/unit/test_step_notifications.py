@@ -8,7 +8,8 @@ from pathlib import Path
 
 from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import Attempt, TaskState
+from cockpit.core.records.attempt import Attempt
+from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Running, Supervisor
 
 

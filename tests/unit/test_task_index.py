@@ -24,8 +24,9 @@ from cockpit.core.board.task_index import (
     parse_record,
     scan_summaries,
 )
-from cockpit.core.board.task_state import TaskState, TaskStatus
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 
 
 @pytest.fixture

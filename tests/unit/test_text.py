@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from cockpit.core.attempts.reducer import AttemptProgress
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_state import Attempt, TaskState
 from cockpit.core.envelope.prompt import parse_outcome
-from cockpit.core.policy.failures import Failure
+from cockpit.core.records.attempt import Attempt, AttemptProgress, Failure
+from cockpit.core.records.task import TaskState
 from cockpit.core.text import clean, clean_data, redact, strip_control
 
 HOSTILE = (

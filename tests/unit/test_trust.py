@@ -11,7 +11,7 @@ import pytest
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.codex import binary as codex_binary
 from cockpit.core.codex.binary import CodexNotFound, find_codex
-from cockpit.core.config import UntrustedSetting
+from cockpit.core.config import UntrustedSetting, board_config
 from cockpit.core.trust import is_trusted, trust, user_config_path
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
@@ -35,7 +35,7 @@ def test_an_untrusted_board_config_may_not_name_the_codex_binary(repo: Path, cod
     board = Blackboard(repo)
     config_file = board.root / "config.toml"
     config_file.write_text(f'codex_bin = "{planted(repo)}"\nmax_workers = 2\n')
-    config = board.config()
+    config = board_config(board)
     assert config.max_workers == 2  # the rest of the file still applies
     with pytest.raises(UntrustedSetting, match="codex_bin"):
         config.trusted("codex_bin")
@@ -51,7 +51,7 @@ def test_an_untrusted_board_config_may_not_name_the_codex_binary(repo: Path, cod
     config_file.write_text(f'codex_bin = "{codex_bin}"\n')
     out = cockpit(repo, "trust")
     assert out.returncode == 0 and "runs code: codex_bin" in out.stdout
-    assert board.config().trusted("codex_bin") == str(codex_bin)
+    assert board_config(board).trusted("codex_bin") == str(codex_bin)
     assert cockpit(repo, "run", "--until-idle").returncode == 0
 
     # A changed file is untrusted again.
@@ -65,20 +65,20 @@ def test_an_untrusted_board_config_may_not_name_the_codex_binary(repo: Path, cod
 def test_the_users_own_config_is_trusted(repo: Path, codex_bin: Path) -> None:
     user_config_path().parent.mkdir(parents=True, exist_ok=True)
     user_config_path().write_text(f'codex_bin = "{codex_bin}"\nmax_workers = 1\n')
-    config = Blackboard(repo).config()
+    config = board_config(Blackboard(repo))
     assert config.trusted("codex_bin") == str(codex_bin) and config.max_workers == 1
     # The board's file still wins for settings that run no code.
     (Blackboard(repo).root / "config.toml").write_text("max_workers = 2\n")
-    assert Blackboard(repo).config().max_workers == 2
+    assert board_config(Blackboard(repo)).max_workers == 2
 
 
 def test_trust_is_recorded_outside_the_repository(repo: Path) -> None:
     config_file = Blackboard(repo).root / "config.toml"
     config_file.write_text("merge_runs_hooks = true\n")
     with pytest.raises(UntrustedSetting, match="merge_runs_hooks"):
-        Blackboard(repo).config().trusted("merge_runs_hooks")
+        board_config(Blackboard(repo)).trusted("merge_runs_hooks")
     trust(config_file)
-    assert Blackboard(repo).config().trusted("merge_runs_hooks") is True
+    assert board_config(Blackboard(repo)).trusted("merge_runs_hooks") is True
     assert not user_config_path().parent.is_relative_to(repo)
 
 

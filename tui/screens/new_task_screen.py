@@ -27,7 +27,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, TextAr
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
-from cockpit.core.config import ConfigError
+from cockpit.core.config import ConfigError, board_config
 from cockpit.core.envelope.model import (
     DENY_BASENAMES,
     EFFORTS,
@@ -164,7 +164,7 @@ class NewTaskScreen(ModalScreen[str | None]):
         super().__init__(id="new-task-screen")
         self.board = board
         try:
-            self.default_lane: str = board.config().default_lane
+            self.default_lane: str = board_config(board).default_lane
         except ConfigError:
             self.default_lane = str(Envelope.model_fields["lane"].default)
         self.suggester = RepoPathSuggester(board.repo)

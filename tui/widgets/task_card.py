@@ -9,8 +9,8 @@ from datetime import datetime
 
 from rich.text import Text
 
-from cockpit.core.board.task_state import TaskStatus
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.text import clean
 from cockpit.core.views.lane_rows import STATUS_SYMBOLS
 
