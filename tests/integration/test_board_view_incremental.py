@@ -110,7 +110,7 @@ def test_an_idle_poll_touches_no_task_file_and_reuses_the_snapshot(
     monkeypatch.setattr(Blackboard, "task_ids", lambda *_: pytest.fail("tasks/ was listed"))
     monkeypatch.setattr(DecisionStore, "pending", lambda *_: pytest.fail("decision cards were read"))
     monkeypatch.setattr(BreakerStore, "all", lambda *_: pytest.fail("breakers were read"))
-    monkeypatch.setattr(Blackboard, "config", lambda *_: pytest.fail("the config was read"))
+    monkeypatch.setattr(config_module, "load_config", lambda *_, **__: pytest.fail("the config was read"))
     for _ in range(5):
         again = view.snapshot()
         assert again.tasks is first.tasks and again.lanes is first.lanes and again.counts is first.counts
