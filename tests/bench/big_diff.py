@@ -46,13 +46,12 @@ from textual.strip import Strip
 
 import cockpit.tui.screens.diff_screen as diff_screen_module
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the shared review helper
-from review_helpers import make_review_task
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project: tests.helpers
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.tui.app import STYLESHEETS
 from cockpit.tui.screens.diff_screen import DiffScreen, FileList
 from cockpit.tui.widgets.diff_view import DiffView
+from tests.helpers.review import make_review_task
 
 TASK = "bigdiff-0001"
 LOCK = "package-lock.json"

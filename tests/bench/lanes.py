@@ -39,9 +39,8 @@ from typing import Any
 
 import textual
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: board_stub
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project: tests.helpers
 
-from board_stub import T0, StubView, history, summary
 from textual.pilot import Pilot
 
 from cockpit.core.board.blackboard import Blackboard
@@ -51,6 +50,7 @@ from cockpit.core.views.board import BoardSnapshot
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.widgets.lane_pane import LanePane
+from tests.helpers.board_stub import T0, StubView, history, summary
 
 SIZE = (120, 40)
 REPEATS = 5

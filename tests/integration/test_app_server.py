@@ -21,8 +21,6 @@ from typing import Any
 
 import pytest
 import scripted_steps as steps
-from scripted_steps import escalated, say
-from supervisor_helpers import processes_with_marker
 
 from cockpit.core.codex.app_server.client import (
     COMMAND_APPROVAL,
@@ -42,6 +40,8 @@ from cockpit.core.codex.app_server.client import (
 )
 from cockpit.demo.repo import README, make_demo_repo
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.scripted_steps import escalated, say
+from tests.helpers.supervisor import processes_with_marker
 
 TIMEOUT = 30.0
 

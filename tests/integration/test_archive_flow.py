@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive_helpers import put_task, tree
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.records.basics import TaskStatus
+from tests.helpers.archive import put_task, tree
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 CRASH_POINTS = (

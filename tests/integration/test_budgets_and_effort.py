@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from supervisor_helpers import SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
@@ -19,6 +18,7 @@ from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = pytest.mark.codex
 COCKPIT = Path(sys.executable).parent / "cockpit"

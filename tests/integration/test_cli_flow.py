@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from git import Repo
-from supervisor_helpers import any_processes
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.supervisor import any_processes
 
 pytestmark = pytest.mark.codex
 COCKPIT = Path(sys.executable).parent / "cockpit"

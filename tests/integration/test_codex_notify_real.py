@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from codex_helpers import run_codex_exec
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.usage.windows import RolloutWatcher
 from cockpit.core.views.board import BoardView
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.codex import run_codex_exec
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 KEY = "sk-proj-" + "q9w8e7r6" * 4

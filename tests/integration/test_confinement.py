@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 from git import Repo
-from scripted_steps import say, scenario
-from supervisor_helpers import SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
@@ -30,6 +28,8 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.trust import trust_store_path, user_config_path
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.scripted_steps import say, scenario
+from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = pytest.mark.codex
 

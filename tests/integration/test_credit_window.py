@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from supervisor_helpers import ShiftedClock, SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.supervisor import ShiftedClock, SupervisorThread
 
 pytestmark = pytest.mark.codex
 

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scripted_steps import say, scenario
-from supervisor_helpers import SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
@@ -22,6 +20,8 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.supervisor import loop as supervisor_module
 from cockpit.demo.repo import make_demo_repo
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.scripted_steps import say, scenario
+from tests.helpers.supervisor import SupervisorThread
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codex_helpers import CompletedRun, codex_exec_argv, run_codex_exec
 
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
@@ -31,6 +30,7 @@ from cockpit.core.records.attempt import AttemptProgress, ErrorType, Failure, Fa
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.codex import CompletedRun, codex_exec_argv, run_codex_exec
 
 pytestmark = pytest.mark.codex
 

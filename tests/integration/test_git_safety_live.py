@@ -8,8 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scripted_steps import say, scenario
-from supervisor_helpers import SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
@@ -17,6 +15,8 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.lanes.worktree import WorktreeLane
 from cockpit.core.records.basics import TaskStatus
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.scripted_steps import say, scenario
+from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = pytest.mark.codex
 

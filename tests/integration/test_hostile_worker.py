@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from scripted_steps import say, scenario
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.scripted_steps import say, scenario
 
 pytestmark = pytest.mark.codex
 COCKPIT = Path(sys.executable).parent / "cockpit"

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from supervisor_helpers import SupervisorThread
 
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
@@ -18,6 +17,7 @@ from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = pytest.mark.codex
 

@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from scripted_steps import escalated, say, scenario
-from supervisor_helpers import SupervisorThread, any_processes
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
@@ -25,6 +23,8 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.records.task import TaskState
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.scripted_steps import escalated, say, scenario
+from tests.helpers.supervisor import SupervisorThread, any_processes
 
 pytestmark = pytest.mark.codex
 

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from scripted_steps import escalated, say, scenario
-from supervisor_helpers import SupervisorThread, any_processes
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import WITHDRAWN
@@ -22,6 +20,8 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, read_live
 from cockpit.core.views.board import BoardView
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.scripted_steps import escalated, say, scenario
+from tests.helpers.supervisor import SupervisorThread, any_processes
 
 pytestmark = pytest.mark.codex
 

@@ -4,7 +4,8 @@
   (``optOutNotificationMethods``), with the scripted model; the runner recovers the turn with
   ``thread/read``, either because the thread went idle or because the server went quiet.
 - A server that ignores ``turn/interrupt`` and an approval request that arrives too late: the
-  stand-in server in ``tests/fake_app_server.py`` (its docstring says why the real one cannot show this).
+  stand-in server in ``tests/helpers/fake_app_server.py`` (its docstring says why the real one cannot
+  show this).
 - A thread that never ran a turn is not kept for resume: the real binary, through the supervisor, with the
   runner stopped between ``thread/start`` and ``turn/start``.
 
@@ -25,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_steps import say, scenario
-from supervisor_helpers import SupervisorThread, any_processes, processes_with_marker
 
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.board.blackboard import Blackboard
@@ -37,8 +36,10 @@ from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.scripted_steps import say, scenario
+from tests.helpers.supervisor import SupervisorThread, any_processes, processes_with_marker
 
-FAKE_SERVER = Path(__file__).resolve().parent.parent / "fake_app_server.py"
+FAKE_SERVER = Path(__file__).resolve().parent.parent / "helpers" / "fake_app_server.py"
 TASK = "t-recovery"
 
 

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive_helpers import put_task
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from supervisor_helpers import SupervisorThread
 
 from cockpit.core.archive import ArchiveSelection, run_archive
 from cockpit.core.board.blackboard import Blackboard
@@ -27,6 +25,8 @@ from cockpit.core.policy.gates import failure_gate, merge_gate, open_gate
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.archive import put_task
+from tests.helpers.supervisor import SupervisorThread
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 TOOLS = {

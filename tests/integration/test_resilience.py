@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from git import Repo
-from supervisor_helpers import ShiftedClock, SupervisorThread, any_processes, codex_processes
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
@@ -23,6 +22,7 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.supervisor import ShiftedClock, SupervisorThread, any_processes, codex_processes
 
 pytestmark = pytest.mark.codex
 COCKPIT = Path(sys.executable).parent / "cockpit"

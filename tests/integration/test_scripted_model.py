@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codex_helpers import CompletedRun, run_codex_exec, token_counts
 
 from cockpit.demo.scripted_model import (
     EXHAUSTED_TEXT,
@@ -20,6 +19,7 @@ from cockpit.demo.scripted_model import (
     load_scenario,
     load_scenarios,
 )
+from tests.helpers.codex import CompletedRun, run_codex_exec, token_counts
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "demo" / "scenarios" / "example.toml"
 HIGH_DEMAND = "We’re currently experiencing high demand, which may cause temporary errors."

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scripted_steps import say, scenario
-from supervisor_helpers import SupervisorThread
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
@@ -15,6 +13,8 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.supervisor import loop as supervisor_module
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.scripted_steps import say, scenario
+from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = pytest.mark.codex
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from git import Repo
-from supervisor_helpers import SupervisorThread, any_processes, codex_processes
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.task_summary import TaskSummary
@@ -21,6 +20,7 @@ from cockpit.core.records.basics import TaskStatus
 from cockpit.core.views.task_rows import status_row
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.supervisor import SupervisorThread, any_processes, codex_processes
 
 pytestmark = pytest.mark.codex
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codex_helpers import CompletedRun, rollout_file, run_codex_exec, token_counts
 
 from cockpit.core.usage.windows import Credits, RolloutWatcher
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.codex import CompletedRun, rollout_file, run_codex_exec, token_counts
 
 pytestmark = pytest.mark.codex
 

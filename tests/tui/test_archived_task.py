@@ -7,9 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive_helpers import EVENTS, put_task
-from pilot_helpers import pane_listing, until
-
 from cockpit.core.archive import ArchiveSelection, archive_tasks
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.records.basics import TaskStatus
@@ -17,6 +14,8 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.event_log import EventLog
 from cockpit.tui.widgets.lane_pane import LanePane
+from tests.helpers.archive import EVENTS, put_task
+from tests.helpers.pilot import pane_listing, until
 
 
 async def test_an_archived_task_opens_by_id_and_is_off_the_lanes(repo: Path) -> None:

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from pilot_helpers import card_shown, select_task, shown, until
-from scripted_steps import escalated, say, scenario
 from textual.pilot import Pilot
 
 from cockpit.core.board.blackboard import Blackboard
@@ -24,6 +22,8 @@ from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.widgets.lane_pane import LanePane
+from tests.helpers.pilot import card_shown, select_task, shown, until
+from tests.helpers.scripted_steps import escalated, say, scenario
 
 pytestmark = pytest.mark.codex
 

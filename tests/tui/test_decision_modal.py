@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pilot_helpers import until
-
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
 from cockpit.core.records.task import TaskState
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
+from tests.helpers.pilot import until
 
 
 async def test_a_long_card_scrolls_and_one_key_answers(repo: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from git import Repo
-from pilot_helpers import pane_listing, select_task, until
 from textual.pilot import Pilot
 
 from cockpit.core.board.blackboard import Blackboard
@@ -19,6 +18,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
+from tests.helpers.pilot import pane_listing, select_task, until
 
 
 def status(board: Blackboard, task_id: str) -> TaskStatus | None:

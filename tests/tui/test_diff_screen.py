@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from git import Repo
-from pilot_helpers import select_task
-from review_helpers import make_review_task
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.git.operations import task_branch
@@ -15,6 +13,8 @@ from cockpit.core.records.basics import TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import DiffScreen, FeedbackModal
 from cockpit.tui.widgets.diff_view import DiffView
+from tests.helpers.pilot import select_task
+from tests.helpers.review import make_review_task
 
 TASK = "subtract-0001"
 

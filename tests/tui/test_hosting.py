@@ -16,9 +16,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from pilot_helpers import until
-from scripted_steps import say, scenario
-from supervisor_helpers import SupervisorThread, any_processes, codex_processes
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
@@ -28,6 +25,9 @@ from cockpit.core.supervisor import loop as supervisor_module
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.demo.scripted_model import ScriptedModel
 from cockpit.tui.app import CockpitApp
+from tests.helpers.pilot import until
+from tests.helpers.scripted_steps import say, scenario
+from tests.helpers.supervisor import SupervisorThread, any_processes, codex_processes
 
 pytestmark = pytest.mark.codex
 

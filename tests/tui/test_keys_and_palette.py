@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pilot_helpers import pane_listing, select_task, until
 from test_diff_screen import TASK, review_task
 
 from cockpit.core.board.blackboard import Blackboard
@@ -16,6 +15,7 @@ from cockpit.tui.screens.confirm_modal import ConfirmModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.usage_screen import UsageScreen
+from tests.helpers.pilot import pane_listing, select_task, until
 
 
 def titles(app: CockpitApp) -> dict[str, str]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from board_stub import T0, StubView, history, summary
-from pilot_helpers import card_shown, shown, until
 from textual import events
 from textual.geometry import Region
 
@@ -24,6 +22,8 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.lane_pane import LanePane
+from tests.helpers.board_stub import T0, StubView, history, summary
+from tests.helpers.pilot import card_shown, shown, until
 
 SIZE = (120, 40)
 

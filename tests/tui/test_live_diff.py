@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from git import Repo
-from pilot_helpers import until
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.strip import Strip
@@ -22,6 +21,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import SYNC_READ_BYTES, DiffScreen, FileList, LiveDiffScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.diff_view import DiffView
+from tests.helpers.pilot import until
 
 TASK = "live-0001"
 

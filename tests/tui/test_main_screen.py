@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pilot_helpers import card_shown, pane_listing, shown, until
-
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
 from cockpit.core.records.attempt import Attempt
@@ -18,6 +16,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.widgets.cockpit_header import CockpitHeader
 from cockpit.tui.widgets.lane_pane import LanePane
+from tests.helpers.pilot import card_shown, pane_listing, shown, until
 
 
 def seed(board: Blackboard) -> None:

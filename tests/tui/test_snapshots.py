@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import select_task
-from showcase import REVIEW, RUNNING, add_history, build_showcase, frozen_clock
 from textual.pilot import Pilot
 
 from cockpit.tui.app import CockpitApp
@@ -18,6 +16,8 @@ from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.lane_pane import LanePane
+from tests.helpers.pilot import select_task
+from tests.helpers.showcase import REVIEW, RUNNING, add_history, build_showcase, frozen_clock
 
 SIZE = (120, 40)
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pilot_helpers import card_shown
-
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.codex.exec_events import Usage
 from cockpit.core.envelope.model import envelope_from_mapping
@@ -20,6 +18,7 @@ from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.event_log import EventLog
 from cockpit.tui.widgets.lane_pane import LanePane
+from tests.helpers.pilot import card_shown
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 

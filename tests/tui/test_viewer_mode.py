@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pilot_helpers import until
-from supervisor_helpers import SupervisorThread
 from test_diff_screen import TASK, review_task
 
 from cockpit.core.records.basics import TaskStatus
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.widgets.cockpit_header import CockpitHeader
+from tests.helpers.pilot import until
+from tests.helpers.supervisor import SupervisorThread
 
 
 async def test_viewer_sends_its_merge_through_the_inbox(repo: Path, cockpit_env: dict[str, str]) -> None:

@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from archive_helpers import put_task, tree
 from git import Repo
-from supervisor_helpers import ShiftedClock
 
 from cockpit.cli.main import health_lines
 from cockpit.core import archive as archive_mod
@@ -43,6 +41,8 @@ from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.core.views.panels import dead_letter_rows
+from tests.helpers.archive import put_task, tree
+from tests.helpers.supervisor import ShiftedClock
 
 DAY = 86400.0
 CRASH_POINTS = (

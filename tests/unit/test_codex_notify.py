@@ -268,11 +268,10 @@ def test_board_snapshot_carries_external_sessions_to_the_mcp_lane(repo: Path, tm
 
 
 async def test_mcp_pane_lists_hand_run_sessions_as_data(repo: Path) -> None:
-    from pilot_helpers import shown
-
     from cockpit.tui.app import CockpitApp
     from cockpit.tui.screens.main_screen import MainScreen
     from cockpit.tui.widgets.lane_pane import LanePane
+    from tests.helpers.pilot import shown
 
     board = Blackboard(repo)
     message = "[bold]Fixed[/bold] the \x1b[31mparser\x1b[0m\nand more"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from codex_samples import APPLY_PATCH, HAPPY_PATH
 
 from cockpit.core.codex.exec_events import (
     AgentMessageItem,
@@ -35,6 +34,7 @@ from cockpit.core.codex.exec_events import (
     parse_event_batch,
     parse_event_line,
 )
+from tests.helpers.codex_samples import APPLY_PATCH, HAPPY_PATH
 
 RESUME = [
     '{"type":"thread.started","thread_id":"01a20a57-ae31-7432-97c1-6be36cd554aa"}',

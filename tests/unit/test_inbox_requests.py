@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from git import Repo
-from supervisor_helpers import SupervisorThread
 
 from cockpit.cli import main as cli
 from cockpit.core.atomic import atomic_write_json
@@ -25,6 +24,7 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
+from tests.helpers.supervisor import SupervisorThread
 
 
 def raw_drop(board: Blackboard, kind: str, data: dict[str, Any]) -> Path:

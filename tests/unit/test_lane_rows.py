@@ -9,10 +9,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from board_stub import T0, history, snapshot, summary
 
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.views.lane_rows import FOLD, BoardLanes, FilterError, LaneFilter, LaneRows, fold_label
+from tests.helpers.board_stub import T0, history, snapshot, summary
 
 S = TaskStatus
 

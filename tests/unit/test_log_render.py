@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codex_samples import HAPPY_PATH
-
 from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.codex.exec_events import parse_event_line
 from cockpit.core.views.event_lines import LogRenderer, render_event
+from tests.helpers.codex_samples import HAPPY_PATH
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codex_samples import APPLY_PATCH, HAPPY_PATH
-
 from cockpit.core.attempts.reducer import MAX_ERRORS, MAX_FILE_CHANGES, MAX_MESSAGE_CHARS, AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.codex.exec_events import CodexEvent, Usage, parse_event_line
 from cockpit.core.records.attempt import AttemptProgress
+from tests.helpers.codex_samples import APPLY_PATCH, HAPPY_PATH
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 

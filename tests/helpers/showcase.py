@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from review_helpers import make_review_task
-
 import cockpit.core.records.task as state_module
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
@@ -22,6 +20,7 @@ from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus, Usage
 from cockpit.core.records.task import TaskState
 from cockpit.demo.repo import make_demo_repo
+from tests.helpers.review import make_review_task
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 RECORDED_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "codex" / "recorded-mixed.jsonl"

@@ -1,0 +1,1 @@
+"""The cockpit's tests; ``tests.helpers`` holds what several of them share."""
