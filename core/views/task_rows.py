@@ -3,7 +3,7 @@
 inbox that no supervisor has accepted yet).
 
 Two shapes exist, and their keys are contracts scripts and orchestrators rely on (pinned by
-``tests/unit/test_board_format.py`` and the MCP tests): the ``status --json`` row (:func:`status_row`)
+``tests/unit/board/test_board_format.py`` and the MCP tests): the ``status --json`` row (:func:`status_row`)
 and the MCP tools' row (:func:`tool_row`). The TUI lists the same summaries. A submission is read from
 the inbox in one place (:func:`submissions`) and projected into both shapes by the same functions.
 """

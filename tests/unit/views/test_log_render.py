@@ -10,7 +10,7 @@ from cockpit.core.codex.exec_events import parse_event_line
 from cockpit.core.views.event_lines import LogRenderer, render_event
 from tests.helpers.codex_samples import HAPPY_PATH
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
+RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 
 
 def render(obj: dict[str, object] | str, **kwargs: object) -> list[str]:

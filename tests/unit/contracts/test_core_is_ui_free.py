@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parents[2] / "core"
+CORE = Path(__file__).resolve().parents[3] / "core"
 FORBIDDEN = ("textual", "rich", "cockpit.tui", "cockpit.cli")
 
 

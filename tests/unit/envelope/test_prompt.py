@@ -20,7 +20,7 @@ from cockpit.core.envelope.prompt import (
 )
 from cockpit.core.records.attempt import Outcome
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "envelopes"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "envelopes"
 PROTOCOL = "The FIRST line of your final message must be `COMPLETED: …`, `FAILED: …` or `BLOCKED: …`."
 
 

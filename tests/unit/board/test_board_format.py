@@ -35,7 +35,7 @@ from cockpit.core.records.task import TaskState
 from cockpit.core.usage.ledger import LedgerRow
 from cockpit.core.views.task_rows import status_row
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "boards" / "demo"
+RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "boards" / "demo"
 BOARD = RECORDED / "board"
 TASKS = json.loads((RECORDED / "recorded.json").read_text())["tasks"]
 JSON_KEYS: dict[str, list[str]] = json.loads((RECORDED / "json-keys.json").read_text())

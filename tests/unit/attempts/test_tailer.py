@@ -23,7 +23,7 @@ from cockpit.core.codex.exec_events import (
     parse_event_line,
 )
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
+RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 
 # A stream with multi-byte UTF-8 (2, 3 and 4 bytes) so that splits can land inside a character.
 EXTRA_LINES = [

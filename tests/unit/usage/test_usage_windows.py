@@ -23,7 +23,7 @@ from cockpit.core.usage.windows import (
     window_label,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rollouts"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rollouts"
 RECORDED = json.loads((FIXTURES / "recorded-headers.json").read_text(encoding="utf-8"))
 
 # Verbatim from the 0.169.0 rollout facts (headers: primary 42.5 % / 300 min, secondary, credits).

@@ -31,7 +31,7 @@ from cockpit.core.envelope.model import (
     requested_escalations,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "envelopes"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "envelopes"
 
 FULL = Envelope(
     goal="Add a --json flag to cockpit status.",

@@ -11,7 +11,7 @@ from cockpit.core.codex.exec_events import CodexEvent, Usage, parse_event_line
 from cockpit.core.records.attempt import AttemptProgress
 from tests.helpers.codex_samples import APPLY_PATCH, HAPPY_PATH
 
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "recorded-mixed.jsonl"
+RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "codex" / "recorded-mixed.jsonl"
 
 RESUME_LAST = (
     '{"type":"turn.completed","usage":{"input_tokens":1534,"cached_input_tokens":1000,'
