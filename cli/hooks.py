@@ -13,8 +13,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.external_sessions import (
+from cockpit.core import (
+    Blackboard,
     PayloadError,
     find_board,
     log_rejected,

@@ -19,14 +19,26 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.core.atomic import disk_error_text, disk_full
-from cockpit.core.board.blackboard import Blackboard, BlackboardError, check_task_ref
-from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
-from cockpit.core.text import clean, clean_data
-from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES
+from cockpit.core import (
+    EFFORTS,
+    EXIT_FAIL,
+    EXIT_OK,
+    LANE_NAMES,
+    SANDBOXES,
+    Blackboard,
+    BlackboardError,
+    CockpitError,
+    InputError,
+    check_task_ref,
+    clean,
+    clean_data,
+    disk_error_text,
+    disk_full,
+    exit_code_of,
+)
 
 if TYPE_CHECKING:
-    from cockpit.core.board.task_summary import TaskSummary
+    from cockpit.core import TaskSummary
 
 
 class UsageError(InputError):
@@ -68,8 +80,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from cockpit.core.commands import submit
-    from cockpit.core.envelope.model import envelope_from_mapping, load_envelope
+    from cockpit.core import envelope_from_mapping, load_envelope, submit
 
     board = _board(args)
     board.init()
@@ -86,7 +97,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             raise UsageError("invalid envelope: goal: give an envelope FILE or --goal TEXT")
         envelope = envelope_from_mapping(fields)
     if "lane" not in envelope.model_fields_set:
-        from cockpit.core.config import board_config
+        from cockpit.core import board_config
 
         envelope = envelope.model_copy(update={"lane": board_config(board).default_lane})
     task_id = submit(board, envelope)
@@ -123,7 +134,7 @@ def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from cockpit.core.supervisor.loop import Supervisor
+    from cockpit.core import Supervisor
 
     board = _board(args)
     board.init()
@@ -151,7 +162,7 @@ def status_rows(
     if summaries is None:
         summaries = board.summaries(archived=archived)
     gone = _archived_ids(board, summaries) if archived else set()
-    from cockpit.core.views.task_rows import status_row
+    from cockpit.core import status_row
 
     rows = [{**status_row(s), "archived": True} if s.id in gone else status_row(s) for s in summaries]
     return rows + _inbox_rows(board)
@@ -163,7 +174,7 @@ def _archived_ids(board: Blackboard, summaries: list[TaskSummary]) -> set[str]:
 
 
 def _inbox_rows(board: Blackboard) -> list[dict[str, Any]]:
-    from cockpit.core.views.task_rows import status_row, submissions
+    from cockpit.core import status_row, submissions
 
     return [status_row(s) for s in submissions(board)]
 
@@ -238,10 +249,7 @@ def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) 
     import random as _random
     import time as _time
 
-    from cockpit.core.board.decisions import escalation_rate
-    from cockpit.core.policy.breaker import BreakerStore
-    from cockpit.core.policy.dead_letters import DeadLetterQueue
-    from cockpit.core.records.basics import FINISHED
+    from cockpit.core import FINISHED, BreakerStore, DeadLetterQueue, escalation_rate
 
     if summaries is None:
         summaries = board.summaries()
@@ -328,8 +336,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from cockpit.core.attempts.tailer import EventTailer
-    from cockpit.core.views.event_lines import render_event
+    from cockpit.core import EventTailer, render_event
 
     board = _board(args)
     board.require()
@@ -376,7 +383,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_archive(args: argparse.Namespace) -> int:
     import time
 
-    from cockpit.core.archive import ArchiveSelection, parse_age, parse_states, run_archive, span
+    from cockpit.core import ArchiveSelection, parse_age, parse_states, run_archive, span
 
     board = _board(args)
     board.require()
@@ -416,7 +423,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 def run_task_command(board: Blackboard, kind: str, task_ref: str, **args: Any) -> str:
     """:func:`cockpit.core.commands.run_task_command`, imported when a task command runs."""
-    from cockpit.core.commands import run_task_command as run
+    from cockpit.core import run_task_command as run
 
     return run(board, kind, task_ref, **args)
 
@@ -432,14 +439,13 @@ def _task_command(kind: str, **extra: Any):
 
 
 def _decision_store(board: Blackboard):
-    from cockpit.core.board.decisions import DecisionStore
-    from cockpit.core.records.basics import utc_now
+    from cockpit.core import DecisionStore, utc_now
 
     return DecisionStore(board.root, utc_now, on_corrupt=board.quarantine, on_event=board.log_event)
 
 
 def cmd_decisions(args: argparse.Namespace) -> int:
-    from cockpit.core.board.decisions import render_markdown
+    from cockpit.core import render_markdown
 
     board = _board(args)
     board.require()
@@ -471,7 +477,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     import time as _time
 
-    from cockpit.core.policy.dead_letters import DeadLetterQueue
+    from cockpit.core import DeadLetterQueue
 
     board = _board(args)
     board.require()
@@ -499,10 +505,14 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 def cmd_usage(args: argparse.Namespace) -> int:
     import time as _time
 
-    from cockpit.core.usage.ledger import Ledger
-    from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
-    from cockpit.core.usage.windows import RolloutWatcher, codex_homes_from
-    from cockpit.core.views.panels import budget_lines, usage_summary
+    from cockpit.core import (
+        LIVE_RATE_LIMITS_FILE,
+        Ledger,
+        RolloutWatcher,
+        budget_lines,
+        codex_homes_from,
+        usage_summary,
+    )
 
     board = _board(args)
     board.require()
@@ -540,7 +550,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from cockpit.core.doctor import run_checks
+    from cockpit.core import run_checks
 
     results = run_checks(Path(args.repo or os.getcwd()))
     if args.json:
@@ -553,13 +563,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_trust(args: argparse.Namespace) -> int:
     """Trust the board's config file as it is now (or revoke that): only then may it name programs."""
-    from cockpit.core.config import CODE_SETTINGS, ConfigError
-    from cockpit.core.trust import file_digest, revoke, trust
+    from cockpit.core import CODE_SETTINGS, ConfigError, file_digest, revoke_trust, trust_file
 
     board = _board(args)
     path = board.root / "config.toml"
     if args.revoke:
-        print(f"{'revoked' if revoke(path) else 'was not trusted'}: {path}")
+        print(f"{'revoked' if revoke_trust(path) else 'was not trusted'}: {path}")
         return EXIT_OK
     if file_digest(path) is None:
         print(f"nothing to trust: no config at {path}")
@@ -571,7 +580,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("(file)", f"{path}: {exc}") from exc
     runs = [f"{k} = {data[k]!r}" for k in CODE_SETTINGS if k in data]
-    digest = trust(path)
+    digest = trust_file(path)
     print(f"trusted: {path} (sha256 {digest[:12]})")
     for line in runs:
         print(f"  runs code: {line}")

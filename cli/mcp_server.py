@@ -31,25 +31,33 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from cockpit.core.board.blackboard import (
+from cockpit.core import (
+    INBOX_STATUS,
     Blackboard,
     BlackboardError,
+    CockpitError,
+    CommandError,
+    DecisionCard,
+    DecisionError,
+    DecisionStore,
     InvalidId,
+    Submission,
+    TaskState,
+    TaskSummary,
     UnknownTask,
+    board_config,
     check_task_ref,
+    clean,
+    clean_data,
+    envelope_from_mapping,
     match_task_ref,
+    parse_card_id,
+    parse_patch,
+    submissions,
+    submit,
+    tool_row,
+    utc_now,
 )
-from cockpit.core.board.decisions import DecisionCard, DecisionError, DecisionStore, parse_card_id
-from cockpit.core.board.task_summary import TaskSummary
-from cockpit.core.commands import CommandError, submit
-from cockpit.core.config import board_config
-from cockpit.core.diff_parse import parse_patch
-from cockpit.core.envelope.model import envelope_from_mapping
-from cockpit.core.errors import CockpitError
-from cockpit.core.records.basics import utc_now
-from cockpit.core.records.task import TaskState
-from cockpit.core.text import clean, clean_data
-from cockpit.core.views.task_rows import INBOX_STATUS, Submission, submissions, tool_row
 
 SERVER_NAME = "cockpit"
 MAX_DIFF_BYTES = 200 * 1024

@@ -60,7 +60,7 @@ def is_trusted(path: Path) -> bool:
     return isinstance(record, dict) and digest is not None and record.get("sha256") == digest
 
 
-def trust(path: Path) -> str:
+def trust_file(path: Path) -> str:
     """Record the file's current content as trusted; returns its digest."""
     digest = file_digest(path)
     if digest is None:
@@ -73,7 +73,7 @@ def trust(path: Path) -> str:
     return digest
 
 
-def revoke(path: Path) -> bool:
+def revoke_trust(path: Path) -> bool:
     records = _records()
     if records.pop(str(path.resolve()), None) is None:
         return False

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from git import Repo
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.decisions import render_markdown
-from cockpit.core.commands import run_task_command, submit
-from cockpit.core.envelope.model import envelope_from_mapping
-from cockpit.core.records.basics import TaskStatus
-from cockpit.core.supervisor.loop import Supervisor
+from cockpit.core import (
+    Blackboard,
+    Supervisor,
+    TaskStatus,
+    envelope_from_mapping,
+    render_markdown,
+    run_task_command,
+    submit,
+)
 from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.repo import make_demo_repo
 from cockpit.demo.scripted_model import ScriptedModel, load_scenario

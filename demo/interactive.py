@@ -15,10 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.commands import submit
-from cockpit.core.envelope.model import envelope_from_mapping
-from cockpit.core.records.basics import TaskStatus
+from cockpit.core import Blackboard, TaskStatus, envelope_from_mapping, submit
 from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.headless import DEMO_TASKS, SCENARIOS
 from cockpit.demo.repo import make_demo_repo

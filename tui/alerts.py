@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import TextIO
 
-from cockpit.core.text import clean
+from cockpit.core import clean
 
 
 def _clean(text: str) -> str:

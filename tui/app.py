@@ -26,20 +26,29 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cockpit.core.board.blackboard import Blackboard, LockHeld, UnknownTask
-from cockpit.core.board.decisions import DecisionCard, DecisionStore
-from cockpit.core.config import ConfigError, board_config
-from cockpit.core.errors import CockpitError
-from cockpit.core.git.safe_command import GitOpError, head_branch
-from cockpit.core.records.basics import TaskStatus, utc_now
-from cockpit.core.views.board import BoardSnapshot, BoardView
+from cockpit.core import (
+    Blackboard,
+    BoardSnapshot,
+    BoardView,
+    CockpitError,
+    ConfigError,
+    DecisionCard,
+    DecisionStore,
+    GitOpError,
+    LockHeld,
+    TaskStatus,
+    UnknownTask,
+    board_config,
+    head_branch,
+    utc_now,
+)
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.palette import binding_commands
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.widgets.lane_pane import LanePane
 
 if TYPE_CHECKING:
-    from cockpit.core.supervisor.loop import Supervisor
+    from cockpit.core import Supervisor
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 STYLESHEETS = sorted(STYLES.glob("*.tcss"))
@@ -160,7 +169,7 @@ class CockpitApp(App[None]):
     def _host(self) -> None:
         """The supervisor's thread. Builds the supervisor here too (it looks up Codex and reads the
         config), then runs it until :meth:`stop_hosting`; what ends it is posted to the app."""
-        from cockpit.core.supervisor.loop import Supervisor  # not needed for the first frame
+        from cockpit.core import Supervisor  # not needed for the first frame
 
         try:
             supervisor = Supervisor(self.board, env=self.env, on_notice=self._supervisor_notice)
@@ -244,7 +253,7 @@ class CockpitApp(App[None]):
     @work(thread=True, group="commands", exit_on_error=False)
     def task_command(self, kind: str, task_id: str, **args: str) -> None:
         """Run a task command (directly, or through the inbox when another supervisor holds the board)."""
-        from cockpit.core.commands import run_task_command
+        from cockpit.core import run_task_command
 
         try:
             result = run_task_command(self.board, kind, task_id, **args)

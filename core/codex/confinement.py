@@ -19,7 +19,6 @@ import os
 import sys
 from pathlib import Path
 
-import cockpit.core as _core_package
 from cockpit.core.trust import user_config_dir
 
 READ_ONLY_INSIDE_ROOTS = (".git", ".codex")
@@ -53,7 +52,7 @@ def trusted_places(board_root: Path, codex: Path | None = None) -> list[Path]:
         board_root,
         user_config_dir(),
         Path(sys.prefix),
-        Path(_core_package.__file__).resolve().parent.parent,
+        Path(__file__).resolve().parents[2],  # the cockpit's own code (core/codex/confinement.py)
     ]
     if codex is not None:
         places.append(codex)

@@ -25,7 +25,7 @@ from cockpit.core.lanes.worktree import WorktreeLane
 from cockpit.core.merging import journal_path, recover_merge
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
-from cockpit.core.trust import trust
+from cockpit.core.trust import trust_file
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 HOOKS = (
@@ -124,7 +124,7 @@ def test_merge_runs_the_users_hooks_only_when_the_config_opts_in(repo: Path, tmp
     with pytest.raises(UntrustedSetting, match="merge_runs_hooks"):  # it runs code: the file needs trust
         run_task_command(board, "merge", loud.id)
     assert list(markers.iterdir()) == []
-    trust(board.root / "config.toml")
+    trust_file(board.root / "config.toml")
     run_task_command(board, "merge", loud.id)
     assert sorted(p.name for p in markers.iterdir()) == ["post-merge", "pre-merge-commit"]
 
@@ -135,7 +135,7 @@ def test_a_failing_pre_merge_commit_hook_refuses_the_merge(repo: Path, tmp_path:
     plant_hooks(repo / ".git" / "hooks", markers, ("pre-merge-commit",), code=1)
     board = Blackboard(repo)
     (board.root / "config.toml").write_text("merge_runs_hooks = true\n")
-    trust(board.root / "config.toml")
+    trust_file(board.root / "config.toml")
     state = worker_task(board, "refused", {"c.txt": "c\n"})
     before = git(repo, "rev-parse", "main")
     with pytest.raises(CommandError, match="pre-merge-commit"):

@@ -13,10 +13,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.policy.breaker import BreakerState
-from cockpit.core.text import clean
-from cockpit.core.views.panels import BreakerRow, breaker_rows
+from cockpit.core import Blackboard, BreakerRow, BreakerState, breaker_rows, clean
 from cockpit.tui.screens.panel_screen import PanelScreen, one_line, sync_table
 
 STATE_MARKS = {

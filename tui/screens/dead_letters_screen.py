@@ -14,11 +14,15 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.commands import run_task_command
-from cockpit.core.errors import CockpitError
-from cockpit.core.text import clean
-from cockpit.core.views.panels import DeadLetterRow, countdown, dead_letter_rows
+from cockpit.core import (
+    Blackboard,
+    CockpitError,
+    DeadLetterRow,
+    clean,
+    countdown,
+    dead_letter_rows,
+    run_task_command,
+)
 from cockpit.tui.screens.panel_screen import PanelScreen, highlighted_key, one_line, sync_table
 
 COLUMNS = (

@@ -13,8 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from cockpit.core.board.decisions import DecisionCard, DecisionError, DecisionStore
-from cockpit.core.text import clean
+from cockpit.core import DecisionCard, DecisionError, DecisionStore, clean
 
 OPTION_KEYS = "abcd"
 

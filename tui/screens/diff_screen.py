@@ -21,11 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.commands import run_task_command
-from cockpit.core.diff_parse import FileDiff, parse_patch
-from cockpit.core.errors import CockpitError
-from cockpit.core.text import clean
+from cockpit.core import Blackboard, CockpitError, FileDiff, clean, parse_patch, run_task_command
 from cockpit.tui.widgets.diff_view import DiffView
 
 LIVE_POLL_S = 1.0

@@ -15,8 +15,7 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
-from cockpit.core.views.board import LANE_ORDER, BoardSnapshot
-from cockpit.core.views.lane_rows import BoardLanes, FilterError, LaneFilter
+from cockpit.core import LANE_ORDER, BoardLanes, BoardSnapshot, FilterError, LaneFilter
 from cockpit.tui.widgets.cockpit_header import CockpitHeader, header_text
 from cockpit.tui.widgets.lane_pane import LanePane
 

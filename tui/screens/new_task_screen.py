@@ -25,19 +25,20 @@ from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.commands import submit
-from cockpit.core.config import ConfigError, board_config
-from cockpit.core.envelope.model import (
+from cockpit.core import (
     DENY_BASENAMES,
     EFFORTS,
+    Blackboard,
+    CockpitError,
+    ConfigError,
     Envelope,
     EnvelopeError,
     Lane,
+    board_config,
     envelope_from_mapping,
     missing_inputs,
+    submit,
 )
-from cockpit.core.errors import CockpitError
 
 __all__ = ["FORM_ERROR", "NewTaskScreen", "RepoPathSuggester", "complete_path", "form_field_of"]
 

@@ -12,10 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.envelope.model import Envelope
-from cockpit.core.records.task import TaskState
-from cockpit.core.text import clean
+from cockpit.core import Blackboard, Envelope, TaskState, clean
 from cockpit.tui.screens.diff_screen import LiveDiffScreen, files_count, turn_diff_path
 from cockpit.tui.widgets.event_log import EventLog
 

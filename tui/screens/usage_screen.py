@@ -17,15 +17,19 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.config import ConfigError
-from cockpit.core.usage.ledger import Ledger, UsageTotals, format_tokens
-from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
-from cockpit.core.usage.windows import FAILURE_SOURCE, RolloutWatcher, codex_homes_from
-from cockpit.core.views.panels import (
+from cockpit.core import (
+    FAILURE_SOURCE,
+    LIVE_RATE_LIMITS_FILE,
+    Blackboard,
+    ConfigError,
+    Ledger,
+    RolloutWatcher,
     UsageSummary,
+    UsageTotals,
     budget_lines,
+    codex_homes_from,
     credits_text,
+    format_tokens,
     reset_text,
     usage_summary,
     windows_binding_first,

@@ -8,7 +8,7 @@ import os
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.core.views.board import BoardSnapshot
+from cockpit.core import BoardSnapshot
 
 
 def _gauge(snapshot: BoardSnapshot, now: float) -> str:

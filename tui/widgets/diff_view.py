@@ -50,8 +50,7 @@ from textual.cache import LRUCache
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from cockpit.core.diff_parse import FileDiff
-from cockpit.core.text import clean
+from cockpit.core import FileDiff, clean
 
 __all__ = ["DARK_STYLE", "LIGHT_STYLE", "MAX_CELLS", "DiffView", "lexer_for"]
 

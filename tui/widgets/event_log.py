@@ -48,7 +48,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from cockpit.core.codex.exec_events import (
+from cockpit.core import (
     AgentMessageItem,
     CodexEvent,
     CommandExecutionItem,
@@ -59,14 +59,16 @@ from cockpit.core.codex.exec_events import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
+    LineIndex,
+    LogRenderer,
     McpToolCallItem,
     ReasoningItem,
     TurnFailed,
+    clean,
     parse_event_line,
+    strip_control,
+    tail_start,
 )
-from cockpit.core.text import clean, strip_control
-from cockpit.core.views.event_lines import LogRenderer
-from cockpit.core.views.line_index import LineIndex, tail_start
 
 __all__ = ["MAX_CELLS", "EventLog"]
 

@@ -43,12 +43,20 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from cockpit.core.board.external_sessions import ExternalSession, ago, cut
-from cockpit.core.board.task_summary import TaskSummary
-from cockpit.core.lanes import UNBUILT
-from cockpit.core.records.basics import TaskStatus
-from cockpit.core.views.board import EXTERNAL_LANE
-from cockpit.core.views.lane_rows import FOLD, STATUS_SYMBOLS, LaneChange, LaneRows, Row
+from cockpit.core import (
+    EXTERNAL_LANE,
+    FOLD,
+    STATUS_SYMBOLS,
+    UNBUILT,
+    ExternalSession,
+    LaneChange,
+    LaneRows,
+    Row,
+    TaskStatus,
+    TaskSummary,
+    ago,
+    cut,
+)
 from cockpit.tui.widgets.task_card import card_height, card_text, ticks
 
 __all__ = ["LanePane", "external_text"]

@@ -9,10 +9,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from cockpit.core.board.task_summary import TaskSummary
-from cockpit.core.records.basics import TaskStatus
-from cockpit.core.text import clean
-from cockpit.core.views.lane_rows import STATUS_SYMBOLS
+from cockpit.core import STATUS_SYMBOLS, TaskStatus, TaskSummary, clean
 
 _NOTE_STATUSES = (TaskStatus.AWAITING_DECISION, TaskStatus.FAILED, TaskStatus.QUEUED)
 

@@ -12,7 +12,7 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.codex import binary as codex_binary
 from cockpit.core.codex.binary import CodexNotFound, find_codex
 from cockpit.core.config import UntrustedSetting, board_config
-from cockpit.core.trust import is_trusted, trust, user_config_path
+from cockpit.core.trust import is_trusted, trust_file, user_config_path
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 
@@ -77,7 +77,7 @@ def test_trust_is_recorded_outside_the_repository(repo: Path) -> None:
     config_file.write_text("merge_runs_hooks = true\n")
     with pytest.raises(UntrustedSetting, match="merge_runs_hooks"):
         board_config(Blackboard(repo)).trusted("merge_runs_hooks")
-    trust(config_file)
+    trust_file(config_file)
     assert board_config(Blackboard(repo)).trusted("merge_runs_hooks") is True
     assert not user_config_path().parent.is_relative_to(repo)
 

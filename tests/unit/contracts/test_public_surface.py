@@ -1,0 +1,168 @@
+"""The core's public surface: what ``cockpit.core`` offers the front ends, pinned. A name added or
+removed here is a deliberate change of the surface; every name resolves to the object defined in its
+home module, and importing the surface imports none of them."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import cockpit.core as core
+
+SURFACE = [
+    "AgentMessageItem",
+    "ArchiveSelection",
+    "Blackboard",
+    "BlackboardError",
+    "BoardLanes",
+    "BoardSnapshot",
+    "BoardView",
+    "BreakerRow",
+    "BreakerState",
+    "BreakerStore",
+    "CODE_SETTINGS",
+    "CockpitError",
+    "CodexEvent",
+    "CommandError",
+    "CommandExecutionItem",
+    "ConfigError",
+    "DENY_BASENAMES",
+    "DeadLetterQueue",
+    "DeadLetterRow",
+    "DecisionCard",
+    "DecisionError",
+    "DecisionStore",
+    "EFFORTS",
+    "EXIT_FAIL",
+    "EXIT_OK",
+    "EXTERNAL_LANE",
+    "Envelope",
+    "EnvelopeError",
+    "ErrorEvent",
+    "ErrorItem",
+    "EventParseError",
+    "EventTailer",
+    "ExternalSession",
+    "FAILURE_SOURCE",
+    "FINISHED",
+    "FOLD",
+    "FileChangeItem",
+    "FileDiff",
+    "FilterError",
+    "GitOpError",
+    "INBOX_STATUS",
+    "InputError",
+    "InvalidId",
+    "ItemCompleted",
+    "ItemStarted",
+    "ItemUpdated",
+    "LANE_NAMES",
+    "LANE_ORDER",
+    "LIVE_RATE_LIMITS_FILE",
+    "Lane",
+    "LaneChange",
+    "LaneFilter",
+    "LaneRows",
+    "Ledger",
+    "LineIndex",
+    "LockHeld",
+    "LogRenderer",
+    "McpToolCallItem",
+    "PayloadError",
+    "ReasoningItem",
+    "RolloutWatcher",
+    "Row",
+    "SANDBOXES",
+    "STATUS_SYMBOLS",
+    "Submission",
+    "Supervisor",
+    "TaskState",
+    "TaskStatus",
+    "TaskSummary",
+    "TurnFailed",
+    "UNBUILT",
+    "UnknownTask",
+    "UsageSummary",
+    "UsageTotals",
+    "ago",
+    "board_config",
+    "breaker_rows",
+    "budget_lines",
+    "check_task_ref",
+    "clean",
+    "clean_data",
+    "codex_homes_from",
+    "countdown",
+    "credits_text",
+    "cut",
+    "dead_letter_rows",
+    "disk_error_text",
+    "disk_full",
+    "envelope_from_mapping",
+    "escalation_rate",
+    "exit_code_of",
+    "file_digest",
+    "find_board",
+    "format_tokens",
+    "head_branch",
+    "load_envelope",
+    "log_rejected",
+    "match_task_ref",
+    "missing_inputs",
+    "parse_age",
+    "parse_card_id",
+    "parse_event_line",
+    "parse_patch",
+    "parse_payload",
+    "parse_states",
+    "record_notify",
+    "render_event",
+    "render_markdown",
+    "reset_text",
+    "revoke_trust",
+    "run_archive",
+    "run_checks",
+    "run_task_command",
+    "span",
+    "status_row",
+    "strip_control",
+    "submissions",
+    "submit",
+    "tail_start",
+    "tool_row",
+    "trust_file",
+    "usage_summary",
+    "utc_now",
+    "windows_binding_first",
+    "worker_task",
+]
+
+
+def test_the_surface_is_pinned() -> None:
+    assert core.__all__ == SURFACE
+
+
+def test_every_name_resolves_to_its_home_definition() -> None:
+    for name in SURFACE:
+        value = getattr(core, name)
+        home = importlib.import_module(core._HOMES[name])
+        assert getattr(home, name) is value, name
+        defined_in = getattr(value, "__module__", None)
+        if defined_in is not None and defined_in.startswith("cockpit.core"):
+            assert defined_in == core._HOMES[name], f"{name} is defined in {defined_in}, not its listed home"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    try:
+        core.NoSuchThing  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("an unknown name resolved")
+
+
+def test_importing_the_surface_imports_no_core_module() -> None:
+    code = "import sys, cockpit.core; print(sorted(m for m in sys.modules if m.startswith('cockpit.core.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
