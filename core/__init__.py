@@ -45,7 +45,7 @@ _HOMES: dict[str, str] = {
     "CommandError": "cockpit.core.commands",
     "CommandExecutionItem": "cockpit.core.codex.exec_events",
     "ConfigError": "cockpit.core.config",
-    "DENY_BASENAMES": "cockpit.core.envelope.model",
+    "DENY_BASENAMES": "cockpit.core.envelope.paths",
     "DeadLetterQueue": "cockpit.core.policy.dead_letters",
     "DeadLetterRow": "cockpit.core.views.panels",
     "DecisionCard": "cockpit.core.board.decisions",
@@ -124,10 +124,10 @@ _HOMES: dict[str, str] = {
     "find_board": "cockpit.core.board.external_sessions",
     "format_tokens": "cockpit.core.usage.ledger",
     "head_branch": "cockpit.core.git.safe_command",
-    "load_envelope": "cockpit.core.envelope.model",
+    "load_envelope": "cockpit.core.envelope.formats",
     "log_rejected": "cockpit.core.board.external_sessions",
     "match_task_ref": "cockpit.core.board.blackboard",
-    "missing_inputs": "cockpit.core.envelope.model",
+    "missing_inputs": "cockpit.core.envelope.paths",
     "parse_age": "cockpit.core.archive",
     "parse_card_id": "cockpit.core.board.decisions",
     "parse_event_line": "cockpit.core.codex.exec_events",
@@ -225,15 +225,9 @@ if TYPE_CHECKING:
     from cockpit.core.config import CODE_SETTINGS, ConfigError, board_config
     from cockpit.core.diff_parse import FileDiff, parse_patch
     from cockpit.core.doctor import run_checks
-    from cockpit.core.envelope.model import (
-        DENY_BASENAMES,
-        Envelope,
-        EnvelopeError,
-        Lane,
-        envelope_from_mapping,
-        load_envelope,
-        missing_inputs,
-    )
+    from cockpit.core.envelope.formats import load_envelope
+    from cockpit.core.envelope.model import Envelope, EnvelopeError, Lane, envelope_from_mapping
+    from cockpit.core.envelope.paths import DENY_BASENAMES, missing_inputs
     from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
     from cockpit.core.git.safe_command import GitOpError, head_branch
     from cockpit.core.lanes import UNBUILT

@@ -17,7 +17,8 @@ from typing import Any
 from cockpit.core.board.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
 from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.config import board_config
-from cockpit.core.envelope.model import Envelope, EnvelopeError, check_paths
+from cockpit.core.envelope.model import Envelope, EnvelopeError
+from cockpit.core.envelope.paths import check_paths
 from cockpit.core.errors import RefusedError
 from cockpit.core.git.operations import (
     GitOpError,

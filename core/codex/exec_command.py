@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cockpit.core.envelope.model import Envelope, effort_args
+from cockpit.core.envelope.model import EFFORTS, Envelope, EnvelopeError
 from cockpit.core.errors import RefusedError
 from cockpit.core.vocabulary import WORKER_SANDBOX
 
@@ -95,3 +95,12 @@ def plan_for(
         resume_thread=resume_thread,
         network=envelope.network,
     )
+
+
+def effort_args(effort: str | None) -> list[str]:
+    """``codex exec`` arguments for a reasoning effort: ``["-c", 'model_reasoning_effort="high"']``."""
+    if effort is None:
+        return []
+    if effort not in EFFORTS:
+        raise EnvelopeError("effort", f"must be one of {', '.join(EFFORTS)} (got {effort!r})")
+    return ["-c", f'model_reasoning_effort="{effort}"']

@@ -11,14 +11,10 @@ away from workers.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import tomllib
-from collections.abc import Callable, Mapping
-from fnmatch import fnmatchcase
-from pathlib import Path, PurePath
+from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -29,8 +25,6 @@ from cockpit.core.vocabulary import DEFAULT_LANE, EFFORTS, WORKER_SANDBOX, Effor
 
 __all__ = [
     "DEFAULT_OUTPUT_PROTOCOL",
-    "DENY_BASENAMES",
-    "DENY_HOME_DIRS",
     "EFFORTS",
     "OUTPUT_PROTOCOL_RULE",
     "Budget",
@@ -42,11 +36,7 @@ __all__ = [
     "OutputSpec",
     "RiskLevel",
     "Sandbox",
-    "check_paths",
-    "effort_args",
     "envelope_from_mapping",
-    "load_envelope",
-    "missing_inputs",
     "normalise_key",
     "parse_budget_text",
     "parse_duration",
@@ -66,13 +56,9 @@ DEFAULT_OUTPUT_PROTOCOL = (
 )
 
 # Directories under the home directory that workers never see (playbook §14).
-DENY_HOME_DIRS: tuple[str, ...] = ("~/.ssh", "~/.gnupg", "~/.aws", "~/.config/gh")
 # The same directories recognised anywhere in a path (e.g. a repository carrying its own ``.aws/``).
-_DENY_DIR_PARTS: tuple[tuple[str, ...], ...] = ((".ssh",), (".gnupg",), (".aws",), (".config", "gh"))
 # Basename patterns, matched case-insensitively. ``.env.*`` extends the playbook's list (``.env.local``).
-DENY_BASENAMES: tuple[str, ...] = ("*.env", ".env", ".env.*", "credentials.*", "secrets.*")
 # Output paths may not point into these repository directories.
-_PROTECTED_OUTPUT_DIRS: tuple[str, ...] = (".git", ".cockpit")
 
 _TITLE_MAX = 60
 # Strings that become arguments of Codex's command line (``-m MODEL``) or paths named to it.
@@ -80,7 +66,7 @@ MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 _PATH_MAX = 4096
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
-_KEY_ALIASES: dict[str, str] = {
+KEY_ALIASES: dict[str, str] = {
     "stop_if": "stop_conditions",
     "stop_condition": "stop_conditions",
     "acceptance_criterion": "acceptance_criteria",
@@ -177,7 +163,7 @@ def normalise_key(key: object) -> str:
     return re.sub(r"_+", "_", text).strip("_")
 
 
-def _normalise_mapping(data: Mapping[Any, Any], aliases: Mapping[str, str]) -> dict[str, Any]:
+def normalise_mapping(data: Mapping[Any, Any], aliases: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for raw_key, value in data.items():
@@ -359,7 +345,7 @@ class Budget(BaseModel):
             raise PydanticCustomError(
                 "budget_type", "must be a mapping or text such as 'max 10 tool calls, 50000 tokens, 20 min'"
             )
-        data = _normalise_mapping(data, _BUDGET_ALIASES)
+        data = normalise_mapping(data, _BUDGET_ALIASES)
         if "wall_time" in data:
             if data.get("wall_time_s") is not None:
                 raise _field_error("wall_time", "given twice (as 'wall_time' and 'wall_time_s')")
@@ -427,7 +413,7 @@ class InputRef(BaseModel):
         if isinstance(data, str | PurePath):
             return _split_input(str(data))
         if isinstance(data, Mapping):
-            return _normalise_mapping(data, {})
+            return normalise_mapping(data, {})
         if isinstance(data, InputRef):
             return data
         raise PydanticCustomError("input_type", "must be a path string or a mapping with path and summary")
@@ -481,7 +467,7 @@ class OutputSpec(BaseModel):
         if isinstance(data, str | PurePath):
             data = {"path": str(data)}
         if isinstance(data, Mapping):
-            data = _normalise_mapping(data, {})
+            data = normalise_mapping(data, {})
             fmt = data.get("format")
             if (fmt is None or _blank(fmt)) and isinstance(data.get("path"), str):
                 data.pop("format", None)
@@ -554,7 +540,7 @@ class Envelope(BaseModel):
     def _accept_forms(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        data = _normalise_mapping(data, _KEY_ALIASES)
+        data = normalise_mapping(data, KEY_ALIASES)
         for key in ("budget", "output_protocol"):
             if key in data and data[key] is None:
                 data.pop(key)
@@ -681,288 +667,6 @@ def envelope_from_mapping(data: Mapping[str, Any]) -> Envelope:
         raise _from_validation_error(exc) from None
 
 
-# ----------------------------------------------------------------------------------------- loaders
-
-
-def load_envelope(path: Path) -> Envelope:
-    """Load an envelope by suffix: ``.toml``, ``.json``, ``.yaml``/``.yml``, ``.md``/``.markdown``."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    parsers: dict[str, Callable[[str, str], dict[str, Any]]] = {
-        ".toml": _parse_toml,
-        ".json": _parse_json,
-        ".yaml": _parse_yaml,
-        ".yml": _parse_yaml,
-        ".md": _parse_markdown,
-        ".markdown": _parse_markdown,
-    }
-    parser = parsers.get(suffix)
-    if parser is None:
-        raise EnvelopeError(
-            "(file)", f"{path.name}: unsupported format {suffix or '(none)'!r} (use .toml, .json, .yaml, .md)"
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnvelopeError("(file)", f"{path.name}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise EnvelopeError("(file)", f"{path.name}: cannot read: {exc.strerror or exc}") from None
-    data = parser(text, path.name)
-    return envelope_from_mapping(data)
-
-
-def _require_mapping(data: Any, name: str, what: str) -> dict[str, Any]:
-    if data is None:
-        raise EnvelopeError("(file)", f"{name}: {what} is empty")
-    if not isinstance(data, dict):
-        raise EnvelopeError("(file)", f"{name}: {what} must be a mapping at the top level")
-    return data
-
-
-_TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-
-def _parse_toml(text: str, name: str, line_offset: int = 0) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = _TOML_LINE.sub(
-            lambda m: f"(at line {int(m.group(1)) + line_offset}, column {m.group(2)})", str(exc)
-        )
-        raise EnvelopeError("(file)", f"{name}: bad TOML: {message}") from None
-
-
-def _parse_json(text: str, name: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EnvelopeError(
-            "(file)", f"{name}: bad JSON: {exc.msg} (at line {exc.lineno}, column {exc.colno})"
-        ) from None
-    return _require_mapping(data, name, "JSON")
-
-
-def _parse_yaml(text: str, name: str, line_offset: int = 0) -> dict[str, Any]:
-    import yaml  # only YAML and Markdown envelopes need it (a slow import the cockpit's start does not)
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        where = f" (at line {mark.line + 1 + line_offset}, column {mark.column + 1})" if mark else ""
-        raise EnvelopeError("(file)", f"{name}: bad YAML: {problem}{where}") from None
-    return _require_mapping(data, name, "YAML")
-
-
-# ---------------------------------------------------------------------------------------- markdown
-
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
-_KEY_VALUE = re.compile(r"^\s*(?:[-*+]\s+)?\**([A-Za-z][A-Za-z _-]*?)\**\s*:\s*(.*)$")
-_LIST_FIELDS = frozenset({"acceptance_criteria", "inputs", "allowed_tools", "forbidden", "stop_conditions"})
-
-
-def _split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str, int]:
-    """Strip leading ``---`` (YAML) and/or ``+++`` (TOML) blocks; returns (merged, body, body_line)."""
-    lines = text.splitlines(keepends=True)
-    if lines and lines[0].startswith("\ufeff"):
-        lines[0] = lines[0][1:]
-    front: dict[str, Any] = {}
-    start = 0
-    seen: set[str] = set()
-    while start < len(lines) and lines[start].strip() in ("---", "+++") and lines[start].strip() not in seen:
-        fence = lines[start].strip()
-        seen.add(fence)
-        closers = ("---", "...") if fence == "---" else ("+++",)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].strip() in closers), None)
-        if end is None:
-            raise EnvelopeError("(file)", f"{name}: front matter opened at line {start + 1} is never closed")
-        block = "".join(lines[start + 1 : end])
-        if fence == "---":
-            parsed = _parse_yaml(block, name, line_offset=start + 1) if block.strip() else {}
-        else:
-            parsed = _parse_toml(block, name, line_offset=start + 1)
-        try:
-            normalised = _normalise_mapping(parsed, _KEY_ALIASES)
-        except PydanticCustomError as exc:
-            raise EnvelopeError(str((exc.context or {}).get("field", "(file)")), exc.message()) from None
-        for key, value in normalised.items():
-            if key in front:
-                raise EnvelopeError(key, "given twice (in both front matter blocks)")
-            front[key] = value
-        start = end + 1
-        while start < len(lines) and not lines[start].strip():
-            start += 1
-    return front, "".join(lines[start:]), start + 1
-
-
-def _section_key(heading: str) -> str:
-    heading = re.sub(r"\s*\(.*\)\s*$", "", heading).strip().strip("*_`").rstrip(":")
-    key = normalise_key(heading)
-    return _KEY_ALIASES.get(key, key)
-
-
-def _items(lines: list[str]) -> list[str]:
-    """Bullet items (continuation lines joined); without bullets, one item per non-blank line."""
-    items: list[str] = []
-    bulleted = any(_BULLET.match(line) for line in lines)
-    in_fence = False
-    for line in lines:
-        if line.strip().startswith("```"):
-            in_fence = not in_fence
-            continue
-        if not line.strip():
-            continue
-        match = _BULLET.match(line) if not in_fence else None
-        if match:
-            items.append(match.group(1).strip())
-        elif bulleted and items and (line[:1].isspace() or in_fence):
-            items[-1] = f"{items[-1]} {line.strip()}"
-        else:
-            items.append(line.strip())
-    return items
-
-
-def _text(lines: list[str]) -> str:
-    items = [line for line in lines if line.strip()]
-    if len(items) == 1 and (match := _BULLET.match(items[0])):
-        return match.group(1).strip()
-    return "\n".join(line.rstrip() for line in lines).strip()
-
-
-def _section_value(key: str, lines: list[str]) -> Any:
-    if key in _LIST_FIELDS:
-        items = _items(lines)
-        if key == "allowed_tools" and len(items) == 1 and "," in items[0]:
-            items = [part.strip() for part in items[0].split(",")]
-        return items
-    if key == "budget":
-        return ", ".join(_items(lines))
-    if key == "output":
-        fields: dict[str, str] = {}
-        rest: list[str] = []
-        for item in _items(lines):
-            match = _KEY_VALUE.match(item)
-            if match and normalise_key(match.group(1)) in ("path", "format"):
-                fields[normalise_key(match.group(1))] = match.group(2).strip().strip("`")
-            else:
-                rest.append(item)
-        if rest and "path" not in fields:
-            fields["path"] = rest.pop(0).strip("`")
-        if rest:
-            raise EnvelopeError("output", f"cannot read {rest[0]!r} (write 'Path: …' and 'Format: …')")
-        return fields
-    return _text(lines)
-
-
-def _parse_markdown_sections(body: str, first_line: int) -> dict[str, Any]:
-    sections: dict[str, list[str]] = {}
-    current: str | None = None
-    in_fence = False
-    for number, line in enumerate(body.splitlines(), start=first_line):
-        if line.strip().startswith("```"):
-            in_fence = not in_fence
-        heading = None if in_fence else _HEADING.match(line)
-        if heading and len(heading.group(1)) == 2:
-            current = _section_key(heading.group(2))
-            if not current:
-                raise EnvelopeError("(file)", f"empty section heading at line {number}")
-            if current in sections:
-                raise EnvelopeError(current, f"section given twice (again at line {number})")
-            sections[current] = []
-            continue
-        if heading and len(heading.group(1)) == 1:
-            current = None  # the document's title, e.g. "# Task Envelope"
-            continue
-        if current is not None:
-            sections[current].append(line)
-    out: dict[str, Any] = {}
-    for key, lines in sections.items():
-        if not any(line.strip() for line in lines):
-            continue  # an empty template section
-        out[key] = _section_value(key, lines)
-    return out
-
-
-def _parse_markdown(text: str, name: str) -> dict[str, Any]:
-    front, body, body_line = _split_front_matter(text, name)
-    data = _parse_markdown_sections(body, body_line)
-    data.update(front)  # front matter wins on conflict
-    if not data:
-        raise EnvelopeError("(file)", f"{name}: no front matter and no '## Goal' section")
-    return data
-
-
-# ------------------------------------------------------------------------------------------- paths
-
-
-def _matches_deny_list(path: Path, home: Path) -> bool:
-    parts = path.parts
-    for denied in DENY_HOME_DIRS:
-        base = home / denied.removeprefix("~/")
-        if path == base or base in path.parents:
-            return True
-    for seq in _DENY_DIR_PARTS:
-        n = len(seq)
-        if any(tuple(parts[i : i + n]) == seq for i in range(len(parts) - n + 1)):
-            return True
-    name = path.name.lower()
-    return any(fnmatchcase(name, pattern) for pattern in DENY_BASENAMES)
-
-
-def _confine(raw: str, root: Path, home: Path, field: str) -> Path:
-    candidate = Path(os.path.expanduser(raw))
-    if not candidate.is_absolute():
-        candidate = root / candidate
-    lexical = Path(os.path.normpath(candidate))
-    resolved = candidate.resolve(strict=False)
-    if _matches_deny_list(lexical, home) or _matches_deny_list(resolved, home):
-        raise EnvelopeError(field, f"on the deny list (secrets): {raw}")
-    for p in (lexical, resolved):
-        if p != root and root not in p.parents:
-            raise EnvelopeError(field, f"outside the repository: {raw}")
-    return resolved
-
-
-def check_paths(env: Envelope, repo_root: Path) -> Envelope:
-    """Confine the envelope's paths to ``repo_root``; return a copy with absolute, resolved paths.
-
-    Each input path and the output path, relative to the repository root or absolute, must stay inside
-    the repository after ``..`` and symlinks are resolved, and must not match the secrets deny list
-    (``~/.ssh``, ``~/.gnupg``, ``~/.aws``, ``~/.config/gh``, ``*.env``, ``.env``, ``credentials.*``,
-    ``secrets.*``). The output path may not be the repository root or lie in ``.git/`` or ``.cockpit/``.
-    Inputs need not exist (a worker may be asked to create them); see :func:`missing_inputs`.
-    """
-    root = Path(repo_root).resolve(strict=False)
-    home = Path.home().resolve(strict=False)
-    inputs = [
-        InputRef(path=str(_confine(ref.path, root, home, f"inputs.{i}.path")), summary=ref.summary)
-        for i, ref in enumerate(env.inputs)
-    ]
-    output = env.output
-    if output is not None:
-        target = _confine(output.path, root, home, "output.path")
-        if target == root:
-            raise EnvelopeError("output.path", f"is the repository root: {output.path}")
-        first = target.relative_to(root).parts[0]
-        if first in _PROTECTED_OUTPUT_DIRS:
-            raise EnvelopeError("output.path", f"inside {first}/, which workers may not write: {output.path}")
-        output = OutputSpec(path=str(target), format=output.format)
-    return env.model_copy(update={"inputs": inputs, "output": output})
-
-
-def missing_inputs(env: Envelope, repo_root: Path) -> list[str]:
-    """Input paths (relative to ``repo_root`` unless absolute) that do not exist; warnings, not errors."""
-    root = Path(repo_root)
-    missing: list[str] = []
-    for ref in env.inputs:
-        p = Path(os.path.expanduser(ref.path))
-        if not (p if p.is_absolute() else root / p).exists():
-            missing.append(ref.path)
-    return missing
-
-
 # ---------------------------------------------------------------------------------- dispatch helpers
 
 
@@ -974,12 +678,3 @@ def requested_escalations(env: Envelope) -> list[str]:
     if env.sandbox == "danger-full-access":
         wanted.append("danger-full-access sandbox")
     return wanted
-
-
-def effort_args(effort: str | None) -> list[str]:
-    """``codex exec`` arguments for a reasoning effort: ``["-c", 'model_reasoning_effort="high"']``."""
-    if effort is None:
-        return []
-    if effort not in EFFORTS:
-        raise EnvelopeError("effort", f"must be one of {', '.join(EFFORTS)} (got {effort!r})")
-    return ["-c", f'model_reasoning_effort="{effort}"']

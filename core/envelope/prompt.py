@@ -12,14 +12,8 @@ import math
 import re
 from collections.abc import Sequence
 
-from cockpit.core.envelope.model import (
-    DEFAULT_OUTPUT_PROTOCOL,
-    DENY_BASENAMES,
-    DENY_HOME_DIRS,
-    OUTPUT_PROTOCOL_RULE,
-    Envelope,
-    InputRef,
-)
+from cockpit.core.envelope.model import DEFAULT_OUTPUT_PROTOCOL, OUTPUT_PROTOCOL_RULE, Envelope, InputRef
+from cockpit.core.envelope.paths import DENY_BASENAMES, DENY_HOME_DIRS
 from cockpit.core.records.attempt import Outcome, OutcomeStatus
 from cockpit.core.text import strip_control
 

@@ -13,6 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cockpit.core.codex.exec_command import effort_args
+from cockpit.core.envelope.formats import load_envelope
 from cockpit.core.envelope.model import (
     DEFAULT_OUTPUT_PROTOCOL,
     Budget,
@@ -20,16 +22,13 @@ from cockpit.core.envelope.model import (
     EnvelopeError,
     InputRef,
     OutputSpec,
-    check_paths,
-    effort_args,
     envelope_from_mapping,
-    load_envelope,
-    missing_inputs,
     normalise_key,
     parse_budget_text,
     parse_duration,
     requested_escalations,
 )
+from cockpit.core.envelope.paths import check_paths, missing_inputs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "envelopes"
 

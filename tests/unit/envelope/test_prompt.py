@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cockpit.core.envelope.model import Envelope, check_paths, envelope_from_mapping, load_envelope
+from cockpit.core.envelope.formats import load_envelope
+from cockpit.core.envelope.model import Envelope, envelope_from_mapping
+from cockpit.core.envelope.paths import check_paths
 from cockpit.core.envelope.prompt import (
     MAX_PROMPT_TOKENS,
     estimate_tokens,
