@@ -5,8 +5,8 @@ an event-stream summary, an outcome or a failure), a lane, a status drawn from t
 board has (mostly finished, some queued, a few running or waiting) and thread-cumulative usage. Tasks
 waiting for a decision have a pending decision card, failed ones with three attempts a resolved one,
 and the board has two breakers (one closed, one open). The same seed gives the same board. Used by
-``status_speed.py`` and by tests that need a board of a given size; importable as ``bench.board_gen``
-(``tests/`` is on ``sys.path`` under pytest) or run directly:
+``status_speed.py`` and by tests that need a board of a given size; importable as ``tests.bench.board_gen``
+(the project is on ``sys.path`` under pytest) or run directly:
 ``.venv/bin/python tests/bench/board_gen.py REPO N`` (REPO is created as a git repository if missing).
 """
 

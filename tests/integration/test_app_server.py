@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import scripted_steps as steps
 
+import tests.helpers.scripted_steps as steps
 from cockpit.core.codex.app_server.client import (
     COMMAND_APPROVAL,
     FILE_CHANGE_APPROVAL,

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-from bench.board_gen import make_repo, populate
 
 from cockpit.cli import main as cli
 from cockpit.cli.main import main
@@ -38,6 +37,7 @@ from cockpit.core.usage.windows import RolloutWatcher
 from cockpit.core.views import board as board_view_module
 from cockpit.core.views.board import LANE_ORDER, BoardSnapshot, BoardView, TaskCounts
 from cockpit.core.views.task_rows import status_row
+from tests.bench.board_gen import make_repo, populate
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 STATUSES = list(TaskStatus)
