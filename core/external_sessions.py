@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.board_home import board_root_for
-from cockpit.core.state import utc_now
+from cockpit.core.task_basics import utc_now
 from cockpit.core.text import clean
 
 TURN_COMPLETE: Final = "agent-turn-complete"

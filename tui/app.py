@@ -32,7 +32,7 @@ from cockpit.core.codex_binary import CodexNotFound
 from cockpit.core.config import ConfigError
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.git_cmd import GitOpError, head_branch
-from cockpit.core.state import TaskStatus, utc_now
+from cockpit.core.task_basics import TaskStatus, utc_now
 from cockpit.tui.alerts import desktop_notify
 from cockpit.tui.palette import binding_commands
 from cockpit.tui.screens.main_screen import MainScreen

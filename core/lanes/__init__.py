@@ -8,14 +8,12 @@ cards. The cloud lane is not built yet: its tasks stay queued and say so.
 
 from __future__ import annotations
 
+from cockpit.core.lane_notes import UNBUILT
 from cockpit.core.lanes.base import Lane, LaneNotBuilt
 from cockpit.core.lanes.local import LocalLane
 from cockpit.core.lanes.mcp import McpLane
 from cockpit.core.lanes.worktree import WorktreeLane
 
 LANES: dict[str, type[Lane]] = {"local": LocalLane, "worktree": WorktreeLane, "mcp": McpLane}
-UNBUILT = {
-    "cloud": "the cloud lane is not built yet; tasks sent to it wait here",
-}
 
 __all__ = ["LANES", "UNBUILT", "Lane", "LaneNotBuilt", "LocalLane", "McpLane", "WorktreeLane"]

@@ -1,14 +1,19 @@
 """What the full-screen cockpit's first frame imports: none of the slow modules it does not draw with
-(GitPython, PyYAML, Pygments, the Markdown parser, the MCP package, the supervisor's modules). Each of
-these is imported where it is used: a repository opened, a YAML envelope read, a diff or a task view
-shown, the supervisor started (after the first frame)."""
+(GitPython, PyYAML, Pygments, the Markdown parser, the MCP package, the supervisor's modules), nor the
+models of a task's full state, its events and its envelope, nor the lane adapters (the lanes list
+summaries; those models cost a viewer memory it never uses). Each of these is imported where it is
+used: a repository opened, a YAML envelope read, a diff or a task view shown, the supervisor started
+(after the first frame)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-LATER = ("git", "yaml", "pygments", "markdown_it", "mcp", "cockpit.core.supervisor", "cockpit.core.gates")
+LATER = (
+    *("git", "yaml", "pygments", "markdown_it", "mcp", "cockpit.core.supervisor", "cockpit.core.gates"),
+    *("cockpit.core.state", "cockpit.core.events", "cockpit.core.envelope", "cockpit.core.lanes"),
+)
 
 
 def test_the_first_frame_path_leaves_slow_modules_for_later() -> None:

@@ -45,9 +45,9 @@ from textual.strip import Strip
 
 from cockpit.core.board_view import EXTERNAL_LANE
 from cockpit.core.external_sessions import ExternalSession, ago, cut
+from cockpit.core.lane_notes import UNBUILT
 from cockpit.core.lane_rows import FOLD, STATUS_SYMBOLS, LaneChange, LaneRows, Row
-from cockpit.core.lanes import UNBUILT
-from cockpit.core.state import TaskStatus
+from cockpit.core.task_basics import TaskStatus
 from cockpit.core.task_summary import TaskSummary
 from cockpit.tui.widgets.task_card import card_height, card_text, ticks
 

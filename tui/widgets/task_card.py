@@ -10,7 +10,7 @@ from datetime import datetime
 from rich.text import Text
 
 from cockpit.core.lane_rows import STATUS_SYMBOLS
-from cockpit.core.state import TaskStatus
+from cockpit.core.task_basics import TaskStatus
 from cockpit.core.task_summary import TaskSummary
 from cockpit.core.text import clean
 
