@@ -37,6 +37,7 @@ bench: setup
 	$(PY) tests/bench/flood.py
 	$(PY) tests/bench/scale.py
 	$(PY) tests/bench/lanes.py
+	$(PY) tests/bench/memory.py
 	$(PY) tests/bench/flood.py --host
 
 clean:

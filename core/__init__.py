@@ -99,7 +99,7 @@ _HOMES: dict[str, str] = {
     "TaskStatus": "cockpit.core.records.basics",
     "TaskSummary": "cockpit.core.board.task_summary",
     "TurnFailed": "cockpit.core.codex.exec_events",
-    "UNBUILT": "cockpit.core.lanes",
+    "UNBUILT": "cockpit.core.vocabulary",
     "UnknownTask": "cockpit.core.board.blackboard",
     "UsageSummary": "cockpit.core.views.panels",
     "UsageTotals": "cockpit.core.usage.ledger",
@@ -230,7 +230,6 @@ if TYPE_CHECKING:
     from cockpit.core.envelope.paths import DENY_BASENAMES, missing_inputs
     from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
     from cockpit.core.git.safe_command import GitOpError, head_branch
-    from cockpit.core.lanes import UNBUILT
     from cockpit.core.policy.breaker import BreakerState, BreakerStore
     from cockpit.core.policy.dead_letters import DeadLetterQueue
     from cockpit.core.records.basics import FINISHED, TaskStatus, utc_now
@@ -268,4 +267,4 @@ if TYPE_CHECKING:
         windows_binding_first,
     )
     from cockpit.core.views.task_rows import INBOX_STATUS, Submission, status_row, submissions, tool_row
-    from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES
+    from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES, UNBUILT

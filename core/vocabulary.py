@@ -9,6 +9,7 @@ Imports only ``typing``: the leaf every layer may use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final, Literal, get_args
 
 Lane = Literal["local", "worktree", "cloud", "mcp"]
@@ -22,3 +23,8 @@ EFFORTS: Final[tuple[str, ...]] = get_args(Effort)  # Codex's reasoning efforts,
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
 SANDBOXES: Final[tuple[str, ...]] = get_args(Sandbox)
 WORKER_SANDBOX: Final = "workspace-write"  # what a worker runs in unless a human approved more
+
+# What a lane that is not built yet says: its pane shows it, and its tasks wait with it.
+UNBUILT: Final[Mapping[str, str]] = {
+    "cloud": "the cloud lane is not built yet; tasks sent to it wait here",
+}

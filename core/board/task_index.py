@@ -53,9 +53,10 @@ import contextlib
 import errno
 import fcntl
 import gc
+import io
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -64,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cockpit.core.atomic import atomic_write_bytes, private_opener
 from cockpit.core.board.blackboard import Blackboard, is_task_id
+from cockpit.core.board.summary_pool import share
 from cockpit.core.board.task_summary import TaskSummary
 
 TASK_INDEX_FILE = "task-index.jsonl"
@@ -99,7 +101,7 @@ def parse_record(line: bytes) -> Record:
     pydantic ``ValidationError`` among them) when it is neither."""
     record: Record
     try:
-        record = TaskSummary.model_validate_json(line)
+        record = share(TaskSummary.model_validate_json(line))
     except ValidationError:
         record = Removal.model_validate_json(line)
     if not is_task_id(record.id):
@@ -156,30 +158,59 @@ def _collector_paused() -> Iterator[None]:
 
 def _parse(data: bytes, *, header: bool) -> _Parsed:
     with _collector_paused():
-        return _parse_lines(data, header=header)
+        return _parse_lines(io.BytesIO(data), header=header)
 
 
-def _parse_lines(data: bytes, *, header: bool) -> _Parsed:
-    end = data.rfind(b"\n") + 1
-    lines = data[:end].split(b"\n")[:-1] if end else []
-    parsed = _Parsed([], end, len(lines))
-    body = lines
-    if header:
-        if not lines:
-            parsed.trouble = "the journal has no header"
-            return parsed
+def _parse_lines(
+    lines: Iterable[bytes],
+    *,
+    header: bool,
+    into: dict[str, TaskSummary] | None = None,
+    known: Mapping[str, TaskSummary] | None = None,
+) -> _Parsed:
+    """Parse ``lines`` (each with its newline; a file object does), one at a time: a journal is never
+    held whole, nor as a list of its lines. The records go to ``records``, or with ``into`` straight
+    into that dict (the last record per id wins), a summary equal to the one ``known`` holds for its
+    id being replaced by that one (a reload keeps the objects of the tasks that did not change, and
+    never holds two copies of them). With ``into``, records are applied only from a valid, complete
+    journal: once there is trouble, or the header says it is not complete, the lines are only counted
+    (the caller rescans)."""
+    parsed = _Parsed([], 0, 0)
+    header_due = header
+    applying = into is not None
+    for line in lines:
+        if not line.endswith(b"\n"):
+            break  # an incomplete last line: read once it is complete
+        parsed.end += len(line)
+        parsed.lines += 1
+        if header_due:
+            header_due = False
+            try:
+                head = IndexHeader.model_validate_json(line)
+            except ValidationError:
+                parsed.trouble = "the journal's header is not valid"
+                applying = False
+            else:
+                parsed.generation, parsed.complete = head.generation, head.complete
+                applying = applying and head.complete
+            continue
+        if into is not None and not applying:
+            continue
         try:
-            head = IndexHeader.model_validate_json(lines[0])
-        except ValidationError:
-            parsed.trouble = "the journal's header is not valid"
-        else:
-            parsed.generation, parsed.complete = head.generation, head.complete
-        body = lines[1:]
-    for line in body:
-        try:
-            parsed.records.append(parse_record(line))
+            record = parse_record(line)
         except ValueError:
             parsed.trouble = parsed.trouble or "the journal holds an invalid (torn) line"
+            applying = False
+            continue
+        if into is None:
+            parsed.records.append(record)
+        elif isinstance(record, Removal):
+            into.pop(record.id, None)
+        else:
+            kept = known.get(record.id) if known is not None else None
+            into[record.id] = kept if kept is not None and kept == record else record
+    if header_due:
+        parsed.trouble = "the journal has no header"
     return parsed
 
 
@@ -394,19 +425,17 @@ class TaskIndexReader:
 
     def _reload(self) -> dict[str, tuple[TaskSummary | None, TaskSummary | None]]:
         before = self.tasks
+        tasks: dict[str, TaskSummary] = {}
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed below, after fstat and read
         except FileNotFoundError:
             file, parsed = None, _Parsed([], 0, 0, trouble="there is no journal")
         else:
-            with fh:
+            with fh, _collector_paused():
                 file = _file_of(os.fstat(fh.fileno()))
-                parsed = _parse(fh.read(), header=True)
+                parsed = _parse_lines(fh, header=True, into=tasks, known=before)
         self.lines_read += parsed.lines
-        tasks: dict[str, TaskSummary] = {}
-        if parsed.trouble is None and parsed.complete:
-            _apply(parsed.records, tasks)
-        else:
+        if parsed.trouble is not None or not parsed.complete:
             tasks = self._scan()  # read to parsed.end first: what is appended later is read after it
         self.tasks, self._file, self._offset = tasks, file, parsed.end
         self.generation = parsed.generation
@@ -422,7 +451,8 @@ class TaskIndexReader:
             if _file_of(os.fstat(fh.fileno())) != self._file:
                 return self._reload()
             fh.seek(self._offset)
-            parsed = _parse(fh.read(), header=False)
+            with _collector_paused():
+                parsed = _parse_lines(fh, header=False)
         self.lines_read += parsed.lines
         self._offset += parsed.end
         if parsed.trouble is not None:
@@ -431,13 +461,16 @@ class TaskIndexReader:
         changes = {}
         for task_id, old in _apply(parsed.records, self.tasks).items():
             new = self.tasks.get(task_id)
-            if new != old:
+            if new is not old and new != old:
                 changes[task_id] = (old, new)
         return changes
 
     def _scan(self) -> dict[str, TaskSummary]:
         self.rescans += 1
-        return scan_summaries(self.board)
+        tasks = scan_summaries(self.board)
+        for summary in tasks.values():
+            share(summary)  # built from states read here and dropped: nothing else holds their parts
+        return tasks
 
 
 def _diff(
@@ -446,7 +479,7 @@ def _diff(
     changes: dict[str, tuple[TaskSummary | None, TaskSummary | None]] = {}
     for task_id, old in before.items():
         new = after.get(task_id)
-        if new != old:
+        if new is not old and new != old:
             changes[task_id] = (old, new)
     for task_id, new in after.items():
         if task_id not in before:

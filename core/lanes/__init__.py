@@ -12,10 +12,8 @@ from cockpit.core.lanes.base import Lane, LaneNotBuilt
 from cockpit.core.lanes.local import LocalLane
 from cockpit.core.lanes.mcp import McpLane
 from cockpit.core.lanes.worktree import WorktreeLane
+from cockpit.core.vocabulary import UNBUILT
 
 LANES: dict[str, type[Lane]] = {"local": LocalLane, "worktree": WorktreeLane, "mcp": McpLane}
-UNBUILT = {
-    "cloud": "the cloud lane is not built yet; tasks sent to it wait here",
-}
 
 __all__ = ["LANES", "UNBUILT", "Lane", "LaneNotBuilt", "LocalLane", "McpLane", "WorktreeLane"]

@@ -25,13 +25,15 @@ Task size (:func:`task_size`) comes from the envelope, first signal wins:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cockpit.core.envelope.model import Envelope
 from cockpit.core.policy.effort import EffortPolicyConfig, kind_category
-from cockpit.core.usage.ledger import UsageReport
+
+if TYPE_CHECKING:  # the config (and so a viewer) loads this module without the envelope's models
+    from cockpit.core.envelope.model import Envelope
+    from cockpit.core.usage.ledger import UsageReport
 
 __all__ = [
     "COMPLEX_FROM_TOKENS",

@@ -41,12 +41,14 @@ security      high     high     xhigh   security, threat-model, pentest
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cockpit.core.envelope.model import Envelope
 from cockpit.core.vocabulary import EFFORTS, Effort
+
+if TYPE_CHECKING:  # the config (and so a viewer) loads this module without the envelope's models
+    from cockpit.core.envelope.model import Envelope
 
 __all__ = [
     "DEFAULT_KIND_ALIASES",

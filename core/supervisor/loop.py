@@ -1191,8 +1191,8 @@ def _read_text(path: Path) -> str:
 RUNNER_MODULES = (
     b"cockpit.core.attempts.exec_runner",
     b"cockpit.core.attempts.app_server_runner",
-    b"cockpit.core.runner",
-    b"cockpit.core.mcp_runner",
+    b"cockpit.core.runner",  # old module name
+    b"cockpit.core.mcp_runner",  # old module name
 )
 
 

@@ -37,12 +37,14 @@ EXTERNAL_LANE = "mcp"  # the lane pane that lists hand-run Codex sessions
 # A file changed less than this long ago may change again within the same file-system timestamp tick
 # (timestamps are coarse), unseen by its stamp: what it holds is read again until it has settled.
 SETTLE_S = 1.0
+BULK_CHANGES = 256  # changes in one poll past which the lanes' order is sorted again, not patched
 
 
 @dataclass(frozen=True)
 class TaskCounts:
-    """How many live tasks each (lane, status) has; the view keeps it up to date by applying each change
-    (one task out of its old pair, into its new one), never by counting all tasks again."""
+    """How many live tasks each (lane, status) has, at one moment: what the header and the lanes (their
+    titles and fold lines) show. Kept up to date by a :class:`TaskTally` applying each change, never
+    by counting all tasks again."""
 
     by_lane_status: Mapping[tuple[str, TaskStatus], int] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -65,6 +67,33 @@ class TaskCounts:
     def count(cls, tasks: Iterable[TaskSummary]) -> TaskCounts:
         """A count from scratch (what the maintained counts must always equal)."""
         return cls(MappingProxyType(dict(Counter((t.lane, t.status) for t in tasks))))
+
+
+class TaskTally:
+    """The one place counts are maintained: :meth:`move` takes one task out of its old (lane, status)
+    and into its new one; :attr:`counts` is the result (a new :class:`TaskCounts` after a change, the
+    same object while nothing changed)."""
+
+    def __init__(self) -> None:
+        self._counter: Counter[tuple[str, TaskStatus]] = Counter()
+        self._counts: TaskCounts | None = TaskCounts()
+
+    def move(self, old: TaskSummary | None, new: TaskSummary | None) -> None:
+        """A task changed from ``old`` to ``new`` (None: it was added, or removed)."""
+        if old is not None:
+            pair = (old.lane, old.status)
+            self._counter[pair] -= 1
+            if self._counter[pair] <= 0:
+                del self._counter[pair]
+        if new is not None:
+            self._counter[(new.lane, new.status)] += 1
+        self._counts = None
+
+    @property
+    def counts(self) -> TaskCounts:
+        if self._counts is None:
+            self._counts = TaskCounts(MappingProxyType(dict(self._counter)))
+        return self._counts
 
 
 @dataclass(frozen=True)
@@ -182,10 +211,9 @@ class BoardView:
                 live_file=self.board.root / LIVE_RATE_LIMITS_FILE,
             )
         self.index = TaskIndexReader(self.board)
-        self._counter: Counter[tuple[str, TaskStatus]] = Counter()
-        self._counts = TaskCounts()
+        self._tally = TaskTally()
         self._tasks: Mapping[str, TaskSummary] = MappingProxyType({})
-        self._lane_keys: dict[str, list[tuple[datetime, str]]] = {}
+        self._lane_lists: dict[str, list[TaskSummary]] = {}  # each lane's tasks, oldest first
         self._lanes: Mapping[str, tuple[TaskSummary, ...]] = MappingProxyType({n: () for n in LANE_ORDER})
         self._changed: set[str] = set()
         self._version = 0
@@ -208,29 +236,34 @@ class BoardView:
         changes = self.index.poll()
         if not changes:
             return False
-        touched: set[str] = set()
         tasks = self.index.tasks
+        touched: set[str] = set()
         for old, new in changes.values():
-            if old is not None:
-                pair = (old.lane, old.status)
-                self._counter[pair] -= 1
-                if self._counter[pair] <= 0:
-                    del self._counter[pair]
-                keys = self._lane_keys.get(old.lane, [])
-                at = bisect.bisect_left(keys, _lane_key(old))
-                if at < len(keys) and keys[at] == _lane_key(old):
-                    del keys[at]
-                touched.add(old.lane)
-            if new is not None:
-                self._counter[(new.lane, new.status)] += 1
-                bisect.insort(self._lane_keys.setdefault(new.lane, []), _lane_key(new))
-                touched.add(new.lane)
+            self._tally.move(old, new)
+            touched.update(t.lane for t in (old, new) if t is not None)
+        lists = self._lane_lists
+        if len(changes) > BULK_CHANGES:  # a load: sorting each lane once beats thousands of inserts
+            for lane in touched:
+                lists[lane] = []
+            for task in tasks.values():
+                if task.lane in touched:
+                    lists[task.lane].append(task)
+            for lane in touched:
+                lists[lane].sort(key=_lane_key)
+        else:
+            for old, new in changes.values():
+                if old is not None:
+                    ordered = lists.get(old.lane, [])
+                    at = bisect.bisect_left(ordered, _lane_key(old), key=_lane_key)
+                    if at < len(ordered) and ordered[at].id == old.id:
+                        del ordered[at]
+                if new is not None:
+                    bisect.insort(lists.setdefault(new.lane, []), new, key=_lane_key)
         lanes = dict(self._lanes)
         for lane in touched:
-            lanes[lane] = tuple(tasks[task_id] for _, task_id in self._lane_keys.get(lane, ()))
+            lanes[lane] = tuple(lists.get(lane, ()))
         self._lanes = MappingProxyType(lanes)
         self._tasks = MappingProxyType(dict(tasks))
-        self._counts = TaskCounts(MappingProxyType(dict(self._counter)))
         self._changed.update(changes)
         self._version += 1
         return True
@@ -239,7 +272,7 @@ class BoardView:
         self.refresh()
         changed, self._changed = frozenset(self._changed), set()
         assert self.windows is not None
-        counts = self._counts
+        counts = self._tally.counts
         return BoardSnapshot(
             tasks=self._tasks,
             changed=changed,

@@ -30,12 +30,18 @@ raises :class:`FilterError` with a one-line reason.
 task when nothing changed). A task whose change keeps its place (same group, same position key, same
 filter verdict — a running task's progress, a folded task's touch) is updated in place and reported in
 :attr:`LaneChange.tasks`; any other change rebuilds that lane's rows, O(tasks in the lane).
+
+**Counts** are kept once, by the board view (:class:`~cockpit.core.views.board.TaskCounts`, maintained
+change by change): a lane's title is its count there, and its fold line the counts of its finished
+statuses less the fresh failures listed above it. A folded lane keeps no row, list or count of its
+finished tasks. Only a filter is counted by the lane (what passes it is known only by looking at each
+task), during the rebuild it makes anyway.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -43,7 +49,7 @@ from typing import Final
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.errors import InputError
 from cockpit.core.records.basics import TaskStatus
-from cockpit.core.views.board import LANE_ORDER, BoardSnapshot
+from cockpit.core.views.board import LANE_ORDER, BoardSnapshot, TaskCounts, TaskTally
 
 __all__ = [
     "FOLD",
@@ -130,6 +136,17 @@ def _needs_key(rank: int, task: TaskSummary) -> tuple[int, float, str]:
 
 def _history_key(task: TaskSummary) -> tuple[float, str]:
     return (task.updated_at.timestamp(), task.id)
+
+
+_FOLDABLE: Final = tuple(s for s in TaskStatus if s not in _RANKS)
+"""The statuses a finished task can have (every status that does not always need the user)."""
+
+
+def _fold_order(counts: Mapping[TaskStatus, int]) -> tuple[tuple[TaskStatus, int], ...]:
+    """Per-status counts in the fold line's order (statuses with no task left out)."""
+    known = [s for s, _ in _FOLD_WORDS]
+    order = known + sorted(set(counts) - set(known))
+    return tuple((s, counts[s]) for s in order if counts.get(s, 0) > 0)
 
 
 def fold_parts(counts: Iterable[tuple[TaskStatus, int]], expanded: bool) -> list[str]:
@@ -253,22 +270,30 @@ def _place(task: TaskSummary, flt: LaneFilter, now: datetime, expanded: bool) ->
         return ("out",)
     rank = needs_rank(task, now)
     if rank is not None:
-        return ("needs", _needs_key(rank, task))
+        return ("needs", _needs_key(rank, task), task.status)
     return ("finished", task.status, _history_key(task) if expanded else None)
 
 
 @dataclass(eq=False)
 class LaneRows:
     """One lane's tasks and the rows they make. Feed it with :meth:`put`/:meth:`discard` (or through
-    :class:`BoardLanes`), then call :meth:`sync` before reading :attr:`rows`."""
+    :class:`BoardLanes`), then call :meth:`sync` before reading :attr:`rows`.
+
+    Counts (the title's total, the fold line's per status) come from ``counts``, the board's counts as
+    its view maintains them (:class:`~cockpit.core.views.board.TaskCounts`); :class:`BoardLanes` passes
+    the latest snapshot's. A lane fed on its own (``counts`` None) keeps a
+    :class:`~cockpit.core.views.board.TaskTally` of its tasks instead. Only a filter makes the lane
+    count: what passes it is known only by looking at each task, once per rebuild."""
 
     lane: str
+    counts: Callable[[], TaskCounts] | None = None
     _tasks: dict[str, TaskSummary] = field(default_factory=dict)
-    _counts: Counter[TaskStatus] = field(default_factory=Counter)
+    _tally: TaskTally | None = None
     _filter: LaneFilter = field(default_factory=LaneFilter)
     _expanded: bool = False
     _rows: list[Row] = field(default_factory=list)
-    _fold: tuple[tuple[TaskStatus, int], ...] = ()
+    _listed: Counter[TaskStatus] = field(default_factory=Counter)
+    _filtered: Counter[TaskStatus] | None = None
     _matched: int = 0
     _dirty: bool = True
     _updated: set[str] = field(default_factory=set)
@@ -277,14 +302,18 @@ class LaneRows:
     rebuilds: int = 0
     """How many times the rows were rebuilt (for tests and benchmarks)."""
 
+    def __post_init__(self) -> None:
+        if self.counts is None:
+            tally = self._tally = TaskTally()
+            self.counts = lambda: tally.counts
+
     # ------------------------------------------------------------------------------------- feeding
 
     def put(self, task: TaskSummary) -> None:
         old = self._tasks.get(task.id)
         self._tasks[task.id] = task
-        self._counts[task.status] += 1
-        if old is not None:
-            self._counts[old.status] -= 1
+        if self._tally is not None:
+            self._tally.move(old, task)
         if self._dirty:
             return
         if old is not None and self._place(old) == self._place(task):
@@ -295,7 +324,8 @@ class LaneRows:
     def discard(self, task_id: str) -> None:
         old = self._tasks.pop(task_id, None)
         if old is not None:
-            self._counts[old.status] -= 1
+            if self._tally is not None:
+                self._tally.move(old, None)
             self._dirty = True
 
     def _place(self, task: TaskSummary) -> tuple[object, ...]:
@@ -334,34 +364,43 @@ class LaneRows:
         return LaneChange(tasks=updated)
 
     def _rebuild(self, now: datetime) -> None:
+        """The rows: the tasks that need the user, sorted, then the fold line. Folded, no finished task
+        is listed (or collected): the fold line's counts come from the board's. Expanded, the finished
+        tasks' ids follow, newest first."""
         flt = self._filter
         needs: list[tuple[tuple[int, float, str], str]] = []
-        finished: list[TaskSummary] = []
-        folded: Counter[TaskStatus] = Counter()
+        finished: list[TaskSummary] | None = [] if self._expanded else None
+        filtered: Counter[TaskStatus] | None = Counter() if flt.active else None
+        listed: Counter[TaskStatus] = Counter()
         expires: datetime | None = None
         matched = 0
+        any_finished = False
         for task in self._tasks.values():
-            if flt.active and not flt.matches(task):
+            if filtered is not None and not flt.matches(task):
                 continue
             matched += 1
             rank = needs_rank(task, now)
             if rank is None:
-                finished.append(task)
-                folded[task.status] += 1
+                any_finished = True
+                if finished is not None:
+                    finished.append(task)
+                if filtered is not None:
+                    filtered[task.status] += 1
                 continue
             needs.append((_needs_key(rank, task), task.id))
+            listed[task.status] += 1
             if rank == _FRESH_FAILURE_RANK:
                 ends = task.updated_at + RECENT_FAILURE
                 expires = ends if expires is None else min(expires, ends)
         needs.sort()
         rows: list[Row] = [task_id for _, task_id in needs]
-        if finished:
+        if any_finished:
             rows.append(FOLD)
-            if self._expanded:
+            if finished is not None:
                 finished.sort(key=_history_key, reverse=True)
                 rows.extend(t.id for t in finished)
-        order = [s for s, _ in _FOLD_WORDS] + sorted(set(folded) - {s for s, _ in _FOLD_WORDS})
-        self._fold = tuple((s, folded[s]) for s in order if folded[s])
+        self._listed = listed
+        self._filtered = filtered
         self._rows = rows
         self._matched = matched
         self._expires = expires
@@ -377,14 +416,19 @@ class LaneRows:
 
     @property
     def fold_counts(self) -> tuple[tuple[TaskStatus, int], ...]:
-        """Finished tasks that pass the filter, per status, in the fold line's order."""
-        return self._fold
+        """Finished tasks that pass the filter, per status, in the fold line's order: the board's count
+        of the lane's tasks with that status less those listed as needing the user (fresh failures),
+        or, while a filter is set, the count the last rebuild made of the tasks that pass it."""
+        if self._filtered is not None:
+            return _fold_order(self._filtered)
+        counts = self._counts()
+        return _fold_order({s: counts.get(self.lane, s) - self._listed[s] for s in _FOLDABLE})
 
     def fold_label(self) -> str:
-        return fold_label(self._fold, self._expanded)
+        return fold_label(self.fold_counts, self._expanded)
 
     def fold_parts(self) -> list[str]:
-        return fold_parts(self._fold, self._expanded)
+        return fold_parts(self.fold_counts, self._expanded)
 
     def task(self, task_id: str) -> TaskSummary | None:
         return self._tasks.get(task_id)
@@ -396,20 +440,23 @@ class LaneRows:
         return iter(self._tasks.values())
 
     # ------------------------------------------------------------------------------------------ counts
-    # The one place counts come from: kept here from the summaries until the board view maintains them.
+
+    def _counts(self) -> TaskCounts:
+        assert self.counts is not None
+        return self.counts()
 
     @property
     def total(self) -> int:
         """Tasks in the lane."""
-        return len(self._tasks)
+        return self._counts().lane(self.lane)
 
     @property
     def matched(self) -> int:
         """Tasks in the lane that pass the filter (as of the last :meth:`sync`)."""
-        return self._matched
+        return self._matched if self._filter.active else self.total
 
     def count(self, status: TaskStatus) -> int:
-        return self._counts[status]
+        return self._counts().get(self.lane, status)
 
     def title(self) -> str:
         """``worktree · 5,012``, or ``worktree · 3 of 5,012`` while a filter is set."""
@@ -419,7 +466,8 @@ class LaneRows:
 
 
 class BoardLanes:
-    """Every lane's :class:`LaneRows`, fed from board snapshots by their ``changed`` ids.
+    """Every lane's :class:`LaneRows`, fed from board snapshots by their ``changed`` ids; the lanes
+    count with the latest snapshot's ``counts`` (they keep none of their own).
 
     Snapshots must come from one board view. If one is skipped (its version is not the next, e.g. an
     older snapshot was dropped in favour of a newer one), its ``changed`` ids are lost, so the whole
@@ -427,15 +475,19 @@ class BoardLanes:
     """
 
     def __init__(self, lanes: Iterable[str] = LANE_ORDER) -> None:
-        self._lanes: dict[str, LaneRows] = {lane: LaneRows(lane) for lane in lanes}
+        self._counts = TaskCounts()
+        self._lanes: dict[str, LaneRows] = {lane: LaneRows(lane, self._board_counts) for lane in lanes}
         self._lane_of: dict[str, str] = {}
         self._version: int | None = None
         self._filter = LaneFilter()
 
+    def _board_counts(self) -> TaskCounts:
+        return self._counts
+
     def lane(self, name: str) -> LaneRows:
         rows = self._lanes.get(name)
         if rows is None:
-            rows = self._lanes[name] = LaneRows(name, _filter=self._filter)
+            rows = self._lanes[name] = LaneRows(name, self._board_counts, _filter=self._filter)
         return rows
 
     @property
@@ -454,12 +506,13 @@ class BoardLanes:
         if last is not None and snapshot.version == last and not snapshot.changed:
             return False
         self._version = snapshot.version
+        self._counts = snapshot.counts
         tasks = snapshot.tasks
         if last is not None and snapshot.version in (last, last + 1):
             ids: Iterable[str] = snapshot.changed
             full = False
         else:
-            ids = set(tasks) | set(self._lane_of)
+            ids = set(tasks) | set(self._lane_of) if self._lane_of else tasks.keys()
             full = True
         touched = False
         for task_id in ids:

@@ -8,8 +8,8 @@ memory, like a board view's snapshot), so the figures are the UI's own cost; the
 - ``first frame``: wall time from entering ``run_test`` to the first frame that drew a task card;
 - ``idle``: CPU used while the app runs untouched for a few seconds (polls, clock ticks), as a share of
   one core and per poll — the whole process, so it includes the stand-in's snapshot in its thread (a
-  copy of the mapping and two counts over it, as the board view makes) — and ``screen``, the time the
-  main screen takes to take in one snapshot (the lanes' share of a poll);
+  copy of the mapping, as the board view makes) — and ``screen``, the time the main screen takes to
+  take in one snapshot (the lanes' share of a poll);
 - ``1 change/poll``: the same while every snapshot changes one running task (its token count);
 - key to repaint (median of several presses): ``down`` (cursor), ``enter`` on the fold line
   (expand N-10 tasks), ``end`` in the expanded list (the oldest task), and one filter keystroke (the

@@ -4,6 +4,7 @@ the lanes. A task the test opens (task view, diff) still needs its files written
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,8 @@ from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.policy.retry import GATE_AFTER_FAILED_ATTEMPTS
 from cockpit.core.records.basics import Signals, TaskStatus
 from cockpit.core.usage.windows import UsageWindows
-from cockpit.core.views.board import BoardSnapshot
+from cockpit.core.views.board import BoardSnapshot, TaskCounts, TaskTally
+from cockpit.core.views.lane_rows import LaneFilter, needs_rank
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 """The stand-in board's "now" (tasks are dated before it)."""
@@ -70,14 +72,19 @@ def snapshot(
     version: int = 1,
     changed: Iterable[str] = (),
     taken_at: float | None = None,
+    counts: TaskCounts | None = None,
 ) -> BoardSnapshot:
+    """A snapshot of ``tasks``; ``counts`` are counted from them unless given (kept by a tally)."""
+    if counts is None:
+        counts = TaskCounts.count(tasks.values())
     return BoardSnapshot(
         tasks=tasks,
         changed=frozenset(changed),
-        running=sum(1 for t in tasks.values() if t.status == TaskStatus.RUNNING),
+        counts=counts,
+        running=counts.status(TaskStatus.RUNNING),
         max_workers=3,
         decisions=(),
-        reviews=sum(1 for t in tasks.values() if t.status == TaskStatus.REVIEW),
+        reviews=counts.status(TaskStatus.REVIEW),
         breakers={},
         windows=UsageWindows(),
         supervisor_pid=None,
@@ -88,10 +95,14 @@ def snapshot(
 
 class StubView:
     """Stands in for :class:`~cockpit.core.views.board.BoardView`: ``put``/``remove`` change the board, each
-    :meth:`snapshot` hands out a new mapping with the ids changed since the previous one."""
+    :meth:`snapshot` hands out a new mapping with the ids changed since the previous one, and counts
+    kept change by change (as the view keeps them)."""
 
     def __init__(self, tasks: Iterable[TaskSummary] = (), clock: Callable[[], float] | None = None) -> None:
         self.tasks: dict[str, TaskSummary] = {t.id: t for t in tasks}
+        self.tally = TaskTally()
+        for task in self.tasks.values():
+            self.tally.move(None, task)
         self.clock = clock or (lambda: T0.timestamp())
         self._changed: set[str] = set(self.tasks)
         self.version = 1
@@ -99,11 +110,12 @@ class StubView:
 
     def put(self, *tasks: TaskSummary) -> None:
         for task in tasks:
+            self.tally.move(self.tasks.get(task.id), task)
             self.tasks[task.id] = task
             self._changed.add(task.id)
 
     def remove(self, task_id: str) -> None:
-        self.tasks.pop(task_id, None)
+        self.tally.move(self.tasks.pop(task_id, None), None)
         self._changed.add(task_id)
 
     def snapshot(self) -> BoardSnapshot:
@@ -111,4 +123,22 @@ class StubView:
         if self._changed:
             self.version += 1
         changed, self._changed = self._changed, set()
-        return snapshot(dict(self.tasks), version=self.version, changed=changed, taken_at=self.clock())
+        return snapshot(
+            dict(self.tasks),
+            version=self.version,
+            changed=changed,
+            taken_at=self.clock(),
+            counts=self.tally.counts,
+        )
+
+
+def lane_recount(
+    tasks: Iterable[TaskSummary], lane: str, flt: LaneFilter, now: datetime
+) -> tuple[str, dict[TaskStatus, int]]:
+    """What a lane's title and fold line must say, counted from scratch: ``(title, {status: finished
+    tasks that pass the filter})``."""
+    in_lane = [t for t in tasks if t.lane == lane]
+    shown = [t for t in in_lane if flt.matches(t)] if flt.active else in_lane
+    folded = Counter(t.status for t in shown if needs_rank(t, now) is None)
+    title = f"{lane} · {len(shown):,} of {len(in_lane):,}" if flt.active else f"{lane} · {len(in_lane):,}"
+    return title, dict(folded)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,10 @@ from cockpit.core.text import clean_data
 from cockpit.core.usage.windows import RolloutWatcher
 from cockpit.core.views import board as board_view_module
 from cockpit.core.views.board import LANE_ORDER, BoardSnapshot, BoardView, TaskCounts
+from cockpit.core.views.lane_rows import BoardLanes, LaneFilter
 from cockpit.core.views.task_rows import status_row
 from tests.bench.board_gen import make_repo, populate
+from tests.helpers.board_stub import lane_recount
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 STATUSES = list(TaskStatus)
@@ -140,11 +143,16 @@ def test_a_change_is_reported_by_id_and_untouched_lanes_are_reused(board: Blackb
     assert_consistent(second, board)
 
 
+@pytest.mark.parametrize("bulk", [board_view_module.BULK_CHANGES, 2])
 def test_maintained_counts_equal_a_recount_after_any_sequence_of_changes(
-    board: Blackboard, tmp_path: Path
+    board: Blackboard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: int
 ) -> None:
+    """The view's counts, and the lanes' titles and fold lines that count with them, equal a recount
+    (``bulk``: how many changes in one poll make the view sort its lanes again instead of patching)."""
+    monkeypatch.setattr(board_view_module, "BULK_CHANGES", bulk)
     rng = random.Random(20261205)
     view = view_of(board, tmp_path)
+    lanes = BoardLanes(LANE_ORDER)
     live: list[str] = []
     seen = view.snapshot()
     for step in range(60):
@@ -175,6 +183,15 @@ def test_maintained_counts_equal_a_recount_after_any_sequence_of_changes(
         assert_consistent(seen, board)
         moved = {i for i in before.keys() | seen.tasks.keys() if before.get(i) != seen.tasks.get(i)}
         assert moved <= seen.changed
+        if rng.random() < 0.2:
+            lanes.filter = LaneFilter.parse(rng.choice(("", "state:failed,done", "lane:mcp", "task-0")))
+        lanes.apply(seen)
+        now = datetime.fromtimestamp(seen.taken_at, UTC)
+        for lane in LANE_ORDER:
+            rows = lanes.lane(lane)
+            rows.sync(now)
+            title, folded = lane_recount(seen.tasks.values(), lane, rows.filter, now)
+            assert (rows.title(), dict(rows.fold_counts)) == (title, folded)
 
 
 def test_a_writer_killed_before_its_index_line_is_reconciled_by_the_next_supervisor(

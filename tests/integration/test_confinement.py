@@ -183,8 +183,9 @@ def test_modules_a_worker_plants_in_the_repository_never_run_outside_the_sandbox
     marker = tmp_path / "planted-module-ran"
     payload = f"open({str(marker)!r}, 'w').write('ran')\n"
     plant = (
-        f"printf %s {shlex.quote(payload)} > json.py && mkdir -p cockpit/core && "
-        f"printf %s {shlex.quote(payload)} > cockpit/__init__.py && cp json.py cockpit/core/runner.py"
+        f"printf %s {shlex.quote(payload)} > json.py && mkdir -p cockpit/core/attempts && "
+        f"printf %s {shlex.quote(payload)} > cockpit/__init__.py && "
+        "cp json.py cockpit/core/attempts/exec_runner.py"
     )
     scripted_model.add_scenario(
         scenario("plant-job", {"items": [{"kind": "shell", "cmd": plant}]}, say("COMPLETED: planted"))
@@ -195,7 +196,9 @@ def test_modules_a_worker_plants_in_the_repository_never_run_outside_the_sandbox
     second = task(board, "next-job", "local")
     sup = SupervisorThread(board, cockpit_env, until_idle=True).start()
     sup.join(180)
-    assert (repo / "json.py").exists() and (repo / "cockpit" / "core" / "runner.py").exists()
+    assert (repo / "json.py").exists() and (
+        repo / "cockpit" / "core" / "attempts" / "exec_runner.py"
+    ).exists()
     assert board.read_state(first).status == TaskStatus.SUCCEEDED
     assert board.read_state(second).status == TaskStatus.SUCCEEDED
     assert not marker.exists()

@@ -1,10 +1,10 @@
 """A supervisor adopts attempt runners started by an earlier version of the cockpit.
 
 A restarted supervisor finds live runners by the module name on their command line (``/proc/<pid>/
-cmdline``). Before the core had subpackages the runners were ``cockpit.core.runner`` and
-``cockpit.core.mcp_runner``; a runner started under those names keeps running through an upgrade, and
-the new supervisor must follow it, not record it as lost and start the attempt again. A process whose
-command line names no runner (a recycled pid) is never taken for one.
+cmdline``). Before the core had subpackages the runners had other module names (parametrised below); a
+runner started under them keeps running through an upgrade, and the new supervisor must follow it, not
+record it as lost and start the attempt again. A process whose command line names no runner (a
+recycled pid) is never taken for one.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _reattached(board: Blackboard) -> dict[str, bool]:
     }
 
 
-@pytest.mark.parametrize("old_module", ["cockpit.core.runner", "cockpit.core.mcp_runner"])
+@pytest.mark.parametrize("old_module", ["cockpit.core.runner", "cockpit.core.mcp_runner"])  # old module name
 def test_a_runner_started_under_an_old_module_name_is_followed_not_lost(
     repo: Path,
     codex_bin: Path,

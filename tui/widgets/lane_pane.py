@@ -554,8 +554,9 @@ class LanePane(ScrollView, can_focus=True):
         width = max(width, 1)
         inner = max(width - 2, 1)
         lines: list[str] = []
-        for n, part in enumerate(self.rows.fold_parts()):
-            last = n == len(self.rows.fold_parts()) - 1
+        parts = self.rows.fold_parts()
+        for n, part in enumerate(parts):
+            last = n == len(parts) - 1
             joined = f"{lines[-1]}{' ' if last else ' · '}{part}" if lines else part
             if lines and cell_len(joined) <= inner:
                 lines[-1] = joined

@@ -219,6 +219,19 @@ def test_a_rebuild_has_a_new_generation_and_readers_load_it(board: Blackboard) -
     assert reader.tasks == truth(board)
 
 
+def test_a_reload_keeps_the_objects_of_the_tasks_that_did_not_change(board: Blackboard) -> None:
+    for n in range(6):
+        board.write_state(state(f"task-{n:04d}"))
+    reader = TaskIndexReader(board)
+    reader.poll()
+    before = dict(reader.tasks)
+    board.write_state(state("task-0002", status=TaskStatus.RUNNING))
+    board.task_index.compact(scan=lambda: pytest.fail("a valid journal is compacted from itself"))
+    assert set(reader.poll()) == {"task-0002"} and reader.rescans == 0
+    assert all(reader.tasks[i] is before[i] for i in before if i != "task-0002")
+    assert reader.tasks["task-0002"].status == TaskStatus.RUNNING and reader.tasks == truth(board)
+
+
 def test_appends_during_rebuilds_are_never_lost(board: Blackboard) -> None:
     """A writer blocked by a rebuild's lock finds the new file after the rename and appends there."""
     writes = 150

@@ -1,7 +1,9 @@
 """What the full-screen cockpit's first frame imports: none of the slow modules it does not draw with
-(GitPython, PyYAML, Pygments, the Markdown parser, the MCP package, the supervisor's modules). Each of
-these is imported where it is used: a repository opened, a YAML envelope read, a diff or a task view
-shown, the supervisor started (after the first frame)."""
+(GitPython, PyYAML, Pygments, the Markdown parser, the MCP package, the supervisor's modules), nor the
+models of a task's full state, its events and its envelope, nor the lane adapters (the lanes list
+summaries; those models cost a viewer memory it never uses). Each of these is imported where it is
+used: a repository opened, a YAML envelope read, a diff or a task view shown, the supervisor started
+(after the first frame)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ LATER = (
     "mcp",
     "cockpit.core.supervisor.loop",
     "cockpit.core.policy.gates",
+    "cockpit.core.records.task",
+    "cockpit.core.codex.exec_events",
+    "cockpit.core.envelope.model",
+    "cockpit.core.lanes",
 )
 
 

@@ -4,6 +4,7 @@ filter's syntax and errors, lane-title counts, and snapshots applied by their ch
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -11,8 +12,9 @@ from datetime import timedelta
 import pytest
 
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.views.board import LANE_ORDER
 from cockpit.core.views.lane_rows import FOLD, BoardLanes, FilterError, LaneFilter, LaneRows, fold_label
-from tests.helpers.board_stub import T0, history, snapshot, summary
+from tests.helpers.board_stub import T0, StubView, history, lane_recount, snapshot, summary
 
 S = TaskStatus
 
@@ -224,3 +226,60 @@ def test_the_board_filter_reaches_every_lane() -> None:
     assert lanes.lane("local").sync(T0).rows and lanes.lane("local").rows == []
     assert lanes.lane("mcp").sync(T0).rows and lanes.lane("mcp").rows == ["b"]
     assert lanes.lane("mcp").title() == "mcp · 1 of 1"
+
+
+FILTERS = ("", "", "state:failed", "state:done,merged,dead", "lane:local,worktree", "task 1", "state:review")
+
+
+def test_the_counts_a_lane_shows_equal_a_recount_after_any_sequence_of_changes() -> None:
+    """Titles and fold lines count with the board's maintained counts (less the fresh failures listed
+    above the fold), or count what passes a filter: either way they equal a recount, whatever changed,
+    whatever snapshot was skipped, and as fresh failures age into the fold."""
+    rng = random.Random(20261206)
+    view = StubView()
+    lanes = BoardLanes()
+    statuses = list(S)
+    now = T0
+    for step in range(300):
+        for _ in range(rng.randint(1, 5)):
+            task_id = f"task-{rng.randrange(60):02d}"
+            if rng.random() < 0.15:
+                view.remove(task_id)
+                continue
+            old = view.tasks.get(task_id)
+            status = rng.choice(statuses)
+            view.put(
+                summary(
+                    task_id,
+                    status,
+                    lane=rng.choice(LANE_ORDER) if old is None or rng.random() < 0.2 else old.lane,
+                    created=-rng.randrange(5000)
+                    if old is None
+                    else (old.created_at - T0).total_seconds() / 60,
+                    updated=(now - T0).total_seconds() / 60 - rng.choice((1, 60, 60 * 23, 60 * 30)),
+                    awaiting_approval="run `make`" if rng.random() < 0.3 else None,
+                )
+            )
+        if rng.random() < 0.1:
+            lanes.filter = LaneFilter.parse(rng.choice(FILTERS))
+        taken = view.snapshot()
+        if rng.random() < 0.8:  # the rest are dropped: the next one is caught up by comparing
+            lanes.apply(taken)
+        else:
+            continue
+        now += timedelta(minutes=rng.choice((0, 1, 90)))
+        for lane in LANE_ORDER:
+            rows = lanes.lane(lane)
+            if rng.random() < 0.05:
+                rows.expanded = not rows.expanded
+            rows.sync(now)
+            title, folded = lane_recount(view.tasks.values(), lane, rows.filter, now)
+            assert rows.title() == title, step
+            assert dict(rows.fold_counts) == folded, step
+            assert (FOLD in rows.rows) == bool(folded)
+            assert rows.total == sum(1 for t in view.tasks.values() if t.lane == lane)
+            assert rows.count(S.FAILED) == sum(
+                1 for t in view.tasks.values() if (t.lane, t.status) == (lane, S.FAILED)
+            )
+            if rows.expanded and folded:
+                assert len(rows.rows) - rows.rows.index(FOLD) - 1 == sum(folded.values())
