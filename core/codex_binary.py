@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-PINNED_VERSION = "0.169.0"
+PINNED_VERSION = "0.171.0"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _TARGETS = {
@@ -36,7 +36,7 @@ class CodexBinary:
     source: str  # env | config | node_modules | path
 
     def version(self, timeout: float = 20.0) -> str:
-        """The version the binary reports, e.g. ``0.169.0``."""
+        """The version the binary reports, e.g. ``0.171.0``."""
         out = subprocess.run(
             [str(self.path), "--version"],
             capture_output=True,

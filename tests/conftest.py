@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.core.codex_binary import CodexNotFound, find_codex
+from cockpit.core.codex_binary import PINNED_VERSION, CodexBinary, CodexNotFound, find_codex
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import ScriptedModel
 
@@ -35,13 +35,28 @@ def _keep_sigpipe_ignored() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def codex_bin() -> Path:
-    """The pinned native Codex binary; a missing binary is a failure, never a skip."""
+    """The native Codex binary the cockpit itself would run (:func:`find_codex`): the pinned one, or the
+    one ``COCKPIT_CODEX_BIN`` names (``make compat``); a missing binary is a failure, never a skip."""
     try:
         return find_codex().path
     except CodexNotFound as exc:
         pytest.fail(
             f"{exc}\nRun `npm ci` in the project root to install the pinned Codex CLI.", pytrace=False
         )
+
+
+@pytest.fixture(scope="session")
+def codex_version(codex_bin: Path) -> str:
+    """The version ``codex_bin`` reports (the pinned one unless ``COCKPIT_CODEX_BIN`` names another)."""
+    return CodexBinary(codex_bin, "test").version()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        codex = find_codex()
+    except CodexNotFound:
+        return "codex: not found"
+    return f"codex: {codex.path} ({codex.source}), version {codex.version()}, pinned {PINNED_VERSION}"
 
 
 @pytest.fixture
