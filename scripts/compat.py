@@ -15,7 +15,8 @@
    have that subcommand).
 
 Exit status: 0 when every selected test passed (or was skipped), 1 when a test failed or errored, the
-install or the binary check failed, or pytest selected nothing; 2 for bad usage.
+install or the binary check failed, pytest selected nothing or its header names another binary; 2 for
+bad usage.
 """
 
 from __future__ import annotations
@@ -111,10 +112,15 @@ class Results:
     skipped: int = 0
     seconds: float = 0.0
     exit_code: int = 0
+    header: str | None = None  # the pytest header's ``codex: …`` line
 
     @property
     def passed(self) -> int:
         return self.total - len(self.failed) - self.skipped
+
+    def ran(self, version: str) -> bool:
+        """Whether the tests' header names a binary of ``version`` (the override took effect)."""
+        return self.header is not None and f" version {version}," in self.header
 
 
 def run_tests(binary: Path, version: str, pytest_args: list[str]) -> Results:
@@ -123,7 +129,7 @@ def run_tests(binary: Path, version: str, pytest_args: list[str]) -> Results:
     junit.unlink(missing_ok=True)
     env = dict(os.environ, COCKPIT_CODEX_BIN=str(binary))
     env.pop("RUST_LOG", None)
-    argv = [sys.executable, "-m", "pytest", "-m", "codex", "-q", "-p", "no:cacheprovider"]
+    argv = [sys.executable, "-m", "pytest", "-m", "codex", "-p", "no:cacheprovider"]
     argv += [f"--junitxml={junit}", "-o", "junit_family=xunit1", *pytest_args]
     print(f"running pytest -m codex with Codex {version} (log: {log_path.relative_to(ROOT)}) …", flush=True)
     started = time.monotonic()
@@ -132,7 +138,17 @@ def run_tests(binary: Path, version: str, pytest_args: list[str]) -> Results:
     results = read_junit(junit) if junit.is_file() else Results()
     results.seconds = time.monotonic() - started
     results.exit_code = code
+    results.header = used_binary(log_path)
     return results
+
+
+def used_binary(log_path: Path) -> str | None:
+    """The ``codex: …`` line of the pytest header (``tests/conftest.py``): the binary the tests found."""
+    with open(log_path, errors="replace") as log:
+        for _, line in zip(range(40), log, strict=False):
+            if line.startswith("codex: "):
+                return line.strip()
+    return None
 
 
 def read_junit(path: Path) -> Results:
@@ -253,6 +269,8 @@ def summary(
         f"Codex compat: {version} tested, {PINNED_VERSION} pinned{pinned_note}",
         f"  binary: {_short(binary)}",
     ]
+    if not results.ran(version):
+        lines.append(f"  WRONG BINARY: the tests report {results.header or 'no codex header'}")
     counts = f"{results.passed} passed, {len(results.failed)} failed, {results.skipped} skipped"
     lines.append(f"tests (pytest -m codex): {counts} in {results.seconds:.0f}s, exit {results.exit_code}")
     if results.total == 0:
@@ -293,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     pinned_version = reported_version(pinned) if pinned is not None else PINNED_VERSION
     results = run_tests(binary, version, args.pytest_args)
     print("\n".join(summary(version, binary, pinned, pinned_version, results)))
-    if results.exit_code != 0 or results.failed or results.total == 0:
+    if results.exit_code != 0 or results.failed or results.total == 0 or not results.ran(version):
         return 1
     return 0
 

@@ -150,3 +150,27 @@ def test_a_codex_without_the_schema_subcommand_is_named(compat: ModuleType, tmp_
     assert lines[1] == "  `codex app-server generate-json-schema` is not available in 0.100.0"
     assert compat.schema_lines(new, "0.171.0", new, "0.171.0")[1] == "  same version: nothing to compare"
     assert "not installed" in compat.schema_lines(new, "0.171.0", None, "0.171.0")[1]
+
+
+def test_summary_names_the_binary_the_tests_ran_and_their_failures(
+    compat: ModuleType, tmp_path: Path
+) -> None:
+    log = tmp_path / "pytest.log"
+    header = "codex: /x/codex (env), version 0.169.0, pinned 0.171.0"
+    log.write_text(f"=== test session starts ===\nplatform linux\n{header}\nrootdir: /r\n")
+    assert compat.used_binary(log) == header
+    failure = compat.Failure("tests/a.py::test_x", "AssertionError: nope")
+    results = compat.Results(total=3, failed=[failure], skipped=1, seconds=12.4, exit_code=1, header=header)
+    binary = tmp_path / "codex"
+    lines = compat.summary("0.169.0", binary, None, PINNED_VERSION, results)
+    assert lines[0] == f"Codex compat: 0.169.0 tested, {PINNED_VERSION} pinned"
+    assert "tests (pytest -m codex): 1 passed, 1 failed, 1 skipped in 12s, exit 1" in lines
+    assert lines[lines.index("  FAILED tests/a.py::test_x") + 1] == "         AssertionError: nope"
+    assert not any("WRONG BINARY" in line for line in lines)
+    elsewhere = compat.Results(
+        total=1, header="codex: /y/codex (node_modules), version 0.171.0, pinned 0.171.0"
+    )
+    assert not elsewhere.ran("0.169.0")
+    assert any(
+        "WRONG BINARY" in line for line in compat.summary("0.169.0", binary, None, PINNED_VERSION, elsewhere)
+    )
