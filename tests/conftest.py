@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,9 +55,10 @@ def codex_version(codex_bin: Path) -> str:
 def pytest_report_header(config: pytest.Config) -> str:
     try:
         codex = find_codex()
-    except CodexNotFound:
-        return "codex: not found"
-    return f"codex: {codex.path} ({codex.source}), version {codex.version()}, pinned {PINNED_VERSION}"
+        version = codex.version()
+    except (CodexNotFound, OSError, subprocess.TimeoutExpired) as exc:
+        return f"codex: not usable ({exc})"
+    return f"codex: {codex.path} ({codex.source}), version {version}, pinned {PINNED_VERSION}"
 
 
 @pytest.fixture
