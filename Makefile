@@ -43,7 +43,7 @@ bench: setup
 compat:
 	@if [ -z "$(CODEX)" ]; then \
 	  echo "usage: make compat CODEX=x.y.z [PYTEST_ARGS=...]  (pinned: see package.json)" >&2; exit 2; fi
-	@$(MAKE) --no-print-directory $(VENV)/.installed
+	@$(MAKE) -s --no-print-directory $(VENV)/.installed
 	$(PY) scripts/compat.py $(CODEX) -- $(PYTEST_ARGS)
 
 clean:
