@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean screenshots
+.PHONY: setup demo test lint bench clean screenshots compat
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -40,8 +40,16 @@ bench: setup
 	$(PY) tests/bench/memory.py
 	$(PY) tests/bench/flood.py --host
 
+# The real-binary tests against another Codex CLI version, installed beside the pinned one under .compat/:
+# `make compat CODEX=0.172.0` (extra pytest arguments: PYTEST_ARGS='-k app_server').
+compat:
+	@if [ -z "$(CODEX)" ]; then \
+	  echo "usage: make compat CODEX=x.y.z [PYTEST_ARGS=...]  (pinned: see package.json)" >&2; exit 2; fi
+	@$(MAKE) -s --no-print-directory $(VENV)/.installed
+	$(PY) scripts/compat.py $(CODEX) -- $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .compat
 
 screenshots: setup
 	$(BIN)/python scripts/screenshots.py --out screenshots

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cockpit.core.codex.binary import CodexNotFound, find_codex
+from cockpit.core.codex.binary import PINNED_VERSION, CodexBinary, CodexNotFound, find_codex
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import ScriptedModel
 
@@ -35,13 +36,29 @@ def _keep_sigpipe_ignored() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def codex_bin() -> Path:
-    """The pinned native Codex binary; a missing binary is a failure, never a skip."""
+    """The native Codex binary the cockpit itself would run (:func:`find_codex`): the pinned one, or the
+    one ``COCKPIT_CODEX_BIN`` names (``make compat``); a missing binary is a failure, never a skip."""
     try:
         return find_codex().path
     except CodexNotFound as exc:
         pytest.fail(
             f"{exc}\nRun `npm ci` in the project root to install the pinned Codex CLI.", pytrace=False
         )
+
+
+@pytest.fixture(scope="session")
+def codex_version(codex_bin: Path) -> str:
+    """The version ``codex_bin`` reports (the pinned one unless ``COCKPIT_CODEX_BIN`` names another)."""
+    return CodexBinary(codex_bin, "test").version()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        codex = find_codex()
+        version = codex.version()
+    except (CodexNotFound, OSError, subprocess.TimeoutExpired) as exc:
+        return f"codex: not usable ({exc})"
+    return f"codex: {codex.path} ({codex.source}), version {version}, pinned {PINNED_VERSION}"
 
 
 @pytest.fixture

@@ -59,6 +59,9 @@ APPROVAL_REQUESTS: Final = frozenset(
 )
 REQUEST_RESOLVED: Final = "serverRequest/resolved"
 RPC_RESPONSE: Final = "rpc/response"  # an app-server answer to one of the runner's requests
+# File-change statuses that mean nothing was written (an app-server patch the user declined has status
+# ``declined``). Statuses are an open set: any other one, known or new, counts the change's paths.
+NOT_APPLIED: Final = frozenset({"failed", "declined"})
 MAX_FILE_CHANGES: Final = 200
 MAX_TRACKED_PATHS: Final = 100_000  # beyond this, paths are no longer de-duplicated, only counted
 MAX_ERRORS: Final = 20
@@ -72,10 +75,10 @@ class AttemptReducer:
 
     Counting rules: ``commands`` / ``commands_failed`` count completed ``command_execution`` items (failed
     = non-zero exit, or status failed/declined); ``commands_running`` is started minus completed.
-    ``file_changes`` lists distinct paths of completed, not failed ``file_change`` items in first-seen
-    order. ``error_events`` counts top-level ``error`` events and ``error`` items alike; ``errors`` keeps
-    the last messages of both. ``unknown_events`` counts unknown events and items; item types are listed
-    in ``unknown_types`` as ``item:<type>``.
+    ``file_changes`` lists distinct paths of completed ``file_change`` items not failed or declined, in
+    first-seen order. ``error_events`` counts top-level ``error`` events and ``error`` items alike;
+    ``errors`` keeps the last messages of both. ``unknown_events`` counts unknown events and items; item
+    types are listed in ``unknown_types`` as ``item:<type>``.
     """
 
     def __init__(self) -> None:
@@ -318,7 +321,7 @@ class AttemptReducer:
         self._reasoning += 1
 
     def _on_file_change(self, item: FileChangeItem) -> None:
-        if item.status == "failed":
+        if item.status in NOT_APPLIED:
             return
         seen = self._path_set
         for change in item.changes:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cockpit.core.errors import CodexError
 
-PINNED_VERSION = "0.169.0"
+PINNED_VERSION = "0.171.0"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/codex/binary.py → the project
 
 _TARGETS = {
@@ -38,7 +38,7 @@ class CodexBinary:
     source: str  # env | config | node_modules | path
 
     def version(self, timeout: float = 20.0) -> str:
-        """The version the binary reports, e.g. ``0.169.0``."""
+        """The version the binary reports, e.g. ``0.171.0``."""
         out = subprocess.run(
             [str(self.path), "--version"],
             capture_output=True,

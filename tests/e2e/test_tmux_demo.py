@@ -104,6 +104,7 @@ def tmux() -> Iterator[Tmux]:
         session.kill()
 
 
+@pytest.mark.codex
 def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, tmp_path: Path) -> None:
     assert COCKPIT.exists(), f"the cockpit command is not installed at {COCKPIT}"
     tmux.start(f"TMPDIR={tmp_path} {COCKPIT} demo --keep", tmp_path)

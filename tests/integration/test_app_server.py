@@ -120,7 +120,7 @@ async def client(
 
 @pytest.mark.codex
 async def test_handshake_thread_and_message_turn(
-    client: AppServerClient, scripted_model: ScriptedModel, work: Path
+    client: AppServerClient, scripted_model: ScriptedModel, work: Path, codex_version: str
 ) -> None:
     scripted_model.add_scenario(
         scenario(
@@ -132,7 +132,7 @@ async def test_handshake_thread_and_message_turn(
             ),
         )
     )
-    assert client.server_info["userAgent"].startswith("codex_cockpit/0.169.0")
+    assert client.server_info["userAgent"].startswith(f"codex_cockpit/{codex_version} ")
     thread_id = await client.thread_start(work, "on-request", "workspace-write")
     turn_id = await client.turn_start(thread_id, "say hello")
     completed, seen = await drive_turn(client, turn_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from git import Repo
 from textual.pilot import Pilot
 
@@ -48,6 +49,7 @@ async def answer_both_modals(app: CockpitApp, pilot: Pilot[None], changelog: str
     return answered
 
 
+@pytest.mark.codex
 async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Path, codex_bin: Path) -> None:
     with demo_setup(tmp_path / "demo", keep=True) as setup:
         notes, subtract, changelog, check = setup.task_ids

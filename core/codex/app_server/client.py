@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
 
 from cockpit.core.errors import CodexError
 from cockpit.core.processes import die_with_parent
@@ -70,7 +70,7 @@ SandboxMode = Sandbox
 COMMAND_APPROVAL = "item/commandExecution/requestApproval"
 FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
 APPROVAL_METHODS = frozenset({COMMAND_APPROVAL, FILE_CHANGE_APPROVAL})
-FINISHED_TURN_STATUSES = frozenset({"completed", "interrupted", "failed"})
+RUNNING_TURN_STATUS = "inProgress"  # every other status (completed, interrupted, failed, …) ends a turn
 RECOVERED_FROM = "recoveredFrom"  # top-level key of a synthesized turn/completed line
 NO_TURNS_YET_CODE = -32601  # thread/read with turns before a thread's first turn: "list_turns is not …"
 
@@ -153,7 +153,12 @@ def _display_path(path: str, root: str | None) -> str:
 
 class ThreadItem(WireModel):
     """An item of a turn: ``userMessage``, ``agentMessage``, ``reasoning``, ``commandExecution``,
-    ``fileChange``, … Only the fields the lane reads are declared."""
+    ``fileChange``, … Only the fields the lane reads are declared.
+
+    The item types are an open set (0.171.0 knows nineteen; a newer Codex adds more), and a type this
+    version does not know may use a declared field name for a value of another shape. Such a field is
+    dropped (a non-string ``type`` or ``id`` is turned into a string) instead of failing the item, and with
+    it the ``item/*`` notification or the ``turn/completed`` that carries it; everything else is kept."""
 
     type: str = ""
     id: str = ""
@@ -164,6 +169,23 @@ class ThreadItem(WireModel):
     exitCode: int | None = None
     aggregatedOutput: str | None = None
     changes: list[FileUpdate] | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _lenient(cls, data: Any, handler: ModelWrapValidatorHandler[ThreadItem]) -> ThreadItem:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, Mapping):
+                raise
+            bad = {error["loc"][0] for error in exc.errors() if error["loc"]}
+            repaired: dict[str, Any] = {}
+            for key, value in data.items():
+                if key not in bad:
+                    repaired[key] = value
+                elif key in ("type", "id") and value is not None:
+                    repaired[key] = value if isinstance(value, str) else json.dumps(value)
+            return handler(repaired)
 
 
 class ItemNotification(WireModel):
@@ -186,6 +208,13 @@ class Turn(WireModel):
     error: TurnError | None = None
     items: list[ThreadItem] = Field(default_factory=list)
     durationMs: int | None = None
+
+
+def turn_finished(status: str) -> bool:
+    """Whether a turn of this status has ended. Turn statuses are an open set: anything but
+    ``inProgress`` (``completed``, ``interrupted``, ``failed`` in 0.171.0, or one a newer Codex adds) is an
+    end; only ``completed`` is a success, which the lane decides on its own."""
+    return bool(status) and status != RUNNING_TURN_STATUS
 
 
 class TurnNotification(WireModel):
@@ -770,7 +799,7 @@ class AppServerClient:
         """The turn's completion, from ``thread/read`` when its ``turn/completed`` did not arrive.
 
         Returns the completion already received if there is one; otherwise reads the thread and, when
-        the turn has finished there (completed, interrupted or failed), records it exactly as a received
+        the turn has finished there (:func:`turn_finished`), records it exactly as a received
         ``turn/completed`` would be (state, queue) and appends the synthesized line to the transcript.
         ``None`` while the turn is still in progress (or unknown to the server)."""
         known = self.completed_turns.get(turn_id)
@@ -786,7 +815,7 @@ class AppServerClient:
         if known is not None:
             return known
         turn = snapshot.turn(turn_id)
-        if turn is None or turn.status not in FINISHED_TURN_STATUSES:
+        if turn is None or not turn_finished(turn.status):
             return None
         message = {
             "method": "turn/completed",

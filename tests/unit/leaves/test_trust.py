@@ -31,6 +31,7 @@ def planted(repo: Path) -> Path:
     return evil
 
 
+@pytest.mark.codex
 def test_an_untrusted_board_config_may_not_name_the_codex_binary(repo: Path, codex_bin: Path) -> None:
     board = Blackboard(repo)
     config_file = board.root / "config.toml"
