@@ -45,15 +45,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cockpit.core.app_server import (
+from cockpit.core.app_server import AppServerClient, AppServerClosed, AppServerError, Incoming
+from cockpit.core.app_server_protocol import (
     COMMAND_APPROVAL,
     FILE_CHANGE_APPROVAL,
-    AppServerClient,
-    AppServerClosed,
-    AppServerError,
     CommandApprovalRequest,
     FileChangeApprovalRequest,
-    Incoming,
     TurnNotification,
 )
 from cockpit.core.atomic import append_jsonl

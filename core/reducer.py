@@ -26,8 +26,10 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
+from cockpit.core.app_server_protocol import APPROVAL_METHODS, SERVER_REQUEST_RESOLVED, TOKEN_USAGE_UPDATED
 from cockpit.core.diff_parse import count_patch
 from cockpit.core.events import (
+    RPC_RESPONSE,
     AgentMessageItem,
     CodexEvent,
     CommandExecutionItem,
@@ -55,12 +57,6 @@ from cockpit.core.text import CleanText, clean
 
 __all__ = ["AttemptProgress", "AttemptReducer", "LiveDiff"]
 
-APP_USAGE_METHOD: Final = "thread/tokenUsage/updated"
-APPROVAL_REQUESTS: Final = frozenset(
-    {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
-)
-REQUEST_RESOLVED: Final = "serverRequest/resolved"
-RPC_RESPONSE: Final = "rpc/response"  # an app-server answer to one of the runner's requests
 MAX_FILE_CHANGES: Final = 200
 MAX_TRACKED_PATHS: Final = 100_000  # beyond this, paths are no longer de-duplicated, only counted
 MAX_ERRORS: Final = 20
@@ -291,10 +287,10 @@ class AttemptReducer:
             turn = result.get("turn") if isinstance(result, dict) else None
             if isinstance(turn, dict) and turn.get("id"):
                 self._thread_ran_a_turn()  # the app-server acknowledged turn/start
-        if event.type in APPROVAL_REQUESTS or event.type == REQUEST_RESOLVED:
+        if event.type in APPROVAL_METHODS or event.type == SERVER_REQUEST_RESOLVED:
             self._on_approval(event)
             return
-        if event.type == APP_USAGE_METHOD:
+        if event.type == TOKEN_USAGE_UPDATED:
             usage = (event.model_extra or {}).get("usage")
             if isinstance(usage, Usage):
                 self._usage = usage  # the thread's running total, like exec's turn.completed usage
@@ -314,7 +310,7 @@ class AttemptReducer:
         """Codex asks (a server request) or stops asking (``serverRequest/resolved``)."""
         extra = event.model_extra or {}
         params = extra.get("params") if isinstance(extra.get("params"), dict) else {}
-        if event.type == REQUEST_RESOLVED:
+        if event.type == SERVER_REQUEST_RESOLVED:
             self._approvals.pop(str(params.get("requestId")), None)
             return
         command = params.get("command")
