@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
+from cockpit.core.app_server_protocol import DEFAULT_LIMIT_ID, Credits, limit_key
 from cockpit.core.follow import GrowingFile
 from cockpit.core.live_rate_limits import read_live
 
@@ -53,7 +54,6 @@ __all__ = [
 
 FIVE_HOURS: Final = 300
 WEEK: Final = 10080
-DEFAULT_LIMIT_ID: Final = "codex"
 FAILURE_SOURCE: Final = "failure"
 LIVE_SOURCE: Final = "app-server"
 
@@ -138,16 +138,6 @@ class Window(BaseModel):
         if self.resets_at is None:
             return None
         return max(0.0, self.resets_at - now)
-
-
-class Credits(BaseModel):
-    """Purchased-credit state sent alongside the windows."""
-
-    model_config = ConfigDict(frozen=True)
-
-    has_credits: bool = False
-    unlimited: bool = False
-    balance: str | None = None
 
 
 def _reset_key(window: Window) -> float:
@@ -350,11 +340,6 @@ def _raw_slots(raw: Mapping[str, Any]) -> dict[str, Mapping[str, Any] | None]:
     return {slot: (raw[slot] if isinstance(raw.get(slot), Mapping) else None) for slot in _SLOTS}
 
 
-def _limit_key(raw: Mapping[str, Any]) -> str:
-    limit = _first(raw, "limit_id", "limitId")
-    return str(limit) if limit else DEFAULT_LIMIT_ID
-
-
 def _slot_minutes(raw: Mapping[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for slot, window in _raw_slots(raw).items():
@@ -436,7 +421,9 @@ def parse_rate_limits(
 
 def _keep_known(new: UsageWindows, old: UsageWindows | None) -> UsageWindows:
     """A sparse snapshot over the last known one: a window or credits it leaves unknown keep their
-    known values (null is no news, never a reset)."""
+    known values (null is no news, never a reset). The rule of
+    :func:`~cockpit.core.app_server_protocol.merge_sparse`, applied across two sources (a rollout's
+    snapshot and the live file's) whose windows match by length, not by their slot on the wire."""
     if old is None:
         return new
     windows = []
@@ -670,7 +657,7 @@ class RolloutWatcher:
         return changed
 
     def _take_live(self, raw: Mapping[str, Any], observed: float) -> bool:
-        key = _limit_key(raw)
+        key = limit_key(raw)
         current = self._live.get(key)
         if current is not None and current.observed_at is not None and observed <= current.observed_at:
             return False
@@ -839,7 +826,7 @@ class RolloutWatcher:
                 continue
             raw, observed = parsed
             found = True
-            key = _limit_key(raw)
+            key = limit_key(raw)
             current = self._rollout.get(key)
             if current is not None and current.observed_at is not None and observed < current.observed_at:
                 continue
