@@ -516,19 +516,15 @@ def cmd_usage(args: argparse.Namespace) -> int:
     import time as _time
 
     from cockpit.core.ledger import Ledger
-    from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
     from cockpit.core.panels import budget_lines, usage_summary
-    from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
+    from cockpit.core.usage_windows import shared_watcher
 
     board = _board(args)
     board.require()
     now = _time.time()
     summary = usage_summary(
         board,
-        RolloutWatcher(
-            codex_homes_from([os.environ.get("CODEX_HOME")]),
-            live_file=board.root / LIVE_RATE_LIMITS_FILE,
-        ),
+        shared_watcher(board.root),
         Ledger(board.root / "ledger.jsonl"),
         now,
     )

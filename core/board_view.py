@@ -24,12 +24,11 @@ from cockpit.core.blackboard import Blackboard
 from cockpit.core.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.decisions import DecisionCard, DecisionStore
 from cockpit.core.external_sessions import ExternalSession, ExternalSessionReader
-from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
 from cockpit.core.task_basics import TaskStatus, utc_now
 from cockpit.core.task_index import TaskIndexReader
 from cockpit.core.task_summary import TaskSummary
 from cockpit.core.trust import user_config_path
-from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, codex_homes_from
+from cockpit.core.usage_windows import RolloutWatcher, UsageWindows, shared_watcher
 from cockpit.core.vocabulary import LANE_NAMES
 
 LANE_ORDER = LANE_NAMES
@@ -169,12 +168,7 @@ class BoardView:
 
     def __post_init__(self) -> None:
         if self.windows is None:
-            home = self.env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
-            self.windows = RolloutWatcher(
-                codex_homes_from([home]),
-                clock=self.clock,
-                live_file=self.board.root / LIVE_RATE_LIMITS_FILE,
-            )
+            self.windows = shared_watcher(self.board.root, self.env, clock=self.clock)
         self.index = TaskIndexReader(self.board)
         self._counter: Counter[tuple[str, TaskStatus]] = Counter()
         self._counts = TaskCounts()

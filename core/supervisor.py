@@ -80,7 +80,7 @@ from cockpit.core.state import WORKTREE_LANES, Attempt, Signals, TaskState, Task
 from cockpit.core.tailer import EventTailer
 from cockpit.core.task_index import Mark, scan_summaries
 from cockpit.core.task_summary import TaskSummary
-from cockpit.core.usage_windows import RolloutWatcher, codex_homes_from
+from cockpit.core.usage_windows import shared_watcher
 
 PERSIST_EVERY_S = 1.0
 RUNNER_LOST_GRACE_S = 2.0
@@ -172,11 +172,7 @@ class Supervisor:
         self.dead_letters = DeadLetterQueue(
             board.root / "dead-letters", self.clock, on_corrupt=board.quarantine
         )
-        self.windows = RolloutWatcher(
-            codex_homes_from([self.env.get("CODEX_HOME"), os.environ.get("CODEX_HOME")]),
-            clock=self.clock,
-            live_file=board.root / LIVE_RATE_LIMITS_FILE,
-        )
+        self.windows = shared_watcher(board.root, self.env, clock=self.clock)
         self.settler = Settler(
             board,
             self._lanes,

@@ -25,6 +25,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -35,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
 from cockpit.core.app_server_protocol import DEFAULT_LIMIT_ID, Credits, limit_key
 from cockpit.core.follow import GrowingFile
-from cockpit.core.live_rate_limits import read_live
+from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE, read_live
 
 __all__ = [
     "DEFAULT_LIMIT_ID",
@@ -46,9 +47,11 @@ __all__ = [
     "UsageWindows",
     "Window",
     "codex_homes_from",
+    "codex_homes_of",
     "parse_rate_limits",
     "parse_rollout_line",
     "parse_timestamp",
+    "shared_watcher",
     "window_label",
 ]
 
@@ -507,6 +510,12 @@ def codex_homes_from(env_values: Iterable[str | None]) -> list[Path]:
                 seen.add(key)
                 homes.append(key)
     return homes or [Path(os.path.expanduser("~/.codex"))]
+
+
+def codex_homes_of(env: Mapping[str, str]) -> list[Path]:
+    """The homes whose rollouts hold the credit windows: the ``CODEX_HOME`` the workers get (``env``, the
+    supervisor's additions) and this process's own, else ``~/.codex``."""
+    return codex_homes_from([env.get("CODEX_HOME"), os.environ.get("CODEX_HOME")])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -972,3 +981,33 @@ class RolloutWatcher:
                     end = w.observed_at + self.unknown_reset_hold
                 until = end if until is None else max(until, end)
             return until if until is not None and until > now else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# One watcher per process
+# ---------------------------------------------------------------------------------------------------
+
+_SHARED: weakref.WeakValueDictionary[tuple[object, ...], RolloutWatcher] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_watcher(
+    board_root: Path, env: Mapping[str, str] | None = None, *, clock: Callable[[], float] = time.time
+) -> RolloutWatcher:
+    """The process's one :class:`RolloutWatcher` of a board's credit windows, made on first use.
+
+    Keyed by the Codex homes (:func:`codex_homes_of` ``env``), the board's live file and the clock, so
+    the supervisor, the board view, the usage screen and the CLI of one process share one: the rollout
+    tails are read once, and a usage-limit block the supervisor records is on the gauge the TUI draws.
+    Another clock (a test's fake one) gets a watcher of its own, as do other homes or another board. Kept
+    only while someone holds it.
+    """
+    homes = codex_homes_of(env or {})
+    live_file = Path(os.path.abspath(board_root / LIVE_RATE_LIMITS_FILE))
+    key = (tuple(homes), live_file, id(clock))  # the watcher holds its clock: the id stays unique
+    with _SHARED_LOCK:
+        watcher = _SHARED.get(key)
+        if watcher is None:
+            watcher = RolloutWatcher(homes, clock=clock, live_file=live_file)
+            _SHARED[key] = watcher
+        return watcher

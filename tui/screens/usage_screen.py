@@ -5,7 +5,6 @@ second; countdowns use the injected clock; ``escape`` goes back."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
@@ -20,7 +19,6 @@ from textual.widgets import DataTable, Footer, Static
 from cockpit.core.blackboard import Blackboard
 from cockpit.core.config import ConfigError
 from cockpit.core.ledger import Ledger, UsageTotals, format_tokens
-from cockpit.core.live_rate_limits import LIVE_RATE_LIMITS_FILE
 from cockpit.core.panels import (
     UsageSummary,
     budget_lines,
@@ -29,7 +27,7 @@ from cockpit.core.panels import (
     usage_summary,
     windows_binding_first,
 )
-from cockpit.core.usage_windows import FAILURE_SOURCE, RolloutWatcher, codex_homes_from
+from cockpit.core.usage_windows import FAILURE_SOURCE, shared_watcher
 from cockpit.tui.screens.panel_screen import PanelScreen, sync_table
 
 COLUMNS = (
@@ -117,10 +115,7 @@ class UsageScreen(PanelScreen):
         super().__init__()
         self.board = board
         self.clock = clock
-        home = env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
-        self.watcher = RolloutWatcher(
-            codex_homes_from([home]), clock=clock, live_file=board.root / LIVE_RATE_LIMITS_FILE
-        )
+        self.watcher = shared_watcher(board.root, env, clock=clock)
         self.ledger = Ledger(board.root / "ledger.jsonl")
         self._read_lock = threading.Lock()  # the ledger reader is not thread-safe
 
