@@ -626,6 +626,12 @@ class RolloutWatcher:
 
     # -- reading -----------------------------------------------------------------------------------
 
+    def rescan_soon(self) -> None:
+        """List the directories again at the next refresh, whatever the rescan interval (for a new
+        reader, who must see the rollouts written since the last scan)."""
+        with self._lock:
+            self._last_scan = None
+
     def refresh(self, force_rescan: bool = False) -> bool:
         """Read what was appended since the last call; True when a newer snapshot was found."""
         with self._lock:
@@ -1000,7 +1006,8 @@ def shared_watcher(
     the supervisor, the board view, the usage screen and the CLI of one process share one: the rollout
     tails are read once, and a usage-limit block the supervisor records is on the gauge the TUI draws.
     Another clock (a test's fake one) gets a watcher of its own, as do other homes or another board. Kept
-    only while someone holds it.
+    only while someone holds it. Each caller gets it with a rescan due (:meth:`RolloutWatcher.rescan_soon`),
+    so a new reader sees the rollouts written since the last scan, as a watcher of its own would.
     """
     homes = codex_homes_of(env or {})
     live_file = Path(os.path.abspath(board_root / LIVE_RATE_LIMITS_FILE))
@@ -1010,4 +1017,5 @@ def shared_watcher(
         if watcher is None:
             watcher = RolloutWatcher(homes, clock=clock, live_file=live_file)
             _SHARED[key] = watcher
-        return watcher
+    watcher.rescan_soon()
+    return watcher

@@ -4,6 +4,7 @@ so what one of them learns (a usage-limit block) is what the others show."""
 from __future__ import annotations
 
 import gc
+import json
 import time
 import weakref
 from pathlib import Path
@@ -49,6 +50,32 @@ def test_other_homes_boards_or_clocks_get_their_own(board: Blackboard, tmp_path:
 
     assert shared_watcher(board.root, clock=fake_clock) is not mine
     assert shared_watcher(board.root, clock=fake_clock) is shared_watcher(board.root, clock=fake_clock)
+
+
+def test_a_new_holder_sees_rollouts_written_since_the_last_scan(board: Blackboard, tmp_path: Path) -> None:
+    now = 1_795_000_000.0
+
+    def clock() -> float:
+        return now  # frozen: no rescan interval ever passes on its own
+
+    first = shared_watcher(board.root, clock=clock)
+    assert first.snapshot().state == "unknown"  # scanned: no rollout yet
+    rollout = (
+        tmp_path / "codex-home" / "sessions" / "2026" / "11" / "17" / "rollout-2026-11-17T10-00-00-x.jsonl"
+    )
+    rollout.parent.mkdir(parents=True)
+    limits = {"primary": {"used_percent": 91, "window_minutes": 300, "resets_in_seconds": 3600}}
+    record = {
+        "timestamp": now - 1,
+        "type": "event_msg",
+        "payload": {"type": "token_count", "rate_limits": limits},
+    }
+    rollout.write_text(json.dumps(record) + "\n")
+    assert first.snapshot().state == "unknown"  # its holder waits for the next rescan
+    second = shared_watcher(board.root, clock=clock)  # e.g. the next supervisor of this process
+    assert second is first
+    window = second.snapshot().window("5h")
+    assert window is not None and window.used_percent == 91.0
 
 
 def test_a_watcher_nobody_holds_is_let_go(tmp_path: Path) -> None:
