@@ -505,24 +505,14 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 def cmd_usage(args: argparse.Namespace) -> int:
     import time as _time
 
-    from cockpit.core import (
-        LIVE_RATE_LIMITS_FILE,
-        Ledger,
-        RolloutWatcher,
-        budget_lines,
-        codex_homes_from,
-        usage_summary,
-    )
+    from cockpit.core import Ledger, budget_lines, shared_watcher, usage_summary
 
     board = _board(args)
     board.require()
     now = _time.time()
     summary = usage_summary(
         board,
-        RolloutWatcher(
-            codex_homes_from([os.environ.get("CODEX_HOME")]),
-            live_file=board.root / LIVE_RATE_LIMITS_FILE,
-        ),
+        shared_watcher(board.root),
         Ledger(board.root / "ledger.jsonl"),
         now,
     )

@@ -77,7 +77,6 @@ _HOMES: dict[str, str] = {
     "ItemUpdated": "cockpit.core.codex.exec_events",
     "LANE_NAMES": "cockpit.core.vocabulary",
     "LANE_ORDER": "cockpit.core.views.board",
-    "LIVE_RATE_LIMITS_FILE": "cockpit.core.usage.live",
     "Lane": "cockpit.core.envelope.model",
     "LaneChange": "cockpit.core.views.lane_rows",
     "LaneFilter": "cockpit.core.views.lane_rows",
@@ -89,7 +88,6 @@ _HOMES: dict[str, str] = {
     "McpToolCallItem": "cockpit.core.codex.exec_events",
     "PayloadError": "cockpit.core.board.external_sessions",
     "ReasoningItem": "cockpit.core.codex.exec_events",
-    "RolloutWatcher": "cockpit.core.usage.windows",
     "Row": "cockpit.core.views.lane_rows",
     "SANDBOXES": "cockpit.core.vocabulary",
     "STATUS_SYMBOLS": "cockpit.core.views.lane_rows",
@@ -110,7 +108,6 @@ _HOMES: dict[str, str] = {
     "check_task_ref": "cockpit.core.board.blackboard",
     "clean": "cockpit.core.text",
     "clean_data": "cockpit.core.text",
-    "codex_homes_from": "cockpit.core.usage.windows",
     "countdown": "cockpit.core.views.panels",
     "credits_text": "cockpit.core.views.panels",
     "cut": "cockpit.core.board.external_sessions",
@@ -141,6 +138,7 @@ _HOMES: dict[str, str] = {
     "revoke_trust": "cockpit.core.trust",
     "run_archive": "cockpit.core.archive",
     "run_checks": "cockpit.core.doctor",
+    "shared_watcher": "cockpit.core.usage.windows",
     "run_task_command": "cockpit.core.commands",
     "span": "cockpit.core.archive",
     "status_row": "cockpit.core.views.task_rows",
@@ -239,7 +237,7 @@ if TYPE_CHECKING:
     from cockpit.core.trust import file_digest, revoke_trust, trust_file
     from cockpit.core.usage.ledger import Ledger, UsageTotals, format_tokens
     from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
-    from cockpit.core.usage.windows import FAILURE_SOURCE, RolloutWatcher, codex_homes_from
+    from cockpit.core.usage.windows import FAILURE_SOURCE, shared_watcher
     from cockpit.core.views.board import EXTERNAL_LANE, LANE_ORDER, BoardSnapshot, BoardView
     from cockpit.core.views.event_lines import LogRenderer, render_event
     from cockpit.core.views.lane_rows import (

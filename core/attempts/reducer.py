@@ -24,7 +24,13 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from cockpit.core.codex.app_server.protocol import (
+    APPROVAL_METHODS,
+    SERVER_REQUEST_RESOLVED,
+    TOKEN_USAGE_UPDATED,
+)
 from cockpit.core.codex.exec_events import (
+    RPC_RESPONSE,
     AgentMessageItem,
     CodexEvent,
     CommandExecutionItem,
@@ -46,22 +52,17 @@ from cockpit.core.codex.exec_events import (
     TurnStarted,
     UnknownEvent,
     UnknownItem,
-    Usage,
 )
 from cockpit.core.records.attempt import AttemptProgress, LiveDiff
+from cockpit.core.records.basics import Usage
 from cockpit.core.text import clean
 
 __all__ = ["AttemptReducer"]
 
-APP_USAGE_METHOD: Final = "thread/tokenUsage/updated"
-APPROVAL_REQUESTS: Final = frozenset(
-    {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
-)
-REQUEST_RESOLVED: Final = "serverRequest/resolved"
-RPC_RESPONSE: Final = "rpc/response"  # an app-server answer to one of the runner's requests
 # File-change statuses that mean nothing was written (an app-server patch the user declined has status
 # ``declined``). Statuses are an open set: any other one, known or new, counts the change's paths.
 NOT_APPLIED: Final = frozenset({"failed", "declined"})
+
 MAX_FILE_CHANGES: Final = 200
 MAX_TRACKED_PATHS: Final = 100_000  # beyond this, paths are no longer de-duplicated, only counted
 MAX_ERRORS: Final = 20
@@ -248,10 +249,10 @@ class AttemptReducer:
             turn = result.get("turn") if isinstance(result, dict) else None
             if isinstance(turn, dict) and turn.get("id"):
                 self._thread_ran_a_turn()  # the app-server acknowledged turn/start
-        if event.type in APPROVAL_REQUESTS or event.type == REQUEST_RESOLVED:
+        if event.type in APPROVAL_METHODS or event.type == SERVER_REQUEST_RESOLVED:
             self._on_approval(event)
             return
-        if event.type == APP_USAGE_METHOD:
+        if event.type == TOKEN_USAGE_UPDATED:
             usage = (event.model_extra or {}).get("usage")
             if isinstance(usage, Usage):
                 self._usage = usage  # the thread's running total, like exec's turn.completed usage
@@ -271,7 +272,7 @@ class AttemptReducer:
         """Codex asks (a server request) or stops asking (``serverRequest/resolved``)."""
         extra = event.model_extra or {}
         params = extra.get("params") if isinstance(extra.get("params"), dict) else {}
-        if event.type == REQUEST_RESOLVED:
+        if event.type == SERVER_REQUEST_RESOLVED:
             self._approvals.pop(str(params.get("requestId")), None)
             return
         command = params.get("command")

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Final
 
 from cockpit.core.codex.exec_events import CodexEvent, EventParseError, parse_event_batch, parse_event_line
+from cockpit.core.follow import CHUNK_BYTES, GrowingFile, Restart
 
 __all__ = ["EventTailer"]
 
-CHUNK_BYTES: Final = 1024 * 1024
 BULK_BYTES: Final = 4 * CHUNK_BYTES  # reads at least this large pause the cyclic collector
 MAX_ERRORS_KEPT: Final = 20
-_NL: Final = b"\n"
 
 
 @contextmanager
@@ -51,13 +49,19 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _bulk(waiting: int) -> AbstractContextManager[object]:
+    """What wraps a read of ``waiting`` bytes: a paused collector for bulk reads, else nothing."""
+    return _gc_paused() if waiting >= BULK_BYTES else nullcontext()
+
+
 class EventTailer:
     """Follows one JSONL file that a Codex process appends to.
 
     Counters: ``lines`` (complete non-blank lines seen), ``events`` (lines that became events),
     ``parse_errors`` (lines skipped), ``truncations`` (times the file shrank or was replaced and reading
     restarted at 0), ``offset`` (bytes consumed from the file, including a buffered partial line) and
-    ``errors`` (the reasons of the last few skipped lines).
+    ``errors`` (the reasons of the last few skipped lines). The file position, its identity and the
+    partial line are a :class:`~cockpit.core.follow.GrowingFile`'s.
     """
 
     def __init__(self, path: Path, max_line_bytes: int = 10 * 1024 * 1024) -> None:
@@ -65,16 +69,23 @@ class EventTailer:
             raise ValueError("max_line_bytes must be positive")
         self.path = Path(path)
         self.max_line_bytes = max_line_bytes
-        self.offset = 0
         self.lines = 0
         self.events = 0
         self.parse_errors = 0
         self.truncations = 0
         self._errors: deque[str] = deque(maxlen=MAX_ERRORS_KEPT)
-        self._pending: list[bytes] = []  # pieces of the unterminated last line (joined once it ends)
-        self._pending_len = 0
-        self._skipping = False  # inside an over-long line: drop bytes until the next newline
-        self._identity: tuple[int, int] | None = None
+        self._file = GrowingFile(
+            self.path,
+            max_line_bytes=max_line_bytes,
+            chunk_bytes=CHUNK_BYTES,
+            on_restart=self._restarted,
+            on_long_line=self._long_line,
+        )
+
+    @property
+    def offset(self) -> int:
+        """Bytes consumed from the file, including a buffered partial line."""
+        return self._file.offset
 
     @property
     def errors(self) -> list[str]:
@@ -84,42 +95,23 @@ class EventTailer:
     @property
     def pending_bytes(self) -> int:
         """Length of the buffered, not yet terminated last line."""
-        return self._pending_len
+        return self._file.pending_bytes
 
     # ------------------------------------------------------------------------------------------ reading
 
     def read_new(self) -> list[CodexEvent]:
         """Parse every complete line appended since the previous call. Never raises for bad content."""
-        try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
-            return []
         out: list[CodexEvent] = []
-        with fh:
-            st = os.fstat(fh.fileno())
-            identity = (st.st_dev, st.st_ino)
-            replaced = self._identity is not None and identity != self._identity
-            if replaced and (self.offset or self._pending_len):
-                self._restart(f"file replaced at offset {self.offset}")
-            elif st.st_size < self.offset:
-                self._restart(f"file truncated from {self.offset} to {st.st_size} bytes")
-            self._identity = identity
-            if st.st_size == self.offset:
-                return out
-            fh.seek(self.offset)
-            with _gc_paused() if st.st_size - self.offset >= BULK_BYTES else nullcontext():
-                while chunk := fh.read(CHUNK_BYTES):
-                    self.offset += len(chunk)
-                    self._feed(chunk, out)
+        for lines in self._file.read_batches(around=_bulk):
+            self._parse_lines(lines, out)
         return out
 
     def flush(self) -> list[CodexEvent]:
         """Treat a buffered unterminated last line as complete (call once the writer has exited)."""
         out: list[CodexEvent] = []
-        if self._pending and not self._skipping:
-            self._parse_lines([b"".join(self._pending)], out)
-        self._clear_pending()
-        self._skipping = False
+        line = self._file.flush()
+        if line is not None:
+            self._parse_lines([line], out)
         return out
 
     async def follow(
@@ -146,74 +138,29 @@ class EventTailer:
 
     # ----------------------------------------------------------------------------------------- internals
 
-    def _restart(self, reason: str) -> None:
+    def _restarted(self, reason: Restart) -> None:
         self.truncations += 1
-        self._note(reason)
-        self.offset = 0
-        self._clear_pending()
-        self._skipping = False
+        self._errors.append(str(reason))
 
-    def _clear_pending(self) -> None:
-        self._pending = []
-        self._pending_len = 0
-
-    def _note(self, reason: str) -> None:
-        self._errors.append(reason)
+    def _long_line(self) -> None:
+        self.lines += 1
+        self._skip_line(f"line longer than {self.max_line_bytes} bytes skipped")
 
     def _skip_line(self, reason: str) -> None:
         self.parse_errors += 1
-        self._note(reason)
-
-    def _feed(self, chunk: bytes, out: list[CodexEvent]) -> None:
-        if self._skipping:
-            nl = chunk.find(_NL)
-            if nl < 0:
-                return
-            self._skipping = False
-            chunk = chunk[nl + 1 :]
-        if self._pending:
-            nl = chunk.find(_NL)
-            if nl < 0:
-                self._hold(chunk)
-                return
-            self._pending.append(chunk[:nl])
-            head = b"".join(self._pending)
-            self._clear_pending()
-            self._parse_lines([head], out)
-            chunk = chunk[nl + 1 :]
-        lines = chunk.split(_NL)
-        tail = lines.pop()
-        if lines:
-            self._parse_lines(lines, out)
-        if tail:
-            self._hold(tail)
-
-    def _hold(self, piece: bytes) -> None:
-        """Buffer part of an unterminated line, or start skipping it once it is over the limit."""
-        self._pending.append(piece)
-        self._pending_len += len(piece)
-        if self._pending_len > self.max_line_bytes:
-            self._skip_line(f"line longer than {self.max_line_bytes} bytes skipped")
-            self.lines += 1
-            self._clear_pending()
-            self._skipping = True
+        self._errors.append(reason)
 
     def _parse_lines(self, lines: list[bytes], out: list[CodexEvent]) -> None:
-        limit = self.max_line_bytes
-        if max(map(len, lines)) <= limit:
-            batch = parse_event_batch(lines)
-            if batch is not None:  # the common case: every line is an event
-                out.extend(batch)
-                self.lines += len(batch)
-                self.events += len(batch)
-                return
+        batch = parse_event_batch(lines)
+        if batch is not None:  # the common case: every line is an event
+            out.extend(batch)
+            self.lines += len(batch)
+            self.events += len(batch)
+            return
         append = out.append
         before = len(out)
         blank = 0
         for line in lines:
-            if len(line) > limit:
-                self._skip_line(f"line longer than {limit} bytes skipped")
-                continue
             try:
                 append(parse_event_line(line))
             except EventParseError as exc:

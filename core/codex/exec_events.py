@@ -30,10 +30,13 @@ from pydantic import (
     ValidationError,
 )
 
+from cockpit.core.codex.app_server import protocol as wire
+from cockpit.core.codex.app_server.protocol import Notification, Response, decode, drop_failing_fields
 from cockpit.core.errors import CodexError
 from cockpit.core.records.basics import Usage  # defined with the task's other small value types
 
 __all__ = [
+    "RPC_RESPONSE",
     "AgentMessageItem",
     "CodexEvent",
     "CollabToolCallItem",
@@ -72,6 +75,10 @@ __all__ = [
     "parse_event_batch",
     "parse_event_line",
 ]
+
+
+RPC_RESPONSE: Final = "rpc/response"
+"""The type of an app-server response line (an answer to one of the runner's requests) kept as an event."""
 
 
 class _Wire(BaseModel):
@@ -462,10 +469,12 @@ def _invalid_reason(line: bytes | str, message: str) -> str:
 
 def _lenient_event(obj: dict[str, Any]) -> CodexEvent:
     """Validate a decoded object, dropping fields that fail until it fits (bounded rounds)."""
-    if "type" not in obj and isinstance(obj.get("method"), str):
-        return _app_server_event(obj)
-    if "type" not in obj and "id" in obj and ("result" in obj or "error" in obj):
-        return UnknownEvent.model_construct(type="rpc/response", **obj)
+    if "type" not in obj:
+        message = decode(obj)  # an app-server line: JSON-RPC, keyed by ``method``, not ``type``
+        if isinstance(message, Notification):
+            return _app_server_event(message)
+        if isinstance(message, Response):
+            return UnknownEvent.model_construct(type=RPC_RESPONSE, **obj)
     event_type = obj.get("type")
     if not isinstance(event_type, str) or event_type not in KNOWN_EVENT_TYPES:
         return UnknownEvent.from_raw(obj)
@@ -477,7 +486,7 @@ def _lenient_event(obj: dict[str, Any]) -> CodexEvent:
         try:
             return _validate_python(data)
         except ValidationError as exc:
-            if not _prune(data, exc):
+            if not drop_failing_fields(data, exc):
                 break
     return UnknownEvent.from_raw(obj)
 
@@ -488,47 +497,18 @@ def _lenient_item(item: dict[str, Any]) -> ThreadItem:
         try:
             return _ITEM_ADAPTER.validate_python(data)
         except ValidationError as exc:
-            if not _prune(data, exc):
+            if not drop_failing_fields(data, exc):
                 break
     return UnknownItem.from_raw(item)
-
-
-def _prune(data: dict[str, Any], exc: ValidationError) -> bool:
-    """Delete the fields the errors point at; False when nothing could be deleted."""
-    pruned = False
-    for error in exc.errors(include_url=False, include_context=False, include_input=False):
-        pruned |= _delete_path(data, error["loc"])
-    return pruned
-
-
-def _delete_path(data: Any, loc: tuple[int | str, ...]) -> bool:
-    node = data
-    parent: Any = None
-    key: int | str | None = None
-    for part in loc:
-        if _has_child(node, part):
-            parent, key, node = node, part, node[part]
-        elif not isinstance(part, str):
-            return False
-        # else: a union tag or model name that pydantic puts in the location, not a key of the data
-    if parent is None or key is None or key == "type":
-        return False
-    del parent[key]
-    return True
-
-
-def _has_child(node: Any, part: int | str) -> bool:
-    if isinstance(node, dict):
-        return part in node
-    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 # ------------------------------------------------------------------------------ app-server lines
 
 # The mcp lane's ``events.jsonl`` holds what ``codex app-server`` said: JSON-RPC lines keyed by ``method``
-# instead of ``type``. The ones the reducer needs become the exec models above (each keeps a ``method``
-# extra field saying where it came from); every other method is kept as an :class:`UnknownEvent` whose
-# type is the method name.
+# instead of ``type``, decoded by :mod:`cockpit.core.codex.app_server.protocol` exactly as the live client
+# decodes them. The ones the reducer needs become the exec models above (each keeps a ``method`` extra
+# field saying where it came from); every other method is kept as an :class:`UnknownEvent` whose type is
+# the method name.
 
 _APP_ITEM_TYPES: Final[dict[str, str]] = {
     "agentMessage": "agent_message",
@@ -539,34 +519,30 @@ _APP_ITEM_TYPES: Final[dict[str, str]] = {
 _APP_STATUS: Final[dict[str, str]] = {"inProgress": "in_progress"}
 
 
-def _app_item(raw: Any) -> ThreadItem | None:
-    if not isinstance(raw, dict):
-        return None
-    kind = _APP_ITEM_TYPES.get(str(raw.get("type", "")))
+def _app_item(raw: wire.ThreadItem) -> ThreadItem | None:
+    kind = _APP_ITEM_TYPES.get(raw.type)
     if kind is None:
         return None
-    data: dict[str, Any] = {"type": kind, "id": str(raw.get("id", ""))}
-    status = raw.get("status")
-    if isinstance(status, str):
-        data["status"] = _APP_STATUS.get(status, status)
+    data: dict[str, Any] = {"type": kind, "id": raw.id}
+    if raw.status is not None:
+        data["status"] = _APP_STATUS.get(raw.status, raw.status)
     if kind in ("agent_message", "reasoning"):
-        text = raw.get("text")
-        if kind == "reasoning" and not isinstance(text, str):
-            summary = raw.get("summary")
-            text = "\n".join(str(s) for s in summary) if isinstance(summary, list) else ""
-        data["text"] = text if isinstance(text, str) else ""
+        text = raw.text
+        if kind == "reasoning" and text is None:
+            text = "\n".join(str(s) for s in raw.summary) if raw.summary is not None else ""
+        data["text"] = text or ""
     elif kind == "command_execution":
-        data["command"] = str(raw.get("command") or "")
-        data["aggregated_output"] = str(raw.get("aggregatedOutput") or "")
-        exit_code = raw.get("exitCode")
-        valid = isinstance(exit_code, int) and not isinstance(exit_code, bool)
-        data["exit_code"] = exit_code if valid else None
+        data["command"] = raw.command or ""
+        data["aggregated_output"] = raw.aggregatedOutput or ""
+        data["exit_code"] = raw.exitCode
     elif kind == "file_change":
-        changes = raw.get("changes")
         data["changes"] = [
-            {"path": str(c.get("path", "")), "kind": c.get("kind") or "update", "diff": c.get("diff")}
-            for c in (changes if isinstance(changes, list) else [])
-            if isinstance(c, dict)
+            {
+                "path": c.path,
+                "kind": c.kind or "update",
+                "diff": c.diff if "diff" in c.model_fields_set else None,
+            }
+            for c in raw.changes or []
         ]
     try:
         return _ITEM_ADAPTER.validate_python(data)
@@ -574,64 +550,63 @@ def _app_item(raw: Any) -> ThreadItem | None:
         return None
 
 
-def app_usage(total: Any) -> Usage | None:
-    """A ``tokenUsage.total`` breakdown (camelCase) as :class:`Usage`."""
-    if not isinstance(total, dict):
-        return None
-
-    def num(key: str) -> int:
-        value = total.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
+def app_usage(total: wire.TokenUsageBreakdown) -> Usage:
+    """A ``tokenUsage`` breakdown (the app-server's camelCase) as :class:`Usage`."""
     return Usage(
-        input_tokens=num("inputTokens"),
-        cached_input_tokens=num("cachedInputTokens"),
-        output_tokens=num("outputTokens"),
-        reasoning_output_tokens=num("reasoningOutputTokens"),
+        input_tokens=max(0, total.inputTokens),
+        cached_input_tokens=max(0, total.cachedInputTokens),
+        output_tokens=max(0, total.outputTokens),
+        reasoning_output_tokens=max(0, total.reasoningOutputTokens),
     )
 
 
-def _app_server_event(obj: dict[str, Any]) -> CodexEvent:
-    method: str = obj["method"]
-    params = obj.get("params") if isinstance(obj.get("params"), dict) else {}
+_APP_TYPED: Final = frozenset(
+    {
+        wire.THREAD_STARTED,
+        wire.TURN_COMPLETED,
+        wire.ITEM_STARTED,
+        wire.ITEM_COMPLETED,
+        wire.TOKEN_USAGE_UPDATED,
+        wire.TURN_DIFF_UPDATED,
+        wire.ERROR,
+    }
+)
+"""The methods whose typed params become an exec event (the others need no validation)."""
+
+
+def _app_server_event(message: Notification) -> CodexEvent:
+    method = message.method
+    typed = message.typed if method in _APP_TYPED else None
     tag = {"method": method}
-    if method == "thread/started":
-        thread = params.get("thread")
-        if isinstance(thread, dict) and isinstance(thread.get("id"), str):
-            return ThreadStarted(thread_id=thread["id"], **tag)
-    elif method == "turn/started":
+    if isinstance(typed, wire.ThreadStarted):
+        return ThreadStarted(thread_id=typed.thread.id, **tag)
+    if method == wire.TURN_STARTED:
         return TurnStarted(**tag)
-    elif method == "turn/completed":
-        turn = params.get("turn") if isinstance(params.get("turn"), dict) else {}
-        status = turn.get("status")
+    if method == wire.TURN_COMPLETED:
+        turn = typed.turn if isinstance(typed, wire.TurnNotification) else None
+        status = turn.status if turn is not None and turn.status else None
         if status == "completed":
             return TurnCompleted(status=status, **tag)
-        error = turn.get("error")
-        message = error.get("message") if isinstance(error, dict) else None
-        if not isinstance(message, str) or not message:
-            message = f"turn {status or 'ended'}"
-        return TurnFailed(error=ErrorInfo(message=message), status=status, **tag)
-    elif method in ("item/started", "item/completed"):
-        item = _app_item(params.get("item"))
+        error = turn.error if turn is not None else None
+        text = error.message if error is not None and error.message else f"turn {status or 'ended'}"
+        return TurnFailed(error=ErrorInfo(message=text), status=status, **tag)
+    if isinstance(typed, wire.ItemNotification):
+        item = _app_item(typed.item)
         if item is not None:
-            return (ItemStarted if method == "item/started" else ItemCompleted)(item=item, **tag)
-    elif method == "thread/tokenUsage/updated":
-        usage = params.get("tokenUsage")
-        total = app_usage(usage.get("total") if isinstance(usage, dict) else None)
-        if total is not None:
-            return UnknownEvent.model_construct(type=method, usage=total, params=params)
-    elif method == "turn/diff/updated":
-        diff = params.get("diff")
-        if isinstance(diff, str):
-            return TurnDiffUpdated(turn_id=str(params.get("turnId") or ""), diff=diff, **tag)
-    elif method == "account/rateLimits/updated":
-        limits = params.get("rateLimits")
-        if isinstance(limits, dict):
-            emitted = obj.get("emittedAtMs")
-            valid = isinstance(emitted, int | float) and not isinstance(emitted, bool) and emitted > 0
-            return RateLimitsUpdated(rate_limits=limits, emitted_at=emitted / 1000 if valid else None, **tag)
-    elif method == "error":
-        error = params.get("error")
-        message = error.get("message") if isinstance(error, dict) else None
-        return ErrorEvent(message=str(message or "error"), will_retry=params.get("willRetry"), **tag)
-    return UnknownEvent.model_construct(type=method, **{k: v for k, v in obj.items() if k != "method"})
+            return (ItemStarted if method == wire.ITEM_STARTED else ItemCompleted)(item=item, **tag)
+    elif isinstance(typed, wire.TokenUsageUpdated):
+        if "total" in typed.tokenUsage.model_fields_set:
+            usage = app_usage(typed.tokenUsage.total)
+            return UnknownEvent.model_construct(type=method, usage=usage, params=message.params)
+    elif isinstance(typed, wire.TurnDiffUpdated):
+        if "diff" in typed.model_fields_set:
+            return TurnDiffUpdated(turn_id=typed.turnId, diff=typed.diff, **tag)
+    elif method == wire.RATE_LIMITS_UPDATED:
+        limits = message.params.get("rateLimits") if isinstance(message.params, dict) else None
+        if isinstance(limits, dict):  # kept as sent: the live file merges the raw sparse snapshot
+            return RateLimitsUpdated(rate_limits=limits, emitted_at=message.emitted_at, **tag)
+    elif isinstance(typed, wire.ErrorNotification):
+        will_retry = typed.willRetry if "willRetry" in typed.model_fields_set else None
+        return ErrorEvent(message=typed.error.message or "error", will_retry=will_retry, **tag)
+    rest = {k: v for k, v in message.message.items() if k != "method"}
+    return UnknownEvent.model_construct(type=method, **rest)

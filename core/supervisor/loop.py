@@ -82,7 +82,7 @@ from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.settlement import Settler
 from cockpit.core.usage.ledger import Ledger, usage_report
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, record_live
-from cockpit.core.usage.windows import RolloutWatcher, codex_homes_from
+from cockpit.core.usage.windows import shared_watcher
 from cockpit.core.vocabulary import WORKTREE_LANES
 
 PERSIST_EVERY_S = 1.0
@@ -175,11 +175,7 @@ class Supervisor:
         self.dead_letters = DeadLetterQueue(
             board.root / "dead-letters", self.clock, on_corrupt=board.quarantine
         )
-        self.windows = RolloutWatcher(
-            codex_homes_from([self.env.get("CODEX_HOME"), os.environ.get("CODEX_HOME")]),
-            clock=self.clock,
-            live_file=board.root / LIVE_RATE_LIMITS_FILE,
-        )
+        self.windows = shared_watcher(board.root, self.env, clock=self.clock)
         self.settler = Settler(
             board,
             self._lanes,

@@ -18,7 +18,6 @@ Windows are local: "today" starts at local midnight, "this week" at local midnig
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
 
+from cockpit.core.follow import GrowingFile, Restart
 from cockpit.core.vocabulary import EFFORTS, LANE_NAMES
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
 
 GroupBy = Literal["lane", "effort", "task", "model"]
 ALL: Final = "all"  # the key of :meth:`Ledger.totals` without grouping
-CHUNK_BYTES: Final = 1024 * 1024
 _CHECK_BYTES: Final = 4096  # up to this much of the last consumed line is kept to notice a rewritten file
 _LANE_ORDER: Final = LANE_NAMES
 _EFFORT_ORDER: Final = (*EFFORTS, "default")
@@ -164,61 +163,41 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.offset = 0
         self.bad_lines = 0
         self.duplicates = 0
-        self.restarts = 0
         self._rows: dict[tuple[str, int], LedgerRow] = {}
-        self._identity: tuple[int, int] | None = None
-        self._check = b""  # the last consumed line (its tail), to notice a file rewritten in place
+        # A partial last line stays on disk until its newline arrives; the tail of the last line read is
+        # kept to notice a file rewritten in place.
+        self._file = GrowingFile(
+            self.path, hold_partial=False, verify_bytes=_CHECK_BYTES, on_restart=self._forget
+        )
+
+    @property
+    def offset(self) -> int:
+        """Bytes consumed: the end of the last complete line read."""
+        return self._file.offset
+
+    @property
+    def restarts(self) -> int:
+        """Times the file shrank, was replaced, rewritten or removed and was read again from the start."""
+        return self._file.restarts
 
     # ------------------------------------------------------------------------------------------ reading
 
     def refresh(self) -> int:
         """Read the lines appended since the last call; returns the number of new (unique) rows."""
-        try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
-            if self.offset or self._rows:
-                self._restart()
-            return 0
         added = 0
-        with fh:
-            st = os.fstat(fh.fileno())
-            identity = (st.st_dev, st.st_ino)
-            replaced = self._identity is not None and identity != self._identity
-            if replaced or st.st_size < self.offset or not self._check_matches(fh):
-                self._restart()
-            self._identity = identity
-            fh.seek(self.offset)
-            buffer = b""
-            while chunk := fh.read(CHUNK_BYTES):
-                buffer += chunk
-                end = buffer.rfind(b"\n")
-                if end < 0:
-                    continue
-                complete, buffer = buffer[: end + 1], buffer[end + 1 :]
-                for raw in complete.split(b"\n")[:-1]:
-                    added += self._take(raw)
-                self.offset += len(complete)
-                last_start = complete.rfind(b"\n", 0, len(complete) - 1) + 1
-                self._check = complete[max(last_start, len(complete) - _CHECK_BYTES) :]
+        for lines in self._file.read_batches():
+            for raw in lines:
+                added += self._take(raw)
+        if self._file.missing and (self._file.offset or self._rows):
+            self._file.restart(Restart("removed", self._file.offset, 0))
         return added
 
-    def _check_matches(self, fh: Any) -> bool:
-        if not self._check:
-            return True
-        fh.seek(self.offset - len(self._check))
-        return bool(fh.read(len(self._check)) == self._check)
-
-    def _restart(self) -> None:
-        self.restarts += 1
-        self.offset = 0
+    def _forget(self, _reason: Restart) -> None:
         self.bad_lines = 0
         self.duplicates = 0
         self._rows = {}
-        self._identity = None
-        self._check = b""
 
     def _take(self, raw: bytes) -> int:
         if not raw.strip():

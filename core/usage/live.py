@@ -2,9 +2,11 @@
 
 Every mcp-lane model response brings an ``account/rateLimits/updated`` notification. Those snapshots are
 sparse: a null field means "no news", never "reset to zero". The supervisor (the file's only writer)
-merges each one into the last known snapshot of its ``limitId`` with :func:`merge_sparse` and writes the
-result here; every credit-window reader (:class:`cockpit.core.usage.windows.RolloutWatcher`) reads it
-beside the rollout files, so the gauge moves with the turn instead of waiting for a rollout rescan.
+merges each one into the last known snapshot of its ``limitId`` with
+:func:`~cockpit.core.codex.app_server.protocol.merge_sparse` (the one rule, shared with the app-server client)
+and writes the result here; every credit-window reader (:class:`cockpit.core.usage.windows.RolloutWatcher`)
+reads it beside the rollout files, so the gauge moves with the turn instead of waiting for a rollout
+rescan.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any, Final
 from pydantic import BaseModel, Field, ValidationError
 
 from cockpit.core.atomic import atomic_write_text
+from cockpit.core.codex.app_server.protocol import limit_key, merge_sparse
+
+__all__ = ["LIVE_RATE_LIMITS_FILE", "LiveLimit", "LiveRateLimits", "merge_sparse", "read_live", "record_live"]
 
 LIVE_RATE_LIMITS_FILE: Final = "rate-limits.json"
-DEFAULT_LIMIT: Final = "codex"
 
 
 class LiveLimit(BaseModel):
@@ -31,25 +35,6 @@ class LiveLimit(BaseModel):
 
 class LiveRateLimits(BaseModel):
     limits: dict[str, LiveLimit] = Field(default_factory=dict)
-
-
-def merge_sparse(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """``new`` over ``old`` at every depth, where a null in ``new`` keeps the known value."""
-    out = dict(old)
-    for key, value in new.items():
-        if value is None:
-            continue
-        known = out.get(key)
-        if isinstance(value, Mapping) and isinstance(known, Mapping):
-            out[key] = merge_sparse(known, value)
-        else:
-            out[key] = value
-    return out
-
-
-def limit_key(raw: Mapping[str, Any]) -> str:
-    limit = raw.get("limitId") or raw.get("limit_id")
-    return str(limit) if limit else DEFAULT_LIMIT
 
 
 def read_live(path: Path, on_corrupt: Callable[[Path, str], object] | None = None) -> LiveRateLimits:

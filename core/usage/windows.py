@@ -9,12 +9,13 @@ windows are labelled by their length in minutes, never by their position, and ``
 never 0 %.
 
 :class:`RolloutWatcher` follows the rollouts of one or more ``CODEX_HOME`` directories incrementally
-(per-file offsets, partial-line buffers, tail-only first reads, throttled directory rescans) and keeps
-the latest snapshot by line timestamp. Given the board's ``rate-limits.json`` (``live_file``), it also takes
-the snapshots mcp-lane turns reported live (:mod:`cockpit.core.usage.live`), newest wins, with a
-window left null keeping its known value. The supervisor reports usage-limit failures to it with
-:meth:`RolloutWatcher.record_usage_limit`, which holds the gauge at "blocked" until the window resets
-or a newer rollout snapshot arrives with its own numbers.
+(a :class:`~cockpit.core.follow.GrowingFile` per file, tail-only first reads, throttled directory
+rescans) and keeps the latest snapshot by line timestamp. Given the board's ``rate-limits.json``
+(``live_file``), it also takes the snapshots mcp-lane turns reported live
+(:mod:`cockpit.core.usage.live`), newest wins, with a window left null keeping its known value.
+The supervisor reports usage-limit failures to it with :meth:`RolloutWatcher.record_usage_limit`,
+which holds the gauge at "blocked" until the window resets or a newer rollout snapshot arrives with its
+own numbers.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
-from cockpit.core.usage.live import read_live
+from cockpit.core.codex.app_server.protocol import DEFAULT_LIMIT_ID, Credits, limit_key
+from cockpit.core.follow import GrowingFile
+from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, read_live
 
 __all__ = [
     "DEFAULT_LIMIT_ID",
@@ -43,15 +47,16 @@ __all__ = [
     "UsageWindows",
     "Window",
     "codex_homes_from",
+    "codex_homes_of",
     "parse_rate_limits",
     "parse_rollout_line",
     "parse_timestamp",
+    "shared_watcher",
     "window_label",
 ]
 
 FIVE_HOURS: Final = 300
 WEEK: Final = 10080
-DEFAULT_LIMIT_ID: Final = "codex"
 FAILURE_SOURCE: Final = "failure"
 LIVE_SOURCE: Final = "app-server"
 
@@ -136,16 +141,6 @@ class Window(BaseModel):
         if self.resets_at is None:
             return None
         return max(0.0, self.resets_at - now)
-
-
-class Credits(BaseModel):
-    """Purchased-credit state sent alongside the windows."""
-
-    model_config = ConfigDict(frozen=True)
-
-    has_credits: bool = False
-    unlimited: bool = False
-    balance: str | None = None
 
 
 def _reset_key(window: Window) -> float:
@@ -348,11 +343,6 @@ def _raw_slots(raw: Mapping[str, Any]) -> dict[str, Mapping[str, Any] | None]:
     return {slot: (raw[slot] if isinstance(raw.get(slot), Mapping) else None) for slot in _SLOTS}
 
 
-def _limit_key(raw: Mapping[str, Any]) -> str:
-    limit = _first(raw, "limit_id", "limitId")
-    return str(limit) if limit else DEFAULT_LIMIT_ID
-
-
 def _slot_minutes(raw: Mapping[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for slot, window in _raw_slots(raw).items():
@@ -434,7 +424,9 @@ def parse_rate_limits(
 
 def _keep_known(new: UsageWindows, old: UsageWindows | None) -> UsageWindows:
     """A sparse snapshot over the last known one: a window or credits it leaves unknown keep their
-    known values (null is no news, never a reset)."""
+    known values (null is no news, never a reset). The rule of
+    :func:`~cockpit.core.codex.app_server.protocol.merge_sparse`, applied across two sources (a rollout's
+    snapshot and the live file's) whose windows match by length, not by their slot on the wire."""
     if old is None:
         return new
     windows = []
@@ -520,6 +512,12 @@ def codex_homes_from(env_values: Iterable[str | None]) -> list[Path]:
     return homes or [Path(os.path.expanduser("~/.codex"))]
 
 
+def codex_homes_of(env: Mapping[str, str]) -> list[Path]:
+    """The homes whose rollouts hold the credit windows: the ``CODEX_HOME`` the workers get (``env``, the
+    supervisor's additions) and this process's own, else ``~/.codex``."""
+    return codex_homes_from([env.get("CODEX_HOME"), os.environ.get("CODEX_HOME")])
+
+
 # ---------------------------------------------------------------------------------------------------
 # Watcher
 # ---------------------------------------------------------------------------------------------------
@@ -534,15 +532,14 @@ class _DirEntry:
 
 @dataclass
 class _Tracked:
-    path: Path
-    ino: int = -1
-    size: int = 0
+    file: GrowingFile  # the read position, the file's identity and its partial last line
     mtime_ns: int = 0
-    offset: int = 0  # bytes consumed, including the buffered partial line
-    partial: bytearray = field(default_factory=bytearray)
-    skipping: bool = False  # inside an over-long line: drop bytes until the next newline
     seen: bool = False  # first read done
     changed_at: float = -math.inf  # watcher clock when the file last grew
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
 
 
 @dataclass
@@ -621,13 +618,19 @@ class RolloutWatcher:
         """Bytes of ``path`` consumed so far (None when the file is not tracked)."""
         with self._lock:
             tracked = self._files.get(Path(path))
-            return None if tracked is None else tracked.offset
+            return None if tracked is None else tracked.file.offset
 
     def limit_ids(self) -> list[str]:
         with self._lock:
             return sorted(self._latest)
 
     # -- reading -----------------------------------------------------------------------------------
+
+    def rescan_soon(self) -> None:
+        """List the directories again at the next refresh, whatever the rescan interval (for a new
+        reader, who must see the rollouts written since the last scan)."""
+        with self._lock:
+            self._last_scan = None
 
     def refresh(self, force_rescan: bool = False) -> bool:
         """Read what was appended since the last call; True when a newer snapshot was found."""
@@ -669,7 +672,7 @@ class RolloutWatcher:
         return changed
 
     def _take_live(self, raw: Mapping[str, Any], observed: float) -> bool:
-        key = _limit_key(raw)
+        key = limit_key(raw)
         current = self._live.get(key)
         if current is not None and current.observed_at is not None and observed <= current.observed_at:
             return False
@@ -711,7 +714,8 @@ class RolloutWatcher:
             del self._files[gone]
         for path in found:
             if path not in self._files:
-                tracked = _Tracked(path)
+                cursor = GrowingFile(path, max_line_bytes=self.max_line_bytes, chunk_bytes=READ_CHUNK)
+                tracked = _Tracked(cursor)
                 try:
                     st = os.stat(path)
                 except OSError:
@@ -762,11 +766,8 @@ class RolloutWatcher:
             return False
         with fh:
             st = os.fstat(fh.fileno())
-            tracked.ino, tracked.size, tracked.mtime_ns = st.st_ino, st.st_size, st.st_mtime_ns
-            tracked.partial.clear()
-            tracked.skipping = False
+            tracked.mtime_ns = st.st_mtime_ns
             tracked.seen = True
-            tracked.offset = st.st_size
             if time.time() - st.st_mtime < HOT_FILE_S:
                 tracked.changed_at = now
             best = self._preferred()
@@ -775,26 +776,20 @@ class RolloutWatcher:
                 and best.observed_at is not None
                 and st.st_mtime < best.observed_at - MTIME_SLACK_S
             ):
+                tracked.file.take_over(st, st.st_size, b"")  # followed from its end from now on
                 return False  # last written before the newest known snapshot: nothing newer inside
-            return self._read_tail(fh, tracked, st.st_size, st.st_mtime)
+            return self._read_tail(fh, tracked, st)
 
-    def _read_tail(self, fh: Any, tracked: _Tracked, size: int, mtime: float) -> bool:
+    def _read_tail(self, fh: Any, tracked: _Tracked, st: os.stat_result) -> bool:
+        """Read the file's last ``tail_bytes`` (further back while no snapshot is found); the file is
+        followed from its end afterwards."""
+        size, mtime = st.st_size, st.st_mtime
         end = size
         start = max(0, size - self.tail_bytes)
         fh.seek(start)
         data = fh.read(end - start)
         self.bytes_read += len(data)
-        last_nl = data.rfind(_NL)
-        if last_nl < 0:
-            # No complete line in the tail: keep it as the start of a line, or skip a line begun earlier.
-            if start == 0:
-                self._hold(tracked, data)
-            else:
-                tracked.skipping = True
-            return False
-        self._hold(tracked, data[last_nl + 1 :])
-        lines = data[:last_nl].split(_NL)
-        head = lines.pop(0) if start > 0 else None
+        head, lines = tracked.file.take_over(st, start, data)
         changed, found = self._process(lines, tracked, mtime)
         scanned = len(data)
         while not found and head is not None and start > 0 and scanned < self.max_backscan_bytes:
@@ -814,53 +809,24 @@ class RolloutWatcher:
             st = os.stat(tracked.path)
         except OSError:
             return False
-        if st.st_ino != tracked.ino or st.st_size < tracked.offset:
+        cursor = tracked.file
+        if cursor.check(st) is not None:
             return self._first_read(tracked, now)  # replaced or truncated: start over from its tail
-        if st.st_size == tracked.offset:
+        if st.st_size == cursor.offset:
             tracked.mtime_ns = st.st_mtime_ns
             return False
+        changed = False
+        before = cursor.bytes_read
         try:
-            fh = open(tracked.path, "rb")  # noqa: SIM115 - closed by the with below
+            for lines in cursor.read_batches():
+                changed |= self._process(lines, tracked, st.st_mtime)[0]
         except OSError:
             return False
-        changed = False
-        with fh:
-            fh.seek(tracked.offset)
-            remaining = st.st_size - tracked.offset
-            while remaining > 0:
-                chunk = fh.read(min(READ_CHUNK, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                tracked.offset += len(chunk)
-                self.bytes_read += len(chunk)
-                changed |= self._feed(tracked, chunk, st.st_mtime)
-        tracked.size, tracked.mtime_ns = st.st_size, st.st_mtime_ns
+        finally:
+            self.bytes_read += cursor.bytes_read - before
+        tracked.mtime_ns = st.st_mtime_ns
         tracked.changed_at = now
         return changed
-
-    def _feed(self, tracked: _Tracked, chunk: bytes, mtime: float) -> bool:
-        if tracked.skipping:
-            nl = chunk.find(_NL)
-            if nl < 0:
-                return False
-            tracked.skipping = False
-            chunk = chunk[nl + 1 :]
-        parts = chunk.split(_NL)
-        if len(parts) == 1:
-            self._hold(tracked, parts[0])
-            return False
-        first = bytes(tracked.partial) + parts[0]
-        tracked.partial.clear()
-        self._hold(tracked, parts[-1])
-        changed, _ = self._process([first, *parts[1:-1]], tracked, mtime)
-        return changed
-
-    def _hold(self, tracked: _Tracked, piece: bytes) -> None:
-        tracked.partial += piece
-        if len(tracked.partial) > self.max_line_bytes:
-            tracked.partial.clear()
-            tracked.skipping = True
 
     def _process(self, lines: list[bytes], tracked: _Tracked, mtime: float) -> tuple[bool, bool]:
         """Parse the token_count lines; returns (a newer snapshot was taken, any snapshot was found)."""
@@ -875,7 +841,7 @@ class RolloutWatcher:
                 continue
             raw, observed = parsed
             found = True
-            key = _limit_key(raw)
+            key = limit_key(raw)
             current = self._rollout.get(key)
             if current is not None and current.observed_at is not None and observed < current.observed_at:
                 continue
@@ -1021,3 +987,35 @@ class RolloutWatcher:
                     end = w.observed_at + self.unknown_reset_hold
                 until = end if until is None else max(until, end)
             return until if until is not None and until > now else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# One watcher per process
+# ---------------------------------------------------------------------------------------------------
+
+_SHARED: weakref.WeakValueDictionary[tuple[object, ...], RolloutWatcher] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_watcher(
+    board_root: Path, env: Mapping[str, str] | None = None, *, clock: Callable[[], float] = time.time
+) -> RolloutWatcher:
+    """The process's one :class:`RolloutWatcher` of a board's credit windows, made on first use.
+
+    Keyed by the Codex homes (:func:`codex_homes_of` ``env``), the board's live file and the clock, so
+    the supervisor, the board view, the usage screen and the CLI of one process share one: the rollout
+    tails are read once, and a usage-limit block the supervisor records is on the gauge the TUI draws.
+    Another clock (a test's fake one) gets a watcher of its own, as do other homes or another board. Kept
+    only while someone holds it. Each caller gets it with a rescan due (:meth:`RolloutWatcher.rescan_soon`),
+    so a new reader sees the rollouts written since the last scan, as a watcher of its own would.
+    """
+    homes = codex_homes_of(env or {})
+    live_file = Path(os.path.abspath(board_root / LIVE_RATE_LIMITS_FILE))
+    key = (tuple(homes), live_file, id(clock))  # the watcher holds its clock: the id stays unique
+    with _SHARED_LOCK:
+        watcher = _SHARED.get(key)
+        if watcher is None:
+            watcher = RolloutWatcher(homes, clock=clock, live_file=live_file)
+            _SHARED[key] = watcher
+    watcher.rescan_soon()
+    return watcher

@@ -28,8 +28,7 @@ from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.trust import user_config_path
-from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
-from cockpit.core.usage.windows import RolloutWatcher, UsageWindows, codex_homes_from
+from cockpit.core.usage.windows import RolloutWatcher, UsageWindows, shared_watcher
 from cockpit.core.vocabulary import LANE_NAMES
 
 LANE_ORDER = LANE_NAMES
@@ -204,12 +203,7 @@ class BoardView:
 
     def __post_init__(self) -> None:
         if self.windows is None:
-            home = self.env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
-            self.windows = RolloutWatcher(
-                codex_homes_from([home]),
-                clock=self.clock,
-                live_file=self.board.root / LIVE_RATE_LIMITS_FILE,
-            )
+            self.windows = shared_watcher(self.board.root, self.env, clock=self.clock)
         self.index = TaskIndexReader(self.board)
         self._tally = TaskTally()
         self._tasks: Mapping[str, TaskSummary] = MappingProxyType({})

@@ -13,7 +13,17 @@ import json
 import shlex
 from typing import Any, Final
 
+from cockpit.core.codex.app_server.protocol import (
+    APPROVAL_METHODS,
+    CONFIG_WARNING,
+    ITEM_COMPLETED,
+    ITEM_STARTED,
+    SERVER_REQUEST_RESOLVED,
+    THREAD_STATUS_CHANGED,
+    TOKEN_USAGE_UPDATED,
+)
 from cockpit.core.codex.exec_events import (
+    RPC_RESPONSE,
     AgentMessageItem,
     CodexEvent,
     CollabToolCallItem,
@@ -51,16 +61,13 @@ OUTPUT_LINES: Final = 5
 # App-server bookkeeping that says nothing a reader of the log needs (kept in the raw view).
 QUIET_APP_METHODS: Final = frozenset(
     {
-        "rpc/response",
-        "thread/status/changed",
-        "thread/tokenUsage/updated",
+        RPC_RESPONSE,
+        THREAD_STATUS_CHANGED,
+        TOKEN_USAGE_UPDATED,
         "remoteControl/status/changed",
         "mcpServer/startupStatus/updated",
         "thread/name/updated",
     }
-)
-APPROVAL_METHODS: Final = frozenset(
-    {"item/commandExecution/requestApproval", "item/fileChange/requestApproval"}
 )
 MAX_LINE_CHARS: Final = 2000
 
@@ -154,15 +161,15 @@ def _render_unknown(event: UnknownEvent) -> list[str]:
         reason = params.get("reason")
         why = f" ({_one_line(reason)})" if isinstance(reason, str) and reason else ""
         return [f"⚑ Codex asks {what}{why}: waiting for a decision"]
-    if kind in ("item/started", "item/completed"):
+    if kind in (ITEM_STARTED, ITEM_COMPLETED):
         item = params.get("item")
         item_type = item.get("type") if isinstance(item, dict) else None
-        if item_type == "userMessage" or kind == "item/started":
+        if item_type == "userMessage" or kind == ITEM_STARTED:
             return []  # the prompt itself; unknown item kinds get their line once, when completed
         return [f"? unknown item type {clean(str(item_type)) if item_type else '(none)'}"]
-    if kind == "serverRequest/resolved":
+    if kind == SERVER_REQUEST_RESOLVED:
         return ["⚑ approval answered"]
-    if kind == "configWarning":
+    if kind == CONFIG_WARNING:
         summary = params.get("summary")
         return _block("! config warning: ", summary if isinstance(summary, str) else "(no summary)")
     return [f"? unknown event type {clean(kind) or '(none)'}"]

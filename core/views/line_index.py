@@ -14,12 +14,13 @@ left out; the full text stays on disk.
 from __future__ import annotations
 
 import os
-import weakref
 from array import array
 from bisect import bisect_right
 from itertools import accumulate, islice
 from pathlib import Path
 from typing import Final
+
+from cockpit.core.follow import GrowingFile, Restart
 
 __all__ = ["CHUNK_BYTES", "CUT_MARKER", "LineIndex", "cut_marker", "tail_start"]
 
@@ -101,10 +102,8 @@ class LineIndex:
         self.generation = 0
         self._start = start
         self._bounds = array("Q", [start])
-        self._scanned = start  # bytes examined, including an unterminated last line
-        self._fd: int | None = None
-        self._identity: tuple[int, int] | None = None
-        self._closer: weakref.finalize[[int], None] | None = None
+        # Its offset is the byte up to which the file was scanned, including an unterminated last line.
+        self._file = GrowingFile(self.path, start=start, keep_open=True, on_restart=self._restart)
 
     # ----------------------------------------------------------------------------------------- state
 
@@ -125,26 +124,20 @@ class LineIndex:
     @property
     def scanned(self) -> int:
         """Offset up to which the file was scanned (includes an unterminated last line)."""
-        return self._scanned
+        return self._file.offset
 
     def __len__(self) -> int:
         return len(self._bounds) - 1
 
     def __repr__(self) -> str:
-        return f"LineIndex({str(self.path)!r}, lines={self.line_count}, scanned={self._scanned})"
+        return f"LineIndex({str(self.path)!r}, lines={self.line_count}, scanned={self.scanned})"
 
     # ---------------------------------------------------------------------------------------- growing
 
     def backlog(self) -> int:
         """Bytes on disk not yet scanned (one ``stat``); the whole size when the file was truncated or
         replaced (the next :meth:`extend` restarts); 0 when the file is missing."""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return 0
-        if self._changed(st):
-            return st.st_size
-        return max(0, st.st_size - self._scanned)
+        return self._file.backlog()
 
     def extend(self, max_bytes: int | None = None) -> int:
         """Scan what was appended since the last call (at most ``max_bytes``); returns new complete lines.
@@ -153,69 +146,27 @@ class LineIndex:
         count returned is then the number of lines of the new file scanned so far. A missing file is
         not an error: nothing changes.
         """
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return 0
-        if self._fd is not None and self._changed(st):
-            self.close()
-        if self._fd is None and not self._open():
-            return 0
-        assert self._fd is not None
-        fd = self._fd
-        size = os.fstat(fd).st_size
-        if size < self._scanned:  # shrank in place since the check above
-            self._restart()
-        pos = self._scanned
-        end = size if max_bytes is None else min(size, pos + max(1, max_bytes))
-        bounds = self._bounds
-        before = len(bounds)
-        while pos < end:
-            chunk = os.pread(fd, min(CHUNK_BYTES, end - pos), pos)
-            if not chunk:
-                break
+        added = 0
+        for pos, chunk in self._file.read_chunks(max_bytes, chunk_bytes=CHUNK_BYTES):
             pieces = chunk.split(_NL)
             pieces.pop()  # bytes after the chunk's last newline: the start of a line not yet ended
             if pieces:
                 # Each piece ends at a newline; the line after it starts one byte further on. The first
                 # piece may continue a line begun in an earlier chunk: ``pos`` is where that piece starts.
-                bounds.extend(islice(accumulate(map(_plus_one, map(len, pieces)), initial=pos), 1, None))
-            pos += len(chunk)
-        self._scanned = pos
-        return len(bounds) - before
+                self._bounds.extend(
+                    islice(accumulate(map(_plus_one, map(len, pieces)), initial=pos), 1, None)
+                )
+                added += len(pieces)
+        return added
 
-    def _changed(self, st: os.stat_result) -> bool:
-        if self._identity is not None and (st.st_dev, st.st_ino) != self._identity:
-            return True
-        return st.st_size < self._scanned
-
-    def _open(self) -> bool:
-        """Open the path; restart the index when it is not the file indexed so far, or shorter."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        st = os.fstat(fd)
-        identity = (st.st_dev, st.st_ino)
-        if (self._identity is not None and identity != self._identity) or st.st_size < self._scanned:
-            self._restart()
-        self._fd = fd
-        self._identity = identity
-        self._closer = weakref.finalize(self, os.close, fd)
-        return True
-
-    def _restart(self) -> None:
+    def _restart(self, _reason: Restart) -> None:
         self.generation += 1
         self._start = 0
         self._bounds = array("Q", [0])
-        self._scanned = 0
 
     def close(self) -> None:
         """Close the file descriptor (reads reopen nothing: call :meth:`extend` to resume)."""
-        if self._closer is not None:
-            self._closer()
-            self._closer = None
-        self._fd = None
+        self._file.close()
 
     def __enter__(self) -> LineIndex:
         return self
@@ -284,6 +235,6 @@ class LineIndex:
     def _pread(self, size: int, offset: int) -> bytes:
         if size <= 0:
             return b""
-        if self._fd is None:
+        if not self._file.is_open:
             raise ValueError("the index is closed (call extend() first)")
-        return os.pread(self._fd, size, offset)
+        return self._file.pread(size, offset)

@@ -5,7 +5,6 @@ second; countdowns use the injected clock; ``escape`` goes back."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
@@ -19,18 +18,16 @@ from textual.widgets import DataTable, Footer, Static
 
 from cockpit.core import (
     FAILURE_SOURCE,
-    LIVE_RATE_LIMITS_FILE,
     Blackboard,
     ConfigError,
     Ledger,
-    RolloutWatcher,
     UsageSummary,
     UsageTotals,
     budget_lines,
-    codex_homes_from,
     credits_text,
     format_tokens,
     reset_text,
+    shared_watcher,
     usage_summary,
     windows_binding_first,
 )
@@ -121,10 +118,7 @@ class UsageScreen(PanelScreen):
         super().__init__()
         self.board = board
         self.clock = clock
-        home = env.get("CODEX_HOME") or os.environ.get("CODEX_HOME")
-        self.watcher = RolloutWatcher(
-            codex_homes_from([home]), clock=clock, live_file=board.root / LIVE_RATE_LIMITS_FILE
-        )
+        self.watcher = shared_watcher(board.root, env, clock=clock)
         self.ledger = Ledger(board.root / "ledger.jsonl")
         self._read_lock = threading.Lock()  # the ledger reader is not thread-safe
 

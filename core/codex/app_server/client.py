@@ -1,23 +1,24 @@
 """Asyncio JSON-RPC client for ``codex app-server`` over stdio: the foundation of the mcp lane.
 
 ``codex app-server`` speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON object per line on
-stdin/stdout. A line with ``method`` and ``id`` is a server request (it must be answered, e.g. an approval),
-``id`` alone is a response to one of our requests, ``method`` alone is a notification. Client and server
-number their requests independently, both from 0.
+stdin/stdout; its method names, message models and line decoder are
+:mod:`cockpit.core.codex.app_server.protocol`'s (shared with the reader of recorded mcp-lane streams).
+Client and server number their requests independently, both from 0.
 
 :class:`AppServerClient` spawns the binary in a session of its own with a parent-death signal, so the
 server never outlives the cockpit. Every line received is appended byte for byte to a transcript file as
 it arrives, and every line sent is appended as written (or, with ``sent_path``, to a file of its own, as
 the mcp lane's runner does so that its ``events.jsonl`` holds only what Codex said). Parsing is lenient:
-pydantic models allow extra fields, lines that are not JSON-RPC are only counted
-(:attr:`AppServerClient.malformed`), unknown methods are delivered unchanged.
+models allow extra fields, lines that are not JSON-RPC are only counted (:attr:`AppServerClient.malformed`),
+unknown methods are delivered unchanged.
 
 Incoming notifications and server requests are delivered, in order, as :class:`Incoming` objects through
 an :class:`asyncio.Queue` (:meth:`AppServerClient.next_incoming`, ``async for``). Besides the queue the
 client keeps the state a lane needs without consuming it: started items (a file-change approval request
 carries no diff, the preceding ``item/started`` does), turn completions, the latest turn diff (unchanged
 re-sends are not queued), token usage per thread, rate limits merged per ``limitId``
-(:func:`merge_rate_limits`), pending server requests and the final agent message of each turn.
+(:func:`~cockpit.core.codex.app_server.protocol.merge_rate_limits`), pending server requests and the final
+agent message of each turn.
 
 A ``turn/completed`` that never arrives can be recovered: :meth:`AppServerClient.recover_turn` asks
 ``thread/read`` (0.169.0, verified: params ``{"threadId", "includeTurns": true}``, result ``{"thread":
@@ -47,31 +48,83 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import ValidationError
 
+from cockpit.core.codex.app_server.protocol import (
+    APPROVAL_METHODS,
+    COMMAND_APPROVAL,
+    FILE_CHANGE_APPROVAL,
+    ITEM_COMPLETED,
+    ITEM_STARTED,
+    RECOVERED_FROM,
+    RUNNING_TURN_STATUS,
+    TURN_COMPLETED,
+    CommandApprovalRequest,
+    ErrorNotification,
+    FileChangeApprovalRequest,
+    ItemNotification,
+    Notification,
+    RateLimitSnapshot,
+    RateLimitsUpdated,
+    RequestId,
+    Response,
+    ServerRequestResolved,
+    ThreadItem,
+    ThreadSnapshot,
+    ThreadStarted,
+    ThreadStatus,
+    ThreadStatusChanged,
+    ThreadTokenUsage,
+    TokenUsageUpdated,
+    TurnDiffUpdated,
+    TurnNotification,
+    WireModel,
+    decode_line,
+    limit_key,
+    merge_rate_limits,
+    merge_sparse,
+    turn_finished,
+)
 from cockpit.core.errors import CodexError
 from cockpit.core.processes import die_with_parent
-from cockpit.core.usage.live import merge_sparse
 from cockpit.core.vocabulary import Sandbox
+
+# The client and its errors, and the wire names its callers use with it (defined in the protocol module).
+__all__ = [
+    "APPROVAL_METHODS",
+    "COMMAND_APPROVAL",
+    "FILE_CHANGE_APPROVAL",
+    "NO_TURNS_YET_CODE",
+    "RECOVERED_FROM",
+    "RUNNING_TURN_STATUS",
+    "AppServerClient",
+    "AppServerClosed",
+    "AppServerError",
+    "ApprovalPolicy",
+    "CommandApprovalRequest",
+    "Decision",
+    "ErrorNotification",
+    "FileChangeApprovalRequest",
+    "Incoming",
+    "RateLimitSnapshot",
+    "RequestId",
+    "SandboxMode",
+    "ServerRequestResolved",
+    "TurnDiffUpdated",
+    "TurnNotification",
+    "merge_rate_limits",
+]
 
 log = logging.getLogger(__name__)
 
-RequestId = int | str
 Decision = str | dict[str, Any]
 
 STREAM_LIMIT = 64 * 1024 * 1024  # StreamReader limit: single lines can be megabytes
 READ_CHUNK = 1024 * 1024
-DEFAULT_LIMIT_ID = "codex"
 
 ApprovalPolicy = Literal["untrusted", "on-request", "on-failure", "never"] | dict[str, Any]
 SandboxMode = Sandbox
 
-# Server requests the lane answers with a decision, and the notifications it reads.
-COMMAND_APPROVAL = "item/commandExecution/requestApproval"
-FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
-APPROVAL_METHODS = frozenset({COMMAND_APPROVAL, FILE_CHANGE_APPROVAL})
-RUNNING_TURN_STATUS = "inProgress"  # every other status (completed, interrupted, failed, …) ends a turn
-RECOVERED_FROM = "recoveredFrom"  # top-level key of a synthesized turn/completed line
 NO_TURNS_YET_CODE = -32601  # thread/read with turns before a thread's first turn: "list_turns is not …"
 
 
@@ -94,315 +147,14 @@ class AppServerClosed(CodexError, ConnectionError):
     """The app-server's stdout ended (or it was never started) before the awaited thing happened."""
 
 
-# ---------------------------------------------------------------------------------------------------
-# Wire models (lenient: unknown fields are kept, missing optional fields default)
-# ---------------------------------------------------------------------------------------------------
-
-
-class WireModel(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class RpcError(WireModel):
-    code: int = 0
-    message: str = ""
-    data: Any = None
-
-
-class FileUpdate(WireModel):
-    """One file of a ``fileChange`` item; ``diff`` holds hunks only (or the content of an added file)."""
-
-    path: str = ""
-    kind: Any = None  # {"type": "add"|"delete"|"update", "move_path": ...}
-    diff: str = ""
-
-    @property
-    def change_type(self) -> str:
-        if isinstance(self.kind, dict):
-            return str(self.kind.get("type", ""))
-        return str(self.kind or "")
-
-    def unified(self, root: str | None = None) -> str:
-        """The change as a unified diff with file headers; paths under ``root`` are shown relative."""
-        path = _display_path(self.path, root)
-        move = self.kind.get("move_path") if isinstance(self.kind, dict) else None
-        old = "/dev/null" if self.change_type == "add" else f"a/{path}"
-        new = (
-            "/dev/null"
-            if self.change_type == "delete"
-            else f"b/{_display_path(move, root) if move else path}"
-        )
-        if self.change_type in ("add", "delete") and not self.diff.startswith("@@"):
-            # Added and deleted files carry their whole content, not hunks.
-            lines = self.diff.splitlines()
-            sign = "+" if self.change_type == "add" else "-"
-            span = f"-0,0 +1,{len(lines)}" if sign == "+" else f"-1,{len(lines)} +0,0"
-            body = f"@@ {span} @@\n" + "".join(f"{sign}{line}\n" for line in lines) if lines else ""
-        else:
-            body = self.diff if self.diff.endswith("\n") or not self.diff else self.diff + "\n"
-        return f"--- {old}\n+++ {new}\n{body}"
-
-
-def _display_path(path: str, root: str | None) -> str:
-    if root:
-        prefix = root.rstrip("/") + "/"
-        if path.startswith(prefix):
-            return path[len(prefix) :]
-    return path
-
-
-class ThreadItem(WireModel):
-    """An item of a turn: ``userMessage``, ``agentMessage``, ``reasoning``, ``commandExecution``,
-    ``fileChange``, … Only the fields the lane reads are declared.
-
-    The item types are an open set (0.171.0 knows nineteen; a newer Codex adds more), and a type this
-    version does not know may use a declared field name for a value of another shape. Such a field is
-    dropped (a non-string ``type`` or ``id`` is turned into a string) instead of failing the item, and with
-    it the ``item/*`` notification or the ``turn/completed`` that carries it; everything else is kept."""
-
-    type: str = ""
-    id: str = ""
-    status: str | None = None
-    text: str | None = None
-    command: str | None = None
-    cwd: str | None = None
-    exitCode: int | None = None
-    aggregatedOutput: str | None = None
-    changes: list[FileUpdate] | None = None
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _lenient(cls, data: Any, handler: ModelWrapValidatorHandler[ThreadItem]) -> ThreadItem:
-        try:
-            return handler(data)
-        except ValidationError as exc:
-            if not isinstance(data, Mapping):
-                raise
-            bad = {error["loc"][0] for error in exc.errors() if error["loc"]}
-            repaired: dict[str, Any] = {}
-            for key, value in data.items():
-                if key not in bad:
-                    repaired[key] = value
-                elif key in ("type", "id") and value is not None:
-                    repaired[key] = value if isinstance(value, str) else json.dumps(value)
-            return handler(repaired)
-
-
-class ItemNotification(WireModel):
-    """``item/started`` and ``item/completed``."""
-
-    threadId: str = ""
-    turnId: str = ""
-    item: ThreadItem
-
-
-class TurnError(WireModel):
-    message: str = ""
-    codexErrorInfo: Any = None
-    additionalDetails: Any = None
-
-
-class Turn(WireModel):
-    id: str = ""
-    status: str = ""  # inProgress | completed | interrupted | failed
-    error: TurnError | None = None
-    items: list[ThreadItem] = Field(default_factory=list)
-    durationMs: int | None = None
-
-
-def turn_finished(status: str) -> bool:
-    """Whether a turn of this status has ended. Turn statuses are an open set: anything but
-    ``inProgress`` (``completed``, ``interrupted``, ``failed`` in 0.171.0, or one a newer Codex adds) is an
-    end; only ``completed`` is a success, which the lane decides on its own."""
-    return bool(status) and status != RUNNING_TURN_STATUS
-
-
-class TurnNotification(WireModel):
-    """``turn/started`` and ``turn/completed``."""
-
-    threadId: str = ""
-    turn: Turn
-
-    @property
-    def turn_id(self) -> str:
-        return self.turn.id
-
-    @property
-    def status(self) -> str:
-        return self.turn.status
-
-    @property
-    def error(self) -> TurnError | None:
-        return self.turn.error
-
-
-class TurnDiffUpdated(WireModel):
-    """The whole turn's diff against its start (re-sent unchanged after every later model response)."""
-
-    threadId: str = ""
-    turnId: str = ""
-    diff: str = ""
-
-
-class TokenUsageBreakdown(WireModel):
-    totalTokens: int = 0
-    inputTokens: int = 0
-    cachedInputTokens: int = 0
-    outputTokens: int = 0
-    reasoningOutputTokens: int = 0
-
-
-class ThreadTokenUsage(WireModel):
-    """``total`` sums the thread; ``last`` is the latest model response's usage."""
-
-    total: TokenUsageBreakdown = Field(default_factory=TokenUsageBreakdown)
-    last: TokenUsageBreakdown = Field(default_factory=TokenUsageBreakdown)
-    modelContextWindow: int | None = None
-
-
-class TokenUsageUpdated(WireModel):
-    threadId: str = ""
-    turnId: str = ""
-    tokenUsage: ThreadTokenUsage = Field(default_factory=ThreadTokenUsage)
-
-
-class RateLimitWindow(WireModel):
-    usedPercent: float | None = None
-    windowDurationMins: int | None = None
-    resetsAt: int | None = None
-
-
-class Credits(WireModel):
-    hasCredits: bool | None = None
-    unlimited: bool | None = None
-    balance: str | None = None
-
-
-class RateLimitSnapshot(WireModel):
-    limitId: str | None = None
-    limitName: str | None = None
-    primary: RateLimitWindow | None = None
-    secondary: RateLimitWindow | None = None
-    credits: Credits | None = None
-
-
-class RateLimitsUpdated(WireModel):
-    rateLimits: RateLimitSnapshot = Field(default_factory=RateLimitSnapshot)
-
-
-class ServerRequestResolved(WireModel):
-    """A server request no longer wants an answer (answered, or its turn ended)."""
-
-    threadId: str = ""
-    requestId: RequestId
-
-
-class ErrorNotification(WireModel):
-    """``error``: terminal only when ``willRetry`` is false, and even then ``turn/completed`` follows."""
-
-    error: TurnError = Field(default_factory=TurnError)
-    willRetry: bool = False
-    threadId: str = ""
-    turnId: str = ""
-
-
-class ThreadStatus(WireModel):
-    type: str = ""  # idle | active | systemError | notLoaded
-    activeFlags: list[str] = Field(default_factory=list)
-
-
-class ThreadSnapshot(WireModel):
-    """The ``thread`` of a ``thread/read`` result: its status and every turn with its items."""
-
-    id: str = ""
-    status: ThreadStatus | None = None
-    turns: list[Turn] = Field(default_factory=list)
-
-    def turn(self, turn_id: str) -> Turn | None:
-        return next((turn for turn in self.turns if turn.id == turn_id), None)
-
-
-class ThreadStatusChanged(WireModel):
-    threadId: str = ""
-    status: ThreadStatus = Field(default_factory=ThreadStatus)
-
-    @property
-    def waiting_on_approval(self) -> bool:
-        return "waitingOnApproval" in self.status.activeFlags
-
-
-class AgentMessageDelta(WireModel):
-    """``item/agentMessage/delta`` and ``item/commandExecution/outputDelta``."""
-
-    threadId: str = ""
-    turnId: str = ""
-    itemId: str = ""
-    delta: str = ""
-
-
-class CommandApprovalRequest(WireModel):
-    """``item/commandExecution/requestApproval``; ``reason`` is the model's justification."""
-
-    threadId: str = ""
-    turnId: str = ""
-    itemId: str = ""
-    kind: str | None = None  # command | humanCommand | writeStdin
-    reason: str | None = None
-    command: str | None = None
-    cwd: str | None = None
-    commandActions: list[Any] | None = None
-    proposedExecpolicyAmendment: list[str] | None = None
-    availableDecisions: list[Any] | None = None
-    startedAtMs: int | None = None
-
-
-class FileChangeApprovalRequest(WireModel):
-    """``item/fileChange/requestApproval``. The request itself carries no diff: the client fills
-    ``changes`` from the preceding ``item/started`` of the same ``itemId``."""
-
-    threadId: str = ""
-    turnId: str = ""
-    itemId: str = ""
-    reason: str | None = None
-    grantRoot: str | None = None
-    startedAtMs: int | None = None
-    changes: list[FileUpdate] = Field(default_factory=list)
-    cwd: str | None = None  # the thread's working directory (filled by the client)
-
-    @property
-    def diff(self) -> str:
-        """The proposed change as a unified diff, paths relative to the thread's cwd where possible."""
-        return "".join(change.unified(self.cwd) for change in self.changes)
-
-    @property
-    def paths(self) -> list[str]:
-        return [change.path for change in self.changes]
-
-
-_TYPED: dict[str, type[WireModel]] = {
-    COMMAND_APPROVAL: CommandApprovalRequest,
-    FILE_CHANGE_APPROVAL: FileChangeApprovalRequest,
-    "item/started": ItemNotification,
-    "item/completed": ItemNotification,
-    "turn/started": TurnNotification,
-    "turn/completed": TurnNotification,
-    "turn/diff/updated": TurnDiffUpdated,
-    "thread/tokenUsage/updated": TokenUsageUpdated,
-    "account/rateLimits/updated": RateLimitsUpdated,
-    "serverRequest/resolved": ServerRequestResolved,
-    "thread/status/changed": ThreadStatusChanged,
-    "error": ErrorNotification,
-    "item/agentMessage/delta": AgentMessageDelta,
-    "item/commandExecution/outputDelta": AgentMessageDelta,
-}
-
 _M = TypeVar("_M", bound=WireModel)
 
 
 @dataclass(frozen=True)
 class Incoming:
     """A notification or server request, as received. ``typed`` is the parsed helper model for the
-    methods the lane understands (see ``_TYPED``), ``None`` for others or when it did not validate."""
+    methods the lane understands (see :data:`~cockpit.core.codex.app_server.protocol.NOTIFICATION_MODELS`),
+    ``None`` for others or when it could not be repaired."""
 
     method: str
     params: Any
@@ -417,24 +169,6 @@ class Incoming:
 
     def as_(self, model: type[_M]) -> _M | None:
         return self.typed if isinstance(self.typed, model) else None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Rate-limit merging
-# ---------------------------------------------------------------------------------------------------
-
-
-def merge_rate_limits(old: RateLimitSnapshot | None, new: RateLimitSnapshot) -> RateLimitSnapshot:
-    """Merge a sparse ``account/rateLimits/updated`` snapshot into the last known one of its limit:
-    every null field (at any depth) keeps the known value; present values replace it."""
-    if old is None:
-        return new
-    merged = merge_sparse(old.model_dump(), new.model_dump(exclude_unset=False))
-    return RateLimitSnapshot.model_validate(merged)
-
-
-def rate_limit_key(snapshot: RateLimitSnapshot) -> str:
-    return snapshot.limitId or DEFAULT_LIMIT_ID
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -818,7 +552,7 @@ class AppServerClient:
         if turn is None or not turn_finished(turn.status):
             return None
         message = {
-            "method": "turn/completed",
+            "method": TURN_COMPLETED,
             "params": {"threadId": thread_id, "turn": turn.model_dump(mode="json")},
             RECOVERED_FROM: "thread/read",
         }
@@ -966,50 +700,28 @@ class AppServerClient:
         stripped = line.strip()
         if not stripped:
             return
-        try:
-            message = json.loads(stripped)
-        except (ValueError, UnicodeDecodeError):
-            self.malformed += 1
-            return
-        if not isinstance(message, dict):
-            self.malformed += 1
-            return
-        method = message.get("method")
-        has_id = (
-            "id" in message and isinstance(message["id"], int | str) and not isinstance(message["id"], bool)
-        )
-        if isinstance(method, str):
-            params = message.get("params")
-            request_id = message["id"] if has_id else None
-            self._on_message(method, params, request_id, line)
-        elif has_id:
+        message = decode_line(stripped)
+        if isinstance(message, Notification):
+            self._on_message(message, line)
+        elif isinstance(message, Response):
             self._on_response(message)
         else:
             self.malformed += 1
 
-    def _on_response(self, message: dict[str, Any]) -> None:
-        future = self._pending.get(message["id"])
+    def _on_response(self, message: Response) -> None:
+        future = self._pending.get(message.id)
         if future is None or future.done():
             self.malformed += 1
             return
-        if message.get("error") is not None:
-            try:
-                error = RpcError.model_validate(message["error"])
-            except ValidationError:
-                error = RpcError(code=0, message=str(message["error"]))
+        if message.error is not None:
+            error = message.error
             future.set_exception(AppServerError(error.code, error.message, error.data))
         else:
-            future.set_result(message.get("result"))
+            future.set_result(message.result)
 
-    def _on_message(self, method: str, params: Any, request_id: RequestId | None, line: bytes) -> None:
-        typed: WireModel | None = None
-        model = _TYPED.get(method)
-        if model is not None and isinstance(params, dict):
-            try:
-                typed = model.model_validate(params)
-            except ValidationError:
-                typed = None
-        incoming = Incoming(method, params, line, request_id, typed, time.time())
+    def _on_message(self, message: Notification, line: bytes) -> None:
+        request_id = message.request_id
+        incoming = Incoming(message.method, message.params, line, request_id, message.typed, time.time())
         if not self._track(incoming):
             return
         if request_id is not None:
@@ -1021,11 +733,11 @@ class AppServerClient:
         typed = incoming.typed
         if isinstance(typed, ItemNotification):
             item = typed.item
-            if incoming.method == "item/started" or item.id not in self.items:
+            if incoming.method == ITEM_STARTED or item.id not in self.items:
                 self.items[item.id] = item
             else:
                 self.items[item.id] = _merge_item(self.items[item.id], item)
-            if incoming.method == "item/completed" and item.type == "agentMessage" and item.text is not None:
+            if incoming.method == ITEM_COMPLETED and item.type == "agentMessage" and item.text is not None:
                 self._agent_messages[typed.turnId] = item.text
         elif isinstance(typed, FileChangeApprovalRequest):
             started = self.items.get(typed.itemId)
@@ -1040,20 +752,19 @@ class AppServerClient:
         elif isinstance(typed, TokenUsageUpdated):
             self.token_usage[typed.threadId] = typed.tokenUsage
         elif isinstance(typed, RateLimitsUpdated):
-            key = rate_limit_key(typed.rateLimits)
+            key = limit_key(typed.rateLimits)
             self.rate_limits[key] = merge_rate_limits(self.rate_limits.get(key), typed.rateLimits)
         elif isinstance(typed, ServerRequestResolved):
             self.pending_requests.pop(typed.requestId, None)
-        elif incoming.method == "thread/started" and isinstance(incoming.params, dict):
-            thread = incoming.params.get("thread")
-            if isinstance(thread, dict) and isinstance(thread.get("id"), str) and thread.get("cwd"):
-                self.thread_cwd[thread["id"]] = str(thread["cwd"])
+        elif isinstance(typed, ThreadStarted):
+            if typed.thread.cwd:
+                self.thread_cwd[typed.thread.id] = typed.thread.cwd
         elif isinstance(typed, ThreadStatusChanged):
             self.thread_status[typed.threadId] = typed.status
             self.thread_status_at[typed.threadId] = time.monotonic()
         elif isinstance(typed, ErrorNotification):
             self.errors.append(typed)
-        elif isinstance(typed, TurnNotification) and incoming.method == "turn/completed":
+        elif isinstance(typed, TurnNotification) and incoming.method == TURN_COMPLETED:
             self.completed_turns[typed.turn_id] = typed
             for request_id, pending in list(self.pending_requests.items()):
                 if isinstance(pending.params, dict) and pending.params.get("turnId") == typed.turn_id:
