@@ -108,9 +108,8 @@ _HOMES: dict[str, str] = {
     "check_task_ref": "cockpit.core.board.blackboard",
     "clean": "cockpit.core.text",
     "clean_data": "cockpit.core.text",
-    "countdown": "cockpit.core.views.panels",
     "credits_text": "cockpit.core.views.panels",
-    "cut": "cockpit.core.board.external_sessions",
+    "cut": "cockpit.core.text",
     "dead_letter_rows": "cockpit.core.views.panels",
     "disk_error_text": "cockpit.core.atomic",
     "disk_full": "cockpit.core.atomic",
@@ -119,11 +118,13 @@ _HOMES: dict[str, str] = {
     "exit_code_of": "cockpit.core.errors",
     "file_digest": "cockpit.core.trust",
     "find_board": "cockpit.core.board.external_sessions",
-    "format_tokens": "cockpit.core.usage.ledger",
+    "format_duration": "cockpit.core.text",
+    "format_tokens": "cockpit.core.text",
     "head_branch": "cockpit.core.git.safe_command",
     "load_envelope": "cockpit.core.envelope.formats",
     "log_rejected": "cockpit.core.board.external_sessions",
     "match_task_ref": "cockpit.core.board.blackboard",
+    "one_line": "cockpit.core.text",
     "missing_inputs": "cockpit.core.envelope.paths",
     "parse_age": "cockpit.core.archive",
     "parse_card_id": "cockpit.core.board.decisions",
@@ -195,7 +196,6 @@ if TYPE_CHECKING:
         ExternalSession,
         PayloadError,
         ago,
-        cut,
         find_board,
         log_rejected,
         parse_payload,
@@ -233,9 +233,17 @@ if TYPE_CHECKING:
     from cockpit.core.records.basics import FINISHED, TaskStatus, utc_now
     from cockpit.core.records.task import TaskState
     from cockpit.core.supervisor.loop import Supervisor
-    from cockpit.core.text import clean, clean_data, strip_control
+    from cockpit.core.text import (
+        clean,
+        clean_data,
+        cut,
+        format_duration,
+        format_tokens,
+        one_line,
+        strip_control,
+    )
     from cockpit.core.trust import file_digest, revoke_trust, trust_file
-    from cockpit.core.usage.ledger import Ledger, UsageTotals, format_tokens
+    from cockpit.core.usage.ledger import Ledger, UsageTotals
     from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
     from cockpit.core.usage.windows import FAILURE_SOURCE, shared_watcher
     from cockpit.core.views.board import EXTERNAL_LANE, LANE_ORDER, BoardSnapshot, BoardView
@@ -257,7 +265,6 @@ if TYPE_CHECKING:
         UsageSummary,
         breaker_rows,
         budget_lines,
-        countdown,
         credits_text,
         dead_letter_rows,
         reset_text,

@@ -212,3 +212,46 @@ def clean_data(value: Any) -> Any:
 # A model field holding worker-derived text: cleaned when the model is built and when it is dumped, so
 # ``state.json`` and everything read from it never carry escape sequences or secrets, whoever assigned it.
 CleanText = Annotated[str, AfterValidator(clean), PlainSerializer(clean, return_type=str)]
+
+
+# ---- how numbers, durations and long text are shown: one spelling for every surface --------------
+
+
+ELLIPSIS: Final = "…"
+
+
+def cut(text: str, limit: int, mark: str = ELLIPSIS) -> str:
+    """``text`` at most ``limit`` characters long: when longer, cut and ended with ``mark``."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(mark))].rstrip() + mark
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: every run of whitespace (line breaks and tabs included) a single space."""
+    return " ".join(text.split())
+
+
+def format_tokens(n: int) -> str:
+    """A token count: ``950``, ``12.3K``, ``1.25M``."""
+    if n < 1_000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1_000:.1f}K"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration to the second below an hour, its two largest units, a zero last unit left out:
+    ``45s``, ``4m 05s``, ``10m``, ``2h 07m``, ``1h``, ``3d 4h``. Fractions of a second are dropped."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"

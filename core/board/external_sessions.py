@@ -34,7 +34,7 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.home import board_root_for
 from cockpit.core.errors import InputError
 from cockpit.core.records.basics import utc_now
-from cockpit.core.text import clean
+from cockpit.core.text import clean, cut
 
 TURN_COMPLETE: Final = "agent-turn-complete"
 EVENT_KIND: Final = "codex_notify"
@@ -86,10 +86,6 @@ def parse_payload(text: str) -> NotifyPayload:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "payload"
         raise PayloadError(f"payload field {where}: {err['msg']}") from exc
-
-
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _safe(text: str | None, limit: int) -> str | None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from cockpit.core.errors import InputError
+from cockpit.core.text import one_line
 from cockpit.core.vocabulary import DEFAULT_LANE, EFFORTS, WORKER_SANDBOX, Effort, Lane, Sandbox
 
 __all__ = [
@@ -93,7 +94,7 @@ class EnvelopeError(InputError, ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
-        self.message = _one_line(message)
+        self.message = one_line(str(message))
         super().__init__(f"invalid envelope: {self.field}: {self.message}")
 
     def __str__(self) -> str:
@@ -101,10 +102,6 @@ class EnvelopeError(InputError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.field, self.message))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def _field_error(field: str, message: str) -> PydanticCustomError:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from cockpit.core.envelope.model import DEFAULT_OUTPUT_PROTOCOL, OUTPUT_PROTOCOL_RULE, Envelope, InputRef
 from cockpit.core.envelope.paths import DENY_BASENAMES, DENY_HOME_DIRS
 from cockpit.core.records.attempt import Outcome, OutcomeStatus
-from cockpit.core.text import strip_control
+from cockpit.core.text import cut, format_duration, one_line, strip_control
 
 __all__ = [
     "MAX_PROMPT_TOKENS",
@@ -47,26 +47,16 @@ def estimate_tokens(text: str) -> int:
 
 
 def _cut(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - len(_TRUNCATED))].rstrip() + _TRUNCATED
+    return cut(text, limit, _TRUNCATED)
 
 
 def _line(text: str, limit: int) -> str:
     """One line: whitespace (new lines included) collapsed, then cut to ``limit`` characters."""
-    return _cut(" ".join(text.split()), limit)
+    return _cut(one_line(text), limit)
 
 
 def _block(text: str, limit: int) -> str:
     return _cut(text.strip(), limit)
-
-
-def _fmt_duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
 
 
 def _input_line(ref: InputRef) -> str:
@@ -156,7 +146,7 @@ def _budget(env: Envelope) -> str:
     if b.tokens is not None:
         parts.append(f"about {b.tokens} tokens")
     if b.wall_time_s is not None:
-        parts.append(f"{_fmt_duration(b.wall_time_s)} wall time")
+        parts.append(f"{format_duration(b.wall_time_s)} wall time")
     if b.usd is not None:
         parts.append(f"about ${b.usd:.2f}")
     if not parts:

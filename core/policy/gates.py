@@ -11,6 +11,7 @@ from typing import Any
 
 from cockpit.core.board.decisions import DecisionCard, DecisionOption, DecisionStore
 from cockpit.core.records.task import TaskState
+from cockpit.core.text import format_tokens
 from cockpit.core.vocabulary import WORKTREE_LANES
 
 
@@ -35,7 +36,7 @@ def _opt(
 def _tokens(state: TaskState) -> str:
     used = state.usage.input_tokens + state.usage.output_tokens
     per = used // max(1, len(state.attempts))
-    return f"~{per // 1000}k tokens" if per >= 1000 else f"~{per} tokens"
+    return f"~{format_tokens(per)} tokens"
 
 
 def failure_gate(state: TaskState, trigger: str, reason: str, feedback: str | None) -> Gate:

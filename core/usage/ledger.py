@@ -26,6 +26,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
 
 from cockpit.core.follow import GrowingFile, Restart
+from cockpit.core.text import format_tokens
 from cockpit.core.vocabulary import EFFORTS, LANE_NAMES
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "UsageReport",
     "UsageTotals",
     "day_window",
-    "format_tokens",
     "usage_report",
     "week_window",
 ]
@@ -337,15 +337,6 @@ class UsageReport(BaseModel):
             ]
             lines.append("  ".join(cells).rstrip())
         return lines + self.notes()
-
-
-def format_tokens(n: int) -> str:
-    """A token count as the usage table shows it: ``950``, ``12.3K``, ``1.25M``."""
-    if n < 1_000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n / 1_000:.1f}K"
-    return f"{n / 1_000_000:.2f}M"
 
 
 def _cells(t: UsageTotals) -> list[str]:

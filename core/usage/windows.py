@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, computed_field, field_validator
 
 from cockpit.core.codex.app_server.protocol import DEFAULT_LIMIT_ID, Credits, limit_key
 from cockpit.core.follow import GrowingFile
+from cockpit.core.text import format_duration
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, read_live
 
 __all__ = [
@@ -231,7 +232,7 @@ class UsageWindows(BaseModel):
                 if w.resets_at is not None:
                     left = w.seconds_to_reset(now) or 0.0
                     when = _fmt_clock(w.resets_at, now, tz)
-                    text += f"  resets {when} (in {_fmt_duration(left)})"
+                    text += f"  resets {when} (in {format_duration(left)})"
                 if w.blocked:
                     text += "  BLOCKED"
                 if w.source == FAILURE_SOURCE:
@@ -248,20 +249,6 @@ def _fmt_credits(credits: Credits) -> str:
     if credits.has_credits:
         return credits.balance if credits.balance is not None else "available"
     return "none"
-
-
-def _fmt_duration(seconds: float) -> str:
-    total = int(seconds)
-    if total < 60:
-        return "<1m"
-    minutes = total // 60
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {mins}m"
-    return f"{mins}m"
 
 
 def _fmt_clock(ts: float, now: float, tz: tzinfo | None) -> str:

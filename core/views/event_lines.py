@@ -53,7 +53,7 @@ from cockpit.core.codex.exec_events import (
     WebSearchItem,
 )
 from cockpit.core.diff_parse import count_patch
-from cockpit.core.text import clean
+from cockpit.core.text import clean, cut
 
 __all__ = ["LogRenderer", "render_event"]
 
@@ -251,7 +251,7 @@ def _render_command(
     output = clean(item.aggregated_output).rstrip("\n")
     if output and output_lines > 0:
         out = output.split("\n")
-        lines.extend("    " + _cut(line) for line in out[:output_lines])
+        lines.extend("    " + cut(line, MAX_LINE_CHARS) for line in out[:output_lines])
         if len(out) > output_lines:
             lines.append(f"    … ({len(out) - output_lines} more lines)")
     return lines
@@ -260,7 +260,10 @@ def _render_command(
 def _render_todo(item: TodoListItem) -> list[str]:
     done = sum(1 for entry in item.items if entry.completed)
     lines = [f"☰ todo {done}/{len(item.items)}"]
-    lines.extend(f"  [{'x' if entry.completed else ' '}] {_cut(clean(entry.text))}" for entry in item.items)
+    lines.extend(
+        f"  [{'x' if entry.completed else ' '}] {cut(clean(entry.text), MAX_LINE_CHARS)}"
+        for entry in item.items
+    )
     return lines
 
 
@@ -298,16 +301,14 @@ def _block(prefix: str, text: str) -> list[str]:
     """First line behind ``prefix``, later lines indented to match."""
     lines = clean(text).rstrip("\n").split("\n")
     pad = " " * len(prefix)
-    return [prefix + _cut(lines[0])] + [pad + _cut(line) if line else "" for line in lines[1:]]
+    return [prefix + cut(lines[0], MAX_LINE_CHARS)] + [
+        pad + cut(line, MAX_LINE_CHARS) if line else "" for line in lines[1:]
+    ]
 
 
 def _indent(text: str, pad: str) -> list[str]:
     text = clean(text).rstrip("\n")
-    return [pad + _cut(line) if line else "" for line in text.split("\n")] if text else []
-
-
-def _cut(line: str) -> str:
-    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"
+    return [pad + cut(line, MAX_LINE_CHARS) if line else "" for line in text.split("\n")] if text else []
 
 
 def _short_json(value: Any, limit: int = 200) -> str:

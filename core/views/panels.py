@@ -16,6 +16,7 @@ from cockpit.core.policy.budgets import BudgetConfig, BudgetStatus, project_budg
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue
 from cockpit.core.records.attempt import ErrorType
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.text import format_duration
 from cockpit.core.usage.ledger import Ledger, UsageReport, usage_report
 from cockpit.core.usage.windows import Credits, RolloutWatcher, UsageWindows, Window, _fmt_clock, _fmt_credits
 
@@ -25,7 +26,6 @@ __all__ = [
     "UsageSummary",
     "breaker_rows",
     "budget_lines",
-    "countdown",
     "credits_text",
     "dead_letter_rows",
     "reset_text",
@@ -34,21 +34,6 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
-
-
-def countdown(seconds: float) -> str:
-    """A short duration to the second below an hour: ``45s``, ``4m 05s``, ``2h 07m``, ``3d 4h``."""
-    total = max(0, math.ceil(seconds))
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
 
 
 def _breakers(board: Blackboard, clock: Clock) -> BreakerStore:
@@ -85,7 +70,7 @@ def _next_retry(
         and letter.retry_after is not None
         and now < letter.retry_after
     ):
-        return f"in {countdown(letter.retry_after - now)}"
+        return f"in {format_duration(math.ceil(letter.retry_after - now))}"
     hold = queue.hold_reason(letter, breakers)
     return "due at the next sweep" if hold is None else hold
 
@@ -153,7 +138,7 @@ def _next_probe(record: BreakerRecord, now: float) -> str:
     at = record.probe_not_before
     if at is None:
         return "-"
-    return f"probe in {countdown(at - now)}" if now < at else "probe due now"
+    return f"probe in {format_duration(math.ceil(at - now))}" if now < at else "probe due now"
 
 
 def breaker_rows(board: Blackboard, clock: Clock) -> list[BreakerRow]:
@@ -163,7 +148,8 @@ def breaker_rows(board: Blackboard, clock: Clock) -> list[BreakerRow]:
     for record in _breakers(board, clock).all():
         opened = "-"
         if record.state is not BreakerState.CLOSED and record.opened_at is not None:
-            opened = f"{countdown(now - record.opened_at)} ago (cooldown {record.cooldown_minutes} min)"
+            ago = format_duration(math.ceil(now - record.opened_at))
+            opened = f"{ago} ago (cooldown {record.cooldown_minutes} min)"
         rows.append(BreakerRow(record=record, opened=opened, next_probe=_next_probe(record, now)))
     return rows
 
@@ -229,7 +215,7 @@ def reset_text(window: Window, now: float, tz: tzinfo | None = None) -> str:
     when = _fmt_clock(window.resets_at, now, tz)
     if window.resets_at <= now:
         return f"reset {when} passed"
-    return f"resets {when} (in {countdown(window.resets_at - now)})"
+    return f"resets {when} (in {format_duration(math.ceil(window.resets_at - now))})"
 
 
 def credits_text(credits: Credits) -> str:

@@ -120,7 +120,7 @@ async def test_a_changed_card_is_drawn_again_and_no_other(repo: Path) -> None:
         await until(pilot, lambda: view.snapshots >= polls + 3, what="idle polls")
         assert pane.card_renders == before and pane.rows.rebuilds == rebuilds  # idle: nothing drawn
         view.put(summary("b-0001", TaskStatus.REVIEW, created=-2, usage={"input_tokens": 4200}))
-        await until(pilot, lambda: "4.2k tok" in card_shown(pane, "b-0001"), what="the new token count")
+        await until(pilot, lambda: "4.2K tok" in card_shown(pane, "b-0001"), what="the new token count")
         drawn = {k: v - before.get(k, 0) for k, v in pane.card_renders.items() if v != before.get(k, 0)}
         assert drawn == {"b-0001": 1}
         assert pane.rows.rebuilds == rebuilds  # updated where it stands: the rows were not rebuilt
@@ -161,7 +161,7 @@ async def test_the_clock_repaints_only_the_elapsed_line_of_running_tasks(repo: P
         assert all(not layout for _, layout in refreshes)  # no layout pass
         line = start + 1 - round(pane.scroll_y)  # the running card's elapsed line, and nothing else
         assert [tuple(regions) for regions, _ in refreshes] == [(Region(0, line, pane.size.width, 1),)]
-        assert pane.render_line(line).text.startswith("▌ 1m05s  0 tok")
+        assert pane.render_line(line).text.startswith("▌ 1m 05s  0 tok")
         assert pane.card_renders["review-0001"] == before["review-0001"]
         assert pane.card_renders["queued-0001"] == before["queued-0001"]
         assert "not started" in card_shown(pane, "queued-0001")  # a queued task has no clock

@@ -119,8 +119,8 @@ async def test_dead_letters_list_retry_and_archived(repo: Path) -> None:
         flaky, authz = "active:flaky-0001", "active:authz-0002"
         assert [str(row.key.value) for row in table.ordered_rows] == [flaky, authz]  # oldest first
         assert cell(table, flaky, "error_type") == "transient" and cell(table, flaky, "priority") == "high"
-        assert cell(table, flaky, "attempts") == "3" and cell(table, flaky, "age") == "1h 00m"
-        assert cell(table, flaky, "next_retry") == "in 15m 00s"
+        assert cell(table, flaky, "attempts") == "3" and cell(table, flaky, "age") == "1h"
+        assert cell(table, flaky, "next_retry") == "in 15m"
         assert cell(table, authz, "next_retry") == "auth errors need a human (cockpit retry)"
         assert cell(table, flaky, "reason") == "flaky-0001 failed: [bold]HTTP 429[/bold] Too Many Requests"
         assert "2 active" in text_of(screen, "#dlq-title")
@@ -167,7 +167,7 @@ async def test_breakers_show_state_word_failures_and_probe_countdown(repo: Path)
         assert cell(table, "openai", "failures") == "3"
         assert cell(table, "openai", "opened") == "10s ago (cooldown 5 min)"
         probe = cell(table, "openai", "next_probe")
-        assert probe.startswith("probe in 4m ") or probe.startswith("probe in 5m 00s"), probe
+        assert probe.startswith("probe in 4m ") or probe == "probe in 5m", probe
         assert cell(table, "openai", "last_error") == "HTTP 429 Too Many Requests [red]x[/red]"
         assert cell(table, "azure", "state") == "✓ closed"
         assert cell(table, "azure", "failures") == "1" and cell(table, "azure", "next_probe") == "-"

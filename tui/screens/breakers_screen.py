@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from cockpit.core import Blackboard, BreakerRow, BreakerState, breaker_rows, clean
-from cockpit.tui.screens.panel_screen import PanelScreen, one_line, sync_table
+from cockpit.tui.screens.panel_screen import PanelScreen, cell_text, sync_table
 
 STATE_MARKS = {
     BreakerState.CLOSED: "✓ closed",
@@ -33,7 +33,7 @@ COLUMNS = (
 
 def breaker_cells(row: BreakerRow) -> list[Text]:
     record = row.record
-    error = one_line(clean(record.last_error or "-"))
+    error = cell_text(clean(record.last_error or "-"))
     tripped = record.state is not BreakerState.CLOSED
     return [
         Text(record.provider, style="bold"),

@@ -19,11 +19,11 @@ from cockpit.core import (
     CockpitError,
     DeadLetterRow,
     clean,
-    countdown,
     dead_letter_rows,
+    format_duration,
     run_task_command,
 )
-from cockpit.tui.screens.panel_screen import PanelScreen, highlighted_key, one_line, sync_table
+from cockpit.tui.screens.panel_screen import PanelScreen, cell_text, highlighted_key, sync_table
 
 COLUMNS = (
     ("task", "task", None),
@@ -38,7 +38,7 @@ COLUMNS = (
 
 def letter_cells(row: DeadLetterRow) -> list[Text]:
     letter = row.letter
-    error = one_line(clean(letter.error))
+    error = cell_text(clean(letter.error))
     task = Text(letter.task_id, style="bold")
     if row.archived:
         task.append(" (archived)", style="italic")
@@ -47,7 +47,7 @@ def letter_cells(row: DeadLetterRow) -> list[Text]:
         Text(letter.error_type.value),
         Text(letter.priority.value),
         Text(str(letter.attempts)),
-        Text(countdown(row.age_s)),
+        Text(format_duration(row.age_s)),
         Text(row.next_retry),
         Text(error),
     ]

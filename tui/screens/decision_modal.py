@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from cockpit.core import DecisionCard, DecisionError, DecisionStore, clean
+from cockpit.core import DecisionCard, DecisionError, DecisionStore, clean, format_duration
 
 OPTION_KEYS = "abcd"
 
@@ -41,9 +41,8 @@ def countdown(card: DecisionCard, now: datetime) -> str:
     left = int((card.deadline - now).total_seconds())
     if left <= 0:
         return f"the default ({card.default}) applies now"
-    hours, minutes, seconds = left // 3600, left % 3600 // 60, left % 60
     at = f"{card.deadline:%Y-%m-%d %H:%M} UTC"
-    return f"default {card.default} in {hours}h{minutes:02d}m{seconds:02d}s (at {at})"
+    return f"default {card.default} in {format_duration(left)} (at {at})"
 
 
 class DecisionModal(ModalScreen[str | None]):

@@ -14,14 +14,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable
 from textual.worker import Worker, get_current_worker
 
+from cockpit.core import cut, one_line
+
 REFRESH_S = 1.0
 MAX_ERROR_CHARS = 120
 
 
-def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+def cell_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """An error or reason for a table cell: one line, cut with ``…``."""
-    line = text.replace("\n", " ").strip()
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return cut(one_line(text), limit)
 
 
 def sync_table(table: DataTable[Text], rows: Sequence[tuple[str, Sequence[Text]]]) -> None:

@@ -9,18 +9,22 @@ from datetime import datetime
 
 from rich.text import Text
 
-from cockpit.core import STATUS_SYMBOLS, TaskStatus, TaskSummary, clean
+from cockpit.core import (
+    STATUS_SYMBOLS,
+    TaskStatus,
+    TaskSummary,
+    clean,
+    format_duration,
+    format_tokens,
+    one_line,
+)
 
 _NOTE_STATUSES = (TaskStatus.AWAITING_DECISION, TaskStatus.FAILED, TaskStatus.QUEUED)
 
 
 def _line(text: str) -> str:
-    """Data on one line: cleaned, line breaks and tabs as spaces (a card's lines are fixed)."""
-    return clean(text).replace("\n", " ").replace("\t", " ")
-
-
-def _tokens(n: int) -> str:
-    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+    """Data on one line: cleaned, whitespace runs (line breaks and tabs too) one space."""
+    return one_line(clean(text))
 
 
 def _elapsed(state: TaskSummary, now: datetime) -> str:
@@ -30,8 +34,7 @@ def _elapsed(state: TaskSummary, now: datetime) -> str:
         return "not started"
     start = state.started_at or state.created_at
     end = now if state.status == TaskStatus.RUNNING else (state.ended_at or state.updated_at)
-    seconds = max(0, int((end - start).total_seconds()))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    return format_duration((end - start).total_seconds())
 
 
 def _has_third_line(state: TaskSummary) -> bool:
@@ -72,7 +75,7 @@ def card_text(state: TaskSummary, now: datetime) -> Text:
     text.append(f"{STATUS_SYMBOLS.get(state.status, '·')} {state.status.value}", style="bold")
     text.append(f"  {_line(state.title)}")
     attempts = f"att {state.attempts}/{state.attempt_limit}"
-    text.append(f"\n{_elapsed(state, now)}  {_tokens(state.tokens)} tok  {attempts}  {sig}")
+    text.append(f"\n{_elapsed(state, now)}  {format_tokens(state.tokens)} tok  {attempts}  {sig}")
     third = _third_line(state)
     if third is not None:
         text.append(f"\n{third[0]}", style=third[1])

@@ -50,7 +50,7 @@ def test_prompt_renders_every_part_of_the_envelope() -> None:
         "Sandbox: workspace-write; network access: off",
         "- shell",
         "- editing files outside cli/",
-        "at most 10 tool calls, about 50000 tokens, 20 min wall time, about $0.50",
+        "at most 10 tool calls, about 50000 tokens, 20m wall time, about $0.50",
         "## Checkpoint\nnotes in .notes/status.md after the flag parses",
         "- 3 consecutive failures on the same step",
         "Write the result to `reports/status-json.md` (format: markdown).",
