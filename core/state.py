@@ -11,11 +11,21 @@ from cockpit.core.exit_info import ExitInfo
 from cockpit.core.failures import Failure
 from cockpit.core.prompt import Outcome
 from cockpit.core.reducer import AttemptProgress
-from cockpit.core.task_basics import ACTIVE, FINISHED, WAITING, Signals, TaskStatus, Usage, utc_now
+from cockpit.core.task_basics import (
+    ACTIONABLE,
+    ACTIVE,
+    FINISHED,
+    WAITING,
+    Signals,
+    TaskStatus,
+    Usage,
+    utc_now,
+)
 from cockpit.core.text import CleanText
 
 # The status, signals and usage live in task_basics (shared with task summaries); re-exported here.
 __all__ = [
+    "ACTIONABLE",
     "ACTIVE",
     "FINISHED",
     "WAITING",
