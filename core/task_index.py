@@ -20,17 +20,19 @@ which stays behind as one invalid line. An append that fails (a full disk) remov
 fails the state write: the state file is the truth, and without a journal every reader rescans.
 
 **Rebuilding.** A new board starts with an empty, complete journal (``Blackboard.init``). After that
-only the holder of the board's supervisor lock rebuilds (a command without it never does). The
-supervisor rebuilds at start-up (:func:`start_up`): it reads the journal, lists ``tasks/``, takes one
-``stat`` per ``state.json``, keeps the last line of every task whose stamp is its file's, reads in full
-only the others (a stamp that differs or is missing, a task the journal does not name) and the tasks it
-acts on (their full states are what it keeps in memory); a task whose directory vanished is dropped.
-With no journal to trust (missing, not complete, an invalid line) it reads every state file. It compacts
-when the journal grew past twice the live tasks plus :data:`COMPACT_SLACK` lines, held a torn line, or
-had to be created by an append; a compaction keeps each line as it was, stamp included. A rebuild writes
-a new file with a new generation under the journal's ``flock`` and renames it over the old one. Nothing
-here is fsynced: the journal is derived, and one a power cut left short or torn is either behind (its
-stamps no longer match: repaired by the next start-up) or not to be trusted (readers rescan).
+only the holder of the board's supervisor lock rebuilds (a command without it never does). At start-up
+the supervisor brings the journal up to date (:func:`start_up`): it reads the journal, lists ``tasks/``,
+takes one ``stat`` per ``state.json``, keeps the last line of every task whose stamp is its file's, and
+reads in full only the others (a stamp that differs or is missing, a task the journal does not name) and
+the tasks it acts on (their full states are what it keeps in memory). When anything was behind (or a
+task's directory vanished) it rewrites the journal whole; when every line was current it leaves the
+journal as it is, so no reader loads it again for nothing. With no journal to trust (missing, not
+complete, an invalid line) it reads every state file and rewrites it. It compacts when the journal grew
+past twice the live tasks plus :data:`COMPACT_SLACK` lines, held a torn line, or had to be created by an
+append; a compaction keeps each line as it was, stamp included. A rebuild writes a new file with a new
+generation under the journal's ``flock`` and renames it over the old one. Nothing here is fsynced: the
+journal is derived, and one a power cut left short or torn is either behind (its stamps no longer match:
+repaired by the next start-up) or not to be trusted (readers rescan).
 
 **Reading.** :class:`TaskIndexReader` loads the journal once (last record per id wins); after that a
 poll is one ``os.stat``: the same file, longer → only the new complete lines are read (an incomplete
@@ -297,6 +299,18 @@ class _Entry:
         return data
 
 
+@dataclass
+class _Known:
+    """A journal as start-up read it: each live task's last line (nothing when it cannot be trusted, and
+    why), its file, its lines, and whether it ended with a complete line (no fragment after it)."""
+
+    entries: dict[str, _Entry]
+    trouble: str | None
+    file: tuple[int, int] | None = None
+    lines: int = 0
+    whole: bool = False
+
+
 def _entry(value: TaskSummary | Stamped) -> _Entry:
     summary, stamp = (value.summary, value.stamp) if isinstance(value, Stamped) else (value, None)
     return _Entry(summary.created_at, summary.status, stamp, _record_line(summary, stamp))
@@ -473,26 +487,32 @@ class TaskIndex:
             return self._write(entries)
 
     @contextlib.contextmanager
-    def known(self) -> Iterator[tuple[dict[str, _Entry], str | None]]:
+    def known(self) -> Iterator[_Known]:
         """Each live task's last line, read from the journal when it is complete and every line in it is
         valid (a last line without its newline, cut by a crash, is left out); else nothing, and why. The
         journal stays open while the context lasts: the lines are read back from it when written."""
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            yield {}, "there is no journal"
+            yield _Known({}, "there is no journal")
             return
         try:
             entries: dict[str, _Entry] = {}
+            st = os.fstat(fd)
             parsed = _read_entries(fd, entries, header=True)
             if parsed.trouble is not None:
-                yield {}, parsed.trouble
+                yield _Known({}, parsed.trouble)
             elif not parsed.complete:
-                yield {}, "the journal is not complete"
+                yield _Known({}, "the journal is not complete")
             else:
-                yield entries, None
+                whole = parsed.end == os.fstat(fd).st_size
+                yield _Known(entries, None, _file_of(st), parsed.lines, whole)
         finally:
             os.close(fd)
+
+    def adopt(self, known: _Known) -> None:
+        """Take the journal just read as current, as if this process had written it (for :meth:`due`)."""
+        self._file, self._lines, self._trouble = known.file, known.lines, None
 
     def _write(self, entries: Mapping[str, _Entry]) -> int:
         ordered = sorted(entries.items(), key=lambda item: (item[1].created_at, item[0]))
@@ -526,13 +546,14 @@ class TaskIndex:
 class StartUp:
     """What :func:`start_up` did: the states it read in full whose status the caller keeps, the number
     of live tasks the journal names now, how many state files it read in full, why it had to read every
-    one (None: it read only those that needed it), and the error that kept it from rewriting the
-    journal, if any (readers then rescan; the lock holder compacts later)."""
+    one (None: it read only those that needed it), whether it rewrote the journal, and the error that
+    kept it from rewriting it, if any (readers then rescan; the lock holder compacts later)."""
 
     kept: list[TaskState] = field(default_factory=list)
     tasks: int = 0
     reads: int = 0
     rescan: str | None = None
+    rewritten: bool = False
     error: OSError | None = None
 
 
@@ -541,27 +562,41 @@ def start_up(board: Blackboard, keep: frozenset[TaskStatus]) -> StartUp:
     every state file. One listing of ``tasks/`` and one ``stat`` per ``state.json`` give each task's
     stamp; a task is read in full only when its last line's stamp is not its file's (the line is behind,
     or was written before stamps were, or there is none) or its status is in ``keep`` (those states are
-    returned). Tasks whose directory is gone are dropped. With no journal to trust (missing, not
-    complete, an invalid line) every state file is read. The journal is then rewritten whole, under a
-    new generation."""
+    returned). With no journal to trust (missing, not complete, an invalid line) every state file is
+    read. When anything was behind (a line older than its file, a task it does not name, a task whose
+    directory is gone) the journal is rewritten whole, under a new generation; when every line was
+    current it is kept as it is, so that no reader loads it again for nothing."""
     index = board.task_index
     mark = index.mark()
-    with index.known() as (known, untrusted):
-        report = StartUp(rescan=untrusted)
+    with index.known() as known:
+        report = StartUp(rescan=known.trouble)
         entries: dict[str, _Entry] = {}
+        behind = 0  # tasks the journal has no current line for
+        named = 0  # tasks listed that the journal names
         for task_id, stamp in board.state_stamps():
-            entry = known.get(task_id)
-            if entry is not None and entry.status not in keep and entry.stamp == stamp:
+            entry = known.entries.get(task_id)
+            named += entry is not None
+            current = entry is not None and entry.stamp == stamp
+            if current and entry is not None and entry.status not in keep:
                 entries[task_id] = entry  # the line was made from this very file: it is current
                 continue
             state, read_stamp = board.read_stamped_state(task_id)
             report.reads += 1
+            if not current or read_stamp != stamp:
+                behind += 1
             if state is None:
+                behind += entry is not None  # named, but without a readable state: it goes
                 continue
             if state.status in keep:
                 report.kept.append(state)
             entries[task_id] = _entry(Stamped(TaskSummary.of(state), read_stamp))
-        known.clear()
+        behind += len(known.entries) - named  # their directories are gone
+        known.entries.clear()
+        if known.trouble is None and known.whole and behind == 0:
+            index.adopt(known)
+            report.tasks = len(entries)
+            return report
+        report.rewritten = True
         try:
             report.tasks = index._rebuild(entries, since=mark, scan=lambda: scan_stamped(board))
         except OSError as exc:

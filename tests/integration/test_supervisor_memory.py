@@ -167,10 +167,14 @@ def test_start_up_of_a_thousand_task_board_reads_in_full_only_the_actionable_and
     assert summaries["done-0001"].status == TaskStatus.CANCELLED
 
     reads.ids.clear()
+    rebuilt, size = generation(board), (board.root / TASK_INDEX_FILE).stat().st_size
     again = Supervisor(board, env={})
     with board.lock():
         again.recover()
     assert sorted(reads.ids) == sorted(actionable)  # the index is current: only what it acts on
+    # ... and it stays as it is (no reader loads it again), taken as this supervisor's own.
+    assert generation(board) == rebuilt and (board.root / TASK_INDEX_FILE).stat().st_size == size
+    assert again.live_tasks == 995 and board.task_index.due(again.live_tasks) is None
 
 
 @pytest.mark.parametrize("trouble", ["missing", "not complete", "invalid line"])
