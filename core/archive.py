@@ -26,9 +26,9 @@ Who moves: the one process that holds the board — ``cockpit archive`` under th
 supervisor runs, else the supervisor, which gets the request through the inbox (it is the tasks' only
 writer and keeps some of them in memory) and also archives by itself with ``[archive] after_days = N``.
 
-What is read: a sweep picks among the live tasks' summaries (the task index: no state file is read);
-named tasks are read in full (few, and the truth). Only the tasks picked are read in full before they
-move, and one whose state no longer says what its summary said stays, with why.
+What is read: a sweep picks among the live tasks' statuses and times (from the task index: no state
+file is read); named tasks are read in full (few, and the truth). Only the tasks picked are read in full
+before they move, and one whose state no longer says what the index said stays, with why.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from cockpit.core.git_cmd import GitOpError
 from cockpit.core.git_ops import open_repo, remove_worktree, worktree_git
 from cockpit.core.merging import read_journal
 from cockpit.core.state import TaskState, TaskStatus, utc_now
+from cockpit.core.task_index import briefs
 
 ARCHIVE_REQUEST = "archive"
 """The inbox request kind: the live supervisor archives on the sender's behalf."""
@@ -78,7 +79,7 @@ NOT_ARCHIVABLE: dict[TaskStatus, str] = {
 
 
 class Archivable(Protocol):
-    """What choosing needs of a task: a full state or its summary."""
+    """What choosing needs of a task: its full state, its summary, or its brief from the task index."""
 
     @property
     def id(self) -> str: ...
@@ -237,19 +238,19 @@ def archive_candidates(
     board: Blackboard, selection: ArchiveSelection, load: Callable[[str], TaskState | None]
 ) -> dict[str, Archivable]:
     """The live tasks ``selection`` chooses among: the named ones' full states (``load``), else every
-    live task's summary from the task index (no state file is read)."""
+    live task's status and times from the task index (no state file is read)."""
     if selection.task_ids:
         return {task_id: state for task_id in selection.task_ids if (state := load(task_id)) is not None}
-    return {summary.id: summary for summary in board.summaries()}
+    return {brief.id: brief for brief in briefs(board)}
 
 
 def plan_archive(
     board: Blackboard, states: Iterable[Archivable], selection: ArchiveSelection, now: datetime
 ) -> ArchiveReport:
-    """What ``selection`` archives among the live ``states`` (full states or summaries), without moving
-    anything. A named task that cannot go is refused, with why; in a sweep (no names) the filters pick
-    tasks, and a picked one that something still holds (a pending card, an active dead letter, ...) is
-    kept, with why."""
+    """What ``selection`` archives among the live ``states`` (full states, summaries or briefs), without
+    moving anything. A named task that cannot go is refused, with why; in a sweep (no names) the filters
+    pick tasks, and a picked one that something still holds (a pending card, an active dead letter, ...)
+    is kept, with why."""
     holds = _Holds(board)
     live = {s.id: s for s in states}
     wanted = set(selection.states or ARCHIVABLE)
@@ -312,9 +313,9 @@ def archive_tasks(
     load: Callable[[str], TaskState | None] | None = None,
 ) -> ArchiveReport:
     """Finish interrupted moves, then archive what ``selection`` picks among the live ``states`` (the
-    holder's view of them: full states or summaries, see :func:`archive_candidates`). A task picked from
-    its summary is read in full (``load``, by default from its state file) before it moves, and stays
-    when its state no longer says what its summary did. Returns the report; with ``dry_run`` nothing
+    holder's view of them: full states, or the index's view, see :func:`archive_candidates`). A task
+    picked from the index is read in full (``load``, by default from its state file) before it moves,
+    and stays when its state no longer says what the index did. Returns the report; with ``dry_run`` nothing
     moves."""
     finish_interrupted(board)
     report = plan_archive(board, states.values(), selection, now)

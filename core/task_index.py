@@ -278,11 +278,12 @@ READ_CHUNK = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    """A live task's line in a journal being written: its creation time (the order), status and stamp,
+    """A live task's line in a journal being written: its times (creation: the order), status and stamp,
     and its bytes: ``line`` (newline included), or when None the ``size`` bytes at ``at`` in the journal
     open as ``src`` (a line kept as it was is read back when written, never held in memory)."""
 
     created_at: datetime
+    updated_at: datetime
     status: TaskStatus
     stamp: Stamp | None
     line: bytes | None = None
@@ -313,7 +314,8 @@ class _Known:
 
 def _entry(value: TaskSummary | Stamped) -> _Entry:
     summary, stamp = (value.summary, value.stamp) if isinstance(value, Stamped) else (value, None)
-    return _Entry(summary.created_at, summary.status, stamp, _record_line(summary, stamp))
+    line = _record_line(summary, stamp)
+    return _Entry(summary.created_at, summary.updated_at, summary.status, stamp, line)
 
 
 def _lines(fd: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
@@ -357,7 +359,13 @@ def _read_entries(fd: int, entries: dict[str, _Entry], *, header: bool, start: i
                 entries.pop(record.id, None)
             else:
                 entries[record.id] = _Entry(
-                    record.created_at, record.status, line_stamp(line), src=fd, at=at, size=len(line) + 1
+                    record.created_at,
+                    record.updated_at,
+                    record.status,
+                    line_stamp(line),
+                    src=fd,
+                    at=at,
+                    size=len(line) + 1,
                 )
     if want_header:
         parsed.trouble = "the journal has no header"
@@ -602,6 +610,25 @@ def start_up(board: Blackboard, keep: frozenset[TaskStatus]) -> StartUp:
         except OSError as exc:
             report.error, report.tasks = exc, len(entries)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """A live task as an archive sweep chooses it: its id, status and times, nothing more."""
+
+    id: str
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+def briefs(board: Blackboard) -> list[Brief]:
+    """Every live task's id, status and times: from the journal when it can be trusted alone (each line
+    is parsed and dropped, only these four kept), else from every state file."""
+    with board.task_index.known() as known:
+        if known.trouble is None:
+            return [Brief(i, e.status, e.created_at, e.updated_at) for i, e in known.entries.items()]
+    return [Brief(s.id, s.status, s.created_at, s.updated_at) for s in scan_summaries(board).values()]
 
 
 class TaskIndexReader:
