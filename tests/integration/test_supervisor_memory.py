@@ -239,7 +239,7 @@ def test_a_supervisor_killed_between_a_state_file_and_its_index_line_is_caught_u
     assert_index_current(board)
 
 
-def test_start_up_clears_stale_locks_in_the_worktrees_it_lists_and_follows_no_link(
+def test_start_up_clears_stale_locks_in_the_worktrees_it_lists_and_follows_no_planted_path(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     board = Blackboard(repo)
@@ -257,11 +257,17 @@ def test_start_up_clears_stale_locks_in_the_worktrees_it_lists_and_follows_no_li
     (outside / ".git").mkdir(parents=True)
     (outside / ".git" / "index.lock").write_text("")
     os.symlink(outside, board.root / "worktrees" / "planted-0002")
+    # A worktree whose .git pointer a worker rewrote to name a directory of its choosing.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "index.lock").write_text("")
+    (board.root / "worktrees" / "pointer-0003").mkdir()
+    (board.root / "worktrees" / "pointer-0003" / ".git").write_text(f"gitdir: {elsewhere}\n")
     reads = FullReads(monkeypatch)
     with board.lock():
         Supervisor(board, env={}).recover()
     assert not (admin / "index.lock").exists()
-    assert (outside / ".git" / "index.lock").exists()
+    assert (outside / ".git" / "index.lock").exists() and (elsewhere / "index.lock").exists()
     assert reads.ids == []  # no state was read to find the worktrees
     assert any(e.get("kind") == "stale_lock_removed" for e in board.read_jsonl("events.jsonl"))
 
