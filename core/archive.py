@@ -23,8 +23,12 @@ killed process: the rename happened → the remaining steps are done again (each
 not → the journal is dropped and the task stays live.
 
 Who moves: the one process that holds the board — ``cockpit archive`` under the board lock when no
-supervisor runs, else the supervisor, which gets the request through the inbox (it keeps tasks in memory
-and is their only writer) and also archives by itself with ``[archive] after_days = N``.
+supervisor runs, else the supervisor, which gets the request through the inbox (it is the tasks' only
+writer and keeps some of them in memory) and also archives by itself with ``[archive] after_days = N``.
+
+What is read: a sweep picks among the live tasks' statuses and times (from the task index: no state
+file is read); named tasks are read in full (few, and the truth). Only the tasks picked are read in full
+before they move, and one whose state no longer says what the index said stays, with why.
 """
 
 from __future__ import annotations
@@ -33,16 +37,17 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cockpit.core.atomic import atomic_write_json, fsync_dir, make_private_dirs
 from cockpit.core.board.blackboard import Blackboard, LockHeld, check_task_id, is_task_id
 from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.board.task_index import briefs
 from cockpit.core.commands import CommandError, request_supervisor
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.git.operations import open_repo, remove_worktree, worktree_git
@@ -72,6 +77,20 @@ NOT_ARCHIVABLE: dict[TaskStatus, str] = {
     TaskStatus.CONFLICT: "its merge conflicted (merge again or reject it first)",
     TaskStatus.BLOCKED: "it is blocked and waits for you (retry, revise or cancel it first)",
 }
+
+
+class Archivable(Protocol):
+    """What choosing needs of a task: its full state, its summary, or its brief from the task index."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> TaskStatus: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _AGE_RE = re.compile(r"(\d{1,6})([smhdw])", re.ASCII)
@@ -204,7 +223,7 @@ class _Holds:
         journal = read_journal(board)
         self.merging = journal.task_id if journal is not None else None
 
-    def reason(self, state: TaskState) -> str | None:
+    def reason(self, state: Archivable) -> str | None:
         if state.status in NOT_ARCHIVABLE:
             return NOT_ARCHIVABLE[state.status]
         if state.id in self.cards:
@@ -216,18 +235,29 @@ class _Holds:
         return None
 
 
+def archive_candidates(
+    board: Blackboard, selection: ArchiveSelection, load: Callable[[str], TaskState | None]
+) -> dict[str, Archivable]:
+    """The live tasks ``selection`` chooses among: the named ones' full states (``load``), else every
+    live task's status and times from the task index (no state file is read)."""
+    if selection.task_ids:
+        return {task_id: state for task_id in selection.task_ids if (state := load(task_id)) is not None}
+    return {brief.id: brief for brief in briefs(board)}
+
+
 def plan_archive(
-    board: Blackboard, states: Iterable[TaskState], selection: ArchiveSelection, now: datetime
+    board: Blackboard, states: Iterable[Archivable], selection: ArchiveSelection, now: datetime
 ) -> ArchiveReport:
-    """What ``selection`` archives among the live ``states``, without moving anything. A named task
-    that cannot go is refused, with why; in a sweep (no names) the filters pick tasks, and a picked one
-    that something still holds (a pending card, an active dead letter, ...) is kept, with why."""
+    """What ``selection`` archives among the live ``states`` (full states, summaries or briefs), without
+    moving anything. A named task that cannot go is refused, with why; in a sweep (no names) the filters
+    pick tasks, and a picked one that something still holds (a pending card, an active dead letter, ...)
+    is kept, with why."""
     holds = _Holds(board)
     live = {s.id: s for s in states}
     wanted = set(selection.states or ARCHIVABLE)
     report = ArchiveReport(dry_run=selection.dry_run)
     named = bool(selection.task_ids)
-    candidates: list[TaskState] = []
+    candidates: list[Archivable] = []
     if named:
         for task_id in selection.task_ids:
             state = live.get(task_id)
@@ -276,21 +306,37 @@ def _names(statuses: Iterable[TaskStatus]) -> str:
 
 def archive_tasks(
     board: Blackboard,
-    states: Mapping[str, TaskState],
+    states: Mapping[str, Archivable],
     selection: ArchiveSelection,
     now: datetime,
     *,
     by: str,
+    load: Callable[[str], TaskState | None] | None = None,
 ) -> ArchiveReport:
-    """Finish interrupted moves, then archive what ``selection`` picks among the live ``states``
-    (the holder's view of them). Returns the report; with ``dry_run`` nothing moves."""
+    """Finish interrupted moves, then archive what ``selection`` picks among the live ``states`` (the
+    holder's view of them: full states, or the index's view, see :func:`archive_candidates`). A task
+    picked from the index is read in full (``load``, by default from its state file) before it moves,
+    and stays when its state no longer says what the index did. Returns the report; with ``dry_run`` nothing
+    moves."""
     finish_interrupted(board)
     report = plan_archive(board, states.values(), selection, now)
     if selection.dry_run:
         return report
+    read = load or board.read_state
+    named = bool(selection.task_ids)
     done: list[ArchivedTask] = []
     for planned in report.archived:
-        state = states[planned.task_id]
+        chosen = states[planned.task_id]
+        state = chosen if isinstance(chosen, TaskState) else read(planned.task_id)
+        if state is None or (state.status, state.updated_at) != (planned.status, planned.updated_at):
+            why = (
+                "it has no readable state"
+                if state is None
+                else f"it changed since it was chosen (it is {state.status.value} now); archive again"
+            )
+            held = Refusal(task_id=planned.task_id, status=planned.status, reason=why)
+            (report.refused if named else report.kept).append(held)
+            continue
         try:
             note = move_task(board, state, by=by, now=now)
         except OSError as exc:
@@ -420,7 +466,9 @@ def run_archive(board: Blackboard, selection: ArchiveSelection, timeout: float =
     board.require()
     now = datetime.now(UTC)
     if selection.dry_run:
-        return plan_archive(board, board.states(), selection, now)
+        return plan_archive(
+            board, archive_candidates(board, selection, board.read_state).values(), selection, now
+        )
     deadline = time.monotonic() + timeout
     while True:
         lock = board.lock()
@@ -432,8 +480,8 @@ def run_archive(board: Blackboard, selection: ArchiveSelection, timeout: float =
             held = False
         if not held:
             try:
-                states = {s.id: s for s in board.states()}
-                return archive_tasks(board, states, selection, now, by="cockpit archive")
+                chosen = archive_candidates(board, selection, board.read_state)
+                return archive_tasks(board, chosen, selection, now, by="cockpit archive")
             finally:
                 lock.release()
         payload = {"selection": selection.model_dump(mode="json")}

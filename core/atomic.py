@@ -14,6 +14,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,17 @@ def private_opener(path: str | os.PathLike[str], flags: int) -> int:
     return fd
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> os.stat_result:
     """Replace ``path`` with ``data`` so readers see the old or the new file, never a torn one.
-    ``durable=False`` skips the fsyncs: for files derived from others and rebuilt when lost."""
+    ``durable=False`` skips the fsyncs: for files derived from others and rebuilt when lost. Returns
+    the new file's status as it was complete, before the rename (which changes neither its inode, nor
+    its size, nor its modification time): the file ``path`` names now, with no race on a later ``stat``."""
+    return atomic_write_chunks(path, (data,), durable=durable)
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, durable: bool = True) -> os.stat_result:
+    """:func:`atomic_write_bytes` of the concatenated ``chunks``, written as they come (a large file is
+    never whole in memory)."""
     try:
         make_private_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -79,10 +88,12 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), PRIVATE_FILE)
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
+            written = os.fstat(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -92,17 +103,18 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         raise
     if durable:
         fsync_dir(path.parent)
+    return written
 
 
-def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> os.stat_result:
+    return atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
+def atomic_write_json(path: Path, obj: Any) -> os.stat_result:
     """Write JSON atomically; the text is parsed back before the rename (verify, then commit)."""
     text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
     json.loads(text)
-    atomic_write_text(path, text)
+    return atomic_write_text(path, text)
 
 
 def append_jsonl(path: Path, obj: Any) -> None:

@@ -64,6 +64,16 @@ MIN_PREFIX = 4
 ARCHIVE_DIR = "archive"
 # The id a command request is answered under (``inbox/replies/<id>.json``): the same alphabet.
 REQUEST_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
+STATE_FILE = "state.json"
+
+Stamp = tuple[int, int, int]
+"""Which ``state.json`` a task has: its inode, modification time (ns) and size. Every write of a state
+file makes a new file (an atomic replace) while the old one still exists, so the next file never
+carries the stamp of the one it replaces (see :mod:`cockpit.core.board.task_index`)."""
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class BlackboardError(RefusedError, RuntimeError):
@@ -433,14 +443,14 @@ class Blackboard:
         return self._task_index
 
     def write_state(self, state: TaskState) -> None:
-        """Replace the task's ``state.json`` atomically, then append its summary to the task index (which
-        never fails the write: the state file is the truth)."""
+        """Replace the task's ``state.json`` atomically, then append its summary to the task index, with
+        the new file's stamp (the append never fails the write: the state file is the truth)."""
         from cockpit.core.board.task_summary import TaskSummary
 
         state.touch()
-        atomic_write_json(self.task_dir(state.id) / "state.json", state.model_dump(mode="json"))
+        written = atomic_write_json(self.task_dir(state.id) / STATE_FILE, state.model_dump(mode="json"))
         crash_point("task-state-written")  # tests: a writer that dies before the index line
-        self.task_index.record(TaskSummary.of(state))
+        self.task_index.record(TaskSummary.of(state), stamp=stamp_of(written))
 
     def forget_task(self, task_id: str) -> None:
         """Tell readers of the live board that ``task_id`` left it (archived). Its files are gone from
@@ -449,19 +459,43 @@ class Blackboard:
 
     def read_state(self, task_id: str, *, archived: bool = False) -> TaskState | None:
         """The task's state; ``archived=True`` reads an archived task's too (live first)."""
-        path = self._task_file(task_id, "state.json", archived)
-        data = self._read_json(path)
+        return self.read_stamped_state(task_id, archived=archived)[0]
+
+    def read_stamped_state(
+        self, task_id: str, *, archived: bool = False
+    ) -> tuple[TaskState | None, Stamp | None]:
+        """The task's state and the stamp of the file it was read from (both None when there is no
+        readable state)."""
+        path = self._task_file(task_id, STATE_FILE, archived)
+        data, stamp = self._read_json_stamped(path)
         if data is None:
-            return None
+            return None, None
         from cockpit.core.records.task import TaskState
 
         try:
-            return TaskState.model_validate(data)
+            return TaskState.model_validate(data), stamp
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             self.quarantine(path, f"state does not validate: {where}: {err['msg']}")
-            return None
+            return None, None
+
+    def state_stamps(self) -> Iterator[tuple[str, Stamp]]:
+        """Every live task's id and the stamp of its ``state.json``, from one listing of ``tasks/`` and
+        one ``stat`` per task (no file is read); a task directory without a state file is left out."""
+        try:
+            entries = os.scandir(self.root / "tasks")
+        except FileNotFoundError:
+            return
+        with entries:
+            for entry in entries:
+                if not is_task_id(entry.name) or not entry.is_dir():
+                    continue
+                try:
+                    stamp = stamp_of(os.stat(os.path.join(entry.path, STATE_FILE)))
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                yield entry.name, stamp
 
     def states(self) -> list[TaskState]:
         """Every live task's full state, oldest first: reads every state file (lists want
@@ -572,6 +606,20 @@ class Blackboard:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        return self._parse_json(path, raw)
+
+    def _read_json_stamped(self, path: Path) -> tuple[Any, Stamp | None]:
+        """:meth:`_read_json`, with the stamp of the very file read (taken from its open descriptor)."""
+        try:
+            with open(path, "rb") as fh:
+                stamp = stamp_of(os.fstat(fh.fileno()))
+                raw = fh.read()
+        except FileNotFoundError:
+            return None, None
+        data = self._parse_json(path, raw)
+        return data, (stamp if data is not None else None)
+
+    def _parse_json(self, path: Path, raw: bytes) -> Any:
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:

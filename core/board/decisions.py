@@ -293,6 +293,9 @@ class DecisionStore:
         self.pending_dir = root / "decisions" / "pending"
         self.resolved_dir = root / "decisions" / "resolved"
         self.ids_dir = root / "decisions" / "ids"
+        # Pending cards' deadlines by file name, with the file's (inode, mtime, size) they were read
+        # under: a card is only ever written as a new file, so an unchanged stamp means the same card.
+        self._deadlines: dict[str, tuple[tuple[int, int, int], datetime]] = {}
 
     # ---- opening ------------------------------------------------------------------------------
     def open(
@@ -402,12 +405,12 @@ class DecisionStore:
         return self._resolve(card, option.key, option.action, by, note)
 
     def expire_due(self) -> list[DecisionCard]:
-        """Apply the default to every pending card whose deadline has passed; returns those cards."""
+        """Apply the default to every pending card whose deadline has passed; returns those cards. A
+        card is read when it is new or changed, or past its deadline: a pass over cards that did not
+        change is one listing and one ``stat`` per card."""
         now = _as_utc(self.clock())
         expired = []
-        for card in self.pending():
-            if card.deadline > now:
-                continue
+        for card in self._past_deadline(now):
             option = card.option(card.default)
             assert option is not None  # guaranteed by validation
             note = f"no answer by {_stamp(card.deadline)}"
@@ -416,6 +419,36 @@ class DecisionStore:
             except DecisionError:
                 continue  # answered in the meantime
         return expired
+
+    def _past_deadline(self, now: datetime) -> list[DecisionCard]:
+        try:
+            entries = [e for e in os.scandir(self.pending_dir) if _CARD_FILE_RE.fullmatch(e.name)]
+        except FileNotFoundError:
+            entries = []
+        seen: dict[str, tuple[tuple[int, int, int], datetime]] = {}
+        due: list[DecisionCard] = []
+        for entry in sorted(entries, key=lambda e: int(e.name[len("decision-") : -len(".json")])):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            kept = self._deadlines.get(entry.name)
+            if kept is not None and kept[0] == stamp:
+                seen[entry.name] = kept
+                if kept[1] > now:
+                    continue
+            card = self._load(Path(entry.path))
+            if card is None:
+                continue
+            if (self.resolved_dir / f"{card.id}.json").exists():
+                self._remove_pending(card.id)  # left by a resolution cut short: resolved/ is the truth
+                continue
+            seen[entry.name] = (stamp, card.deadline)
+            if card.deadline <= now:
+                due.append(card)
+        self._deadlines = seen
+        return due
 
     def withdraw(self, card_id: str | int, note: str) -> DecisionCard:
         """Resolve a card that no longer matters (its task was cancelled, say) without choosing."""

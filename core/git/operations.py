@@ -260,13 +260,20 @@ def remove_worktree(repo: Repo, path: Path, branch: str | None, *, force_branch:
 
 def clear_stale_index_locks(repo: Repo | Path, worktrees: list[Path]) -> list[Path]:
     """Remove ``index.lock`` in the admin dirs of the given task worktrees (only safe while the caller
-    holds the supervisor lock, so no other cockpit process runs git there); returns what was removed."""
+    holds the supervisor lock, so no other cockpit process runs git there); returns what was removed.
+    A worktree's ``.git`` pointer is written inside the worktree, where its worker could change it: a
+    lock is removed only in an admin dir of this repository (``<git dir>/worktrees/<name>``)."""
+    main = main_git(repo)
+    admin = (main.common_dir / "worktrees").resolve()
     removed: list[Path] = []
     for worktree in worktrees:
         try:
-            lock = worktree_git(worktree).git_dir / "index.lock"
+            git_dir = worktree_git(worktree).git_dir
         except GitOpError:
             continue
+        if git_dir.parent != admin:
+            continue
+        lock = git_dir / "index.lock"
         try:
             lock.unlink()
         except FileNotFoundError:
@@ -274,5 +281,5 @@ def clear_stale_index_locks(repo: Repo | Path, worktrees: list[Path]) -> list[Pa
         except OSError:
             continue
         removed.append(lock)
-    main_git(repo).run("worktree", "prune", check=False)
+    main.run("worktree", "prune", check=False)
     return removed

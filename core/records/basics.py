@@ -32,6 +32,12 @@ class TaskStatus(StrEnum):
 ACTIVE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
 WAITING = frozenset({TaskStatus.AWAITING_DECISION})
 FINISHED = frozenset(set(TaskStatus) - ACTIVE - WAITING)
+# What the supervisor acts on by itself, and so keeps in memory in full: tasks to start (queued), to
+# follow (running) and to settle once their card is answered (awaiting a decision). Every other task
+# changes only when a command or a request names it (review, conflict, blocked, the finished ones) or
+# when its dead letter falls due (dead_letter: the letter in ``dead-letters/`` is what the sweep
+# follows), and is read from its ``state.json`` then.
+ACTIONABLE = ACTIVE | WAITING
 
 
 class Signals(BaseModel):

@@ -1,7 +1,10 @@
 """The supervisor: the one process that dispatches work for a blackboard.
 
-It holds the blackboard lock, keeps the task table in memory (it is the only writer of task state
-while it runs), accepts drops from the inbox, checks the provider's circuit breaker and starts attempts
+It holds the blackboard lock and is the only writer of task state while it runs. It keeps in memory
+the full state of the tasks it acts on by itself (:data:`~cockpit.core.records.basics.ACTIONABLE`: queued,
+running, awaiting a decision) and reads any other task's from its ``state.json`` when a request, a due
+dead letter or an archive pass names it, so its cost follows the work in hand, not the board's history.
+It accepts drops from the inbox, checks the provider's circuit breaker and starts attempts
 (each a detached runner owning one Codex process) within the worker cap, follows every running
 attempt's ``events.jsonl`` through the tailer and reducer with a watchdog, and finalises attempts from
 ``exit.json`` and the files: three signals, usage deltas to the ledger, then settlement
@@ -38,6 +41,7 @@ from cockpit.core.archive import (
     ARCHIVE_REQUEST,
     ArchiveReport,
     ArchiveSelection,
+    archive_candidates,
     archive_tasks,
     finish_interrupted,
 )
@@ -52,11 +56,18 @@ from cockpit.core.atomic import (
 from cockpit.core.attempts.app_server_runner import APPROVAL_TRIGGER
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
-from cockpit.core.board.blackboard import Blackboard, BlackboardError, InboxItem, is_request_id, is_task_id
+from cockpit.core.board.blackboard import (
+    Blackboard,
+    BlackboardError,
+    InboxItem,
+    Stamp,
+    is_request_id,
+    is_task_id,
+    stamp_of,
+)
 from cockpit.core.board.checkpoint import build_checkpoint, resume_digest, write_checkpoint
-from cockpit.core.board.decisions import DecisionError, DecisionStore
-from cockpit.core.board.task_index import Mark, scan_summaries
-from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.board.decisions import DECISION_ID_RE, DecisionError, DecisionStore
+from cockpit.core.board.task_index import scan_stamped, start_up
 from cockpit.core.codex.binary import CodexBinary, find_codex
 from cockpit.core.codex.confinement import confinement_problem, exec_overrides, trusted_places
 from cockpit.core.codex.exec_command import plan_for
@@ -76,14 +87,13 @@ from cockpit.core.policy.failures import error_event, start_failure
 from cockpit.core.policy.gates import escalation_gate, open_gate, weekly_budget_gate
 from cockpit.core.policy.retry import max_attempts_for
 from cockpit.core.records.attempt import Attempt
-from cockpit.core.records.basics import Signals, TaskStatus, utc_now
+from cockpit.core.records.basics import ACTIONABLE, Signals, TaskStatus, utc_now
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.settlement import Settler
 from cockpit.core.usage.ledger import Ledger, usage_report
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, record_live
 from cockpit.core.usage.windows import shared_watcher
-from cockpit.core.vocabulary import WORKTREE_LANES
 
 PERSIST_EVERY_S = 1.0
 RUNNER_LOST_GRACE_S = 2.0
@@ -158,7 +168,11 @@ class Supervisor:
         self.disk_full: str | None = None  # what could not be written, while the disk is full
         self._disk_retry_at = 0.0
         self.running: dict[str, Running] = {}
-        self.tasks: dict[str, TaskState] = {}
+        # The full states of the ACTIONABLE tasks, the only ones kept in memory (see _save and _task).
+        self.actionable: dict[str, TaskState] = {}
+        self.live_tasks = 0  # tasks on the live board, as the task index counts them (for compaction)
+        # Awaiting tasks whose card was still pending when last read, with its files' stamps then.
+        self._cards_seen: dict[str, tuple[Stamp | None, Stamp | None]] = {}
         self.max_seen_running = 0
         self.codex_home = codex_home_of(self.env)
         self.provider = provider_of(self.codex_home, self.config.provider)
@@ -329,7 +343,7 @@ class Supervisor:
             self._set_aside(item.path, f"submission has an invalid task id {task_id[:80]!r}")
             return
         taken = self.board.read_state(task_id) is not None or self.board.archived_task_dir(task_id).exists()
-        if task_id in self.tasks or taken:
+        if task_id in self.actionable or taken:
             self._set_aside(item.path, f"submission has a duplicate task id {task_id!r}")
             return
         if not (self.board.task_dir(task_id) / "envelope.json").exists():  # else: a full disk cut in
@@ -359,6 +373,7 @@ class Supervisor:
                 }
             )
         self._save(state)
+        self.live_tasks += 1
 
     def _run_command(self, item: InboxItem) -> None:
         """One claimed command request: set aside when its ids or its expiry are malformed, discarded
@@ -398,7 +413,7 @@ class Supervisor:
             self.board.reply(str(request_id), reply)
 
     def _apply_request(self, kind: str, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        state = self.tasks.get(task_id) or self.board.read_state(task_id)
+        state = self._task(task_id)
         try:
             if state is None:
                 raise BlackboardError(f"no task {task_id!r}")
@@ -431,11 +446,14 @@ class Supervisor:
         return {"ok": True, "status": "applied", "report": report.model_dump(mode="json")}
 
     def _archive(self, selection: ArchiveSelection, now: datetime, *, by: str) -> ArchiveReport:
-        """Archive among the tasks in memory; the archived ones leave the task table."""
-        report = archive_tasks(self.board, self.tasks, selection, now, by=by)
+        """Archive among the live tasks: a sweep chooses from their summaries, and only the tasks chosen
+        are read in full (none of them is in memory: an actionable task is never archived)."""
+        chosen = archive_candidates(self.board, selection, self._task)
+        report = archive_tasks(self.board, chosen, selection, now, by=by, load=self._task)
         if not selection.dry_run:
             for done in report.archived:
-                self.tasks.pop(done.task_id, None)
+                self.actionable.pop(done.task_id, None)
+            self.live_tasks = max(0, self.live_tasks - len(report.archived))
         return report
 
     def _auto_archive(self, now: float) -> None:
@@ -457,9 +475,12 @@ class Supervisor:
         """Expire overdue decisions, apply answered ones, sweep dead letters, compact the task index."""
         self.decisions.expire_due()
         self._compact_index()
-        for state in list(self.tasks.values()):
+        for state in list(self.actionable.values()):
             if state.status != TaskStatus.AWAITING_DECISION or not state.decision_id:
                 continue
+            seen = self._card_files(state.decision_id)
+            if seen is not None and self._cards_seen.get(state.id) == seen:
+                continue  # its card's files are the ones read last time, when it was still pending
             try:
                 card = self.decisions.get(state.decision_id)
             except DecisionError:  # not a decision id at all: as good as missing
@@ -471,6 +492,10 @@ class Supervisor:
             elif card.resolved is not None:
                 self.settler.apply_decision(state, card)
                 self._save(state)
+            elif seen is not None:
+                self._cards_seen[state.id] = seen
+        for task_id in [t for t in self._cards_seen if t not in self.actionable]:
+            del self._cards_seen[task_id]
         due: list[str] = list(self.settler.requeue)
         self.settler.requeue.clear()
         if now - self._last_sweep >= DEAD_LETTER_SWEEP_EVERY_S:
@@ -490,7 +515,7 @@ class Supervisor:
                 self.dead_letters.mark_swept(letter.task_id)
                 due.append(letter.task_id)
         for task_id in due:
-            state = self.tasks.get(task_id)
+            state = self._task(task_id)  # a dead-lettered task is not kept in memory: read it now
             if state is not None and state.status == TaskStatus.DEAD_LETTER:
                 state.status, state.not_before = TaskStatus.QUEUED, None
                 state.resume_reason = "a dead-letter sweep"
@@ -511,14 +536,23 @@ class Supervisor:
             self.board.sweep_replies(REPLY_TTL_S)
             self._auto_archive(now)
 
+    def _card_files(self, card_id: str) -> tuple[Stamp | None, Stamp | None] | None:
+        """The stamps of a card's pending and resolved files: a card is written, answered and withdrawn
+        only by making new files, so the same stamps mean the same card. None for a malformed id."""
+        if not DECISION_ID_RE.fullmatch(card_id):
+            return None
+        pending = _file_stamp(self.decisions.pending_dir / f"{card_id}.json")
+        resolved = _file_stamp(self.decisions.resolved_dir / f"{card_id}.json")
+        return (pending, resolved)
+
     def _compact_index(self) -> None:
         """Rebuild the task index when it grew, held a torn line or was removed (this process holds the
         board lock: the only one that may)."""
         index = self.board.task_index
-        reason = index.due(len(self.tasks))
+        reason = index.due(self.live_tasks)
         if reason is None:
             return
-        index.compact(scan=lambda: scan_summaries(self.board))
+        self.live_tasks = index.compact(scan=lambda: scan_stamped(self.board))
         self.board.log_event({"kind": "task_index_rebuilt", "reason": reason})
 
     # ---- dispatch -----------------------------------------------------------------------------
@@ -526,7 +560,7 @@ class Supervisor:
         now = self.clock()
         out = [
             s
-            for s in self.tasks.values()
+            for s in self.actionable.values()
             if s.status == TaskStatus.QUEUED
             and s.id not in self.running
             and (not ready_only or (s.not_before or 0.0) <= now)
@@ -771,7 +805,6 @@ class Supervisor:
             state, attempt, directory, EventTailer(directory / "events.jsonl"), popen=popen, last_activity=now
         )
         self.max_seen_running = max(self.max_seen_running, len(self.running))
-        self.tasks[state.id] = state
         self._save(state)
         write_checkpoint(
             self.board.task_dir(state.id),
@@ -1087,19 +1120,24 @@ class Supervisor:
 
     # ---- recovery -----------------------------------------------------------------------------
     def recover(self) -> None:
-        """Load the task table and re-attach to attempts that were running when the last supervisor
-        stopped or died: live runners are followed again, finished ones finalised, vanished ones
-        recorded as lost (and retried by the policy from their checkpoint). First, with the lock held so
-        no other cockpit process runs git here, a merge a killed process left half-done is finished or
-        undone and stale ``index.lock`` files in task worktrees are removed."""
+        """Load the actionable tasks and re-attach to attempts that were running when the last
+        supervisor stopped or died: live runners are followed again, finished ones finalised, vanished
+        ones recorded as lost (and retried by the policy from their checkpoint). First, with the lock
+        held so no other cockpit process runs git here, a merge a killed process left half-done is
+        finished or undone and stale ``index.lock`` files in task worktrees are removed. The task index
+        is made current again on the way (:func:`~cockpit.core.board.task_index.start_up`): only the
+        actionable tasks' state files and those whose index line is behind are read in full."""
         self._recover_git()
         finish_interrupted(self.board)  # an archive move a killed process left: finished or dropped
         for path in self.board.claimed():
             self._set_aside(path, "a request an earlier supervisor took but did not finish; not run again")
-        mark = self.board.task_index.mark()
-        self.tasks = {s.id: s for s in self.board.states()}
-        self._rebuild_index(mark)
-        for state in list(self.tasks.values()):
+        started = start_up(self.board, ACTIONABLE)
+        self.actionable = {s.id: s for s in sorted(started.kept, key=lambda s: s.created_at)}
+        self.live_tasks = started.tasks
+        if started.error is not None:  # readers fall back to the state files; housekeeping tries again
+            with contextlib.suppress(OSError):
+                self.board.log_event({"kind": "task_index_error", "error": str(started.error)[:500]})
+        for state in list(self.actionable.values()):
             if state.status != TaskStatus.RUNNING or state.id in self.running:
                 continue
             attempt = state.last_attempt
@@ -1126,29 +1164,10 @@ class Supervisor:
             )
             self.poll(run)
 
-    def _rebuild_index(self, mark: Mark) -> None:
-        """Reconcile the task index with the state files just read: a writer that died between its state
-        file and its index line, or in the middle of that line, left the index behind. Rewritten whole,
-        under a new generation (every viewer loads it again); tasks whose directory vanished are gone."""
-        try:
-            self.board.task_index.rebuild(
-                (TaskSummary.of(s) for s in self.tasks.values()),
-                since=mark,
-                scan=lambda: scan_summaries(self.board),
-            )
-        except OSError as exc:  # readers fall back to the state files; housekeeping tries again
-            with contextlib.suppress(OSError):
-                self.board.log_event({"kind": "task_index_error", "error": str(exc)[:500]})
-
     def _recover_git(self) -> None:
         try:
             note = recover_merge(self.board)
-            worktrees = [
-                Path(s.worktree)
-                for s in self.board.states()
-                if s.lane in WORKTREE_LANES and s.worktree and Path(s.worktree).exists()
-            ]
-            for lock in clear_stale_index_locks(self.board.repo, worktrees):
+            for lock in clear_stale_index_locks(self.board.repo, self._worktrees()):
                 self.board.log_event({"kind": "stale_lock_removed", "path": str(lock)})
         except (GitOpError, OSError) as exc:  # git's own failures are GitOpErrors too
             self.board.log_event({"kind": "git_recovery_error", "error": str(exc)[:500]})
@@ -1156,12 +1175,35 @@ class Supervisor:
         if note:
             self.board.log_event({"kind": "notify", "topic": "merge", "line": f"NOTIFY {note}"})
 
+    def _worktrees(self) -> list[Path]:
+        """The task worktrees that exist: the directories of ``worktrees/`` named by a task id, each at
+        the path the cockpit gives a task's worktree (found by listing one directory, not by reading
+        every task's state; a symbolic link there is not followed)."""
+        try:
+            entries = list(os.scandir(self.board.root / "worktrees"))
+        except FileNotFoundError:
+            return []
+        return sorted(
+            self.board.worktree_path(entry.name)
+            for entry in entries
+            if is_task_id(entry.name) and entry.is_dir(follow_symlinks=False)
+        )
+
     # ---- persistence --------------------------------------------------------------------------
     def _save(self, state: TaskState) -> None:
-        self.tasks[state.id] = state
+        """Write a task's state; it stays in memory while it is actionable, and leaves when it is not."""
+        if state.status in ACTIONABLE:
+            self.actionable[state.id] = state
+        else:
+            self.actionable.pop(state.id, None)
         self.board.write_state(state)
         if self.on_change is not None:
             self.on_change(state)
+
+    def _task(self, task_id: str) -> TaskState | None:
+        """A live task's state: the one in memory when it is actionable, else read from its file."""
+        state = self.actionable.get(task_id)
+        return state if state is not None else self.board.read_state(task_id)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -1173,6 +1215,13 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _file_stamp(path: Path) -> Stamp | None:
+    try:
+        return stamp_of(os.stat(path))
+    except OSError:
+        return None
 
 
 def _read_text(path: Path) -> str:

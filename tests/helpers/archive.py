@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text
-from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.blackboard import Blackboard, stamp_of
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.codex.exec_events import Usage
 from cockpit.core.envelope.model import envelope_from_mapping
@@ -85,8 +85,8 @@ def backdate(board: Blackboard, task_id: str, age_days: float) -> None:
     state = board.read_state(task_id)
     assert state is not None
     state.updated_at = utc_now() - timedelta(days=age_days)
-    atomic_write_json(board.task_dir(task_id) / "state.json", state.model_dump(mode="json"))
-    board.task_index.record(TaskSummary.of(state))  # as write_state does after its state write
+    written = atomic_write_json(board.task_dir(task_id) / "state.json", state.model_dump(mode="json"))
+    board.task_index.record(TaskSummary.of(state), stamp=stamp_of(written))  # as write_state does
 
 
 def tree(directory: Path) -> dict[str, bytes]:

@@ -21,6 +21,7 @@ from cockpit.core.board.task_index import (
     IndexHeader,
     Removal,
     TaskIndexReader,
+    briefs,
     parse_record,
     scan_summaries,
 )
@@ -326,3 +327,22 @@ def test_a_rebuild_keeps_what_was_appended_after_its_mark(board: Blackboard) -> 
     reader = TaskIndexReader(board)
     reader.poll()
     assert reader.rescans == 0 and reader.tasks == truth(board)
+
+
+def test_briefs_come_from_the_journal_alone_and_from_the_state_files_when_it_cannot_be_trusted(
+    board: Blackboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(4):
+        board.write_state(state(f"task-{n:04d}", status=TaskStatus.SUCCEEDED))
+    board.write_state(state("task-0002", status=TaskStatus.MERGED))
+    truth_now = {s.id: (s.status, s.created_at, s.updated_at) for s in truth(board).values()}
+    with monkeypatch.context() as patched:
+        patched.setattr(Blackboard, "read_stamped_state", lambda *_, **__: pytest.fail("a state was read"))
+        found = {b.id: (b.status, b.created_at, b.updated_at) for b in briefs(board)}
+    assert found == truth_now
+    with open(journal(board), "ab") as fh:
+        fh.write(b"not json\n")
+    write_behind_the_index(board, state("task-0001", status=TaskStatus.FAILED))  # seen by a scan alone
+    rescanned = {b.id: b.status for b in briefs(board)}
+    assert rescanned == {i: s.status for i, s in truth(board).items()}
+    assert rescanned["task-0001"] == TaskStatus.FAILED

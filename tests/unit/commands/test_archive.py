@@ -431,14 +431,15 @@ def test_status_health_still_counts_archived_tasks(board: Blackboard) -> None:
 # ---- through the supervisor -----------------------------------------------------------------------
 
 
-def test_the_supervisor_archives_on_request_and_drops_the_tasks_from_memory(
+def test_the_supervisor_archives_on_request_tasks_it_keeps_no_state_of_in_memory(
     board: Blackboard, forgotten: list[str]
 ) -> None:
     put_task(board, "done-task-0001", TaskStatus.SUCCEEDED)
     put_task(board, "review-task-0002", TaskStatus.REVIEW)
+    put_task(board, "queued-task-0003", TaskStatus.QUEUED)
     supervisor = Supervisor(board, env={})
     supervisor.recover()
-    assert {"done-task-0001", "review-task-0002"} <= set(supervisor.tasks)
+    assert set(supervisor.actionable) == {"queued-task-0003"}  # the others are read when named
     selection = ArchiveSelection(task_ids=["done-task-0001", "review-task-0002"]).model_dump(mode="json")
     raw_drop(board, "archive", {"selection": selection, "request_id": "1-1", "expires_at": expires_in(60)})
     supervisor.accept_inbox()
@@ -449,10 +450,42 @@ def test_the_supervisor_archives_on_request_and_drops_the_tasks_from_memory(
     assert [(r.task_id, r.reason) for r in report.refused] == [
         ("review-task-0002", "it waits for review (merge or reject it first)")
     ]
-    assert "done-task-0001" not in supervisor.tasks and "review-task-0002" in supervisor.tasks
+    assert set(supervisor.actionable) == {"queued-task-0003"} and supervisor.live_tasks == 2
     assert board.is_archived("done-task-0001") and forgotten == ["done-task-0001"]
     supervisor.step(dispatch=False)  # later passes write nothing back into tasks/
-    assert board.task_ids() == ["review-task-0002"]
+    assert board.task_ids() == ["queued-task-0003", "review-task-0002"]
+
+
+def test_a_sweep_chooses_from_the_summaries_and_reads_in_full_only_the_tasks_it_moves(
+    board: Blackboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(12):
+        put_task(board, f"recent-{n:04d}", TaskStatus.SUCCEEDED, ledger=False)
+    put_task(board, "old-done-0001", TaskStatus.MERGED, age_days=9, ledger=False)
+    put_task(board, "old-failed-0002", TaskStatus.FAILED, age_days=9, ledger=False)
+    changed = put_task(board, "old-changed-0003", TaskStatus.CANCELLED, age_days=9, ledger=False)
+    # Its state file moved on behind the index (a writer killed before its line): it stays.
+    changed.status = TaskStatus.QUEUED
+    atomic_write_json(board.task_dir(changed.id) / "state.json", changed.model_dump(mode="json"))
+    supervisor = Supervisor(board, env={})
+    supervisor.live_tasks = 15
+    read: list[str] = []
+    real = Blackboard.read_state
+
+    def counted(self: Blackboard, task_id: str, *, archived: bool = False) -> TaskState | None:
+        read.append(task_id)
+        return real(self, task_id, archived=archived)
+
+    monkeypatch.setattr(Blackboard, "read_state", counted)
+    monkeypatch.setattr(Blackboard, "states", lambda *_: pytest.fail("every state file was read"))
+    report = supervisor._archive(ArchiveSelection(older_than_s=7 * DAY), datetime.now(UTC), by="test")
+    assert sorted(a.task_id for a in report.archived) == ["old-done-0001", "old-failed-0002"]
+    assert [(k.task_id, k.reason) for k in report.kept] == [
+        ("old-changed-0003", "it changed since it was chosen (it is queued now); archive again")
+    ]
+    assert sorted(read) == ["old-changed-0003", "old-done-0001", "old-failed-0002"]  # the chosen only
+    assert board.task_ids()[-1] == "recent-0011" and "old-changed-0003" in board.task_ids()
+    assert supervisor.live_tasks == 13
 
 
 def test_a_malformed_archive_request_is_refused_and_moves_nothing(board: Blackboard) -> None:
@@ -494,7 +527,7 @@ def test_after_days_archives_at_start_up_then_hourly_and_never_what_waits(board:
     supervisor = Supervisor(board, env={}, clock=clock)
     supervisor.recover()
     supervisor.step(dispatch=False)  # the first pass is the start-up one
-    assert board.archived_task_ids() == ["old-done-0001"] and "old-done-0001" not in supervisor.tasks
+    assert board.archived_task_ids() == ["old-done-0001"] and supervisor.actionable == {}
     (logged,) = events(board, "archived")
     assert logged["by"] == "after_days = 7"
     clock.advance(1800)  # half an hour on: the task is old enough, but the next pass is hourly
