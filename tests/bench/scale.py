@@ -19,7 +19,8 @@
    - peak RSS (``VmHWM``) at the end;
    - key → repaint: for each key the time from its write to the first read after it that shows the
      change it makes (a cursor move: any repaint; expand: a finished task's title appears; filter: the
-     lane title's count changes), p50 and p95 over the keys.
+     lane title's count changes), p50 and p95 over the keys; Escape (closing the filter) apart, since a
+     lone ESC byte waits out Textual's escape timeout (``ESCDELAY``, 100 ms by default).
 
    ``cockpit status`` is timed too (spawn to exit, median of 3).
 
@@ -66,11 +67,12 @@ from cockpit.demo.scripted_model import ScriptedModel, load_scenario
 TIMEOUT_S = 120.0
 KEY_TIMEOUT_S = 5.0
 CLONE_TITLE = re.compile(r" #\d+")
+ESCAPE_KEY = "filter clear (escape)"
 TARGETS = {
     "first frame": "≤ 1.0 s",
     "idle CPU": "≤ 2 %",
     "peak RSS": "≤ 120 MB at 20,000",
-    "key p95": "≤ 50 ms",
+    "key p95 (escape apart)": "≤ 50 ms",
     "status": "≤ 0.3 s at 5,000",
 }
 # What the clones are, oldest first; the newest few need the user.
@@ -208,9 +210,7 @@ def _settle(app: PtyApp, quiet_s: float = 0.3, limit_s: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-def measure_app(
-    repo: Path, env: dict[str, str], newest_title: str, oldest_title: str, idle_s: float, rounds: int
-) -> Figures:
+def measure_app(repo: Path, env: dict[str, str], idle_s: float, rounds: int) -> Figures:
     figures = Figures()
     app = PtyApp(cockpit_argv("--repo", str(repo)), cwd=repo, env=env)
     try:
@@ -233,14 +233,16 @@ def measure_app(
         for i in range(rounds):
             record("down/up", key_to_frame(app, ("down" if i % 2 == 0 else "up",)))
         for _ in range(max(1, rounds // 4)):
-            # the fold line is the last row of the lane: end, enter shows the finished tasks
+            # the fold line is the last row of the lane: end, enter shows the finished tasks (from the
+            # top, so that end moves the cursor and repaints)
+            record("home", key_to_frame(app, ("home",)))
             record("end", key_to_frame(app, ("end",)))
             expanded = key_to_frame(app, ("enter",), check=lambda s: CLONE_TITLE.search(s) is not None)
             record("expand", expanded)
             record("fold", key_to_frame(app, ("enter",)))
             record("filter", key_to_frame(app, ("/",)))
             record("filter text", key_to_frame(app, ("#1",)))
-            record("filter clear", key_to_frame(app, ("escape",)))
+            record(ESCAPE_KEY, key_to_frame(app, ("escape",)))
         figures.peak_rss_mb = app.stats().peak_rss_kb / 1024
     finally:
         app.close()
@@ -286,16 +288,16 @@ def main() -> None:
         for n in sizes:
             repo = tmp / f"board-{n}"
             start = time.perf_counter()
-            live = clone_board(templates, template_board, repo, n)
+            clone_board(templates, template_board, repo, n)
             print(f"N={n:>6}: cloned in {time.perf_counter() - start:.1f} s", flush=True)
             status_s = time_status(repo, env)
             board = Blackboard(repo)
             for mode in modes:
                 if mode == "viewer":
                     with board.lock():
-                        figures = measure_app(repo, env, live[-1], "#0", args.idle, args.keys)
+                        figures = measure_app(repo, env, args.idle, args.keys)
                 else:
-                    figures = measure_app(repo, env, live[-1], "#0", args.idle, args.keys)
+                    figures = measure_app(repo, env, args.idle, args.keys)
                 rows.append((n, mode, figures, status_s))
                 print(f"N={n:>6} {mode:<6} done", flush=True)
             shutil.rmtree(repo, ignore_errors=True)
@@ -304,7 +306,9 @@ def main() -> None:
     print("\n|     N | mode   | first frame | idle CPU | peak RSS | key p50 | key p95 | missed | status |")
     print("|------:|--------|------------:|---------:|---------:|--------:|--------:|-------:|-------:|")
     for n, mode, f, status_s in rows:
-        every = [v for values in f.keys_ms.values() for v in values]
+        # Escape is left out here and shown below: a lone ESC byte is ambiguous until Textual's escape
+        # timeout (ESCDELAY, 100 ms by default) has passed, whatever the app does.
+        every = [v for name, values in f.keys_ms.items() if name != ESCAPE_KEY for v in values]
         print(
             f"| {n:>5} | {mode:<6} | {f.first_frame_s:9.2f} s | {f.idle_cpu_pct:6.1f} % | "
             f"{f.peak_rss_mb:5.0f} MB | {_pct(every, 0.5):4.0f} ms | {_pct(every, 0.95):4.0f} ms | "
