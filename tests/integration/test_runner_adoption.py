@@ -21,7 +21,7 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
-from cockpit.core.supervisor import loop as supervisor_module
+from cockpit.core.supervisor import follow as follow_phase
 from cockpit.core.supervisor.loop import Supervisor
 
 
@@ -74,7 +74,7 @@ def test_a_runner_started_under_an_old_module_name_is_followed_not_lost(
 
     assert _reattached(board) == {"adopted-0001": True, "recycled-0002": False}
     run = supervisor.running["adopted-0001"]
-    monkeypatch.setattr(supervisor_module, "RUNNER_LOST_GRACE_S", 0.0)
+    monkeypatch.setattr(follow_phase, "RUNNER_LOST_GRACE_S", 0.0)
     for _ in range(3):  # followed while it lives: no exit is invented for it
         supervisor.poll(run)
     assert not (run.directory / "exit.json").exists()

@@ -11,7 +11,7 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus
-from cockpit.core.supervisor import loop as supervisor_module
+from cockpit.core.supervisor import launch as launch_phase
 from cockpit.demo.scripted_model import ScriptedModel
 from tests.helpers.scripted_steps import say, scenario
 from tests.helpers.supervisor import SupervisorThread
@@ -26,14 +26,14 @@ def test_a_task_that_cannot_start_fails_alone(
     board = Blackboard(repo)
     doomed = submit(board, envelope_from_mapping({"goal": "Do the doomed-job", "lane": "local"}))
     healthy = submit(board, envelope_from_mapping({"goal": "Do the healthy-job", "lane": "local"}))
-    real_plan_for = supervisor_module.plan_for
+    real_plan_for = launch_phase.plan_for
 
     def plan_for(envelope, **kwargs):  # type: ignore[no-untyped-def]
         if "doomed" in envelope.goal:
             raise AssertionError("argv builder blew up")
         return real_plan_for(envelope, **kwargs)
 
-    monkeypatch.setattr(supervisor_module, "plan_for", plan_for)
+    monkeypatch.setattr(launch_phase, "plan_for", plan_for)
     sup = SupervisorThread(board, cockpit_env, until_idle=True).start()
     sup.join(120)
 

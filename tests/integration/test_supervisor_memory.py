@@ -37,7 +37,8 @@ from cockpit.core.policy.gates import failure_gate, open_gate
 from cockpit.core.records.attempt import ErrorType
 from cockpit.core.records.basics import ACTIONABLE, TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
-from cockpit.core.supervisor.loop import DEAD_LETTER_SWEEP_EVERY_S, Supervisor
+from cockpit.core.supervisor.housekeeping import DEAD_LETTER_SWEEP_EVERY_S
+from cockpit.core.supervisor.loop import Supervisor
 from cockpit.core.views.task_rows import status_row
 from tests.helpers.supervisor import ShiftedClock, SupervisorThread
 

@@ -10,7 +10,8 @@ from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.task import TaskState
-from cockpit.core.supervisor.loop import Running, Supervisor
+from cockpit.core.supervisor.base import Running
+from cockpit.core.supervisor.loop import Supervisor
 
 
 def todo(item_type: str, done: int) -> str:
