@@ -20,10 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.core import (
+    ATTEMPT_EVENTS_FILE,
+    BOARD_EVENTS_FILE,
+    BREAKERS_DIR,
+    CONFIG_FILE,
+    DEAD_LETTERS_DIR,
     EFFORTS,
     EXIT_FAIL,
+    EXIT_FILE,
     EXIT_OK,
     LANE_NAMES,
+    LEDGER_FILE,
     SANDBOXES,
     Blackboard,
     BlackboardError,
@@ -255,14 +262,14 @@ def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) 
         summaries = board.summaries()
 
     lines = []
-    breakers = BreakerStore(board.root / "breakers", _time.time, _random.Random()).all()
+    breakers = BreakerStore(board.root / BREAKERS_DIR, _time.time, _random.Random()).all()
     if breakers:
         lines.append("breakers: " + ", ".join(f"{b.provider} {b.state.value}" for b in breakers))
     store = _decision_store(board)
     pending = store.pending()
     if pending:
         lines.append(f"decisions pending: {len(pending)} ({', '.join(c.id for c in pending[:5])})")
-    letters = DeadLetterQueue(board.root / "dead-letters", _time.time).list()
+    letters = DeadLetterQueue(board.root / DEAD_LETTERS_DIR, _time.time).list()
     if letters:
         lines.append(f"dead letters: {len(letters)} (cockpit dlq)")
     gated = {c.task_id for c in pending + store.resolved() if c.trigger != "merge"}
@@ -296,7 +303,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise BlackboardError(f"task {task_id} has no readable state (see .cockpit/quarantine/)")
     envelope = board.read_envelope(task_id, archived=True)
     archived = board.is_archived(task_id)
-    events = [e for e in board.read_jsonl("events.jsonl") if e.get("task_id") == task_id]
+    events = [e for e in board.read_jsonl(BOARD_EVENTS_FILE) if e.get("task_id") == task_id]
     if args.json:
         shown = {
             "state": state.model_dump(mode="json"),
@@ -346,7 +353,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         print(f"task {task_id} has no attempts yet")
         return EXIT_OK
     n = args.attempt or state.attempts[-1].n
-    path = board.attempt_dir(task_id, n, archived=True) / "events.jsonl"
+    path = board.attempt_dir(task_id, n, archived=True) / ATTEMPT_EVENTS_FILE
     if args.raw and not args.follow:
         sys.stdout.buffer.write(path.read_bytes() if path.exists() else b"")
         return EXIT_OK
@@ -362,7 +369,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     if args.follow:
-        exit_path = path.parent / "exit.json"
+        exit_path = path.parent / EXIT_FILE
 
         async def follow() -> None:
             async for event in tailer.follow(stop=exit_path.exists):
@@ -481,7 +488,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
     board = _board(args)
     board.require()
-    queue = DeadLetterQueue(board.root / "dead-letters", _time.time, on_corrupt=board.quarantine)
+    queue = DeadLetterQueue(board.root / DEAD_LETTERS_DIR, _time.time, on_corrupt=board.quarantine)
     letters = queue.list(include_archived=args.all)
     if args.json:
         _print_json([letter.model_dump(mode="json") for letter in letters])
@@ -513,7 +520,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
     summary = usage_summary(
         board,
         shared_watcher(board.root),
-        Ledger(board.root / "ledger.jsonl"),
+        Ledger(board.root / LEDGER_FILE),
         now,
     )
     if args.json:
@@ -556,7 +563,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     from cockpit.core import CODE_SETTINGS, ConfigError, file_digest, revoke_trust, trust_file
 
     board = _board(args)
-    path = board.root / "config.toml"
+    path = board.root / CONFIG_FILE
     if args.revoke:
         print(f"{'revoked' if revoke_trust(path) else 'was not trusted'}: {path}")
         return EXIT_OK

@@ -32,7 +32,10 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from cockpit.core import (
+    DIFF_FILE,
     INBOX_STATUS,
+    LAST_MESSAGE_FILE,
+    STATE_FILE,
     Blackboard,
     BlackboardError,
     CockpitError,
@@ -312,7 +315,7 @@ class CockpitTools:
                 seen = stamp
                 if state is not None and state_path is None:
                     home = self.board.find_task_dir(state.id) or self.board.task_dir(state.id)
-                    state_path = home / "state.json"
+                    state_path = home / STATE_FILE
                 if row["status"] != last_status:
                     last_status = row["status"]
                     if ctx is not None:
@@ -406,7 +409,7 @@ class CockpitTools:
         diff stat per file. A very large diff is cut at 200 KB with a note giving the full patch's
         path. Local-lane tasks change the working tree directly and have no diff.patch."""
         state = self._accepted(task)
-        path = (self.board.find_task_dir(state.id) or self.board.task_dir(state.id)) / "diff.patch"
+        path = (self.board.find_task_dir(state.id) or self.board.task_dir(state.id)) / DIFF_FILE
         base = {"task_id": state.id, "lane": state.lane, "status": state.status.value}
         if not path.exists():
             if state.lane == "local":
@@ -463,7 +466,7 @@ class CockpitTools:
             raise CommandError(
                 f"task {state.id} has no attempt {n} (attempts: {', '.join(map(str, numbers))})"
             )
-        path = self.board.attempt_dir(state.id, n, archived=True) / "last-message.md"
+        path = self.board.attempt_dir(state.id, n, archived=True) / LAST_MESSAGE_FILE
         result: dict[str, Any] = {
             "task_id": state.id,
             "status": state.status.value,

@@ -29,6 +29,17 @@ from typing import TYPE_CHECKING, Any
 
 # name -> its home module: the one place each public name is defined.
 _HOMES: dict[str, str] = {
+    "STATE_FILE": "cockpit.core.layout",
+    "LEDGER_FILE": "cockpit.core.layout",
+    "LAST_MESSAGE_FILE": "cockpit.core.layout",
+    "EXIT_FILE": "cockpit.core.layout",
+    "DIFF_FILE": "cockpit.core.layout",
+    "DEAD_LETTERS_DIR": "cockpit.core.layout",
+    "CONFIG_FILE": "cockpit.core.layout",
+    "BREAKERS_DIR": "cockpit.core.layout",
+    "BOARD_EVENTS_FILE": "cockpit.core.layout",
+    "ATTEMPT_EVENTS_FILE": "cockpit.core.layout",
+    "ATTEMPTS_DIR": "cockpit.core.layout",
     "AgentMessageItem": "cockpit.core.codex.exec_events",
     "ArchiveSelection": "cockpit.core.archive",
     "Blackboard": "cockpit.core.board.blackboard",
@@ -228,6 +239,19 @@ if TYPE_CHECKING:
     from cockpit.core.envelope.paths import DENY_BASENAMES, missing_inputs
     from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
     from cockpit.core.git.safe_command import GitOpError, head_branch
+    from cockpit.core.layout import (
+        ATTEMPT_EVENTS_FILE,
+        ATTEMPTS_DIR,
+        BOARD_EVENTS_FILE,
+        BREAKERS_DIR,
+        CONFIG_FILE,
+        DEAD_LETTERS_DIR,
+        DIFF_FILE,
+        EXIT_FILE,
+        LAST_MESSAGE_FILE,
+        LEDGER_FILE,
+        STATE_FILE,
+    )
     from cockpit.core.policy.breaker import BreakerState, BreakerStore
     from cockpit.core.policy.dead_letters import DeadLetterQueue
     from cockpit.core.records.basics import FINISHED, TaskStatus, utc_now

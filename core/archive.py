@@ -52,6 +52,7 @@ from cockpit.core.commands import CommandError, request_supervisor
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.git.operations import open_repo, remove_worktree, worktree_git
 from cockpit.core.git.safe_command import GitOpError
+from cockpit.core.layout import DEAD_LETTERS_DIR, MOVING_DIR
 from cockpit.core.merging import read_journal
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import TaskStatus, utc_now
@@ -59,7 +60,6 @@ from cockpit.core.records.task import TaskState
 
 ARCHIVE_REQUEST = "archive"
 """The inbox request kind: the live supervisor archives on the sender's behalf."""
-MOVING_DIR = ".moving"
 
 ARCHIVABLE: tuple[TaskStatus, ...] = (
     TaskStatus.SUCCEEDED,
@@ -218,7 +218,7 @@ class _Holds:
         self.cards: dict[str, str] = {}
         for card in decisions.pending():
             self.cards.setdefault(card.task_id, card.id)
-        letters = DeadLetterQueue(board.root / "dead-letters", time.time, on_corrupt=board.quarantine)
+        letters = DeadLetterQueue(board.root / DEAD_LETTERS_DIR, time.time, on_corrupt=board.quarantine)
         self.letters = {letter.task_id for letter in letters.list()}
         journal = read_journal(board)
         self.merging = journal.task_id if journal is not None else None

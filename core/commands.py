@@ -29,6 +29,7 @@ from cockpit.core.git.operations import (
     plan_merge,
     remove_worktree,
 )
+from cockpit.core.layout import DEAD_LETTERS_DIR
 from cockpit.core.merging import land_merge, read_journal, recover_merge, run_hook
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import TaskStatus, utc_now
@@ -84,7 +85,7 @@ def _decisions(board: Blackboard) -> DecisionStore:
 
 
 def _dead_letters(board: Blackboard) -> DeadLetterQueue:
-    return DeadLetterQueue(board.root / "dead-letters", time.time, on_corrupt=board.quarantine)
+    return DeadLetterQueue(board.root / DEAD_LETTERS_DIR, time.time, on_corrupt=board.quarantine)
 
 
 def cancel(board: Blackboard, state: TaskState) -> str:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from cockpit.core.errors import InputError
+from cockpit.core.layout import CONFIG_FILE
 from cockpit.core.policy.budgets import BudgetConfig
 from cockpit.core.policy.effort import EffortPolicyConfig
 from cockpit.core.trust import is_trusted, user_config_path
@@ -171,7 +172,7 @@ def _merge(base: dict[str, object], top: dict[str, object]) -> dict[str, object]
 
 def board_config(board: Blackboard) -> ProjectConfig:
     """The config of ``board`` (its ``config.toml`` over the user's): :func:`load_config`."""
-    return load_config(board.root / "config.toml")
+    return load_config(board.root / CONFIG_FILE)
 
 
 def load_config(path: Path, *, user_path: Path | None = None) -> ProjectConfig:

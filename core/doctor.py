@@ -12,6 +12,7 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.codex.binary import PINNED_VERSION, CodexNotFound, find_codex
 from cockpit.core.codex.confinement import exec_overrides
 from cockpit.core.config import ConfigError, UntrustedSetting, board_config
+from cockpit.core.layout import SCRATCH_DIR
 
 
 @dataclass
@@ -40,7 +41,7 @@ def sandbox_works(codex: Path, timeout: float = 60.0) -> tuple[bool, str]:
             return False, f"workspace-write sandbox failed (exit {ok.returncode}): {tail[0]}"
         # With the cockpit's confinement, neither the home directory nor a sibling under /tmp (where a
         # board may live) is writable; the scratch directory is.
-        work, scratch = Path(tmp) / "work", Path(tmp) / "scratch"
+        work, scratch = Path(tmp) / "work", Path(tmp) / SCRATCH_DIR
         work.mkdir()
         scratch.mkdir()
         outside = [Path.home() / f".cockpit-sandbox-probe-{Path(tmp).name}", Path(tmp) / "board-probe"]

@@ -35,10 +35,11 @@ from cockpit.core.git.operations import (
     worktree_git,
 )
 from cockpit.core.git.safe_command import Git
+from cockpit.core.layout import MERGE_JOURNAL_FILE
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
 
-JOURNAL_FILE = "merge-journal.json"
+JOURNAL_FILE = MERGE_JOURNAL_FILE
 LOCK_CLOCK_SLACK_S = 1.0  # coarse file timestamps: a lock this much older than the journal is still ours
 
 

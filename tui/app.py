@@ -27,6 +27,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cockpit.core import (
+    DIFF_FILE,
     Blackboard,
     BoardSnapshot,
     BoardView,
@@ -230,7 +231,7 @@ class CockpitApp(App[None]):
 
     def review(self, task_id: str) -> None:
         """Open the diff review of a task (or say it has no diff)."""
-        if not (self.board.task_dir(task_id) / "diff.patch").exists():
+        if not (self.board.task_dir(task_id) / DIFF_FILE).exists():
             self.notify("this task has no diff to review", severity="warning")
             return
         from cockpit.tui.screens.diff_screen import DiffScreen

@@ -63,6 +63,15 @@ from cockpit.core.codex.app_server.protocol import (
     TurnNotification,
 )
 from cockpit.core.codex.confinement import thread_config
+from cockpit.core.layout import (
+    ATTEMPT_EVENTS_FILE,
+    BOARD_EVENTS_FILE,
+    EXIT_FILE,
+    LAST_MESSAGE_FILE,
+    PID_FILE,
+    SENT_FILE,
+    STDERR_FILE,
+)
 from cockpit.core.vocabulary import WORKER_SANDBOX
 
 APPROVAL_TRIGGER = "codex_approval"
@@ -151,7 +160,7 @@ class McpRun:
         self.grace_s = float(spec.get("grace_s", 5.0))
         self.task_id = str(spec["task_id"])
         self.store = DecisionStore(Path(spec["board_root"]), lambda: datetime.now(UTC))
-        self.board_events = Path(spec["board_root"]) / "events.jsonl"  # the board's event log
+        self.board_events = Path(spec["board_root"]) / BOARD_EVENTS_FILE  # the board's event log
         self.client = AppServerClient()
         self.stop_signal: int | None = None
         self.started = time.time()
@@ -198,15 +207,15 @@ class McpRun:
                 self.spec["codex"],
                 self.spec["cwd"],
                 env,
-                self.attempt_dir / "events.jsonl",
-                stderr_path=self.attempt_dir / "stderr.log",
-                sent_path=self.attempt_dir / "sent.jsonl",
+                self.attempt_dir / ATTEMPT_EVENTS_FILE,
+                stderr_path=self.attempt_dir / STDERR_FILE,
+                sent_path=self.attempt_dir / SENT_FILE,
             )
         except OSError as exc:
             self.notes.append(f"could not start codex app-server: {exc}")
             return self._result(None, None)
         _write_json(
-            self.attempt_dir / "pid.json",
+            self.attempt_dir / PID_FILE,
             {
                 "runner_pid": os.getpid(),
                 "codex_pid": self.client.pid,
@@ -553,7 +562,7 @@ class McpRun:
             return
         text = self.client.final_message(self.turn_id)
         if text is not None:
-            path = self.attempt_dir / "last-message.md"
+            path = self.attempt_dir / LAST_MESSAGE_FILE
             tmp = path.with_name(".last-message.md.tmp")
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
@@ -568,7 +577,7 @@ def run(spec: dict[str, Any]) -> int:
     except Exception as exc:
         result = {"code": None, "started": started, "ended": time.time(), "note": f"runner error: {exc!r}"}
     result["swept_processes"] = _sweep_descendants() if subreaper else 0
-    _write_json(attempt_dir / "exit.json", result)
+    _write_json(attempt_dir / EXIT_FILE, result)
     return 0
 
 

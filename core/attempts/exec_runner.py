@@ -6,7 +6,8 @@ cap by killing Codex's whole process group, and writes ``exit.json`` when Codex 
 holds no pipe to the supervisor, a supervisor crash does not disturb the worker; because Codex gets
 ``PR_SET_PDEATHSIG``, killing the runner never leaves an orphaned Codex behind.
 
-Standard library only: it starts fast and depends on nothing the supervisor might be upgrading.
+Standard library and the board's file names only: it starts fast and depends on nothing the supervisor
+might be upgrading.
 Usage: ``python -m cockpit.core.attempts.exec_runner SPEC.json`` where the spec names argv, cwd, env and
 paths.
 """
@@ -25,6 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from cockpit.core.layout import ATTEMPT_EVENTS_FILE, EXIT_FILE, PID_FILE, STDERR_FILE
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -114,7 +117,7 @@ def _kill_group(pgid: int, sig: int) -> None:
 
 def run(spec: dict[str, Any]) -> int:
     attempt_dir = Path(spec["attempt_dir"])
-    exit_path = attempt_dir / "exit.json"
+    exit_path = attempt_dir / EXIT_FILE
     deadline_s = float(spec["deadline_s"])
     grace_s = float(spec.get("grace_s", 5.0))
     env = dict(os.environ)
@@ -135,8 +138,8 @@ def run(spec: dict[str, Any]) -> int:
 
     started = time.time()
     with (
-        open(attempt_dir / "events.jsonl", "ab", buffering=0) as out,
-        open(attempt_dir / "stderr.log", "ab", buffering=0) as err,
+        open(attempt_dir / ATTEMPT_EVENTS_FILE, "ab", buffering=0) as out,
+        open(attempt_dir / STDERR_FILE, "ab", buffering=0) as err,
     ):
         try:
             proc = subprocess.Popen(
@@ -165,7 +168,7 @@ def run(spec: dict[str, Any]) -> int:
             )
             return 1
     _write_json(
-        attempt_dir / "pid.json",
+        attempt_dir / PID_FILE,
         {
             "runner_pid": os.getpid(),
             "codex_pid": proc.pid,

@@ -33,6 +33,18 @@ from cockpit.core.atomic import (
 from cockpit.core.board.home import BoardMoveRefused, board_root_for, migrate_legacy_board
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.errors import InputError, RefusedError
+from cockpit.core.layout import (
+    ATTEMPTS_DIR,
+    BOARD_EVENTS_FILE,
+    ENVELOPE_FILE,
+    INBOX_DIR,
+    LEDGER_FILE,
+    LOCK_FILE,
+    QUARANTINE_DIR,
+    SCRATCH_DIR,
+    TASKS_DIR,
+    WORKTREES_DIR,
+)
 from cockpit.core.records.basics import utc_now
 from cockpit.core.text import strip_control
 
@@ -228,7 +240,7 @@ class Blackboard:
     # ---- layout -------------------------------------------------------------------------------
     @property
     def exists(self) -> bool:
-        return (self.root / "tasks").is_dir()
+        return (self.root / TASKS_DIR).is_dir()
 
     def init(self) -> bool:
         """Create the layout (idempotent), private to the owner. Returns True if anything was created."""
@@ -245,7 +257,7 @@ class Blackboard:
         files ``0600`` (the git worktrees under ``worktrees/`` keep their own modes)."""
         if stat.S_IMODE(self.root.stat().st_mode) == PRIVATE_DIR:
             return
-        worktrees = self.root / "worktrees"
+        worktrees = self.root / WORKTREES_DIR
         for dirpath, dirnames, filenames in os.walk(self.root):
             here = Path(dirpath)
             if here == worktrees:
@@ -264,23 +276,23 @@ class Blackboard:
 
     def task_dir(self, task_id: str) -> Path:
         """A task's directory; an id of any other shape is refused (:class:`InvalidId`), never joined."""
-        return self.root / "tasks" / check_task_id(task_id)
+        return self.root / TASKS_DIR / check_task_id(task_id)
 
     def attempt_dir(self, task_id: str, n: int, *, archived: bool = False) -> Path:
         """An attempt's directory; ``archived=True`` finds it in the archive too (for readers)."""
         home = (self.find_task_dir(task_id) or self.task_dir(task_id)) if archived else self.task_dir(task_id)
-        return home / "attempts" / str(n)
+        return home / ATTEMPTS_DIR / str(n)
 
     def scratch_dir(self, task_id: str, n: int) -> Path:
         """An attempt's private scratch directory: its ``TMPDIR`` and its one extra writable root."""
-        return self.root / "scratch" / task_id / str(n)
+        return self.root / SCRATCH_DIR / task_id / str(n)
 
     def worktree_path(self, task_id: str) -> Path:
-        return self.root / "worktrees" / check_task_id(task_id)
+        return self.root / WORKTREES_DIR / check_task_id(task_id)
 
     @property
     def lock_path(self) -> Path:
-        return self.root / "supervisor.lock"
+        return self.root / LOCK_FILE
 
     def lock(self) -> SupervisorLock:
         return SupervisorLock(self.lock_path)
@@ -305,7 +317,7 @@ class Blackboard:
     # ---- quarantine ---------------------------------------------------------------------------
     def quarantine(self, path: Path, reason: str) -> Path:
         """Move a file that failed to parse out of the way, with a note saying why. Nothing is deleted."""
-        qdir = self.root / "quarantine"
+        qdir = self.root / QUARANTINE_DIR
         qdir.mkdir(parents=True, exist_ok=True)
         try:
             rel = path.relative_to(self.root)
@@ -324,7 +336,7 @@ class Blackboard:
         return target
 
     def quarantined(self) -> list[Path]:
-        qdir = self.root / "quarantine"
+        qdir = self.root / QUARANTINE_DIR
         if not qdir.is_dir():
             return []
         return sorted(p for p in qdir.iterdir() if not p.name.endswith(".reason.txt"))
@@ -335,15 +347,15 @@ class Blackboard:
         self.require()
         data = {"kind": kind, "dropped_at": utc_now().isoformat(), **payload}
         name = f"{time.time_ns():020d}-{secrets.token_hex(3)}.{kind}.json"
-        tmp = self.root / "inbox" / f".{name}.tmp"
+        tmp = self.root / INBOX_DIR / f".{name}.tmp"
         atomic_write_json(tmp, data)
-        final = self.root / "inbox" / name
+        final = self.root / INBOX_DIR / name
         os.replace(tmp, final)
         return final
 
     def inbox(self) -> list[InboxItem]:
         """Pending drops in arrival order; unreadable ones are quarantined and skipped."""
-        idir = self.root / "inbox"
+        idir = self.root / INBOX_DIR
         if not idir.is_dir():
             return []
         items: list[InboxItem] = []
@@ -357,7 +369,7 @@ class Blackboard:
     def claim(self, item: InboxItem) -> InboxItem | None:
         """Take a request out of the inbox with one rename (into ``inbox/claimed/``) before acting on
         it. None when it is gone: its sender withdrew it first. Exactly one of the two wins."""
-        target = self.root / "inbox" / "claimed" / item.path.name
+        target = self.root / INBOX_DIR / "claimed" / item.path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(item.path, target)
@@ -367,7 +379,7 @@ class Blackboard:
 
     def claimed(self) -> list[Path]:
         """Requests a supervisor took but did not finish (it stopped in between)."""
-        cdir = self.root / "inbox" / "claimed"
+        cdir = self.root / INBOX_DIR / "claimed"
         return sorted(cdir.glob("*.json")) if cdir.is_dir() else []
 
     def withdraw(self, drop: Path) -> bool:
@@ -382,7 +394,7 @@ class Blackboard:
     def _reply_path(self, request_id: str) -> Path:
         if not is_request_id(request_id):
             raise InvalidId(f"invalid request id {_shown(request_id)}")
-        return self.root / "inbox" / "replies" / f"{request_id}.json"
+        return self.root / INBOX_DIR / "replies" / f"{request_id}.json"
 
     def reply(self, request_id: str, payload: dict[str, Any]) -> None:
         atomic_write_json(self._reply_path(request_id), payload)
@@ -397,7 +409,7 @@ class Blackboard:
 
     def sweep_replies(self, older_than_s: float) -> int:
         """Remove answers nobody collected (their sender is gone); returns how many."""
-        rdir = self.root / "inbox" / "replies"
+        rdir = self.root / INBOX_DIR / "replies"
         cutoff = time.time() - older_than_s
         removed = 0
         for path in rdir.glob("*.json") if rdir.is_dir() else []:
@@ -409,13 +421,13 @@ class Blackboard:
 
     # ---- task files ---------------------------------------------------------------------------
     def task_ids(self) -> list[str]:
-        tdir = self.root / "tasks"
+        tdir = self.root / TASKS_DIR
         if not tdir.is_dir():
             return []
         return sorted(p.name for p in tdir.iterdir() if p.is_dir() and is_task_id(p.name))
 
     def write_envelope(self, task_id: str, envelope: Envelope) -> None:
-        path = self.task_dir(task_id) / "envelope.json"
+        path = self.task_dir(task_id) / ENVELOPE_FILE
         if path.exists():
             raise BlackboardError(f"task {task_id} already has an envelope (envelopes are immutable)")
         atomic_write_json(path, envelope.model_dump(mode="json"))
@@ -484,7 +496,7 @@ class Blackboard:
         """Every live task's id and the stamp of its ``state.json``, from one listing of ``tasks/`` and
         one ``stat`` per task (no file is read); a task directory without a state file is left out."""
         try:
-            entries = os.scandir(self.root / "tasks")
+            entries = os.scandir(self.root / TASKS_DIR)
         except FileNotFoundError:
             return
         with entries:
@@ -581,10 +593,10 @@ class Blackboard:
 
     # ---- logs ---------------------------------------------------------------------------------
     def append_ledger(self, row: dict[str, Any]) -> None:
-        append_jsonl(self.root / "ledger.jsonl", {"ts": utc_now().isoformat(), **row})
+        append_jsonl(self.root / LEDGER_FILE, {"ts": utc_now().isoformat(), **row})
 
     def log_event(self, row: dict[str, Any]) -> None:
-        append_jsonl(self.root / "events.jsonl", {"ts": utc_now().isoformat(), **row})
+        append_jsonl(self.root / BOARD_EVENTS_FILE, {"ts": utc_now().isoformat(), **row})
 
     def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
         path = self.root / name

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from cockpit.core.atomic import atomic_write_json
+from cockpit.core.layout import CHECKPOINT_FILE
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import utc_now
 from cockpit.core.records.task import TaskState
@@ -69,7 +70,7 @@ def build_checkpoint(state: TaskState, *, phase: str, next_step: str, artifacts:
 
 
 def write_checkpoint(task_dir: Path, checkpoint: Checkpoint) -> None:
-    atomic_write_json(task_dir / "checkpoint.json", checkpoint.model_dump(mode="json"))
+    atomic_write_json(task_dir / CHECKPOINT_FILE, checkpoint.model_dump(mode="json"))
 
 
 def resume_digest(state: TaskState, reason: str) -> str:

@@ -33,6 +33,7 @@ from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.home import board_root_for
 from cockpit.core.errors import InputError
+from cockpit.core.layout import TASKS_DIR, WORKTREES_DIR
 from cockpit.core.records.basics import utc_now
 from cockpit.core.text import clean, cut
 
@@ -97,7 +98,7 @@ def _safe(text: str | None, limit: int) -> str | None:
 
 def _board_at_or_above(start: Path) -> Blackboard | None:
     for directory in (start, *start.parents):
-        if (board_root_for(directory) / "tasks").is_dir():
+        if (board_root_for(directory) / TASKS_DIR).is_dir():
             return Blackboard(directory)
     return None
 
@@ -122,7 +123,7 @@ def worker_task(board: Blackboard, cwd: str | None, env: Mapping[str, str]) -> s
         return task_id
     if cwd and os.path.isabs(cwd):
         try:
-            rel = Path(os.path.normpath(cwd)).relative_to(board.root / "worktrees")
+            rel = Path(os.path.normpath(cwd)).relative_to(board.root / WORKTREES_DIR)
         except ValueError:
             return None
         return rel.parts[0] if rel.parts else None

@@ -30,6 +30,7 @@ import subprocess
 from pathlib import Path
 
 from cockpit.core.errors import RefusedError
+from cockpit.core.layout import EXIT_FILE, LOCK_FILE, TASKS_DIR, WORKTREES_DIR
 
 BOARD_DIR_NAME = "cockpit"
 LEGACY_BOARD_DIR = ".cockpit"
@@ -92,7 +93,7 @@ def board_root_for(repo: Path) -> Path:
 def legacy_board(repo: Path) -> Path | None:
     """``<repo>/.cockpit`` when it holds a board from an earlier version (and is a real directory)."""
     old = repo / LEGACY_BOARD_DIR
-    if old.is_symlink() or not (old / "tasks").is_dir():
+    if old.is_symlink() or not (old / TASKS_DIR).is_dir():
         return None
     return old
 
@@ -137,7 +138,7 @@ def _live_runners(board: Path) -> list[str]:
             pids = [int(v) for k, v in data.items() if k.endswith("pid") and isinstance(v, int)]
         except (OSError, ValueError, AttributeError):
             continue
-        if (pid_file.parent / "exit.json").exists():
+        if (pid_file.parent / EXIT_FILE).exists():
             continue
         for pid in pids:
             try:
@@ -159,11 +160,11 @@ def migrate_legacy_board(repo: Path, root: Path) -> bool:
     Worktrees move with the board; git's records of them are repaired and ``state.json`` paths follow.
     """
     old = legacy_board(repo)
-    if old is None or (root / "tasks").is_dir() or git_dir_of(repo) is None:
+    if old is None or (root / TASKS_DIR).is_dir() or git_dir_of(repo) is None:
         return False
     if tracked_by_git(repo, LEGACY_BOARD_DIR):
         return False
-    if _lock_held(old / "supervisor.lock"):
+    if _lock_held(old / LOCK_FILE):
         raise BoardMoveRefused(
             f"the board moves from {old} to {root}, but a supervisor still runs on it; "
             "stop it (q in the cockpit, or end `cockpit run`) and start again"
@@ -191,7 +192,7 @@ def migrate_legacy_board(repo: Path, root: Path) -> bool:
 
 def _repoint(repo: Path, old: Path, new: Path) -> None:
     """After the move: git's worktree records and the tasks' ``worktree`` paths name the new place."""
-    moved = sorted(p for p in (new / "worktrees").glob("*") if (p / ".git").is_file())
+    moved = sorted(p for p in (new / WORKTREES_DIR).glob("*") if (p / ".git").is_file())
     if moved:
         subprocess.run(
             [

@@ -89,12 +89,12 @@ from cockpit.core.atomic import atomic_write_chunks, private_opener
 from cockpit.core.board.blackboard import Blackboard, Stamp, is_task_id
 from cockpit.core.board.summary_pool import share
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.layout import TASK_INDEX_FILE
 from cockpit.core.records.basics import TaskStatus
 
 if TYPE_CHECKING:  # the full state's models are imported by the writer alone
     from cockpit.core.records.task import TaskState
 
-TASK_INDEX_FILE = "task-index.jsonl"
 INDEX_FORMAT = 1
 COMPACT_SLACK = 1000  # lines beyond twice the live tasks before the lock holder compacts
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.core.git.safe_command import COCKPIT_EMAIL, COCKPIT_NAME, DIFF_SAFE, Git, GitError, GitOpError
+from cockpit.core.layout import WORKTREES_DIR
 
 if TYPE_CHECKING:  # GitPython is imported when a repository is opened (a slow import nothing else needs)
     from git import Repo
@@ -264,7 +265,7 @@ def clear_stale_index_locks(repo: Repo | Path, worktrees: list[Path]) -> list[Pa
     A worktree's ``.git`` pointer is written inside the worktree, where its worker could change it: a
     lock is removed only in an admin dir of this repository (``<git dir>/worktrees/<name>``)."""
     main = main_git(repo)
-    admin = (main.common_dir / "worktrees").resolve()
+    admin = (main.common_dir / WORKTREES_DIR).resolve()
     removed: list[Path] = []
     for worktree in worktrees:
         try:

@@ -19,6 +19,7 @@ from cockpit.core.git.operations import (
     task_branch,
 )
 from cockpit.core.lanes.base import Lane
+from cockpit.core.layout import DIFF_FILE
 from cockpit.core.records.attempt import DiffStat
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
@@ -44,7 +45,7 @@ class WorktreeLane(Lane):
         state.skipped_nested_repos = result.skipped_nested_repos
         left_out = _left_out(result.skipped_nested_repos)
         patch, summary = diff_against(path, state.base_commit or "HEAD")
-        atomic_write_text(self.board.task_dir(state.id) / "diff.patch", patch)
+        atomic_write_text(self.board.task_dir(state.id) / DIFF_FILE, patch)
         state.diff = DiffStat(
             files=summary.files,
             insertions=summary.insertions,

@@ -22,6 +22,7 @@ from cockpit.core.board.blackboard import (
     Stamp,
     stamp_of,
 )
+from cockpit.core.layout import CONFIG_FILE, PID_FILE
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.task import TaskState
 
@@ -37,7 +38,7 @@ def provider_of(codex_home: Path, configured: str | None) -> str:
     if configured:
         return configured
     try:
-        data = tomllib.loads((codex_home / "config.toml").read_text(encoding="utf-8"))
+        data = tomllib.loads((codex_home / CONFIG_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return "openai"
     return str(data.get("model_provider") or "openai")
@@ -123,7 +124,7 @@ def _kill_attempt(directory: Path, runner_pid: int | None) -> None:
     if runner_pid:
         groups.add(runner_pid)
     try:
-        info = json.loads((directory / "pid.json").read_text())
+        info = json.loads((directory / PID_FILE).read_text())
         groups.add(int(info["codex_pgid"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass

@@ -11,6 +11,7 @@ from cockpit.core.atomic import (
 )
 from cockpit.core.envelope.model import Envelope
 from cockpit.core.envelope.prompt import parse_outcome
+from cockpit.core.layout import EXIT_FILE, LAST_MESSAGE_FILE
 from cockpit.core.policy.budgets import stuck_check, task_size
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus, utc_now
@@ -28,13 +29,13 @@ class FinalisePhase:
         progress.parse_errors = run.tailer.parse_errors
         attempt.progress = progress
         try:
-            info = ExitInfo.model_validate_json((run.directory / "exit.json").read_bytes())
+            info = ExitInfo.model_validate_json((run.directory / EXIT_FILE).read_bytes())
         except (ValueError, OSError) as exc:
-            self.board.quarantine(run.directory / "exit.json", f"unreadable exit status: {exc}")
+            self.board.quarantine(run.directory / EXIT_FILE, f"unreadable exit status: {exc}")
             info = ExitInfo(lost=True, note="exit status unreadable")
         attempt.exit = info
         attempt.ended_at = datetime.fromtimestamp(info.ended, UTC) if info.ended else utc_now()
-        last_text = _read_text(run.directory / "last-message.md")
+        last_text = _read_text(run.directory / LAST_MESSAGE_FILE)
         attempt.signals = Signals(
             exit_code=info.code,
             turn_completed=progress.turn_completed and progress.turn_failed is None,
@@ -86,7 +87,7 @@ class FinalisePhase:
         elif attempt.signals.ok and out and out.status in ("FAILED", "BLOCKED"):
             word, text = out.status, f"{out.status.lower()} ({out.detail[:160]})"
         elif attempt.signals.ok:
-            size = (self.board.attempt_dir(state.id, attempt.n) / "last-message.md").stat().st_size
+            size = (self.board.attempt_dir(state.id, attempt.n) / LAST_MESSAGE_FILE).stat().st_size
             word, text = "COMPLETED", f"completed (output: last-message.md, {size} B)"
         else:
             reason = attempt.progress.turn_failed or info.note or f"exit {info.code}, signal {info.signal}"

@@ -15,6 +15,7 @@ from cockpit.core.atomic import (
 from cockpit.core.attempts.app_server_runner import APPROVAL_TRIGGER
 from cockpit.core.board.decisions import DecisionError
 from cockpit.core.codex.exec_events import CodexEvent, RateLimitsUpdated
+from cockpit.core.layout import EXIT_FILE, TURN_DIFF_FILE
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.supervisor.base import (
     Running,
@@ -54,7 +55,7 @@ class FollowPhase:
             if first_thread or asking or now - run.last_persist >= PERSIST_EVERY_S:
                 run.last_persist = now
                 self._save(run.state)
-        exit_path = run.directory / "exit.json"
+        exit_path = run.directory / EXIT_FILE
         if exit_path.exists():
             if run.popen is not None:
                 run.popen.poll()
@@ -70,7 +71,7 @@ class FollowPhase:
         if run.reducer.turn_diff_version != run.diff_written and run.reducer.turn_diff is not None:
             run.diff_written = run.reducer.turn_diff_version
             # derived from events.jsonl (rewritten on re-attach): no fsync on the hot path
-            atomic_write_text(run.directory / "turn.diff", run.reducer.turn_diff, durable=False)
+            atomic_write_text(run.directory / TURN_DIFF_FILE, run.reducer.turn_diff, durable=False)
         for event in events:
             if type(event) is RateLimitsUpdated:
                 observed = event.emitted_at if event.emitted_at is not None else time.time()
@@ -152,7 +153,7 @@ class FollowPhase:
             if overdue
             else "runner disappeared without recording an exit status",
         )
-        atomic_write_json(run.directory / "exit.json", info.model_dump(mode="json"))
+        atomic_write_json(run.directory / EXIT_FILE, info.model_dump(mode="json"))
         self.finalise(run)
 
     def _withdraw_approvals(self, task_id: str, note: str) -> None:

@@ -31,6 +31,7 @@ from cockpit.core.config import ConfigError
 from cockpit.core.envelope.model import Envelope, requested_escalations
 from cockpit.core.git.operations import GitOpError
 from cockpit.core.lanes import UNBUILT
+from cockpit.core.layout import ENVELOPE_FILE
 from cockpit.core.policy.gates import escalation_gate, open_gate
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
@@ -82,7 +83,7 @@ class InboxPhase:
         if task_id in self.actionable or taken:
             self._set_aside(item.path, f"submission has a duplicate task id {task_id!r}")
             return
-        if not (self.board.task_dir(task_id) / "envelope.json").exists():  # else: a full disk cut in
+        if not (self.board.task_dir(task_id) / ENVELOPE_FILE).exists():  # else: a full disk cut in
             self.board.write_envelope(task_id, envelope)
         state = TaskState(
             id=task_id,

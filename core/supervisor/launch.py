@@ -24,6 +24,13 @@ from cockpit.core.envelope.model import Envelope
 from cockpit.core.envelope.prompt import render_followup_prompt, render_prompt
 from cockpit.core.git.operations import GitOpError
 from cockpit.core.lanes import Lane
+from cockpit.core.layout import (
+    ATTEMPT_EVENTS_FILE,
+    LAST_MESSAGE_FILE,
+    PROMPT_FILE,
+    RUNNER_LOG_FILE,
+    SPEC_FILE,
+)
 from cockpit.core.policy.effort import choose_effort_for
 from cockpit.core.policy.failures import error_event, start_failure
 from cockpit.core.policy.retry import max_attempts_for
@@ -115,12 +122,12 @@ class LaunchPhase:
                 }
             )
         state.effort, state.effort_reason = choice.tier, choice.reason
-        atomic_write_text(directory / "prompt.md", prompt)
+        atomic_write_text(directory / PROMPT_FILE, prompt)
         plan = plan_for(
             envelope,
             codex=self.codex.path,
             workdir=workdir,
-            last_message=directory / "last-message.md",
+            last_message=directory / LAST_MESSAGE_FILE,
             prompt=prompt,
             resume_thread=resume,
             effort=choice.tier,
@@ -156,7 +163,7 @@ class LaunchPhase:
             # The app-server runner: one turn through JSON-RPC, approvals as decision cards.
             spec.update(
                 codex=str(self.codex.path),
-                prompt_file=str(directory / "prompt.md"),
+                prompt_file=str(directory / PROMPT_FILE),
                 approval_policy=envelope.approval_policy or "on-request",
                 sandbox=plan.sandbox,
                 network=plan.network,
@@ -169,12 +176,12 @@ class LaunchPhase:
                 attempt=n,
                 chunk_s=None,
             )
-        atomic_write_json(directory / "spec.json", spec)
-        with open(directory / "runner.log", "ab", opener=private_opener) as runner_log:
+        atomic_write_json(directory / SPEC_FILE, spec)
+        with open(directory / RUNNER_LOG_FILE, "ab", opener=private_opener) as runner_log:
             popen = subprocess.Popen(
                 # -P: the runner runs outside the sandbox, so the worker's directory (where it could
                 # plant modules) never goes on its sys.path; it starts in the attempt's own directory.
-                [sys.executable, "-P", "-m", lane.runner_module, str(directory / "spec.json")],
+                [sys.executable, "-P", "-m", lane.runner_module, str(directory / SPEC_FILE)],
                 cwd=str(directory),
                 stdin=subprocess.DEVNULL,
                 stdout=runner_log,
@@ -200,7 +207,12 @@ class LaunchPhase:
         state.message = f"attempt {n} running" + (f" (resuming thread {resume})" if resume else "")
         now = time.monotonic()
         self.running[state.id] = Running(
-            state, attempt, directory, EventTailer(directory / "events.jsonl"), popen=popen, last_activity=now
+            state,
+            attempt,
+            directory,
+            EventTailer(directory / ATTEMPT_EVENTS_FILE),
+            popen=popen,
+            last_activity=now,
         )
         self.max_seen_running = max(self.max_seen_running, len(self.running))
         self._save(state)

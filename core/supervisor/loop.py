@@ -40,6 +40,7 @@ from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.codex.binary import CodexBinary, find_codex
 from cockpit.core.config import board_config
 from cockpit.core.lanes import LANES, Lane
+from cockpit.core.layout import BREAKERS_DIR, DEAD_LETTERS_DIR, LEDGER_FILE
 from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.budgets import BudgetStatus
 from cockpit.core.policy.dead_letters import DeadLetterQueue
@@ -108,10 +109,10 @@ class Supervisor(
             on_event=board.log_event,
         )
         self.breakers = BreakerStore(
-            board.root / "breakers", self.clock, self.rng, on_corrupt=board.quarantine
+            board.root / BREAKERS_DIR, self.clock, self.rng, on_corrupt=board.quarantine
         )
         self.dead_letters = DeadLetterQueue(
-            board.root / "dead-letters", self.clock, on_corrupt=board.quarantine
+            board.root / DEAD_LETTERS_DIR, self.clock, on_corrupt=board.quarantine
         )
         self.windows = shared_watcher(board.root, self.env, clock=self.clock)
         self.settler = Settler(
@@ -127,7 +128,7 @@ class Supervisor(
             clock=self.clock,
             windows=self.windows,
         )
-        self.ledger = Ledger(board.root / "ledger.jsonl")
+        self.ledger = Ledger(board.root / LEDGER_FILE)
         self._budget: tuple[float, BudgetStatus] | None = None
         self._notified: set[str] = set()
         self._stop = asyncio.Event()

@@ -17,6 +17,7 @@ from cockpit.core.board.blackboard import (
 )
 from cockpit.core.board.task_index import start_up
 from cockpit.core.git.operations import GitOpError, clear_stale_index_locks
+from cockpit.core.layout import ATTEMPT_EVENTS_FILE, WORKTREES_DIR
 from cockpit.core.merging import recover_merge
 from cockpit.core.records.basics import ACTIONABLE, TaskStatus
 from cockpit.core.supervisor.base import Running, _pid_alive
@@ -55,7 +56,7 @@ class RecoveryPhase:
                 state,
                 attempt,
                 directory,
-                EventTailer(directory / "events.jsonl"),
+                EventTailer(directory / ATTEMPT_EVENTS_FILE),
                 last_activity=time.monotonic(),
             )
             self.running[state.id] = run
@@ -85,7 +86,7 @@ class RecoveryPhase:
         the path the cockpit gives a task's worktree (found by listing one directory, not by reading
         every task's state; a symbolic link there is not followed)."""
         try:
-            entries = list(os.scandir(self.board.root / "worktrees"))
+            entries = list(os.scandir(self.board.root / WORKTREES_DIR))
         except FileNotFoundError:
             return []
         return sorted(

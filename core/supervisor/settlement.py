@@ -25,6 +25,7 @@ from cockpit.core.config import ProjectConfig
 from cockpit.core.envelope.model import Envelope
 from cockpit.core.git.operations import GitOpError
 from cockpit.core.lanes import Lane
+from cockpit.core.layout import DIFF_FILE, LAST_MESSAGE_FILE, STDERR_FILE
 from cockpit.core.policy.breaker import BreakerState, BreakerStore
 from cockpit.core.policy.budgets import over_budget
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue, default_retry_after
@@ -104,7 +105,7 @@ class Settler:
             attempt.outcome,
             codex_error_info=error_info,
             resets_at=resets_at,
-            stderr_tail=_tail(self.board.attempt_dir(state.id, attempt.n) / "stderr.log"),
+            stderr_tail=_tail(self.board.attempt_dir(state.id, attempt.n) / STDERR_FILE),
             consecutive_failures=_trailing_failures(state),  # failures before this attempt
             over_budget=over_budget is not None,
             now=self.clock(),
@@ -462,10 +463,10 @@ class Settler:
 
     def _checkpoint(self, state: TaskState, phase: str, next_step: str) -> None:
         task_dir = self.board.task_dir(state.id)
-        artifacts = [str(p) for p in (task_dir / "diff.patch",) if p.exists()]
+        artifacts = [str(p) for p in (task_dir / DIFF_FILE,) if p.exists()]
         last = state.last_attempt
         if last is not None:
-            msg = self.board.attempt_dir(state.id, last.n) / "last-message.md"
+            msg = self.board.attempt_dir(state.id, last.n) / LAST_MESSAGE_FILE
             if msg.exists() and msg.stat().st_size:
                 artifacts.append(str(msg))
         write_checkpoint(

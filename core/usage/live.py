@@ -14,16 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from cockpit.core.atomic import atomic_write_text
 from cockpit.core.codex.app_server.protocol import limit_key, merge_sparse
+from cockpit.core.layout import LIVE_RATE_LIMITS_FILE
 
 __all__ = ["LIVE_RATE_LIMITS_FILE", "LiveLimit", "LiveRateLimits", "merge_sparse", "read_live", "record_live"]
-
-LIVE_RATE_LIMITS_FILE: Final = "rate-limits.json"
 
 
 class LiveLimit(BaseModel):

@@ -25,6 +25,7 @@ from cockpit.core.board.decisions import DecisionCard, DecisionStore
 from cockpit.core.board.external_sessions import ExternalSession, ExternalSessionReader
 from cockpit.core.board.task_index import TaskIndexReader
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.layout import BREAKERS_DIR, CONFIG_FILE
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.trust import user_config_path
@@ -216,12 +217,12 @@ class BoardView:
         self._decisions = _Gated(
             lambda: (decisions.pending_dir, decisions.resolved_dir), lambda: tuple(decisions.pending())
         )
-        breakers = BreakerStore(root / "breakers", self.clock, random.Random())
+        breakers = BreakerStore(root / BREAKERS_DIR, self.clock, random.Random())
         self._breakers = _Gated(
             lambda: (breakers.directory,), breakers.all, clock=self.clock, expires=_breakers_expire
         )
         self._max_workers = _Gated(
-            lambda: (root / "config.toml", user_config_path()), lambda: _max_workers(self.board)
+            lambda: (root / CONFIG_FILE, user_config_path()), lambda: _max_workers(self.board)
         )
         self._external = ExternalSessionReader(self.board)  # file mtimes: wall clock
 

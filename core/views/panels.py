@@ -11,6 +11,7 @@ from datetime import UTC, datetime, tzinfo
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.config import board_config
+from cockpit.core.layout import BREAKERS_DIR, DEAD_LETTERS_DIR
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.policy.budgets import BudgetConfig, BudgetStatus, project_budget_status
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue
@@ -37,7 +38,7 @@ Clock = Callable[[], float]
 
 
 def _breakers(board: Blackboard, clock: Clock) -> BreakerStore:
-    return BreakerStore(board.root / "breakers", clock, random.Random(), on_corrupt=board.quarantine)
+    return BreakerStore(board.root / BREAKERS_DIR, clock, random.Random(), on_corrupt=board.quarantine)
 
 
 # ---- dead letters ---------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def _next_retry(
 
 def dead_letter_rows(board: Blackboard, clock: Clock, include_archived: bool = False) -> list[DeadLetterRow]:
     """Active letters oldest first, then (if asked) archived ones, each with its task's state."""
-    queue = DeadLetterQueue(board.root / "dead-letters", clock, on_corrupt=board.quarantine)
+    queue = DeadLetterQueue(board.root / DEAD_LETTERS_DIR, clock, on_corrupt=board.quarantine)
     breakers = _breakers(board, clock).states()
     now = clock()
     rows: list[DeadLetterRow] = []

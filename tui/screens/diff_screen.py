@@ -21,7 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from cockpit.core import Blackboard, CockpitError, FileDiff, clean, parse_patch, run_task_command
+from cockpit.core import DIFF_FILE, Blackboard, CockpitError, FileDiff, clean, parse_patch, run_task_command
 from cockpit.tui.widgets.diff_view import DiffView
 
 LIVE_POLL_S = 1.0
@@ -121,7 +121,7 @@ class DiffScreen(DiffBrowser):
     ]
 
     def __init__(self, board: Blackboard, task_id: str) -> None:
-        patch = board.task_dir(task_id) / "diff.patch"
+        patch = board.task_dir(task_id) / DIFF_FILE
         files = parse_patch(patch.read_text(encoding="utf-8", errors="replace")) if patch.exists() else []
         super().__init__(files, id=f"diff-screen-{task_id}")
         self.board = board

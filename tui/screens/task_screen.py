@@ -12,7 +12,17 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
-from cockpit.core import Blackboard, Envelope, TaskState, clean
+from cockpit.core import (
+    ATTEMPT_EVENTS_FILE,
+    ATTEMPTS_DIR,
+    BOARD_EVENTS_FILE,
+    LAST_MESSAGE_FILE,
+    STATE_FILE,
+    Blackboard,
+    Envelope,
+    TaskState,
+    clean,
+)
 from cockpit.tui.screens.diff_screen import LiveDiffScreen, files_count, turn_diff_path
 from cockpit.tui.widgets.event_log import EventLog
 
@@ -137,7 +147,7 @@ class TaskScreen(Screen[None]):
         return f"attempt {self.attempt}" + (" · archived (read only)" if archived else "")
 
     def _events_path(self):
-        return self.board.attempt_dir(self.task_id, self.attempt, archived=True) / "events.jsonl"
+        return self.board.attempt_dir(self.task_id, self.attempt, archived=True) / ATTEMPT_EVENTS_FILE
 
     def on_mount(self) -> None:
         log = self.query_one(EventLog)
@@ -151,9 +161,9 @@ class TaskScreen(Screen[None]):
         """Modification times of everything the side panel shows (0 when a file is missing)."""
         home = self.board.find_task_dir(self.task_id) or self.board.task_dir(self.task_id)  # or archived
         paths = (
-            home / "state.json",
-            self.board.root / "events.jsonl",
-            home / "attempts" / str(self.attempt) / "last-message.md",
+            home / STATE_FILE,
+            self.board.root / BOARD_EVENTS_FILE,
+            home / ATTEMPTS_DIR / str(self.attempt) / LAST_MESSAGE_FILE,
         )
         out = [self.attempt]
         for path in paths:
@@ -174,13 +184,13 @@ class TaskScreen(Screen[None]):
         self._shown = signature
         errors = [
             e
-            for e in self.board.read_jsonl("events.jsonl")
+            for e in self.board.read_jsonl(BOARD_EVENTS_FILE)
             if e.get("task_id") == self.task_id and e.get("kind") == "error"
         ]
         envelope = self.board.read_envelope(self.task_id, archived=True)
         details = details_text(state, errors, envelope, str(self.board.repo), self._live_diff_summary(state))
         self.query_one("#task-details", Static).update(details)
-        message = self.board.attempt_dir(self.task_id, self.attempt, archived=True) / "last-message.md"
+        message = self.board.attempt_dir(self.task_id, self.attempt, archived=True) / LAST_MESSAGE_FILE
         try:
             body = clean(message.read_text(encoding="utf-8", errors="replace")[:MAX_MESSAGE_CHARS])
         except OSError:

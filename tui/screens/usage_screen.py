@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from cockpit.core import (
     FAILURE_SOURCE,
+    LEDGER_FILE,
     Blackboard,
     ConfigError,
     Ledger,
@@ -119,7 +120,7 @@ class UsageScreen(PanelScreen):
         self.board = board
         self.clock = clock
         self.watcher = shared_watcher(board.root, env, clock=clock)
-        self.ledger = Ledger(board.root / "ledger.jsonl")
+        self.ledger = Ledger(board.root / LEDGER_FILE)
         self._read_lock = threading.Lock()  # the ledger reader is not thread-safe
 
     def compose(self) -> ComposeResult:

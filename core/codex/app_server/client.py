@@ -86,6 +86,7 @@ from cockpit.core.codex.app_server.protocol import (
     turn_finished,
 )
 from cockpit.core.errors import CodexError
+from cockpit.core.layout import STDERR_FILE
 from cockpit.core.processes import die_with_parent
 from cockpit.core.vocabulary import Sandbox
 
@@ -251,7 +252,7 @@ class AppServerClient:
             raise RuntimeError("app-server already started")
         self.transcript_path = Path(transcript_path)
         self.transcript_path.parent.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = Path(stderr_path) if stderr_path else self.transcript_path.parent / "stderr.log"
+        self.stderr_path = Path(stderr_path) if stderr_path else self.transcript_path.parent / STDERR_FILE
         self._transcript = open(self.transcript_path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         if sent_path is not None:
             self.sent_path = Path(sent_path)

@@ -1,0 +1,63 @@
+"""Every file and directory name in a board, spelled once.
+
+A board lives in the repository's git directory (``.git/cockpit/``, see :mod:`cockpit.core.board.home`)::
+
+    config.toml  supervisor.lock  inbox/ (claimed/, replies/)  quarantine/  worktrees/<id>/
+    scratch/<id>/<n>/  decisions/ (pending/, resolved/, ids/)  dead-letters/ (archive/)  breakers/
+    ledger.jsonl  events.jsonl  task-index.jsonl  rate-limits.json  merge-journal.json
+    tasks/<id>/  envelope.json  state.json  checkpoint.json  diff.patch  attempts/<n>/
+    archive/<id>/ (a finished task's directory, moved whole; archive/.moving/ holds the move journal)
+
+and an attempt's directory ``tasks/<id>/attempts/<n>/`` holds ``spec.json``, ``pid.json``,
+``prompt.md``, ``events.jsonl`` (Codex's own stream), ``stderr.log``, ``runner.log``,
+``last-message.md``, ``exit.json`` and, for app-server turns, ``sent.jsonl`` and ``turn.diff``.
+These names are part of the on-disk format (``tests/unit/board/test_board_format.py`` pins them on a
+recorded board): a reader of an older board finds them where they were. Imports nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ---- the board -----------------------------------------------------------------------------------
+CONFIG_FILE: Final = "config.toml"
+LOCK_FILE: Final = "supervisor.lock"
+INBOX_DIR: Final = "inbox"
+CLAIMED_DIR: Final = "claimed"  # inside inbox/: requests a supervisor took
+REPLIES_DIR: Final = "replies"  # inside inbox/: answers to requests
+QUARANTINE_DIR: Final = "quarantine"
+WORKTREES_DIR: Final = "worktrees"
+SCRATCH_DIR: Final = "scratch"
+TASKS_DIR: Final = "tasks"
+ARCHIVE_DIR: Final = "archive"  # archived tasks; also dead-letters/archive/ for old letters
+MOVING_DIR: Final = ".moving"  # inside archive/: the journal of a move under way
+DECISIONS_DIR: Final = "decisions"
+PENDING_DIR: Final = "pending"
+RESOLVED_DIR: Final = "resolved"
+IDS_DIR: Final = "ids"
+DEAD_LETTERS_DIR: Final = "dead-letters"
+BREAKERS_DIR: Final = "breakers"
+LEDGER_FILE: Final = "ledger.jsonl"
+BOARD_EVENTS_FILE: Final = "events.jsonl"
+TASK_INDEX_FILE: Final = "task-index.jsonl"
+LIVE_RATE_LIMITS_FILE: Final = "rate-limits.json"
+MERGE_JOURNAL_FILE: Final = "merge-journal.json"
+
+# ---- a task ----------------------------------------------------------------------------------------
+ENVELOPE_FILE: Final = "envelope.json"
+STATE_FILE: Final = "state.json"
+CHECKPOINT_FILE: Final = "checkpoint.json"
+DIFF_FILE: Final = "diff.patch"
+ATTEMPTS_DIR: Final = "attempts"
+
+# ---- an attempt ------------------------------------------------------------------------------------
+SPEC_FILE: Final = "spec.json"
+PID_FILE: Final = "pid.json"
+PROMPT_FILE: Final = "prompt.md"
+ATTEMPT_EVENTS_FILE: Final = "events.jsonl"
+STDERR_FILE: Final = "stderr.log"
+RUNNER_LOG_FILE: Final = "runner.log"
+LAST_MESSAGE_FILE: Final = "last-message.md"
+EXIT_FILE: Final = "exit.json"
+SENT_FILE: Final = "sent.jsonl"
+TURN_DIFF_FILE: Final = "turn.diff"
