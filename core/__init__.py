@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 # name -> its home module: the one place each public name is defined.
 _HOMES: dict[str, str] = {
+    "TURN_DIFF_FILE": "cockpit.core.layout",
     "STATE_FILE": "cockpit.core.layout",
     "LEDGER_FILE": "cockpit.core.layout",
     "LAST_MESSAGE_FILE": "cockpit.core.layout",
@@ -251,6 +252,7 @@ if TYPE_CHECKING:
         LAST_MESSAGE_FILE,
         LEDGER_FILE,
         STATE_FILE,
+        TURN_DIFF_FILE,
     )
     from cockpit.core.policy.breaker import BreakerState, BreakerStore
     from cockpit.core.policy.dead_letters import DeadLetterQueue

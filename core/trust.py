@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core.atomic import atomic_write_json
+from cockpit.core.layout import CONFIG_FILE
 
 TRUST_FILE = "trusted.json"
-USER_CONFIG_FILE = "config.toml"
+USER_CONFIG_FILE = CONFIG_FILE  # the user's own config has the board's file name
 
 
 def user_config_dir() -> Path:

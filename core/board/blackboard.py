@@ -34,14 +34,23 @@ from cockpit.core.board.home import BoardMoveRefused, board_root_for, migrate_le
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.errors import InputError, RefusedError
 from cockpit.core.layout import (
+    ARCHIVE_DIR,
     ATTEMPTS_DIR,
     BOARD_EVENTS_FILE,
+    BREAKERS_DIR,
+    CLAIMED_DIR,
+    DEAD_LETTERS_DIR,
+    DECISIONS_DIR,
     ENVELOPE_FILE,
     INBOX_DIR,
     LEDGER_FILE,
     LOCK_FILE,
+    PENDING_DIR,
     QUARANTINE_DIR,
+    REPLIES_DIR,
+    RESOLVED_DIR,
     SCRATCH_DIR,
+    STATE_FILE,
     TASKS_DIR,
     WORKTREES_DIR,
 )
@@ -55,16 +64,16 @@ if TYPE_CHECKING:  # imported where used: listing tasks needs none of these mode
     from cockpit.core.records.task import TaskState
 
 _SUBDIRS = (
-    "inbox",
-    "inbox/replies",
-    "inbox/claimed",
-    "tasks",
-    "decisions/pending",
-    "decisions/resolved",
-    "dead-letters/archive",
-    "breakers",
-    "quarantine",
-    "worktrees",
+    INBOX_DIR,
+    f"{INBOX_DIR}/{REPLIES_DIR}",
+    f"{INBOX_DIR}/{CLAIMED_DIR}",
+    TASKS_DIR,
+    f"{DECISIONS_DIR}/{PENDING_DIR}",
+    f"{DECISIONS_DIR}/{RESOLVED_DIR}",
+    f"{DEAD_LETTERS_DIR}/{ARCHIVE_DIR}",
+    BREAKERS_DIR,
+    QUARANTINE_DIR,
+    WORKTREES_DIR,
 )
 # The one shape of a task id, wherever one comes from (inbox, CLI, MCP, TUI): it names a directory, so
 # no separators, no dots, never empty. Always used with ``fullmatch`` (``$`` would let a newline in).
@@ -72,11 +81,8 @@ TASK_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{2,63}", re.ASCII)
 TASK_ID_RULE = "lowercase letters, digits and '-', 3 to 64 characters, starting with a letter or digit"
 # A reference may be a whole id or a prefix of one; a prefix must be at least this long.
 MIN_PREFIX = 4
-# Finished tasks moved off the live board (see :mod:`cockpit.core.archive`): ``archive/<id>/``.
-ARCHIVE_DIR = "archive"
 # The id a command request is answered under (``inbox/replies/<id>.json``): the same alphabet.
 REQUEST_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)
-STATE_FILE = "state.json"
 
 Stamp = tuple[int, int, int]
 """Which ``state.json`` a task has: its inode, modification time (ns) and size. Every write of a state
@@ -369,7 +375,7 @@ class Blackboard:
     def claim(self, item: InboxItem) -> InboxItem | None:
         """Take a request out of the inbox with one rename (into ``inbox/claimed/``) before acting on
         it. None when it is gone: its sender withdrew it first. Exactly one of the two wins."""
-        target = self.root / INBOX_DIR / "claimed" / item.path.name
+        target = self.root / INBOX_DIR / CLAIMED_DIR / item.path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(item.path, target)
@@ -379,7 +385,7 @@ class Blackboard:
 
     def claimed(self) -> list[Path]:
         """Requests a supervisor took but did not finish (it stopped in between)."""
-        cdir = self.root / INBOX_DIR / "claimed"
+        cdir = self.root / INBOX_DIR / CLAIMED_DIR
         return sorted(cdir.glob("*.json")) if cdir.is_dir() else []
 
     def withdraw(self, drop: Path) -> bool:
@@ -394,7 +400,7 @@ class Blackboard:
     def _reply_path(self, request_id: str) -> Path:
         if not is_request_id(request_id):
             raise InvalidId(f"invalid request id {_shown(request_id)}")
-        return self.root / INBOX_DIR / "replies" / f"{request_id}.json"
+        return self.root / INBOX_DIR / REPLIES_DIR / f"{request_id}.json"
 
     def reply(self, request_id: str, payload: dict[str, Any]) -> None:
         atomic_write_json(self._reply_path(request_id), payload)
@@ -409,7 +415,7 @@ class Blackboard:
 
     def sweep_replies(self, older_than_s: float) -> int:
         """Remove answers nobody collected (their sender is gone); returns how many."""
-        rdir = self.root / INBOX_DIR / "replies"
+        rdir = self.root / INBOX_DIR / REPLIES_DIR
         cutoff = time.time() - older_than_s
         removed = 0
         for path in rdir.glob("*.json") if rdir.is_dir() else []:
@@ -433,7 +439,7 @@ class Blackboard:
         atomic_write_json(path, envelope.model_dump(mode="json"))
 
     def read_envelope(self, task_id: str, *, archived: bool = False) -> Envelope | None:
-        path = self._task_file(task_id, "envelope.json", archived)
+        path = self._task_file(task_id, ENVELOPE_FILE, archived)
         data = self._read_json(path)
         if data is None:
             return None

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from cockpit.core.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from cockpit.core.board.blackboard import BlackboardError
 from cockpit.core.errors import InputError
-from cockpit.core.layout import DECISIONS_DIR
+from cockpit.core.layout import DECISIONS_DIR, IDS_DIR, PENDING_DIR, RESOLVED_DIR
 
 Risk = Literal["low", "medium", "high"]
 Resolver = Literal["human", "default", "orchestrator", "supervisor"]
@@ -291,9 +291,9 @@ class DecisionStore:
         self.clock = clock
         self.on_corrupt = on_corrupt
         self.on_event = on_event
-        self.pending_dir = root / DECISIONS_DIR / "pending"
-        self.resolved_dir = root / DECISIONS_DIR / "resolved"
-        self.ids_dir = root / DECISIONS_DIR / "ids"
+        self.pending_dir = root / DECISIONS_DIR / PENDING_DIR
+        self.resolved_dir = root / DECISIONS_DIR / RESOLVED_DIR
+        self.ids_dir = root / DECISIONS_DIR / IDS_DIR
         # Pending cards' deadlines by file name, with the file's (inode, mtime, size) they were read
         # under: a card is only ever written as a new file, so an unchanged stamp means the same card.
         self._deadlines: dict[str, tuple[tuple[int, int, int], datetime]] = {}

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cockpit.core.atomic import atomic_write_json
+from cockpit.core.layout import ARCHIVE_DIR
 from cockpit.core.policy.breaker import BreakerState, OnCorrupt, set_aside
 from cockpit.core.records.attempt import ErrorType
 
@@ -37,7 +38,6 @@ CADENCE_S: Mapping[Priority, float] = {
 }
 """The shortest gap between two automatic retries of one letter, by priority."""
 ARCHIVE_AFTER_S = 7 * 24 * 60 * 60.0
-ARCHIVE_DIR = "archive"
 _PRIORITY_RANK = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2}
 _TASK_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 

@@ -21,12 +21,21 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from cockpit.core import DIFF_FILE, Blackboard, CockpitError, FileDiff, clean, parse_patch, run_task_command
+from cockpit.core import (
+    DIFF_FILE,
+    TURN_DIFF_FILE,
+    Blackboard,
+    CockpitError,
+    FileDiff,
+    clean,
+    parse_patch,
+    run_task_command,
+)
 from cockpit.tui.widgets.diff_view import DiffView
 
 LIVE_POLL_S = 1.0
 SYNC_READ_BYTES = 2 * 1024 * 1024  # larger turn diffs are read and parsed in a thread
-TURN_DIFF = "turn.diff"
+TURN_DIFF = TURN_DIFF_FILE
 
 
 def files_count(n: int) -> str:

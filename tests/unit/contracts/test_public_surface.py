@@ -86,6 +86,7 @@ SURFACE = [
     "STATUS_SYMBOLS",
     "Submission",
     "Supervisor",
+    "TURN_DIFF_FILE",
     "TaskState",
     "TaskStatus",
     "TaskSummary",
