@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 STYLESHEETS = sorted(STYLES.glob("*.tcss"))
 BOARD_POLL_S = 0.25
+HOST_AFTER_S = 2.0  # the hosted supervisor starts at the latest this long after mount
 GC_THRESHOLDS = (5000, 20, 50)
 HOST_STOP_WAIT_S = 5.0  # on quit: how long the app waits for the hosted supervisor to finish its pass
 
@@ -124,6 +125,7 @@ class CockpitApp(App[None]):
         self.supervisor: Supervisor | None = None
         self.supervisor_thread: threading.Thread | None = None
         self._stop_hosting = False
+        self._host_started = False
         self.decisions = DecisionStore(self.board.root, utc_now)
         self._announced: set[str] = set()
         self._queue: list[DecisionCard] = []
@@ -150,7 +152,9 @@ class CockpitApp(App[None]):
             except UnknownTask as exc:
                 self.notify(str(exc), severity="error")
         if self.host_supervisor:
-            self.call_after_refresh(self.host)  # the first frame does not wait for the supervisor's start
+            # The supervisor starts once the first board is drawn (its start-up reads the task index
+            # too, and would share the interpreter with the first snapshot), or after a while regardless.
+            self.set_timer(HOST_AFTER_S, self._host_once)
         self.poll_board()
         self.set_interval(BOARD_POLL_S, self.poll_board)
         if not self.is_headless:  # a process of its own (tests share theirs)
@@ -159,6 +163,11 @@ class CockpitApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from binding_commands(self, screen)
         yield from super().get_system_commands(screen)
+
+    def _host_once(self) -> None:
+        if self.host_supervisor and not self._host_started:
+            self._host_started = True
+            self.host()
 
     def host(self) -> None:
         """Start the hosted supervisor: an event loop of its own, in a thread of its own."""
@@ -325,6 +334,8 @@ class CockpitApp(App[None]):
         main = self.screen_stack[1] if len(self.screen_stack) > 1 else None
         if isinstance(main, MainScreen):
             main.show(snapshot, self.viewer)
+        if self.host_supervisor and not self._host_started:
+            self.call_after_refresh(self._host_once)  # after the first board is on screen
         for card in snapshot.decisions:
             if card.id not in self._announced:
                 self._announced.add(card.id)
