@@ -45,10 +45,10 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cockpit.core.atomic import atomic_write_json, fsync_dir, make_private_dirs
-from cockpit.core.board.blackboard import Blackboard, LockHeld, check_task_id, is_task_id
+from cockpit.core.board.blackboard import Blackboard, check_task_id, is_task_id
 from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.board.task_index import briefs
-from cockpit.core.commands import CommandError, request_supervisor
+from cockpit.core.commands import CommandError, here_or_through_supervisor, request_supervisor
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.git.operations import open_repo, remove_worktree, worktree_git
 from cockpit.core.git.safe_command import GitOpError
@@ -470,24 +470,18 @@ def run_archive(board: Blackboard, selection: ArchiveSelection, timeout: float =
             board, archive_candidates(board, selection, board.read_state).values(), selection, now
         )
     deadline = time.monotonic() + timeout
-    while True:
-        lock = board.lock()
-        try:
-            lock.acquire()
-        except LockHeld:
-            held = True
-        else:
-            held = False
-        if not held:
-            try:
-                chosen = archive_candidates(board, selection, board.read_state)
-                return archive_tasks(board, chosen, selection, now, by="cockpit archive")
-            finally:
-                lock.release()
+
+    def here() -> ArchiveReport:
+        chosen = archive_candidates(board, selection, board.read_state)
+        return archive_tasks(board, chosen, selection, now, by="cockpit archive")
+
+    def through() -> ArchiveReport | None:
         payload = {"selection": selection.model_dump(mode="json")}
         reply = request_supervisor(board, ARCHIVE_REQUEST, payload, deadline, timeout)
         if reply is None:
-            continue  # withdrawn: the holder let go without taking it, so take the lock now
+            return None
         if not reply.get("ok"):
             raise CommandError(str(reply.get("error", "refused")))
         return ArchiveReport.model_validate(reply.get("report") or {})
+
+    return here_or_through_supervisor(board, here, through)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cockpit.core.board.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
 from cockpit.core.board.decisions import DecisionStore
@@ -37,6 +37,8 @@ from cockpit.core.records.task import TaskState
 from cockpit.core.vocabulary import WORKTREE_LANES
 
 StateLookup = Callable[[str], TaskState | None]
+
+T = TypeVar("T")
 
 
 class CommandError(RefusedError, RuntimeError):
@@ -237,23 +239,38 @@ def run_task_command(board: Blackboard, kind: str, task_ref: str, timeout: float
     board.require()
     task_id = board.resolve_task(task_ref)
     deadline = time.monotonic() + timeout
+
+    def here() -> str:
+        state = board.read_state(task_id)
+        if state is None:
+            raise BlackboardError(f"task {task_id} has no readable state")
+        try:
+            return apply_command(board, kind, state, args)
+        finally:
+            board.write_state(state)
+
+    return here_or_through_supervisor(
+        board, here, lambda: _through_supervisor(board, kind, task_id, deadline, timeout, args)
+    )
+
+
+def here_or_through_supervisor(
+    board: Blackboard, here: Callable[[], T], through: Callable[[], T | None]
+) -> T:
+    """``here()`` under the board lock when no supervisor holds it, else ``through()``: a request to the
+    live supervisor, which returns None when the holder let go without taking it (then the lock is tried
+    again). What every command that changes the board runs through, so it runs once or not at all."""
     while True:
         lock = board.lock()
         try:
             lock.acquire()
         except LockHeld:
-            message = _through_supervisor(board, kind, task_id, deadline, timeout, args)
-            if message is None:
+            answer = through()
+            if answer is None:
                 continue  # withdrawn: the holder let go without taking it, so take the lock now
-            return message
+            return answer
         try:
-            state = board.read_state(task_id)
-            if state is None:
-                raise BlackboardError(f"task {task_id} has no readable state")
-            try:
-                return apply_command(board, kind, state, args)
-            finally:
-                board.write_state(state)
+            return here()
         finally:
             lock.release()
 
