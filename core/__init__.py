@@ -151,7 +151,7 @@ _HOMES: dict[str, str] = {
     "revoke_trust": "cockpit.core.trust",
     "run_archive": "cockpit.core.archive",
     "run_checks": "cockpit.core.doctor",
-    "shared_watcher": "cockpit.core.usage.windows",
+    "shared_watcher": "cockpit.core.usage.watcher",
     "run_task_command": "cockpit.core.commands",
     "span": "cockpit.core.archive",
     "status_row": "cockpit.core.views.task_rows",
@@ -271,7 +271,8 @@ if TYPE_CHECKING:
     from cockpit.core.trust import file_digest, revoke_trust, trust_file
     from cockpit.core.usage.ledger import Ledger, UsageTotals
     from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
-    from cockpit.core.usage.windows import FAILURE_SOURCE, shared_watcher
+    from cockpit.core.usage.watcher import shared_watcher
+    from cockpit.core.usage.windows import FAILURE_SOURCE
     from cockpit.core.views.board import EXTERNAL_LANE, LANE_ORDER, BoardSnapshot, BoardView
     from cockpit.core.views.event_lines import LogRenderer, render_event
     from cockpit.core.views.lane_rows import (

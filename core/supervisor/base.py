@@ -18,10 +18,7 @@ from pathlib import Path
 
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
-from cockpit.core.board.blackboard import (
-    Stamp,
-    stamp_of,
-)
+from cockpit.core.board.blackboard import Stamp, stamp_of
 from cockpit.core.layout import CONFIG_FILE, PID_FILE
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.task import TaskState

@@ -6,9 +6,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 
-from cockpit.core.atomic import (
-    disk_full,
-)
+from cockpit.core.atomic import disk_full
 from cockpit.core.envelope.model import Envelope
 from cockpit.core.envelope.prompt import parse_outcome
 from cockpit.core.layout import EXIT_FILE, LAST_MESSAGE_FILE

@@ -8,20 +8,13 @@ import os
 import signal
 import time
 
-from cockpit.core.atomic import (
-    atomic_write_json,
-    atomic_write_text,
-)
+from cockpit.core.atomic import atomic_write_json, atomic_write_text
 from cockpit.core.attempts.app_server_runner import APPROVAL_TRIGGER
 from cockpit.core.board.decisions import DecisionError
 from cockpit.core.codex.exec_events import CodexEvent, RateLimitsUpdated
 from cockpit.core.layout import EXIT_FILE, TURN_DIFF_FILE
 from cockpit.core.records.exit_info import ExitInfo
-from cockpit.core.supervisor.base import (
-    Running,
-    _kill_attempt,
-    _pid_alive,
-)
+from cockpit.core.supervisor.base import Running, _kill_attempt, _pid_alive
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, record_live
 
 PERSIST_EVERY_S = 1.0

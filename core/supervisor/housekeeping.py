@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cockpit.core.board.blackboard import (
-    Stamp,
-)
+from cockpit.core.board.blackboard import Stamp
 from cockpit.core.board.decisions import DECISION_ID_RE, DecisionError
 from cockpit.core.board.task_index import scan_stamped
 from cockpit.core.policy.breaker import BreakerState

@@ -17,15 +17,8 @@ from cockpit.core.archive import (
     archive_candidates,
     archive_tasks,
 )
-from cockpit.core.atomic import (
-    disk_full,
-)
-from cockpit.core.board.blackboard import (
-    BlackboardError,
-    InboxItem,
-    is_request_id,
-    is_task_id,
-)
+from cockpit.core.atomic import disk_full
+from cockpit.core.board.blackboard import BlackboardError, InboxItem, is_request_id, is_task_id
 from cockpit.core.commands import CommandError, apply_command, request_expired
 from cockpit.core.config import ConfigError
 from cockpit.core.envelope.model import Envelope, requested_escalations

@@ -28,14 +28,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from cockpit.core.atomic import (
-    disk_error_text,
-    disk_full,
-)
-from cockpit.core.board.blackboard import (
-    Blackboard,
-    Stamp,
-)
+from cockpit.core.atomic import disk_error_text, disk_full
+from cockpit.core.board.blackboard import Blackboard, Stamp
 from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.codex.binary import CodexBinary, find_codex
 from cockpit.core.config import board_config
@@ -46,13 +40,7 @@ from cockpit.core.policy.budgets import BudgetStatus
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import ACTIONABLE
 from cockpit.core.records.task import TaskState
-from cockpit.core.supervisor.base import (
-    Running,
-    _running_loop,
-    _to_stderr,
-    codex_home_of,
-    provider_of,
-)
+from cockpit.core.supervisor.base import Running, _running_loop, _to_stderr, codex_home_of, provider_of
 from cockpit.core.supervisor.dispatch import DispatchPhase
 from cockpit.core.supervisor.finalise import FinalisePhase
 from cockpit.core.supervisor.follow import FollowPhase
@@ -62,7 +50,7 @@ from cockpit.core.supervisor.launch import LaunchPhase
 from cockpit.core.supervisor.recovery import RecoveryPhase
 from cockpit.core.supervisor.settlement import Settler
 from cockpit.core.usage.ledger import Ledger
-from cockpit.core.usage.windows import shared_watcher
+from cockpit.core.usage.watcher import shared_watcher
 
 HOUSEKEEPING_EVERY_S = 1.0
 DISK_FULL_RETRY_S = 10.0

@@ -8,13 +8,9 @@ import os
 import time
 from pathlib import Path
 
-from cockpit.core.archive import (
-    finish_interrupted,
-)
+from cockpit.core.archive import finish_interrupted
 from cockpit.core.attempts.tailer import EventTailer
-from cockpit.core.board.blackboard import (
-    is_task_id,
-)
+from cockpit.core.board.blackboard import is_task_id
 from cockpit.core.board.task_index import start_up
 from cockpit.core.git.operations import GitOpError, clear_stale_index_locks
 from cockpit.core.layout import ATTEMPT_EVENTS_FILE, WORKTREES_DIR

@@ -42,7 +42,7 @@ from cockpit.core.policy.retry import decide, max_attempts_for
 from cockpit.core.records.attempt import Attempt, ErrorType, Failure, FailureCode
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
-from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.vocabulary import WORKTREE_LANES
 
 

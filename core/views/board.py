@@ -29,7 +29,8 @@ from cockpit.core.layout import BREAKERS_DIR, CONFIG_FILE
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.trust import user_config_path
-from cockpit.core.usage.windows import RolloutWatcher, UsageWindows, shared_watcher
+from cockpit.core.usage.watcher import RolloutWatcher, shared_watcher
+from cockpit.core.usage.windows import UsageWindows
 from cockpit.core.vocabulary import LANE_NAMES
 
 LANE_ORDER = LANE_NAMES

@@ -19,7 +19,8 @@ from cockpit.core.records.attempt import ErrorType
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.text import format_duration
 from cockpit.core.usage.ledger import Ledger, UsageReport, usage_report
-from cockpit.core.usage.windows import Credits, RolloutWatcher, UsageWindows, Window, _fmt_clock, _fmt_credits
+from cockpit.core.usage.watcher import RolloutWatcher
+from cockpit.core.usage.windows import Credits, UsageWindows, Window, _fmt_clock, _fmt_credits
 
 __all__ = [
     "BreakerRow",

@@ -38,7 +38,7 @@ from board_gen import make_repo, make_state
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.task_summary import TaskSummary
-from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.views.board import LANE_ORDER, BoardSnapshot, BoardView
 from cockpit.core.views.lane_rows import BoardLanes
 

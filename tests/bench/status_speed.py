@@ -32,7 +32,7 @@ from board_gen import make_repo, populate
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.task_index import TASK_INDEX_FILE
-from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.views.board import BoardView
 
 COCKPIT = Path(sys.executable).parent / "cockpit"

@@ -34,7 +34,7 @@ from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
 from cockpit.core.text import clean_data
-from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.views import board as board_view_module
 from cockpit.core.views.board import LANE_ORDER, BoardSnapshot, BoardView, TaskCounts
 from cockpit.core.views.lane_rows import BoardLanes, LaneFilter

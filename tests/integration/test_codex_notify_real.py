@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.views.board import BoardView
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 from tests.helpers.codex import run_codex_exec

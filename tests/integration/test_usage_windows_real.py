@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from cockpit.core.usage.windows import Credits, RolloutWatcher
+from cockpit.core.usage.watcher import RolloutWatcher
+from cockpit.core.usage.windows import Credits
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 from tests.helpers.codex import CompletedRun, rollout_file, run_codex_exec, token_counts
 

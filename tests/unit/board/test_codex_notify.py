@@ -25,7 +25,7 @@ from cockpit.core.board.external_sessions import (
     parse_payload,
     place_of,
 )
-from cockpit.core.usage.windows import RolloutWatcher
+from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.views.board import BoardView
 
 COCKPIT = Path(sys.executable).parent / "cockpit"

@@ -16,7 +16,8 @@ from cockpit.core.codex.app_server import protocol as wire
 from cockpit.core.codex.app_server.client import AppServerClient, Incoming
 from cockpit.core.codex.exec_events import ErrorEvent, TurnFailed, UnknownEvent, parse_event_line
 from cockpit.core.usage.live import read_live, record_live
-from cockpit.core.usage.windows import RolloutWatcher, parse_rate_limits, parse_rollout_line
+from cockpit.core.usage.rollouts import parse_rate_limits, parse_rollout_line
+from cockpit.core.usage.watcher import RolloutWatcher
 
 T0 = 1_795_000_000.0
 

@@ -26,7 +26,7 @@ from cockpit.core.codex.exec_events import (
     UnknownItem,
     parse_event_line,
 )
-from cockpit.core.usage.windows import parse_rollout_line
+from cockpit.core.usage.rollouts import parse_rollout_line
 
 THREAD = "01a20a65-2d3a-7000-8000-000000000001"
 TURN = "01a20a65-2d5b-7000-8000-000000000002"

@@ -11,7 +11,7 @@ from test_usage_windows import T0, Clock, append, rollout_path, token_line
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, merge_sparse, read_live, record_live
-from cockpit.core.usage.windows import LIVE_SOURCE, RolloutWatcher
+from cockpit.core.usage.watcher import LIVE_SOURCE, RolloutWatcher
 
 
 def limits(primary: Any = None, secondary: Any = None, credits: Any = None, limit: str = "codex") -> dict:

@@ -13,7 +13,7 @@ import pytest
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.supervisor.loop import Supervisor
-from cockpit.core.usage.windows import shared_watcher
+from cockpit.core.usage.watcher import shared_watcher
 from cockpit.core.views.board import BoardView
 from cockpit.tui.screens.usage_screen import UsageScreen
 

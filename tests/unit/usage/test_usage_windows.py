@@ -11,17 +11,14 @@ from typing import Any
 
 import pytest
 
-from cockpit.core.usage.windows import (
-    Credits,
-    RolloutWatcher,
-    UsageWindows,
-    Window,
+from cockpit.core.usage.rollouts import (
     codex_homes_from,
     parse_rate_limits,
     parse_rollout_line,
     parse_timestamp,
-    window_label,
 )
+from cockpit.core.usage.watcher import RolloutWatcher
+from cockpit.core.usage.windows import Credits, UsageWindows, Window, window_label
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rollouts"
 RECORDED = json.loads((FIXTURES / "recorded-headers.json").read_text(encoding="utf-8"))
