@@ -87,6 +87,11 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _type_names(union: Any) -> frozenset[str]:
+    """The ``type`` values of the models in a union of known events or items."""
+    return frozenset(cls.model_fields["type"].default for cls in union.__args__)
+
+
 class EventParseError(CodexError, ValueError):
     """A line that is not a Codex event at all (not JSON, not an object, not UTF-8, blank)."""
 
@@ -212,10 +217,7 @@ _KnownItem = (
     | PlanItem
     | CollabToolCallItem
 )
-KNOWN_ITEM_TYPES: Final[frozenset[str]] = frozenset(
-    cls.model_fields["type"].default
-    for cls in _KnownItem.__args__  # type: ignore[attr-defined]
-)
+KNOWN_ITEM_TYPES: Final[frozenset[str]] = _type_names(_KnownItem)
 
 
 def _not_known_item(value: str) -> str:
@@ -360,10 +362,7 @@ _KnownEvent = (
     | TurnDiffUpdated
     | RateLimitsUpdated
 )
-KNOWN_EVENT_TYPES: Final[frozenset[str]] = frozenset(
-    cls.model_fields["type"].default
-    for cls in _KnownEvent.__args__  # type: ignore[attr-defined]
-)
+KNOWN_EVENT_TYPES: Final[frozenset[str]] = _type_names(_KnownEvent)
 
 
 def _not_known_event(value: str) -> str:

@@ -561,9 +561,9 @@ class Envelope(BaseModel):
             self.__dict__["title"] = _derive_title(self.goal)
         return self
 
-    @field_validator("goal", mode="before")
+    @field_validator("goal", "output_protocol", mode="before")
     @classmethod
-    def _goal(cls, value: Any) -> Any:
+    def _not_blank(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip()
             if not value:
@@ -610,15 +610,6 @@ class Envelope(BaseModel):
                 "not starting with '-' (got {value})",
                 {"value": repr(value[:80])},
             )
-        return value
-
-    @field_validator("output_protocol", mode="before")
-    @classmethod
-    def _protocol(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            if not value:
-                raise PydanticCustomError("empty", "must not be empty")
         return value
 
     @property
