@@ -38,3 +38,9 @@ def die_with_parent(parent_pid: int) -> Callable[[], None]:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return setup
+
+
+def kill_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to process group ``pgid``; a group that is gone (or not ours) is left alone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

@@ -6,8 +6,8 @@ cap by killing Codex's whole process group, and writes ``exit.json`` when Codex 
 holds no pipe to the supervisor, a supervisor crash does not disturb the worker; because Codex gets
 ``PR_SET_PDEATHSIG``, killing the runner never leaves an orphaned Codex behind.
 
-Standard library and the board's file names only: it starts fast and depends on nothing the supervisor
-might be upgrading.
+Standard library and two leaves of the core only (the board's file names, process groups): it starts
+fast and depends on nothing the supervisor might be upgrading.
 Usage: ``python -m cockpit.core.attempts.exec_runner SPEC.json`` where the spec names argv, cwd, env and
 paths.
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.core.layout import ATTEMPT_EVENTS_FILE, EXIT_FILE, PID_FILE, STDERR_FILE
+from cockpit.core.processes import kill_group
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -108,13 +109,6 @@ class _Stop:
     requested: int | None = None
 
 
-def _kill_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def run(spec: dict[str, Any]) -> int:
     attempt_dir = Path(spec["attempt_dir"])
     exit_path = attempt_dir / EXIT_FILE
@@ -187,18 +181,18 @@ def run(spec: dict[str, Any]) -> int:
                 watchdog = stop.requested == signal.SIGUSR1
                 cancelled = not watchdog
                 # SIGINT lets Codex record turn_aborted in its rollout; the group kill follows after grace.
-                _kill_group(proc.pid, signal.SIGINT if stop.requested == signal.SIGINT else signal.SIGTERM)
+                kill_group(proc.pid, signal.SIGINT if stop.requested == signal.SIGINT else signal.SIGTERM)
                 kill_sent_at = now
             elif now - started >= deadline_s:
                 timed_out = True
-                _kill_group(proc.pid, signal.SIGTERM)
+                kill_group(proc.pid, signal.SIGTERM)
                 kill_sent_at = now
             elif chunk_s is not None and now - started >= chunk_s:
                 chunked = True  # a graceful stop at the chunk limit; the supervisor continues the thread
-                _kill_group(proc.pid, signal.SIGINT)
+                kill_group(proc.pid, signal.SIGINT)
                 kill_sent_at = now
         elif now - kill_sent_at >= grace_s:
-            _kill_group(proc.pid, signal.SIGKILL)
+            kill_group(proc.pid, signal.SIGKILL)
         next_limit = min(deadline_s, chunk_s or deadline_s) - (now - started)
         try:
             code = proc.wait(timeout=0.05 if kill_sent_at else min(0.5, max(0.01, next_limit)))
@@ -206,7 +200,7 @@ def run(spec: dict[str, Any]) -> int:
         except subprocess.TimeoutExpired:
             continue
     # Whatever the leader did, nothing it started may outlive the attempt.
-    _kill_group(proc.pid, signal.SIGKILL)
+    kill_group(proc.pid, signal.SIGKILL)
     swept = _sweep_descendants() if subreaper else 0
     ended = time.time()
     result = {

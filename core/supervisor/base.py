@@ -20,6 +20,7 @@ from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.board.blackboard import Stamp, stamp_of
 from cockpit.core.layout import CONFIG_FILE, PID_FILE
+from cockpit.core.processes import kill_group
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.task import TaskState
 
@@ -126,7 +127,4 @@ def _kill_attempt(directory: Path, runner_pid: int | None) -> None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     for pgid in groups:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(pgid, signal.SIGKILL)

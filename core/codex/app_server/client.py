@@ -87,7 +87,7 @@ from cockpit.core.codex.app_server.protocol import (
 )
 from cockpit.core.errors import CodexError
 from cockpit.core.layout import STDERR_FILE
-from cockpit.core.processes import die_with_parent
+from cockpit.core.processes import die_with_parent, kill_group
 from cockpit.core.vocabulary import Sandbox
 
 # The client and its errors, and the wire names its callers use with it (defined in the protocol module).
@@ -175,11 +175,6 @@ class Incoming:
 # ---------------------------------------------------------------------------------------------------
 # Process helpers
 # ---------------------------------------------------------------------------------------------------
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -306,15 +301,15 @@ class AppServerClient:
                 try:
                     await asyncio.wait_for(proc.wait(), grace_s)
                 except TimeoutError:
-                    _killpg(proc.pid, signal.SIGTERM)
+                    kill_group(proc.pid, signal.SIGTERM)
                     try:
                         await asyncio.wait_for(proc.wait(), grace_s)
                     except TimeoutError:
-                        _killpg(proc.pid, signal.SIGKILL)
+                        kill_group(proc.pid, signal.SIGKILL)
                         await proc.wait()
         finally:
             # Nothing the server started in its group may outlive it (nor survive a cancelled close).
-            _killpg(proc.pid, signal.SIGKILL)
+            kill_group(proc.pid, signal.SIGKILL)
         if self._reader is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._reader), grace_s)
@@ -569,7 +564,7 @@ class AppServerClient:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the server's whole process group now (no stdin close, no grace)."""
         if self.proc is not None and self.proc.returncode is None:
-            _killpg(self.proc.pid, sig)
+            kill_group(self.proc.pid, sig)
 
     # -- incoming -------------------------------------------------------------------------------
 
