@@ -56,6 +56,7 @@ from cockpit.core.layout import DEAD_LETTERS_DIR, MOVING_DIR
 from cockpit.core.merging import read_journal
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 
 ARCHIVE_REQUEST = "archive"
@@ -381,7 +382,7 @@ def _complete(
     board.forget_task(state.id)
     age = ((now or utc_now()) - state.updated_at).total_seconds()
     row: dict[str, Any] = {
-        "kind": "archived",
+        "kind": EventKind.ARCHIVED,
         "task_id": state.id,
         "status": state.status.value,
         "by": record.by,

@@ -33,6 +33,7 @@ from cockpit.core.layout import DEAD_LETTERS_DIR
 from cockpit.core.merging import land_merge, read_journal, recover_merge, run_hook
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 from cockpit.core.vocabulary import WORKTREE_LANES
 
@@ -181,7 +182,7 @@ def merge(board: Blackboard, state: TaskState) -> str:
         state.status = TaskStatus.CONFLICT
         files = ", ".join(plan.conflicts or []) or "unknown files"
         state.message = f"merge into {state.base_branch} conflicted ({files}); nothing changed"
-        board.log_event({"kind": "merge_conflict", "task_id": state.id, "files": plan.conflicts})
+        board.log_event({"kind": EventKind.MERGE_CONFLICT, "task_id": state.id, "files": plan.conflicts})
         raise CommandError(state.message)
     if run_hooks and plan.checkout is not None:
         ok, said = run_hook(plan.checkout, "post-merge", "0")
@@ -190,7 +191,9 @@ def merge(board: Blackboard, state: TaskState) -> str:
     remove_worktree(
         repo, Path(state.worktree) if state.worktree else board.worktree_path(state.id), state.branch
     )
-    board.log_event({"kind": "merged", "task_id": state.id, "commit": plan.new, "into": state.base_branch})
+    board.log_event(
+        {"kind": EventKind.MERGED, "task_id": state.id, "commit": plan.new, "into": state.base_branch}
+    )
     return state.message or "merged"
 
 
@@ -208,7 +211,7 @@ def reject(board: Blackboard, state: TaskState) -> str:
         )
     state.status = TaskStatus.REJECTED
     state.message = "rejected; worktree and branch removed" if state.lane in WORKTREE_LANES else "rejected"
-    board.log_event({"kind": "rejected", "task_id": state.id})
+    board.log_event({"kind": EventKind.REJECTED, "task_id": state.id})
     return state.message
 
 

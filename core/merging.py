@@ -37,6 +37,7 @@ from cockpit.core.git.operations import (
 from cockpit.core.git.safe_command import Git
 from cockpit.core.layout import MERGE_JOURNAL_FILE
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 
 JOURNAL_FILE = MERGE_JOURNAL_FILE
@@ -228,7 +229,7 @@ def recover_merge(board: Blackboard, current: TaskState | None = None) -> str | 
     _remove(board)
     board.log_event(
         {
-            "kind": "merge_recovered",
+            "kind": EventKind.MERGE_RECOVERED,
             "task_id": journal.task_id,
             "merged": merged,
             "commit": journal.new if merged else None,

@@ -72,6 +72,7 @@ from cockpit.core.layout import (
     SENT_FILE,
     STDERR_FILE,
 )
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.vocabulary import WORKER_SANDBOX
 
 APPROVAL_TRIGGER = "codex_approval"
@@ -81,7 +82,7 @@ MAX_CONTEXT_DIFF = 20_000
 IDLE_READ_S = 2.0  # thread idle (or a terminal error) without turn/completed: ask thread/read after this
 QUIET_READ_S = 60.0  # no line at all from the server for this long: ask thread/read
 READ_TIMEOUT_S = 10.0
-LATE_APPROVAL_KIND = "late_approval"
+LATE_APPROVAL_KIND = EventKind.LATE_APPROVAL
 
 # Card action -> the app-server's decision word.
 DECISIONS = {

@@ -55,6 +55,7 @@ from cockpit.core.layout import (
     WORKTREES_DIR,
 )
 from cockpit.core.records.basics import utc_now
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.text import strip_control
 
 if TYPE_CHECKING:  # imported where used: listing tasks needs none of these models
@@ -338,7 +339,9 @@ class Blackboard:
             target.with_name(target.name + ".reason.txt"),
             f"original: {path}\nquarantined: {utc_now().isoformat()}\nreason: {reason}\n",
         )
-        self.log_event({"kind": "quarantine", "path": str(path), "moved_to": str(target), "reason": reason})
+        self.log_event(
+            {"kind": EventKind.QUARANTINE, "path": str(path), "moved_to": str(target), "reason": reason}
+        )
         return target
 
     def quarantined(self) -> list[Path]:

@@ -30,6 +30,7 @@ from cockpit.core.atomic import atomic_write_json, atomic_write_text, fsync_dir
 from cockpit.core.board.blackboard import BlackboardError
 from cockpit.core.errors import InputError
 from cockpit.core.layout import DECISIONS_DIR, IDS_DIR, PENDING_DIR, RESOLVED_DIR
+from cockpit.core.records.board_events import EventKind
 
 Risk = Literal["low", "medium", "high"]
 Resolver = Literal["human", "default", "orchestrator", "supervisor"]
@@ -335,7 +336,9 @@ class DecisionStore:
         card = draft.model_copy(update={"id": self._reserve_id()})
         atomic_write_json(self.pending_dir / f"{card.id}.json", card.model_dump(mode="json"))
         atomic_write_text(self.pending_dir / f"{card.id}.md", render_markdown(card))
-        self._event({"kind": "decision_opened", "decision": card.id, "task_id": task_id, "trigger": trigger})
+        self._event(
+            {"kind": EventKind.DECISION_OPENED, "decision": card.id, "task_id": task_id, "trigger": trigger}
+        )
         return card
 
     def _reserve_id(self) -> str:
@@ -479,7 +482,7 @@ class DecisionStore:
         self._remove_pending(card.id)
         self._event(
             {
-                "kind": "decision_resolved",
+                "kind": EventKind.DECISION_RESOLVED,
                 "decision": card.id,
                 "task_id": card.task_id,
                 "option": option,

@@ -35,11 +35,12 @@ from cockpit.core.board.home import board_root_for
 from cockpit.core.errors import InputError
 from cockpit.core.layout import TASKS_DIR, WORKTREES_DIR
 from cockpit.core.records.basics import utc_now
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.text import clean, cut
 
 TURN_COMPLETE: Final = "agent-turn-complete"
-EVENT_KIND: Final = "codex_notify"
-REJECTED_KIND: Final = "codex_notify_rejected"
+EVENT_KIND: Final = EventKind.CODEX_NOTIFY
+REJECTED_KIND: Final = EventKind.CODEX_NOTIFY_REJECTED
 EXTERNAL_DIR: Final = "external"
 MAX_MESSAGE_CHARS: Final = 2000
 MAX_INPUT_CHARS: Final = 200

@@ -13,6 +13,7 @@ from cockpit.core.layout import EXIT_FILE, LAST_MESSAGE_FILE
 from cockpit.core.policy.budgets import stuck_check, task_size
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus, utc_now
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import Running, _read_text
@@ -67,7 +68,7 @@ class FinalisePhase:
                 state.status, state.message = TaskStatus.FAILED, f"could not settle the attempt: {exc}"
                 self.board.log_event(
                     {
-                        "kind": "settle_error",
+                        "kind": EventKind.SETTLE_ERROR,
                         "task_id": state.id,
                         "error": str(exc)[:500],
                         "error_type": type(exc).__name__,
@@ -81,15 +82,15 @@ class FinalisePhase:
         info = attempt.exit or ExitInfo()
         out = attempt.outcome
         if info.cancelled:
-            word, text = "CANCELLED", "cancelled"
+            word, text = EventKind.CANCELLED, "cancelled"
         elif attempt.signals.ok and out and out.status in ("FAILED", "BLOCKED"):
-            word, text = out.status, f"{out.status.lower()} ({out.detail[:160]})"
+            word, text = EventKind(out.status), f"{out.status.lower()} ({out.detail[:160]})"
         elif attempt.signals.ok:
             size = (self.board.attempt_dir(state.id, attempt.n) / LAST_MESSAGE_FILE).stat().st_size
-            word, text = "COMPLETED", f"completed (output: last-message.md, {size} B)"
+            word, text = EventKind.COMPLETED, f"completed (output: last-message.md, {size} B)"
         else:
             reason = attempt.progress.turn_failed or info.note or f"exit {info.code}, signal {info.signal}"
-            word, text = "FAILED", f"FAILED (error: {reason[:200]})"
+            word, text = EventKind.FAILED, f"FAILED (error: {reason[:200]})"
         self.board.log_event(
             {
                 "kind": word,
@@ -115,7 +116,7 @@ class FinalisePhase:
         if verdict is not None:
             self.board.log_event(
                 {
-                    "kind": "notify",
+                    "kind": EventKind.NOTIFY,
                     "topic": "stuck",
                     "task_id": state.id,
                     "line": f"NOTIFY {state.id}: {verdict.message}",

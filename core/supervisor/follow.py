@@ -13,6 +13,7 @@ from cockpit.core.attempts.app_server_runner import APPROVAL_TRIGGER
 from cockpit.core.board.decisions import DecisionError
 from cockpit.core.codex.exec_events import CodexEvent, RateLimitsUpdated
 from cockpit.core.layout import EXIT_FILE, TURN_DIFF_FILE
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.supervisor.base import Running, _kill_attempt, _pid_alive
 from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE, record_live
@@ -83,7 +84,7 @@ class FollowPhase:
         current = next((t.get("text", "") for t in todo if not t.get("completed")), "finishing")
         self.board.log_event(
             {
-                "kind": "RUNNING",
+                "kind": EventKind.RUNNING,
                 "task_id": run.task_id,
                 "step": done,
                 "steps": len(todo),
@@ -102,7 +103,7 @@ class FollowPhase:
             run.state.message = f"no new event for {quiet / 60:.0f} min"
             self.board.log_event(
                 {
-                    "kind": "watchdog",
+                    "kind": EventKind.WATCHDOG,
                     "task_id": run.task_id,
                     "line": f"RUNNING {run.task_id}: no new event for {quiet:.0f}s",
                 }
@@ -110,7 +111,9 @@ class FollowPhase:
             self._save(run.state)
         if quiet >= self.config.watchdog_kill_s and not run.watchdog_fired and run.attempt.runner_pid:
             run.watchdog_fired = True
-            self.board.log_event({"kind": "watchdog_kill", "task_id": run.task_id, "quiet_s": round(quiet)})
+            self.board.log_event(
+                {"kind": EventKind.WATCHDOG_KILL, "task_id": run.task_id, "quiet_s": round(quiet)}
+            )
             try:
                 os.kill(run.attempt.runner_pid, signal.SIGUSR1)
             except ProcessLookupError:

@@ -10,6 +10,7 @@ from cockpit.core.board.decisions import DECISION_ID_RE, DecisionError
 from cockpit.core.board.task_index import scan_stamped
 from cockpit.core.policy.breaker import BreakerState
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.supervisor.base import _file_stamp
 
 DEAD_LETTER_SWEEP_EVERY_S = 30.0
@@ -68,19 +69,19 @@ class HousekeepingPhase:
                 state.status, state.not_before = TaskStatus.QUEUED, None
                 state.resume_reason = "a dead-letter sweep"
                 state.message = "retried by the dead-letter sweep"
-                self.board.log_event({"kind": "dead_letter_retry", "task_id": task_id})
+                self.board.log_event({"kind": EventKind.DEAD_LETTER_RETRY, "task_id": task_id})
                 self._save(state)
         for message in self.budget_status().notify:
             key = f"{datetime.fromtimestamp(now, UTC):%Y-%m-%d}:{message}"
             if key not in self._notified:
                 self._notified.add(key)
                 self.board.log_event(
-                    {"kind": "notify", "topic": "budget", "line": f"NOTIFY budget: {message}"}
+                    {"kind": EventKind.NOTIFY, "topic": "budget", "line": f"NOTIFY budget: {message}"}
                 )
         if now - self._last_archive >= ARCHIVE_EVERY_S:
             self._last_archive = now
             for task_id in self.dead_letters.archive_old():
-                self.board.log_event({"kind": "dead_letter_archived", "task_id": task_id})
+                self.board.log_event({"kind": EventKind.DEAD_LETTER_ARCHIVED, "task_id": task_id})
             self.board.sweep_replies(REPLY_TTL_S)
             self._auto_archive(now)
 
@@ -101,4 +102,4 @@ class HousekeepingPhase:
         if reason is None:
             return
         self.live_tasks = index.compact(scan=lambda: scan_stamped(self.board))
-        self.board.log_event({"kind": "task_index_rebuilt", "reason": reason})
+        self.board.log_event({"kind": EventKind.TASK_INDEX_REBUILT, "reason": reason})

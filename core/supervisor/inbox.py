@@ -27,6 +27,7 @@ from cockpit.core.lanes import UNBUILT
 from cockpit.core.layout import ENVELOPE_FILE
 from cockpit.core.policy.gates import escalation_gate, open_gate
 from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 
 
@@ -87,7 +88,7 @@ class InboxPhase:
         )
         if envelope.lane in UNBUILT:
             state.message = UNBUILT[envelope.lane]
-        self.board.log_event({"kind": "accepted", "task_id": task_id, "lane": envelope.lane})
+        self.board.log_event({"kind": EventKind.ACCEPTED, "task_id": task_id, "lane": envelope.lane})
         asked = requested_escalations(envelope)
         if asked:
             card = open_gate(self.decisions, state, escalation_gate(state, asked))
@@ -96,7 +97,7 @@ class InboxPhase:
             state.message = f"waiting for {card.id}: {card.title}"
             self.board.log_event(
                 {
-                    "kind": "BLOCKED",
+                    "kind": EventKind.BLOCKED,
                     "task_id": task_id,
                     "decision": card.id,
                     "line": f"BLOCKED {task_id}: blocked (reason: asks for {', '.join(asked)})",
@@ -127,7 +128,7 @@ class InboxPhase:
         elif expired:
             self.board.log_event(
                 {
-                    "kind": "request_expired",
+                    "kind": EventKind.REQUEST_EXPIRED,
                     "request": item.kind,
                     "task_id": task_id,
                     "expires_at": data.get("expires_at"),
@@ -150,7 +151,7 @@ class InboxPhase:
             message = apply_command(self.board, kind, state, data)
         except (CommandError, BlackboardError, GitOpError, ConfigError, OSError) as exc:
             self.board.log_event(
-                {"kind": "request_refused", "request": kind, "task_id": task_id, "error": str(exc)}
+                {"kind": EventKind.REQUEST_REFUSED, "request": kind, "task_id": task_id, "error": str(exc)}
             )
             return {"ok": False, "status": "refused", "error": str(exc)}
         finally:
@@ -198,4 +199,4 @@ class InboxPhase:
         except Exception as exc:
             if isinstance(exc, OSError) and disk_full(exc):
                 raise
-            self.board.log_event({"kind": "archive_error", "error": str(exc)[:500]})
+            self.board.log_event({"kind": EventKind.ARCHIVE_ERROR, "error": str(exc)[:500]})

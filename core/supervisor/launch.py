@@ -36,6 +36,7 @@ from cockpit.core.policy.failures import error_event, start_failure
 from cockpit.core.policy.retry import max_attempts_for
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import Running
 
@@ -64,7 +65,7 @@ class LaunchPhase:
         event = error_event(
             state.id, failure, n, max_attempts_for(failure), f"attempt {n - 1}" if n > 1 else "none"
         )
-        self.board.log_event({"kind": "error", **event.model_dump(mode="json")})
+        self.board.log_event({"kind": EventKind.ERROR, **event.model_dump(mode="json")})
         state.failures.append(failure)
         state.status = TaskStatus.FAILED
         state.message = f"attempt {n}: {failure.message[:300]}"
@@ -97,7 +98,7 @@ class LaunchPhase:
         if problem:
             state.status = TaskStatus.FAILED
             state.message = problem
-            self.board.log_event({"kind": "confinement", "task_id": state.id, "line": problem})
+            self.board.log_event({"kind": EventKind.CONFINEMENT, "task_id": state.id, "line": problem})
             self._save(state)
             return False
         directory = self.board.attempt_dir(state.id, n)
@@ -114,7 +115,7 @@ class LaunchPhase:
         if (state.effort, state.effort_reason) != (choice.tier, choice.reason):
             self.board.log_event(
                 {
-                    "kind": "effort",
+                    "kind": EventKind.EFFORT,
                     "task_id": state.id,
                     "tier": choice.tier,
                     "source": choice.source,
@@ -223,7 +224,7 @@ class LaunchPhase:
         if resume:
             self.board.log_event(
                 {
-                    "kind": "resume",
+                    "kind": EventKind.RESUME,
                     "task_id": state.id,
                     "attempt": n,
                     "thread_id": resume,
@@ -233,7 +234,7 @@ class LaunchPhase:
             )
         self.board.log_event(
             {
-                "kind": "RUNNING",
+                "kind": EventKind.RUNNING,
                 "task_id": state.id,
                 "attempt": n,
                 "lane": state.lane,

@@ -39,6 +39,7 @@ from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.budgets import BudgetStatus
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import ACTIONABLE
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import Running, _running_loop, _to_stderr, codex_home_of, provider_of
 from cockpit.core.supervisor.dispatch import DispatchPhase
@@ -154,7 +155,7 @@ class Supervisor(
         self.board.init()
         with self.board.lock():
             with contextlib.suppress(OSError):  # a full disk is met (and said) by the first pass
-                self.board.log_event({"kind": "supervisor_started", "pid": os.getpid()})
+                self.board.log_event({"kind": EventKind.SUPERVISOR_STARTED, "pid": os.getpid()})
             self.recover()
             try:
                 while not self._stop.is_set():
@@ -168,7 +169,11 @@ class Supervisor(
             finally:
                 with contextlib.suppress(OSError):
                     self.board.log_event(
-                        {"kind": "supervisor_stopped", "pid": os.getpid(), "running": sorted(self.running)}
+                        {
+                            "kind": EventKind.SUPERVISOR_STOPPED,
+                            "pid": os.getpid(),
+                            "running": sorted(self.running),
+                        }
                     )
 
     def step(self, *, dispatch: bool = True) -> None:
@@ -206,7 +211,7 @@ class Supervisor(
             self.disk_full = None
             self.on_notice("cockpit: the disk takes writes again; dispatching resumed")
             with contextlib.suppress(OSError):
-                self.board.log_event({"kind": "disk_space", "line": "NOTIFY disk: writes work again"})
+                self.board.log_event({"kind": EventKind.DISK_SPACE, "line": "NOTIFY disk: writes work again"})
 
     def idle(self) -> bool:
         """Nothing running, nothing in the inbox, nothing queued that this supervisor could start."""

@@ -16,6 +16,7 @@ from cockpit.core.git.operations import GitOpError, clear_stale_index_locks
 from cockpit.core.layout import ATTEMPT_EVENTS_FILE, WORKTREES_DIR
 from cockpit.core.merging import recover_merge
 from cockpit.core.records.basics import ACTIONABLE, TaskStatus
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.supervisor.base import Running, _pid_alive
 
 
@@ -38,7 +39,7 @@ class RecoveryPhase:
         self.live_tasks = started.tasks
         if started.error is not None:  # readers fall back to the state files; housekeeping tries again
             with contextlib.suppress(OSError):
-                self.board.log_event({"kind": "task_index_error", "error": str(started.error)[:500]})
+                self.board.log_event({"kind": EventKind.TASK_INDEX_ERROR, "error": str(started.error)[:500]})
         for state in list(self.actionable.values()):
             if state.status != TaskStatus.RUNNING or state.id in self.running:
                 continue
@@ -58,7 +59,7 @@ class RecoveryPhase:
             self.running[state.id] = run
             self.board.log_event(
                 {
-                    "kind": "reattached",
+                    "kind": EventKind.REATTACHED,
                     "task_id": state.id,
                     "attempt": attempt.n,
                     "runner_alive": _pid_alive(attempt.runner_pid),
@@ -70,12 +71,12 @@ class RecoveryPhase:
         try:
             note = recover_merge(self.board)
             for lock in clear_stale_index_locks(self.board.repo, self._worktrees()):
-                self.board.log_event({"kind": "stale_lock_removed", "path": str(lock)})
+                self.board.log_event({"kind": EventKind.STALE_LOCK_REMOVED, "path": str(lock)})
         except (GitOpError, OSError) as exc:  # git's own failures are GitOpErrors too
-            self.board.log_event({"kind": "git_recovery_error", "error": str(exc)[:500]})
+            self.board.log_event({"kind": EventKind.GIT_RECOVERY_ERROR, "error": str(exc)[:500]})
             return
         if note:
-            self.board.log_event({"kind": "notify", "topic": "merge", "line": f"NOTIFY {note}"})
+            self.board.log_event({"kind": EventKind.NOTIFY, "topic": "merge", "line": f"NOTIFY {note}"})
 
     def _worktrees(self) -> list[Path]:
         """The task worktrees that exist: the directories of ``worktrees/`` named by a task id, each at

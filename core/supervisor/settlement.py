@@ -41,6 +41,7 @@ from cockpit.core.policy.gates import (
 from cockpit.core.policy.retry import decide, max_attempts_for
 from cockpit.core.records.attempt import Attempt, ErrorType, Failure, FailureCode
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.vocabulary import WORKTREE_LANES
@@ -139,7 +140,7 @@ class Settler:
             state.status, state.message = TaskStatus.FAILED, f"could not record the result: {exc}"
             self.board.log_event(
                 {
-                    "kind": "settle_error",
+                    "kind": EventKind.SETTLE_ERROR,
                     "task_id": state.id,
                     "error": str(exc)[:500],
                     "error_type": "git" if isinstance(exc, GitOpError) else type(exc).__name__,
@@ -174,7 +175,7 @@ class Settler:
         attempt.error = f"{failure.code.value}: {failure.message}"[:500]
         step = f"attempt {attempt.n - 1}" if attempt.n > 1 else "none"
         event = error_event(state.id, failure, attempt.n, max_attempts, step)
-        self.board.log_event({"kind": "error", **event.model_dump(mode="json")})
+        self.board.log_event({"kind": EventKind.ERROR, **event.model_dump(mode="json")})
         if failure.code != FailureCode.INTERRUPTED:
             self._breaker_result(failure)
         elif attempt.probe:
@@ -234,7 +235,9 @@ class Settler:
         state.not_before = None
         state.resume_reason = why
         state.message = f"{why}; continuing the thread in a fresh run ({state.continuations})"
-        self.board.log_event({"kind": "continuation", "task_id": state.id, "attempt": attempt.n, "why": why})
+        self.board.log_event(
+            {"kind": EventKind.CONTINUATION, "task_id": state.id, "attempt": attempt.n, "why": why}
+        )
         self._checkpoint(state, "continuing", f"resume thread {state.thread_id} with a digest")
 
     # ---- gates, dead letters, breaker ---------------------------------------------------------
@@ -245,7 +248,7 @@ class Settler:
         state.message = f"waiting for {card.id}: {card.title}"
         self.board.log_event(
             {
-                "kind": "BLOCKED",
+                "kind": EventKind.BLOCKED,
                 "task_id": state.id,
                 "decision": card.id,
                 "trigger": card.trigger,
@@ -309,7 +312,7 @@ class Settler:
         if after != before:
             self.board.log_event(
                 {
-                    "kind": "breaker",
+                    "kind": EventKind.BREAKER,
                     "provider": self.provider,
                     "from": before.value,
                     "to": after.value,
@@ -339,7 +342,7 @@ class Settler:
         note = f"{card.id}: {who} chose {res.option or '-'} ({action})"
         self.board.log_event(
             {
-                "kind": "decision_applied",
+                "kind": EventKind.DECISION_APPLIED,
                 "task_id": state.id,
                 "decision": card.id,
                 "action": action,
