@@ -270,7 +270,6 @@ if TYPE_CHECKING:
     )
     from cockpit.core.trust import file_digest, revoke_trust, trust_file
     from cockpit.core.usage.ledger import Ledger, UsageTotals
-    from cockpit.core.usage.live import LIVE_RATE_LIMITS_FILE
     from cockpit.core.usage.watcher import shared_watcher
     from cockpit.core.usage.windows import FAILURE_SOURCE
     from cockpit.core.views.board import EXTERNAL_LANE, LANE_ORDER, BoardSnapshot, BoardView

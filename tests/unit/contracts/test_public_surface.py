@@ -177,3 +177,19 @@ def test_importing_the_surface_imports_no_core_module() -> None:
     code = "import sys, cockpit.core; print(sorted(m for m in sys.modules if m.startswith('cockpit.core.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_type_checkers_imports_name_the_same_homes() -> None:
+    """The surface spells each name's home twice (the lazy table and the imports type checkers read):
+    the two must agree, name for name."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(core.__file__).read_text())
+    typed: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module
+                typed.update({alias.name: imp.module for alias in imp.names})
+    assert typed == core._HOMES
