@@ -95,6 +95,14 @@ def stamp_of(st: os.stat_result) -> Stamp:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def file_stamp(path: Path) -> Stamp | None:
+    """:func:`stamp_of` the file at ``path``; None when it cannot be stat-ed (gone, say)."""
+    try:
+        return stamp_of(os.stat(path))
+    except OSError:
+        return None
+
+
 class BlackboardError(RefusedError, RuntimeError):
     """A blackboard operation that cannot go ahead (unknown task, ambiguous id, no repo)."""
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text, fsync_dir
-from cockpit.core.board.blackboard import BlackboardError
+from cockpit.core.board.blackboard import BlackboardError, Stamp, stamp_of
 from cockpit.core.errors import InputError
 from cockpit.core.layout import DECISIONS_DIR, IDS_DIR, PENDING_DIR, RESOLVED_DIR
 from cockpit.core.records.board_events import EventKind
@@ -297,7 +297,7 @@ class DecisionStore:
         self.ids_dir = root / DECISIONS_DIR / IDS_DIR
         # Pending cards' deadlines by file name, with the file's (inode, mtime, size) they were read
         # under: a card is only ever written as a new file, so an unchanged stamp means the same card.
-        self._deadlines: dict[str, tuple[tuple[int, int, int], datetime]] = {}
+        self._deadlines: dict[str, tuple[Stamp, datetime]] = {}
 
     # ---- opening ------------------------------------------------------------------------------
     def open(
@@ -429,14 +429,14 @@ class DecisionStore:
             entries = [e for e in os.scandir(self.pending_dir) if _CARD_FILE_RE.fullmatch(e.name)]
         except FileNotFoundError:
             entries = []
-        seen: dict[str, tuple[tuple[int, int, int], datetime]] = {}
+        seen: dict[str, tuple[Stamp, datetime]] = {}
         due: list[DecisionCard] = []
         for entry in sorted(entries, key=lambda e: int(e.name[len("decision-") : -len(".json")])):
             try:
                 st = entry.stat()
             except FileNotFoundError:
                 continue
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            stamp = stamp_of(st)
             kept = self._deadlines.get(entry.name)
             if kept is not None and kept[0] == stamp:
                 seen[entry.name] = kept

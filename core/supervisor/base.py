@@ -18,7 +18,6 @@ from pathlib import Path
 
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
-from cockpit.core.board.blackboard import Stamp, stamp_of
 from cockpit.core.layout import CONFIG_FILE, PID_FILE
 from cockpit.core.processes import kill_group
 from cockpit.core.records.attempt import Attempt
@@ -75,13 +74,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def _file_stamp(path: Path) -> Stamp | None:
-    try:
-        return stamp_of(os.stat(path))
-    except OSError:
-        return None
 
 
 def _read_text(path: Path) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cockpit.core.board.blackboard import Stamp
+from cockpit.core.board.blackboard import Stamp, file_stamp
 from cockpit.core.board.decisions import DECISION_ID_RE, DecisionError
 from cockpit.core.board.task_index import scan_stamped
 from cockpit.core.policy.breaker import BreakerState
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.board_events import EventKind
-from cockpit.core.supervisor.base import _file_stamp
 
 DEAD_LETTER_SWEEP_EVERY_S = 30.0
 ARCHIVE_EVERY_S = 3600.0
@@ -90,8 +89,8 @@ class HousekeepingPhase:
         only by making new files, so the same stamps mean the same card. None for a malformed id."""
         if not DECISION_ID_RE.fullmatch(card_id):
             return None
-        pending = _file_stamp(self.decisions.pending_dir / f"{card_id}.json")
-        resolved = _file_stamp(self.decisions.resolved_dir / f"{card_id}.json")
+        pending = file_stamp(self.decisions.pending_dir / f"{card_id}.json")
+        resolved = file_stamp(self.decisions.resolved_dir / f"{card_id}.json")
         return (pending, resolved)
 
     def _compact_index(self) -> None:
