@@ -109,7 +109,6 @@ _HOMES: dict[str, str] = {
     "TaskStatus": "cockpit.core.records.basics",
     "TaskSummary": "cockpit.core.board.task_summary",
     "TurnFailed": "cockpit.core.codex.exec_events",
-    "UNBUILT": "cockpit.core.vocabulary",
     "UnknownTask": "cockpit.core.board.blackboard",
     "UsageSummary": "cockpit.core.views.panels",
     "UsageTotals": "cockpit.core.usage.ledger",
@@ -298,4 +297,4 @@ if TYPE_CHECKING:
         windows_binding_first,
     )
     from cockpit.core.views.task_rows import INBOX_STATUS, Submission, status_row, submissions, tool_row
-    from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES, UNBUILT
+    from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES

@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
 _TRIGGER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-CODE_SETTINGS: tuple[str, ...] = ("codex_bin", "merge_runs_hooks")
-"""Settings that make the cockpit run a program: taken from a board's config only when it is trusted."""
+CODE_SETTINGS: tuple[str, ...] = ("codex_bin", "merge_runs_hooks", "cloud.extra_env")
+"""Settings that make the cockpit run a program, or send the user's login somewhere else
+(``cloud.extra_env`` can route ``codex cloud`` through a proxy): taken from a board's config only when
+it is trusted. A dotted name is a key of a table."""
 
 
 class ConfigError(InputError, ValueError):
@@ -71,6 +73,25 @@ class ArchiveConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     after_days: StrictInt = Field(default=0, ge=0)
+
+
+class CloudConfig(BaseModel):
+    """``[cloud]``: the cloud lane. ``env`` is the Codex Cloud environment of a cloud task that names
+    none; a task still pending after ``pending_deadline_min`` is surfaced with a decision (Codex Cloud
+    has been seen to leave a task pending for ever); polls come every ``poll_min_s`` at first, slowing to
+    ``poll_max_s`` for long tasks; at most ``max_running`` cloud tasks are followed at once (they take
+    no local worker slot). ``extra_env`` is added to the environment of ``codex cloud`` only — for a
+    test or demo backend; it can send the user's ChatGPT login elsewhere, so a board's file may set it
+    only once trusted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: str | None = None
+    pending_deadline_min: float = Field(default=60.0, gt=0)
+    poll_min_s: float = Field(default=2.0, ge=0.2, le=60.0)
+    poll_max_s: float = Field(default=60.0, ge=1.0, le=600.0)
+    max_running: int = Field(default=10, ge=1, le=100)
+    extra_env: dict[str, str] = Field(default_factory=dict)
 
 
 class ProjectConfig(BaseModel):
@@ -107,6 +128,7 @@ class ProjectConfig(BaseModel):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     effort: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    cloud: CloudConfig = Field(default_factory=CloudConfig)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. "app.new_task" = "ctrl+n"
 
     _untrusted: dict[str, Path] = PrivateAttr(default_factory=dict)
@@ -116,7 +138,10 @@ class ProjectConfig(BaseModel):
         board config the user has not trusted (the value is then never used)."""
         if field in self._untrusted:
             raise UntrustedSetting(field, self._untrusted[field])
-        return getattr(self, field)
+        value: object = self
+        for part in field.split("."):
+            value = getattr(value, part)
+        return value
 
     @property
     def untrusted_settings(self) -> dict[str, Path]:
@@ -170,6 +195,26 @@ def _merge(base: dict[str, object], top: dict[str, object]) -> dict[str, object]
     return out
 
 
+def _has(data: dict[str, object], dotted: str) -> bool:
+    head, _, rest = dotted.partition(".")
+    if head not in data:
+        return False
+    below = data[head]
+    return not rest or (isinstance(below, dict) and _has(below, rest))
+
+
+def _without(data: dict[str, object], dotted: list[str]) -> dict[str, object]:
+    """``data`` less the (dotted) keys named."""
+    out = dict(data)
+    for name in dotted:
+        head, _, rest = name.partition(".")
+        if not rest:
+            out.pop(head, None)
+        elif isinstance(out.get(head), dict):
+            out[head] = _without(out[head], [rest])  # type: ignore[arg-type]
+    return out
+
+
 def board_config(board: Blackboard) -> ProjectConfig:
     """The config of ``board`` (its ``config.toml`` over the user's): :func:`load_config`."""
     return load_config(board.root / CONFIG_FILE)
@@ -183,10 +228,10 @@ def load_config(path: Path, *, user_path: Path | None = None) -> ProjectConfig:
     """
     user = _read_toml(user_path or user_config_path())
     board = _read_toml(path)
-    untrusted = [k for k in CODE_SETTINGS if k in board]
+    untrusted = [k for k in CODE_SETTINGS if _has(board, k)]
     if untrusted and is_trusted(path):
         untrusted = []
-    data = _merge(user, {k: v for k, v in board.items() if k not in untrusted})
+    data = _merge(user, _without(board, untrusted))
     try:
         config = ProjectConfig.model_validate(data)
     except ValidationError as exc:

@@ -8,7 +8,7 @@ exit code a front end gives it::
     │     FilterError, PayloadError, UsageError (the CLI's own)
     ├── RefusedError       exit 1     the input is fine, the board's state or the machine says no
     │     BlackboardError (LockHeld), CommandError, GitOpError (GitError), BoardMoveRefused,
-    │     LaneNotBuilt, UnsafeCommand
+    │     UnsafeCommand
     └── CodexError         exit 1     Codex could not be found, started or understood
           CodexNotFound, AppServerError, AppServerClosed, EventParseError
 

@@ -4,13 +4,16 @@ A board lives in the repository's git directory (``.git/cockpit/``, see :mod:`co
 
     config.toml  supervisor.lock  inbox/ (claimed/, replies/)  quarantine/  worktrees/<id>/
     scratch/<id>/<n>/  decisions/ (pending/, resolved/, ids/)  dead-letters/ (archive/)  breakers/
-    ledger.jsonl  events.jsonl  task-index.jsonl  rate-limits.json  merge-journal.json
+    ledger.jsonl  events.jsonl  task-index.jsonl  rate-limits.json  merge-journal.json  cloud/
     tasks/<id>/  envelope.json  state.json  checkpoint.json  diff.patch  attempts/<n>/
     archive/<id>/ (a finished task's directory, moved whole; archive/.moving/ holds the move journal)
 
 and an attempt's directory ``tasks/<id>/attempts/<n>/`` holds ``spec.json``, ``pid.json``,
 ``prompt.md``, ``events.jsonl`` (Codex's own stream), ``stderr.log``, ``runner.log``,
-``last-message.md``, ``exit.json`` and, for app-server turns, ``sent.jsonl`` and ``turn.diff``.
+``last-message.md``, ``exit.json`` and, for app-server turns, ``sent.jsonl`` and ``turn.diff``; a
+cloud attempt's holds ``submit-started``, ``exec-stdout.txt`` (where ``codex cloud exec`` prints the
+task's URL) and ``cloud-attempt-<k>.diff`` per best-of-N attempt. Every ``codex cloud`` call runs in the
+board's ``cloud/``, where it leaves its ``error.log``.
 These names are part of the on-disk format (``tests/unit/board/test_board_format.py`` pins them on a
 recorded board): a reader of an older board finds them where they were. Imports nothing.
 """
@@ -42,6 +45,7 @@ BOARD_EVENTS_FILE: Final = "events.jsonl"
 TASK_INDEX_FILE: Final = "task-index.jsonl"
 LIVE_RATE_LIMITS_FILE: Final = "rate-limits.json"
 MERGE_JOURNAL_FILE: Final = "merge-journal.json"
+CLOUD_DIR: Final = "cloud"  # the working directory of every ``codex cloud`` call (its error.log lands here)
 
 # ---- a task ----------------------------------------------------------------------------------------
 ENVELOPE_FILE: Final = "envelope.json"
@@ -61,3 +65,10 @@ LAST_MESSAGE_FILE: Final = "last-message.md"
 EXIT_FILE: Final = "exit.json"
 SENT_FILE: Final = "sent.jsonl"
 TURN_DIFF_FILE: Final = "turn.diff"
+SUBMIT_STARTED_FILE: Final = "submit-started"  # the cloud submitter is about to run ``codex cloud exec``
+CLOUD_EXEC_OUT_FILE: Final = "exec-stdout.txt"  # ``codex cloud exec`` writes the task's URL here itself
+
+
+def cloud_diff_file(k: int) -> str:
+    """The diff of best-of-N attempt ``k`` of a cloud task, in the attempt's directory."""
+    return f"cloud-attempt-{k}.diff"

@@ -9,12 +9,14 @@ Imports only ``typing``: the leaf every layer may use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final, Literal, get_args
 
 Lane = Literal["local", "worktree", "cloud", "mcp"]
 LANE_NAMES: Final[tuple[str, ...]] = get_args(Lane)  # the order lanes are shown in
-WORKTREE_LANES: Final = frozenset({"worktree", "mcp"})  # lanes whose attempts run in a task worktree
+# lanes whose results land in a task worktree and branch (reviewed, merged or rejected there)
+WORKTREE_LANES: Final = frozenset({"worktree", "mcp", "cloud"})
+CLOUD_LANE: Final = "cloud"  # Codex Cloud runs the attempt: no local worker slot, one remote task
+CLOUD_BEST_OF_MAX: Final = 4  # ``codex cloud exec --attempts`` takes 1..4
 DEFAULT_LANE: Final = "worktree"
 
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
@@ -23,8 +25,3 @@ EFFORTS: Final[tuple[str, ...]] = get_args(Effort)  # Codex's reasoning efforts,
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
 SANDBOXES: Final[tuple[str, ...]] = get_args(Sandbox)
 WORKER_SANDBOX: Final = "workspace-write"  # what a worker runs in unless a human approved more
-
-# What a lane that is not built yet says: its pane shows it, and its tasks wait with it.
-UNBUILT: Final[Mapping[str, str]] = {
-    "cloud": "the cloud lane is not built yet; tasks sent to it wait here",
-}

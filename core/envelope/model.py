@@ -22,7 +22,16 @@ from pydantic_core import PydanticCustomError
 
 from cockpit.core.errors import InputError
 from cockpit.core.text import one_line
-from cockpit.core.vocabulary import DEFAULT_LANE, EFFORTS, WORKER_SANDBOX, Effort, Lane, Sandbox
+from cockpit.core.vocabulary import (
+    CLOUD_BEST_OF_MAX,
+    CLOUD_LANE,
+    DEFAULT_LANE,
+    EFFORTS,
+    WORKER_SANDBOX,
+    Effort,
+    Lane,
+    Sandbox,
+)
 
 __all__ = [
     "DEFAULT_OUTPUT_PROTOCOL",
@@ -64,6 +73,10 @@ DEFAULT_OUTPUT_PROTOCOL = (
 _TITLE_MAX = 60
 # Strings that become arguments of Codex's command line (``-m MODEL``) or paths named to it.
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
+# ``codex cloud exec --env``: an environment id (``env_…``) or its label (``owner/repo``, words).
+CLOUD_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+ -]{0,127}")
+# ``codex cloud exec --branch``: a git branch name as a remote knows it.
+CLOUD_BRANCH_NAME = re.compile(r"(?!.*\.\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}(?<![./])")
 _PATH_MAX = 4096
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -76,6 +89,9 @@ KEY_ALIASES: dict[str, str] = {
     "risk": "risk_level",
     "reasoning_effort": "effort",
     "model_reasoning_effort": "effort",
+    "env": "cloud_env",
+    "environment": "cloud_env",
+    "best_of": "attempts",
 }
 _BUDGET_ALIASES: dict[str, str] = {
     "max_tool_calls": "tool_calls",
@@ -531,6 +547,11 @@ class Envelope(BaseModel):
     title: str | None = None
     kind: str | None = None
     priority: Literal["high", "medium", "low"] = "medium"
+    # cloud lane only: the Codex Cloud environment (id or label; default ``[cloud] env`` in config),
+    # best-of-N attempts, and the remote branch the task starts from (default: the CLI's choice).
+    cloud_env: str | None = None
+    attempts: int = Field(default=1, ge=1, le=CLOUD_BEST_OF_MAX)
+    branch: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -593,6 +614,44 @@ class Envelope(BaseModel):
     @classmethod
     def _kind(cls, value: Any) -> Any:
         return _optional_text(_lower(value))
+
+    @field_validator("cloud_env", "branch", mode="before")
+    @classmethod
+    def _cloud_texts(cls, value: Any) -> Any:
+        return _optional_text(value)
+
+    @field_validator("cloud_env")
+    @classmethod
+    def _cloud_env_name(cls, value: str | None) -> str | None:
+        # Passed to ``codex cloud exec --env``: never something that reads as an option.
+        if value is not None and not CLOUD_ENV_NAME.fullmatch(value):
+            raise PydanticCustomError(
+                "cloud_env",
+                "must be a Codex Cloud environment id or label: letters, digits, spaces and . _ : / @ + -, "
+                "at most 128 characters, not starting with '-' (got {value})",
+                {"value": repr(value[:80])},
+            )
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch_name(cls, value: str | None) -> str | None:
+        if value is not None and not CLOUD_BRANCH_NAME.fullmatch(value):
+            raise PydanticCustomError(
+                "branch",
+                "must be a git branch name (letters, digits and . _ / + -, not starting with '-', no '..')"
+                " (got {value})",
+                {"value": repr(value[:80])},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cloud_fields_need_the_cloud_lane(self) -> Envelope:
+        if self.lane != CLOUD_LANE:
+            for name, unset in (("cloud_env", None), ("attempts", 1), ("branch", None)):
+                if getattr(self, name) != unset:
+                    raise _field_error(name, f"only for the cloud lane (the lane is {self.lane})")
+        return self
 
     @field_validator("checkpoint", "model", "title", mode="before")
     @classmethod

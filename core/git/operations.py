@@ -10,6 +10,7 @@ dir and work tree). The user's branch is only ever written by the journaled merg
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,6 +243,40 @@ def checkout_merge(wt: Git, old: str, new: str) -> None:
 def checkout_reset(wt: Git, commit: str) -> None:
     """Force a checkout's index and tracked files to ``commit`` (used by recovery after a crash)."""
     _run(wt, "read-tree", "--reset", "-u", commit)
+
+
+def reset_to(worktree: Path, commit: str) -> None:
+    """Put a task's own worktree back at ``commit``: its branch, index and files, untracked files gone
+    (the cloud lane, before applying another attempt's diff). Never used on the user's checkout."""
+    wt = worktree_git(worktree)
+    _run(wt, "reset", "--quiet", "--hard", commit)
+    _run(wt, "clean", "-fdxq")
+
+
+_APPLY_FAILED = re.compile(
+    r"^error: (?:patch failed: (.+?):\d+|(.+?): (?:does not exist in index|"
+    r"already exists in (?:index|working directory)|does not match index|"
+    r"patch does not apply))$",
+    re.M,
+)
+
+
+def apply_patch(worktree: Path, patch: str) -> list[str]:
+    """Apply a patch to a task's own worktree, 3-way where it does not apply as is, result staged (what
+    ``codex cloud apply`` does, through the cockpit's safe git). Returns the files that conflicted or
+    did not apply ([] when it applied cleanly); a conflicted file is left with its conflict markers.
+    git refuses paths outside the worktree or inside ``.git``."""
+    wt = worktree_git(worktree)
+    done = wt.run("apply", "--3way", "--index", "--whitespace=nowarn", "-", input=patch, check=False)
+    if done.returncode == 0:
+        return []
+    unmerged = _run(wt, "diff", "--name-only", "--diff-filter=U", *DIFF_SAFE)
+    files = [p for p in unmerged.splitlines() if p]
+    if not files:
+        files = [a or b for a, b in _APPLY_FAILED.findall(done.stderr)]
+    if not files:
+        raise GitOpError(f"git apply failed: {done.stderr.strip()[:300] or f'exit {done.returncode}'}")
+    return sorted(set(files))
 
 
 def move_branch(git: Git, base_branch: str, new: str, old: str, message: str) -> None:

@@ -6,13 +6,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.errors import RefusedError
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
-
-
-class LaneNotBuilt(RefusedError, RuntimeError):
-    """The lane's adapter does not exist yet."""
 
 
 class Lane(ABC):

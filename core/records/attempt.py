@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from cockpit.core.diff_parse import count_patch
 from cockpit.core.records.basics import Signals, Usage, utc_now
+from cockpit.core.records.cloud import CloudRun
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.text import CleanText
 
@@ -157,6 +158,7 @@ class Attempt(BaseModel):
     error: CleanText | None = None  # worker-derived text: cleaned (see cockpit.core.text)
     failure: Failure | None = None
     probe: bool = False
+    cloud: CloudRun | None = None  # the cloud lane's remote task
 
     @property
     def finished(self) -> bool:

@@ -23,7 +23,6 @@ from cockpit.core.commands import CommandError, apply_command, request_expired
 from cockpit.core.config import ConfigError
 from cockpit.core.envelope.model import Envelope, requested_escalations
 from cockpit.core.git.operations import GitOpError
-from cockpit.core.lanes import UNBUILT
 from cockpit.core.layout import ENVELOPE_FILE
 from cockpit.core.policy.gates import escalation_gate, open_gate
 from cockpit.core.records.basics import TaskStatus, utc_now
@@ -86,8 +85,6 @@ class InboxPhase:
             base_commit=data.get("base_commit"),
             base_branch=data.get("base_branch"),
         )
-        if envelope.lane in UNBUILT:
-            state.message = UNBUILT[envelope.lane]
         self.board.log_event({"kind": EventKind.ACCEPTED, "task_id": task_id, "lane": envelope.lane})
         asked = requested_escalations(envelope)
         if asked:

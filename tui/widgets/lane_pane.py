@@ -2,8 +2,8 @@
 then the finished tasks folded into one line) drawn with the Line API, so a lane of 5,000 tasks costs
 what one of 10 costs: only the rows on screen are drawn.
 
-Layout, top to bottom: a note (a lane whose adapter is not built says so; an empty lane or a filter
-that matches nothing says that), the mcp lane's hand-run Codex sessions (one line each, as data), then
+Layout, top to bottom: a note (an empty lane or a filter that matches nothing says
+so), the mcp lane's hand-run Codex sessions (one line each, as data), then
 one item per row — a task card (:func:`~cockpit.tui.widgets.task_card.card_text`, the one formatter of
 a card: two or three lines behind a bar in its status colour, then a blank line) or the fold line.
 
@@ -47,7 +47,6 @@ from cockpit.core import (
     EXTERNAL_LANE,
     FOLD,
     STATUS_SYMBOLS,
-    UNBUILT,
     ExternalSession,
     LaneChange,
     LaneRows,
@@ -222,12 +221,8 @@ class LanePane(ScrollView, can_focus=True):
 
     def _note(self) -> str | None:
         rows = self.rows
-        unbuilt = UNBUILT.get(self.lane)
         unmatched = rows.filter.active and rows.total and not rows.matched
         nothing = "no task matches the filter" if unmatched else None
-        if unbuilt:
-            note = f"{unbuilt} ({rows.total:,} queued)" if rows.total else unbuilt
-            return f"{note}; {nothing}" if nothing else note
         if not rows.total:
             return "no tasks"
         return nothing

@@ -91,7 +91,6 @@ SURFACE = [
     "TaskStatus",
     "TaskSummary",
     "TurnFailed",
-    "UNBUILT",
     "UnknownTask",
     "UsageSummary",
     "UsageTotals",
