@@ -5,12 +5,12 @@ exit code a front end gives it::
     CockpitError                       anything the cockpit refuses or cannot do, said in one line
     ├── InputError         exit 2     the input is wrong: fix it and ask again (the message names the field)
     │     EnvelopeError, ConfigError (UntrustedSetting), UnknownTask (InvalidId), DecisionError,
-    │     FilterError, PayloadError, UsageError (the CLI's own)
+    │     FilterError, PayloadError, CloudInputError, UsageError (the CLI's own)
     ├── RefusedError       exit 1     the input is fine, the board's state or the machine says no
     │     BlackboardError (LockHeld), CommandError, GitOpError (GitError), BoardMoveRefused,
     │     UnsafeCommand
     └── CodexError         exit 1     Codex could not be found, started or understood
-          CodexNotFound, AppServerError, AppServerClosed, EventParseError
+          CodexNotFound, AppServerError, AppServerClosed, EventParseError, CloudOutputError
 
 Front ends (the CLI, the TUI, the MCP server) catch a branch, never a tuple of leaves: a new error
 class takes its branch's exit code and rendering by where it sits. Classes keep the built-in base they

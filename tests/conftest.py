@@ -13,6 +13,7 @@ import pytest
 from cockpit.core.codex.binary import PINNED_VERSION, CodexBinary, CodexNotFound, find_codex
 from cockpit.demo.codex_home import write_codex_home
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.cloud import CloudRig, cloud_rig
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +70,14 @@ def scripted_model() -> Iterator[ScriptedModel]:
         yield model
     finally:
         model.stop()
+
+
+@pytest.fixture
+def fake_cloud(tmp_path: Path, codex_bin: Path) -> Iterator[CloudRig]:
+    """A running fake Codex Cloud backend with a throw-away HOME, CODEX_HOME (dummy ChatGPT login) and
+    git repository; ``.codex(...)`` runs ``codex cloud`` there; stopped (SIGTERM, exit 0) at teardown."""
+    with cloud_rig(tmp_path, codex_bin) as rig:
+        yield rig
 
 
 @pytest.fixture

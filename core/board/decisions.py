@@ -47,6 +47,7 @@ KNOWN_TRIGGERS = frozenset(
         "acceptance_failed",
         "catastrophic",
         "outage",
+        "cloud_task_failed",
     }
 )
 KNOWN_ACTIONS = frozenset(

@@ -37,6 +37,7 @@ __all__ = [
     "acceptance_failure",
     "classify",
     "error_event",
+    "failure_of",
     "normalise_error_info",
     "rollout_error_info",
     "signature_of",
@@ -71,6 +72,10 @@ _ERROR_TYPE: Final[dict[FailureCode, ErrorType]] = {
     _C.KILLED: ErrorType.STATE,
     _C.INTERRUPTED: ErrorType.STATE,
     _C.LOST: ErrorType.STATE,
+    _C.NOT_SIGNED_IN: ErrorType.AUTH,
+    _C.CLOUD_ENV_NOT_FOUND: ErrorType.LOGIC,
+    _C.CLOUD_TASK_ERROR: ErrorType.LOGIC,
+    _C.CLOUD_NO_DIFF: ErrorType.STATE,
     _C.UNKNOWN: ErrorType.LOGIC,
 }
 
@@ -95,6 +100,10 @@ _NOT_RETRYABLE: Final = frozenset(
         _C.BAD_REQUEST_400,
         _C.CONTEXT_LENGTH,
         _C.INTERRUPTED,
+        _C.NOT_SIGNED_IN,
+        _C.CLOUD_ENV_NOT_FOUND,
+        _C.CLOUD_TASK_ERROR,
+        _C.CLOUD_NO_DIFF,
         _C.UNKNOWN,
     }
 )
@@ -119,6 +128,10 @@ _SUGGESTION: Final[dict[FailureCode, str]] = {
     _C.INTERRUPTED: "the attempt was interrupted; retry it when ready",
     _C.LOST: "the runner process vanished; check the working tree before retrying",
     _C.NO_FINAL_MESSAGE: "the worker ended without a final message; retrying with the output protocol",
+    _C.NOT_SIGNED_IN: "codex cloud needs a ChatGPT login: run `codex login` for the cockpit's CODEX_HOME",
+    _C.CLOUD_ENV_NOT_FOUND: "the cloud environment is unknown or ambiguous; set its id in the config",
+    _C.CLOUD_TASK_ERROR: "the cloud task ended in error; read its message, then retry or give up",
+    _C.CLOUD_NO_DIFF: "the cloud task has no diff: it is still running, failed, or changed nothing",
     _C.UNKNOWN: "unrecognised failure; read the attempt's stderr.log and events.jsonl",
 }
 
@@ -367,6 +380,7 @@ def _failure(
     *,
     http_status: int | None = None,
     resets_at: float | None = None,
+    suggestion: str | None = None,
 ) -> Failure:
     message = clean(message.strip())[:MAX_MESSAGE_CHARS] or code.value
     return Failure(
@@ -376,10 +390,19 @@ def _failure(
         http_status=http_status,
         retryable=code not in _NOT_RETRYABLE,
         trips_breaker=code in _TRIPS,
-        suggestion=_suggestion(code, message, resets_at),
+        suggestion=suggestion or _suggestion(code, message, resets_at),
         signature=signature_of(code.value, message),
         resets_at=resets_at,
     )
+
+
+def failure_of(
+    code: FailureCode, message: str, *, http_status: int | None = None, suggestion: str | None = None
+) -> Failure:
+    """A failure of ``code``: its class, retryability and breaker rule from this module's tables, the
+    message cleaned (escapes stripped, secrets masked) and cut, its signature, and ``suggestion`` or the
+    code's own. For classifiers of other Codex surfaces (:mod:`cockpit.core.policy.cloud_failures`)."""
+    return _failure(code, message, http_status=http_status, suggestion=suggestion)
 
 
 def start_failure(what: str) -> Failure:

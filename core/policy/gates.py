@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.core.board.decisions import DecisionCard, DecisionOption, DecisionStore
+from cockpit.core.policy.retry import CLOUD_TASK_TRIGGER
 from cockpit.core.records.task import TaskState
 from cockpit.core.text import format_tokens
 from cockpit.core.vocabulary import WORKTREE_LANES
@@ -91,6 +92,7 @@ def failure_gate(state: TaskState, trigger: str, reason: str, feedback: str | No
         "catastrophic": "failing hard",
         "unknown_error": "an error the cockpit does not know",
         "repeated_failures": "failed repeatedly",
+        CLOUD_TASK_TRIGGER: "the cloud task failed",
     }.get(trigger, "needs a decision")
     return Gate(
         trigger,

@@ -20,10 +20,12 @@ from cockpit.core.records.attempt import DEFAULT_ATTEMPT_LIMIT, ErrorType, Failu
 
 __all__ = [
     "BACKOFF_CODES",
+    "CLOUD_TASK_TRIGGER",
     "CONNECTION_DELAY_S",
     "CONNECTION_MAX_ATTEMPTS",
     "DEAD_LETTER_RETRY_AFTER_S",
     "GATE_AFTER_FAILED_ATTEMPTS",
+    "GATE_AT_ONCE",
     "JITTER_S",
     "LOGIC_MAX_RETRIES",
     "NEVER_RETRY",
@@ -69,8 +71,20 @@ GATE_AFTER_FAILED_ATTEMPTS: Final = DEFAULT_ATTEMPT_LIMIT
 DEAD_LETTER_RETRY_AFTER_S: Final = 900.0
 
 NEVER_RETRY: Final = frozenset(
-    {_C.AUTH_401, _C.AUTH_403, _C.MISSING_API_KEY, _C.BAD_REQUEST_400, _C.CONTEXT_LENGTH}
+    {
+        _C.AUTH_401,
+        _C.AUTH_403,
+        _C.MISSING_API_KEY,
+        _C.BAD_REQUEST_400,
+        _C.CONTEXT_LENGTH,
+        _C.NOT_SIGNED_IN,
+        _C.CLOUD_ENV_NOT_FOUND,
+    }
 )
+# A cloud task that ended in error, or left no diff: a new cloud task costs a run of its own, so a
+# person decides (retry, park, give up) from the first time.
+GATE_AT_ONCE: Final = frozenset({_C.CLOUD_TASK_ERROR, _C.CLOUD_NO_DIFF})
+CLOUD_TASK_TRIGGER: Final = "cloud_task_failed"
 _STATE_CODES: Final = frozenset({_C.KILLED, _C.LOST})
 _LOGIC_CODES: Final = frozenset(
     {_C.WORKER_FAILED, _C.WORKER_BLOCKED, _C.ACCEPTANCE_NOT_MET, _C.NO_FINAL_MESSAGE}
@@ -165,7 +179,7 @@ def max_attempts_for(failure: Failure) -> int:
     Catastrophic failures report their underlying kind's budget.
     """
     code = failure.code
-    if code in NEVER_RETRY or code in (_C.INTERRUPTED, _C.UNKNOWN):
+    if code in NEVER_RETRY or code in GATE_AT_ONCE or code in (_C.INTERRUPTED, _C.UNKNOWN):
         return 1
     if code is _C.USAGE_LIMIT:
         return 1 + USAGE_LIMIT_MAX_WAITS
@@ -235,8 +249,10 @@ def decide(failure: Failure, history: Sequence[Failure], *, rng: random.Random, 
     1. ``catastrophic`` (5+ consecutive failures, over budget) ⇒ gate ``catastrophic``; the caller
        trips the breaker.
     2. ``interrupted`` ⇒ fail: a person or the cockpit stopped the attempt on purpose.
-    3. Never retried: 401, 403, missing API key, 400 (our bug), context window full ⇒ fail.
-    4. ``unknown`` ⇒ gate ``unknown_error``.
+    3. Never retried: 401, 403, missing API key, 400 (our bug), context window full, no ChatGPT login
+       for codex cloud, an unknown cloud environment ⇒ fail.
+    4. ``unknown`` ⇒ gate ``unknown_error``; a cloud task in error or without a diff ⇒ gate
+       :data:`CLOUD_TASK_TRIGGER`.
     5. ``usage_limit`` ⇒ retry once the limit resets (``resets_at − now`` + jitter). These waits are not
        counted against the transient budget nor the failed-attempt count. Unknown reset time, a reset
        more than :data:`USAGE_LIMIT_MAX_WAIT_S` away, or :data:`USAGE_LIMIT_MAX_WAITS` consecutive waits
@@ -266,6 +282,10 @@ def decide(failure: Failure, history: Sequence[Failure], *, rng: random.Random, 
     if code is _C.UNKNOWN:
         return RetryDecision(
             action="gate", reason=f"unrecognised failure: {failure.message}", gate_trigger="unknown_error"
+        )
+    if code in GATE_AT_ONCE:
+        return RetryDecision(
+            action="gate", reason=f"{code.value}: {failure.message}", gate_trigger=CLOUD_TASK_TRIGGER
         )
     if code is _C.USAGE_LIMIT:
         return _usage_limit(failure, history, rng, now)

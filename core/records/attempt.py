@@ -55,6 +55,10 @@ class FailureCode(StrEnum):
     INTERRUPTED = "interrupted"  # SIGINT / cancelled
     LOST = "lost"  # the runner vanished
     NO_FINAL_MESSAGE = "no_final_message"
+    NOT_SIGNED_IN = "not_signed_in"  # codex cloud has no ChatGPT login to use
+    CLOUD_ENV_NOT_FOUND = "cloud_env_not_found"  # the cloud environment is unknown or ambiguous
+    CLOUD_TASK_ERROR = "cloud_task_error"  # the cloud task itself ended in error
+    CLOUD_NO_DIFF = "cloud_no_diff"  # the cloud task has no diff (still running, failed, or empty)
     UNKNOWN = "unknown"
 
 

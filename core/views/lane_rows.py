@@ -41,9 +41,10 @@ task), during the rebuild it makes anyway.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Final
 
 from cockpit.core.board.task_summary import TaskSummary
@@ -97,6 +98,9 @@ _RANKS: Final[Mapping[TaskStatus, int]] = {
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _FAILURES: Final = frozenset({TaskStatus.FAILED, TaskStatus.DEAD_LETTER})
 _FRESH_FAILURE_RANK: Final = 5
+_LIVE: Final = frozenset(_RANKS) | _FAILURES
+_STATUS_OF: Final = attrgetter("status")
+"""The statuses of tasks that may need the user (a failure only while it is fresh)."""
 
 _FOLD_WORDS: Final[tuple[tuple[TaskStatus, str], ...]] = (
     (TaskStatus.SUCCEEDED, "done"),
@@ -224,15 +228,32 @@ class LaneFilter:
     def admits_lane(self, lane: str) -> bool:
         return not self.lanes or lane in self.lanes
 
-    def matches(self, task: TaskSummary) -> bool:
+    def matches(self, task: TaskSummary, text: str | None = None) -> bool:
+        """Whether ``task`` passes; ``text`` is its :func:`search_text` when the caller keeps it."""
         if self.lanes and task.lane not in self.lanes:
             return False
         if self.states and task.status not in self.states:
             return False
         if self.words:
-            title = task.title.casefold()
-            return all(w in title or w in task.id for w in self.words)
+            hay = search_text(task) if text is None else text
+            return all(w in hay for w in self.words)
         return True
+
+    def narrows(self, other: LaneFilter) -> bool:
+        """Whether every task that passes this filter passes ``other`` too, so this filter's matches can
+        be found among ``other``'s: the same states and lanes, and each of ``other``'s words inside one
+        of this filter's (typing on at the end of a word, or adding a word)."""
+        return (
+            self.states == other.states
+            and self.lanes == other.lanes
+            and all(any(w in v for v in self.words) for w in other.words)
+        )
+
+
+def search_text(task: TaskSummary) -> str:
+    """What a filter's words are looked for in: the casefolded title and the id, a line apart (a word
+    holds no whitespace, so none matches across the two)."""
+    return f"{task.title.casefold()}\n{task.id}"
 
 
 # ------------------------------------------------------------------------------------------------- rows
@@ -299,6 +320,11 @@ class LaneRows:
     _updated: set[str] = field(default_factory=set)
     _built_at: datetime = _EPOCH
     _expires: datetime | None = None
+    _live: set[str] = field(default_factory=set)  # ids of tasks that may need the user
+    _search: dict[str, str] | None = None  # search texts, kept while a filter has words
+    _passed: list[str] | None = None  # ids that passed the last rebuild's filter
+    _passed_by: LaneFilter | None = None
+    _since: set[str] = field(default_factory=set)  # ids put since that rebuild
     rebuilds: int = 0
     """How many times the rows were rebuilt (for tests and benchmarks)."""
 
@@ -314,6 +340,14 @@ class LaneRows:
         self._tasks[task.id] = task
         if self._tally is not None:
             self._tally.move(old, task)
+        if task.status in _LIVE:
+            self._live.add(task.id)
+        else:
+            self._live.discard(task.id)
+        if self._search is not None and (old is None or old.title != task.title):
+            self._search[task.id] = search_text(task)
+        if self._passed is not None:
+            self._since.add(task.id)
         if self._dirty:
             return
         if old is not None and self._place(old) == self._place(task):
@@ -323,6 +357,9 @@ class LaneRows:
 
     def discard(self, task_id: str) -> None:
         old = self._tasks.pop(task_id, None)
+        self._live.discard(task_id)
+        if self._search is not None:
+            self._search.pop(task_id, None)
         if old is not None:
             if self._tally is not None:
                 self._tally.move(old, None)
@@ -365,40 +402,51 @@ class LaneRows:
 
     def _rebuild(self, now: datetime) -> None:
         """The rows: the tasks that need the user, sorted, then the fold line. Folded, no finished task
-        is listed (or collected): the fold line's counts come from the board's. Expanded, the finished
-        tasks' ids follow, newest first."""
+        is listed (or collected): the fold line's counts come from the board's, and only the tasks
+        that may need the user are looked at. Expanded, the finished tasks' ids follow, newest first.
+        A filter looks at every task once, or only at the last filter's matches (and the tasks changed
+        since) when it narrows that filter, as typing on does; its loops are comprehensions over ids
+        and search texts, the cost of a keystroke in the filter."""
         flt = self._filter
+        tasks = self._tasks
+        considered: Collection[str]
+        if flt.active:
+            considered = self._passing(flt)
+        else:
+            considered = tasks if self._expanded else self._live
+            self._search = None
+            self._passed = self._passed_by = None
+        self._since = set()
+        live = self._live
+        looked_at = considered if considered is live else [i for i in considered if i in live]
         needs: list[tuple[tuple[int, float, str], str]] = []
-        finished: list[TaskSummary] | None = [] if self._expanded else None
-        filtered: Counter[TaskStatus] | None = Counter() if flt.active else None
         listed: Counter[TaskStatus] = Counter()
         expires: datetime | None = None
-        matched = 0
-        any_finished = False
-        for task in self._tasks.values():
-            if filtered is not None and not flt.matches(task):
-                continue
-            matched += 1
+        for task_id in looked_at:
+            task = tasks[task_id]
             rank = needs_rank(task, now)
             if rank is None:
-                any_finished = True
-                if finished is not None:
-                    finished.append(task)
-                if filtered is not None:
-                    filtered[task.status] += 1
                 continue
-            needs.append((_needs_key(rank, task), task.id))
+            needs.append((_needs_key(rank, task), task_id))
             listed[task.status] += 1
             if rank == _FRESH_FAILURE_RANK:
                 ends = task.updated_at + RECENT_FAILURE
                 expires = ends if expires is None else min(expires, ends)
         needs.sort()
         rows: list[Row] = [task_id for _, task_id in needs]
-        if any_finished:
+        matched = len(considered) if flt.active else len(tasks)
+        if matched > len(needs):
             rows.append(FOLD)
-            if finished is not None:
+            if self._expanded:
+                listed_ids = {task_id for _, task_id in needs}
+                finished = [tasks[i] for i in considered if i not in listed_ids]
                 finished.sort(key=_history_key, reverse=True)
                 rows.extend(t.id for t in finished)
+        filtered: Counter[TaskStatus] | None = None
+        if flt.active:
+            filtered = Counter(map(_STATUS_OF, map(tasks.__getitem__, considered)))
+            filtered.subtract(listed)
+            filtered = +filtered  # the finished ones that pass, per status
         self._listed = listed
         self._filtered = filtered
         self._rows = rows
@@ -408,6 +456,32 @@ class LaneRows:
         self._dirty = False
         self._updated.clear()
         self.rebuilds += 1
+
+    def _passing(self, flt: LaneFilter) -> list[str]:
+        """The ids of the tasks that pass ``flt``: among the last filter's matches and the tasks
+        changed since when ``flt`` narrows it, else among every task."""
+        tasks = self._tasks
+        candidates: Iterable[str] = tasks
+        passed, passed_by = self._passed, self._passed_by
+        if passed is not None and passed_by is not None and flt.narrows(passed_by):
+            candidates = dict.fromkeys([*passed, *self._since])
+        words, states = flt.words, flt.states
+        if not flt.admits_lane(self.lane):
+            passing: list[str] = []
+        elif words:
+            search = self._search
+            if search is None:
+                search = self._search = {i: search_text(t) for i, t in tasks.items()}
+            first, *more = words
+            passing = [i for i in candidates if i in tasks and first in search[i]]
+            for word in more:
+                passing = [i for i in passing if word in search[i]]
+        else:
+            passing = [i for i in candidates if i in tasks]
+        if states:
+            passing = [i for i in passing if tasks[i].status in states]
+        self._passed, self._passed_by = passing, flt
+        return passing
 
     @property
     def rows(self) -> list[Row]:

@@ -199,6 +199,14 @@ def key_to_frame(
     return max(0.0, shown.t - sent)
 
 
+FILTER_COUNT = re.compile(r"\d[\d,]* of \d[\d,]*")
+"""A lane title while a filter is set: ``worktree · 1,111 of 5,000``."""
+
+
+def _filter_count(text: str) -> bool:
+    return FILTER_COUNT.search(text) is not None
+
+
 def _settle(app: PtyApp, quiet_s: float = 0.3, limit_s: float = 5.0) -> None:
     """Wait until the app has drawn nothing for ``quiet_s`` (or ``limit_s`` passed)."""
     end = time.perf_counter() + limit_s
@@ -241,7 +249,9 @@ def measure_app(repo: Path, env: dict[str, str], idle_s: float, rounds: int) -> 
             record("expand", expanded)
             record("fold", key_to_frame(app, ("enter",)))
             record("filter", key_to_frame(app, ("/",)))
-            record("filter text", key_to_frame(app, ("#1",)))
+            # one key at a time, each until the lane title's count shows the filter applied
+            record("filter text", key_to_frame(app, ("#",), check=_filter_count))
+            record("filter text", key_to_frame(app, ("1",), check=_filter_count))
             record(ESCAPE_KEY, key_to_frame(app, ("escape",)))
         figures.peak_rss_mb = app.stats().peak_rss_kb / 1024
     finally:

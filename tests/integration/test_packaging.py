@@ -78,6 +78,7 @@ def _env(tmp: Path) -> dict[str, str]:
 def test_the_wheel_provides_cockpit_and_its_files(installed: Path, tmp_path: Path) -> None:
     probe = (
         "import cockpit.core, cockpit.tui.app as app, cockpit.demo as demo, pathlib;"
+        "import cockpit.demo.fake_cloud.__main__;"
         "print(cockpit.core.__file__);"
         "print(len(app.STYLESHEETS), all(p.is_file() for p in app.STYLESHEETS));"
         "print(len(list((pathlib.Path(demo.__file__).parent / 'scenarios').glob('*.toml'))))"

@@ -50,6 +50,7 @@ class MainScreen(Screen[None]):
         self._header_text = ""
         self._now = datetime.fromtimestamp(clock(), UTC)
         self._filter_from: LanePane | None = None
+        self._filter_said = ""  # what the filter line says is wrong with the filter
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader("Codex Cockpit", id="header")
@@ -127,14 +128,20 @@ class MainScreen(Screen[None]):
 
     @on(Input.Changed, "#lane-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        error = self.query_one("#lane-filter-error", Static)
         try:
             flt = LaneFilter.parse(event.value)
         except FilterError as exc:
-            error.update(str(exc))  # the last good filter stays applied
+            self._filter_error(str(exc))  # the last good filter stays applied
             return
-        error.update("")
+        self._filter_error("")
         self._apply_filter(flt)
+
+    def _filter_error(self, text: str) -> None:
+        """Say what is wrong with the filter ("" once it is right); unchanged text is not redrawn (an
+        update lays the screen out again, a keystroke's largest cost)."""
+        if text != self._filter_said:
+            self._filter_said = text
+            self.query_one("#lane-filter-error", Static).update(text)
 
     @on(Input.Submitted, "#lane-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cockpit.core.policy.cloud_failures import classify_cloud_error, cloud_task_failure
 from cockpit.core.policy.failures import (
     acceptance_failure,
     classify,
@@ -73,10 +74,21 @@ def failure(code: FailureCode, message: str = "boom", **update: Any) -> Failure:
         built = classify(AttemptProgress(), ExitInfo(lost=True), None)
     elif code is C.INTERRUPTED:
         built = classify(AttemptProgress(), ExitInfo(cancelled=True), None)
+    elif code in CLOUD_STDERR:
+        built = classify_cloud_error("exec", 1, CLOUD_STDERR[code])
+    elif code is C.CLOUD_TASK_ERROR:
+        built = cloud_task_failure(message)
     else:
         built = classify(AttemptProgress(turns_started=1), ExitInfo(code=3), None)
     assert built is not None and built.code is code, built
     return built.model_copy(update=update) if update else built
+
+
+CLOUD_STDERR = {
+    C.NOT_SIGNED_IN: "Not signed in. Please run 'codex login' to sign in with ChatGPT.",
+    C.CLOUD_ENV_NOT_FOUND: "Error: environment 'x' not found; run `codex cloud` to list environments",
+    C.CLOUD_NO_DIFF: "Error: No diff available for task task_e_1; it may still be running.",
+}
 
 
 def done() -> AttemptProgress:

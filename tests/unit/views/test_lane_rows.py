@@ -283,3 +283,65 @@ def test_the_counts_a_lane_shows_equal_a_recount_after_any_sequence_of_changes()
             )
             if rows.expanded and folded:
                 assert len(rows.rows) - rows.rows.index(FOLD) - 1 == sum(folded.values())
+
+
+def test_typing_a_filter_lists_what_a_fresh_lane_lists_whatever_changed_between_keys() -> None:
+    """A filter that narrows the last one looks only at its matches and the tasks changed since; titles
+    change, tasks come, go and change status between keystrokes: the rows, titles and fold counts are
+    those of a lane built from scratch with the same filter, and no more tasks are looked at."""
+    rng = random.Random(20261205)
+    words = ("task", "fix", "parser", "#12", "ab")
+    tasks = {}
+    lane = LaneRows("worktree")
+    now = T0
+    for step in range(400):
+        for _ in range(rng.randint(0, 3)):
+            task_id = f"t-{rng.randrange(80):02d}"
+            if rng.random() < 0.1 and task_id in tasks:
+                del tasks[task_id]
+                lane.discard(task_id)
+                continue
+            title = " ".join(rng.choice(words) + str(rng.randrange(30)) for _ in range(rng.randint(1, 3)))
+            task = summary(task_id, rng.choice(list(S)), created=-rng.randrange(3000), title=title)
+            tasks[task_id] = task
+            lane.put(task)
+        text = lane.filter.text
+        move = rng.random()
+        if move < 0.5:
+            text += rng.choice("abfiprstx#12 ")  # typing on, the case narrowing serves
+        elif move < 0.6:
+            text = text[:-1]
+        elif move < 0.65:
+            text = rng.choice(("", "state:failed ta", "state:review,done p"))
+        if rng.random() < 0.05:
+            lane.expanded = not lane.expanded
+        lane.filter = LaneFilter.parse(text)
+        lane.sync(now)
+        fresh = LaneRows("worktree", _filter=lane.filter, _expanded=lane.expanded)
+        for task in tasks.values():
+            fresh.put(task)
+        fresh.sync(now)
+        assert lane.rows == fresh.rows, (step, text)
+        assert lane.title() == fresh.title(), (step, text)
+        assert lane.fold_counts == fresh.fold_counts, (step, text)
+
+
+def test_a_narrowing_filter_looks_only_at_the_last_matches() -> None:
+    lane = lane_of(*history(2_000), summary("fix-1", S.REVIEW, title="fix the parser"))
+    looked: list[str] = []
+
+    class Watching(dict):
+        def __getitem__(self, key):  # type: ignore[override]
+            looked.append(key)
+            return super().__getitem__(key)
+
+    lane.filter = LaneFilter.parse("fix")
+    lane.sync(T0)
+    assert lane.matched == 1
+    lane._search = Watching(lane._search)
+    lane.filter = LaneFilter.parse("fix the")
+    lane.sync(T0)
+    assert lane.rows == ["fix-1"] and looked == ["fix-1", "fix-1"]  # one lookup per word
+    lane.filter = LaneFilter.parse("fax")  # not a narrowing: every task is looked at again
+    lane.sync(T0)
+    assert lane.rows == [] and len(looked) == 2 + 2_001
