@@ -3,11 +3,8 @@ one line, and read back in order by :class:`JournalLines`."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -124,17 +121,3 @@ class JournalLines:
         """The last line was fed: a journal whose header never came is trouble."""
         if self._header_due:
             self.trouble = "the journal has no header"
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while thousands of records are built: they hold no cycles,
-    and collections triggered by their allocation alone took a tenth of a large journal's load."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()

@@ -8,9 +8,10 @@ import os
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.summary_pool import share
-from cockpit.core.board.task_index.lines import JournalLines, Record, Removal, collector_paused
+from cockpit.core.board.task_index.lines import JournalLines, Record, Removal
 from cockpit.core.board.task_index.scan import scan_summaries
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.collector import collector_paused
 from cockpit.core.follow import GrowingFile, Restart
 from cockpit.core.layout import TASK_INDEX_FILE
 

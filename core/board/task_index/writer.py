@@ -18,13 +18,13 @@ from cockpit.core.board.blackboard import Stamp
 from cockpit.core.board.task_index.lines import (
     JournalLines,
     Removal,
-    collector_paused,
     header_line,
     line_stamp,
     record_line,
 )
 from cockpit.core.board.task_index.scan import Scan, Stamped
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.collector import collector_paused
 from cockpit.core.layout import TASK_INDEX_FILE
 from cockpit.core.records.basics import TaskStatus
 
