@@ -19,7 +19,8 @@ Where things live (each layer imports only the layers below it; ``make lint`` ch
     git/  codex/                     git run safely; Codex's binary, command, events, app-server, cloud
     envelope/                        the task envelope and the prompt made from it
     records/                         what ``state.json`` holds: task, attempts, signals, usage, exit
-    trust, errors, vocabulary, text, atomic, crashpoints, processes, diff_parse   leaves
+    trust  errors  vocabulary  layout  text  atomic   leaves
+    crashpoints  processes  diff_parse  follow  collector
 """
 
 from __future__ import annotations

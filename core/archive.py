@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cockpit.core.atomic import atomic_write_json, fsync_dir, make_private_dirs
 from cockpit.core.board.blackboard import Blackboard, check_task_id, is_task_id
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_index import briefs
+from cockpit.core.board.task_index.briefs import briefs
 from cockpit.core.commands import CommandError, here_or_through_supervisor, request_supervisor
 from cockpit.core.crashpoints import crash_point
 from cockpit.core.git.operations import open_repo, remove_worktree, worktree_git

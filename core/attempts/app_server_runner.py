@@ -54,7 +54,8 @@ from cockpit.core.attempts.exec_runner import (
     spec_main,
 )
 from cockpit.core.board.decisions import WITHDRAWN, DecisionCard, DecisionError, DecisionOption, DecisionStore
-from cockpit.core.codex.app_server.client import AppServerClient, AppServerClosed, AppServerError, Incoming
+from cockpit.core.codex.app_server.client import AppServerClient
+from cockpit.core.codex.app_server.connection import AppServerClosed, AppServerError, Incoming
 from cockpit.core.codex.app_server.protocol import (
     COMMAND_APPROVAL,
     FILE_CHANGE_APPROVAL,

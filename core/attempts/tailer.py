@@ -9,14 +9,14 @@ and an over-long line is skipped without ever being held in memory whole.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Final
 
 from cockpit.core.codex.exec_events import CodexEvent, EventParseError, parse_event_batch, parse_event_line
+from cockpit.core.collector import collector_paused
 from cockpit.core.follow import CHUNK_BYTES, GrowingFile, Restart
 
 __all__ = ["EventTailer"]
@@ -25,33 +25,9 @@ BULK_BYTES: Final = 4 * CHUNK_BYTES  # reads at least this large pause the cycli
 MAX_ERRORS_KEPT: Final = 20
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector while a bulk batch of events is built, then file it as old objects.
-
-    Events are acyclic trees freed by reference counting. Left to the collector, a batch of hundreds of
-    thousands of events is scanned again and again while it grows (costing more than the parsing), and
-    once more when it leaves the young generation. With the collector paused, the batch is afterwards
-    moved to the oldest generation in O(1) (freeze + unfreeze, skipped when someone else holds frozen
-    objects), so no young collection walks it. Only used for bulk reads (catching up on a long file), so
-    a process polling small increments keeps the collector's normal rhythm.
-    """
-    was_enabled = gc.isenabled()
-    if was_enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
-
-
 def _bulk(waiting: int) -> AbstractContextManager[object]:
     """What wraps a read of ``waiting`` bytes: a paused collector for bulk reads, else nothing."""
-    return _gc_paused() if waiting >= BULK_BYTES else nullcontext()
+    return collector_paused(age=True) if waiting >= BULK_BYTES else nullcontext()
 
 
 class EventTailer:

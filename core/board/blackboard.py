@@ -59,7 +59,7 @@ from cockpit.core.records.board_events import EventKind
 from cockpit.core.text import strip_control
 
 if TYPE_CHECKING:  # imported where used: listing tasks needs none of these models
-    from cockpit.core.board.task_index import TaskIndex
+    from cockpit.core.board.task_index.writer import TaskIndex
     from cockpit.core.board.task_summary import TaskSummary
     from cockpit.core.envelope.model import Envelope
     from cockpit.core.records.task import TaskState
@@ -466,7 +466,7 @@ class Blackboard:
     def task_index(self) -> TaskIndex:
         """The journal of task summaries that lists of tasks follow (:mod:`cockpit.core.board.task_index`)."""
         if self._task_index is None:
-            from cockpit.core.board.task_index import TaskIndex
+            from cockpit.core.board.task_index.writer import TaskIndex
 
             self._task_index = TaskIndex(self.root)
         return self._task_index
@@ -537,7 +537,7 @@ class Blackboard:
         """Every live task's summary, oldest first, from the task index (every state file is read only
         when the index cannot be trusted alone); with ``archived``, archived tasks' too (read from their
         state files: the archive is not indexed)."""
-        from cockpit.core.board.task_index import TaskIndexReader
+        from cockpit.core.board.task_index.reader import TaskIndexReader
         from cockpit.core.board.task_summary import TaskSummary
 
         reader = TaskIndexReader(self)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from cockpit.core.board.blackboard import Stamp, file_stamp
 from cockpit.core.board.decisions import DECISION_ID_RE, DecisionError
-from cockpit.core.board.task_index import scan_stamped
+from cockpit.core.board.task_index.scan import scan_stamped
 from cockpit.core.policy.breaker import BreakerState
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.board_events import EventKind

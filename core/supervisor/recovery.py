@@ -11,7 +11,7 @@ from pathlib import Path
 from cockpit.core.archive import finish_interrupted
 from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.board.blackboard import is_task_id
-from cockpit.core.board.task_index import start_up
+from cockpit.core.board.task_index.startup import start_up
 from cockpit.core.git.operations import GitOpError, clear_stale_index_locks
 from cockpit.core.layout import ATTEMPT_EVENTS_FILE, WORKTREES_DIR
 from cockpit.core.merging import recover_merge
@@ -28,7 +28,7 @@ class RecoveryPhase:
         ones recorded as lost (and retried by the policy from their checkpoint). First, with the lock
         held so no other cockpit process runs git here, a merge a killed process left half-done is
         finished or undone and stale ``index.lock`` files in task worktrees are removed. The task index
-        is made current again on the way (:func:`~cockpit.core.board.task_index.start_up`): only the
+        is made current again on the way (:func:`~cockpit.core.board.task_index.startup.start_up`): only the
         actionable tasks' state files and those whose index line is behind are read in full."""
         self._recover_git()
         finish_interrupted(self.board)  # an archive move a killed process left: finished or dropped

@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
 from cockpit.core.board.external_sessions import ExternalSession, ExternalSessionReader
-from cockpit.core.board.task_index import TaskIndexReader
+from cockpit.core.board.task_index.reader import TaskIndexReader
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.layout import BREAKERS_DIR, CONFIG_FILE
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore

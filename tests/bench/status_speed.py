@@ -31,7 +31,7 @@ from pathlib import Path
 from board_gen import make_repo, populate
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_index import TASK_INDEX_FILE
+from cockpit.core.layout import TASK_INDEX_FILE
 from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.views.board import BoardView
 

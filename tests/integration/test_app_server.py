@@ -419,6 +419,10 @@ async def test_close_ends_app_server_with_exit_0(
     await c.start(codex_bin, work, app_env, tmp_path / "events.jsonl")
     await c.initialize()
     await c.thread_start(work, "on-request", "workspace-write")
+    # Codex may send the thread's notification after its answer: wait for it, so that what the queue
+    # holds at EOF is known (closing first races Codex's own exit against that line)
+    transcript = tmp_path / "events.jsonl"
+    await c.wait_until(lambda: b'"thread/started"' in transcript.read_bytes(), 10)
     pid = c.pid
     assert pid is not None and os.getpgid(pid) == pid  # its own process group
     started = time.monotonic()

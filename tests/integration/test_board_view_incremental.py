@@ -26,8 +26,9 @@ from cockpit.core import config as config_module
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_index import TASK_INDEX_FILE, scan_summaries
+from cockpit.core.board.task_index.scan import scan_summaries
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.layout import TASK_INDEX_FILE
 from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.gates import failure_gate, open_gate
 from cockpit.core.records.basics import TaskStatus, utc_now

@@ -20,18 +20,14 @@ from git import Repo
 from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard, stamp_of
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.board.task_index import (
-    TASK_INDEX_FILE,
-    IndexHeader,
-    TaskIndexReader,
-    line_stamp,
-    parse_record,
-    scan_summaries,
-    start_up,
-)
+from cockpit.core.board.task_index.lines import IndexHeader, line_stamp, parse_record
+from cockpit.core.board.task_index.reader import TaskIndexReader
+from cockpit.core.board.task_index.scan import scan_summaries
+from cockpit.core.board.task_index.startup import start_up
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.commands import run_task_command
 from cockpit.core.git.operations import create_worktree, open_repo
+from cockpit.core.layout import TASK_INDEX_FILE
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue
 from cockpit.core.policy.gates import failure_gate, open_gate
 from cockpit.core.records.attempt import ErrorType

@@ -1,4 +1,5 @@
-"""The app-server's wire: its method names, the models of its messages, and the one decoder of its lines.
+"""The app-server's wire: its method names, the models of its messages, and the one decoder and encoder
+of its lines.
 
 ``codex app-server`` speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON object per line. A line
 with ``method`` and ``id`` is a server request (it must be answered, e.g. an approval), ``method`` alone is
@@ -537,6 +538,11 @@ def decode_line(line: bytes | str) -> Notification | Response | None:
         return decode(json.loads(line))
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def encode_line(message: Mapping[str, Any]) -> bytes:
+    """One message as the line written to the wire (compact JSON, UTF-8 kept as is, a newline)."""
+    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def parse_params(method: str, params: Any) -> WireModel | None:

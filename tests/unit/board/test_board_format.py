@@ -24,7 +24,7 @@ from cockpit.cli.main import main
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.checkpoint import Checkpoint
 from cockpit.core.board.decisions import DecisionCard, render_markdown
-from cockpit.core.board.task_index import IndexHeader, parse_record
+from cockpit.core.board.task_index.lines import IndexHeader, parse_record
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.codex.exec_events import UnknownEvent, parse_event_line
 from cockpit.core.envelope.model import Envelope

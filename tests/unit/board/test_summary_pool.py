@@ -5,7 +5,7 @@ change to the state they were built from."""
 from __future__ import annotations
 
 from cockpit.core.board.summary_pool import share
-from cockpit.core.board.task_index import parse_record
+from cockpit.core.board.task_index.lines import parse_record
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus, Usage

@@ -14,18 +14,14 @@ from pathlib import Path
 import pytest
 
 from cockpit.core.atomic import atomic_write_json
-from cockpit.core.board import task_index as task_index_module
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.task_index import (
-    TASK_INDEX_FILE,
-    IndexHeader,
-    Removal,
-    TaskIndexReader,
-    briefs,
-    parse_record,
-    scan_summaries,
-)
+from cockpit.core.board.task_index import writer as task_index_module
+from cockpit.core.board.task_index.briefs import briefs
+from cockpit.core.board.task_index.lines import IndexHeader, Removal, parse_record
+from cockpit.core.board.task_index.reader import TaskIndexReader
+from cockpit.core.board.task_index.scan import scan_summaries
 from cockpit.core.board.task_summary import TaskSummary
+from cockpit.core.layout import TASK_INDEX_FILE
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
 
@@ -139,6 +135,51 @@ def test_an_incomplete_last_line_waits_for_the_rest(board: Blackboard) -> None:
         fh.write(line[40:])
     assert set(reader.poll()) == {"beta-0002"}
     assert reader.rescans == 0
+
+
+def test_a_torn_last_line_then_a_compaction_is_loaded_from_the_new_journal(board: Blackboard) -> None:
+    for n in range(3):
+        board.write_state(state(f"task-{n:04d}"))
+    board.write_state(state("task-0001", status=TaskStatus.RUNNING))
+    reader = TaskIndexReader(board)
+    reader.poll()
+    first = reader.generation
+    with open(journal(board), "ab") as fh:  # a writer died in the middle of its line
+        fh.write(TaskSummary.of(state("task-0002", status=TaskStatus.FAILED)).model_dump_json().encode()[:40])
+    assert reader.poll() == {}  # the fragment is left on disk, unread
+    board.task_index.compact(scan=lambda: pytest.fail("a valid journal is compacted from itself"))
+    assert b"FAILED" not in journal(board).read_bytes()
+    assert reader.poll() == {} and reader.rescans == 0  # the same tasks, from the new file
+    assert reader.generation not in (None, first)
+    board.write_state(state("task-0003"))
+    assert set(reader.poll()) == {"task-0003"} and reader.tasks == truth(board)
+
+
+def test_a_journal_cut_short_in_place_is_loaded_again(board: Blackboard) -> None:
+    for n in range(3):
+        board.write_state(state(f"task-{n:04d}"))
+    reader = TaskIndexReader(board)
+    reader.poll()
+    keep = sum(len(line) + 1 for line in lines_of(board)[:2])  # the header and task-0000's line
+    os.truncate(journal(board), keep)
+    changes = reader.poll()
+    assert set(changes) == {"task-0001", "task-0002"} and all(new is None for _, new in changes.values())
+    assert set(reader.tasks) == {"task-0000"} and reader.rescans == 0
+    board.write_state(state("task-0001", status=TaskStatus.RUNNING))  # read as an append again
+    assert set(reader.poll()) == {"task-0001"} and reader.rescans == 0
+
+
+def test_a_journal_replaced_between_two_polls_is_read_from_its_first_line(board: Blackboard) -> None:
+    for n in range(3):
+        board.write_state(state(f"task-{n:04d}"))
+    reader = TaskIndexReader(board)
+    reader.poll()
+    journal(board).unlink()
+    board.write_state(state("task-0003"))  # creates a journal that is not complete: readers rescan
+    assert set(reader.poll()) == {"task-0003"}
+    assert reader.rescans == 1 and reader.tasks == truth(board)
+    board.write_state(state("task-0000", status=TaskStatus.RUNNING))
+    assert set(reader.poll()) == {"task-0000"} and reader.rescans == 1
 
 
 def test_a_record_is_never_glued_onto_a_torn_line(board: Blackboard) -> None:

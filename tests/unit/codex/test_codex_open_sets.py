@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from cockpit.core.attempts.reducer import AttemptReducer
-from cockpit.core.codex.app_server.client import (
-    AppServerClient,
+from cockpit.core.codex.app_server.client import AppServerClient
+from cockpit.core.codex.app_server.protocol import (
     ItemNotification,
     ThreadSnapshot,
     TurnNotification,
