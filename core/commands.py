@@ -35,7 +35,8 @@ from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
-from cockpit.core.vocabulary import WORKTREE_LANES
+from cockpit.core.results import apply_cloud_result
+from cockpit.core.vocabulary import CLOUD_LANE, WORKTREE_LANES
 
 StateLookup = Callable[[str], TaskState | None]
 
@@ -106,6 +107,15 @@ def cancel(board: Blackboard, state: TaskState) -> str:
             f"task {state.id} is {state.status.value}; only queued or running tasks can be cancelled"
         )
     attempt = state.last_attempt
+    if attempt is not None and attempt.cloud is not None:
+        # the CLI cannot stop a cloud task: the cockpit stops following it, and says where it is
+        where = f" {attempt.cloud.url}" if attempt.cloud.url else " (if its submission went through)"
+        state.status = TaskStatus.CANCELLED
+        state.message = f"cancelled; the Codex Cloud task{where} is not stopped by this"
+        board.log_event(
+            {"kind": EventKind.CANCELLED, "task_id": state.id, "cloud_task": attempt.cloud.task_id}
+        )
+        return state.message
     pid = attempt.runner_pid if attempt else None
     if not pid:
         raise CommandError(f"task {state.id} has no runner to stop")
@@ -161,6 +171,11 @@ def merge(board: Blackboard, state: TaskState) -> str:
         return state.message or f"task {state.id} is merged"
     if state.status not in (TaskStatus.REVIEW, TaskStatus.CONFLICT):
         raise CommandError(f"task {state.id} is {state.status.value}; only a task in review can be merged")
+    if state.lane == CLOUD_LANE and not state.head_commit:
+        raise CommandError(
+            f"task {state.id}: the chosen cloud attempt did not apply; pick another (`cockpit pick "
+            f"{state.id} N`) or reject it"
+        )
     if not state.base_branch:
         raise CommandError(f"task {state.id} has no base branch (it was submitted on a detached HEAD)")
     repo = open_repo(board.repo)
@@ -197,6 +212,37 @@ def merge(board: Blackboard, state: TaskState) -> str:
     return state.message or "merged"
 
 
+def pick(board: Blackboard, state: TaskState, attempt: int) -> str:
+    """Best-of-N: put cloud attempt ``attempt`` (1-based) on the task's branch instead of the one there;
+    the others are recorded as not chosen. The task is then reviewed and merged as before."""
+    last = state.last_attempt
+    run = last.cloud if last is not None else None
+    if run is None or not run.results:
+        raise CommandError(f"task {state.id} has no cloud attempts to choose from")
+    if state.status not in (TaskStatus.REVIEW, TaskStatus.CONFLICT):
+        raise CommandError(f"task {state.id} is {state.status.value}; an attempt is picked in review")
+    result = next((r for r in run.results if r.n == attempt), None)
+    if result is None:
+        raise CommandError(
+            f"task {state.id} has attempts 1–{len(run.results)}; there is no attempt {attempt}"
+        )
+    if result.diff_file is None:
+        raise CommandError(f"attempt {attempt} of task {state.id} has no diff")
+    recover_merge(board, state)
+    for r in run.results:
+        r.chosen = r.n == attempt
+    assert last is not None
+    try:
+        status, message = apply_cloud_result(board, state, last.n, result)
+    except GitOpError as exc:
+        raise CommandError(str(exc)) from exc
+    state.status, state.message = status, f"picked attempt {attempt}: {message}"
+    board.log_event(
+        {"kind": EventKind.CLOUD_PICKED, "task_id": state.id, "attempt": attempt, "status": status.value}
+    )
+    return state.message
+
+
 def reject(board: Blackboard, state: TaskState) -> str:
     if state.status in (TaskStatus.RUNNING, TaskStatus.QUEUED):
         raise CommandError(f"task {state.id} is {state.status.value}; cancel it first")
@@ -221,6 +267,7 @@ TASK_COMMANDS: dict[str, Callable[..., str]] = {
     "revise": revise,
     "merge": merge,
     "reject": reject,
+    "pick": pick,
 }
 
 
@@ -231,6 +278,12 @@ def apply_command(board: Blackboard, kind: str, state: TaskState, args: dict[str
         raise CommandError(f"unknown command {kind!r}")
     if kind == "revise":
         return fn(board, state, str(args.get("feedback", "")))
+    if kind == "pick":
+        try:
+            number = int(args.get("attempt", 0))
+        except (TypeError, ValueError):
+            raise CommandError(f"attempt must be a number 1–4, got {args.get('attempt')!r}") from None
+        return fn(board, state, number)
     return fn(board, state)
 
 

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cockpit.core.git.operations import apply_patch, create_worktree, open_repo, reset_to, task_branch
+from cockpit.core.codex.cloud.commands import prepare_cloud_cwd
 from cockpit.core.lanes.worktree import WorktreeLane
 from cockpit.core.layout import CLOUD_DIR
 from cockpit.core.records.basics import TaskStatus
-from cockpit.core.records.cloud import CloudResult
 from cockpit.core.records.task import TaskState
+from cockpit.core.results import apply_cloud_result
 
 
 class CloudLane(WorktreeLane):
     name = "cloud"
     runner_module = "cockpit.core.attempts.cloud_submit"
 
-    def prepare(self, state: TaskState) -> Path:
+    def prepare(self, state: TaskState | None = None) -> Path:
         """Where ``codex cloud`` runs: the board's own ``cloud/`` (its ``error.log`` lands there)."""
-        path = self.board.root / CLOUD_DIR
-        path.mkdir(mode=0o700, exist_ok=True)
-        return path
+        return prepare_cloud_cwd(self.board.root / CLOUD_DIR, board_root=self.board.root)
 
     def settle_success(self, state: TaskState, attempt_n: int) -> tuple[TaskStatus, str]:
         attempt = state.attempts[attempt_n - 1]
@@ -41,28 +39,4 @@ class CloudLane(WorktreeLane):
             if chosen is None:
                 return TaskStatus.SUCCEEDED, f"Codex Cloud task {run.task_id} finished with no changes"
             chosen.chosen = True
-        return self.apply_result(state, attempt_n, chosen)
-
-    def apply_result(self, state: TaskState, attempt_n: int, result: CloudResult) -> tuple[TaskStatus, str]:
-        """Put ``result``'s diff on the task's branch (from its base commit); the task's new status."""
-        if not state.base_commit:
-            raise RuntimeError("cloud task has no base commit")
-        assert result.diff_file is not None
-        patch = (self.board.attempt_dir(state.id, attempt_n) / result.diff_file).read_text(encoding="utf-8")
-        path = self.board.worktree_path(state.id)
-        state.branch = state.branch or task_branch(state.id)
-        create_worktree(open_repo(self.board.repo), path, state.branch, state.base_commit)
-        state.worktree = str(path)
-        state.head_commit = None
-        reset_to(path, state.base_commit)  # from the base, whatever an earlier pick applied
-        conflicts = apply_patch(path, patch)
-        run = state.attempts[attempt_n - 1].cloud
-        which = f"attempt {result.n} of {len(run.results)}" if run and len(run.results) > 1 else "its diff"
-        if conflicts:
-            state.diff = None
-            shown = ", ".join(conflicts[:10]) + (
-                f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
-            )
-            return TaskStatus.CONFLICT, f"the cloud diff ({which}) does not apply to the base commit: {shown}"
-        status, message = super().settle_success(state, attempt_n)
-        return status, f"{message} (Codex Cloud, {which})"
+        return apply_cloud_result(self.board, state, attempt_n, chosen)

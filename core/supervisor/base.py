@@ -88,6 +88,7 @@ def _read_text(path: Path) -> str:
 RUNNER_MODULES = (
     b"cockpit.core.attempts.exec_runner",
     b"cockpit.core.attempts.app_server_runner",
+    b"cockpit.core.attempts.cloud_submit",
     b"cockpit.core.runner",  # old module name
     b"cockpit.core.mcp_runner",  # old module name
 )

@@ -33,8 +33,6 @@ lands (kept under :data:`ERROR_LOG_MAX_BYTES` by rotation).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import os
 import re
 import subprocess
@@ -51,13 +49,11 @@ from cockpit.core.atomic import atomic_write_json, atomic_write_text, make_priva
 from cockpit.core.codex.cloud.commands import (
     CLOUD_ERROR_LOG,
     CloudCommand,
-    CloudInputError,
     cloud_child_env,
     cloud_diff,
     cloud_exec,
     cloud_list,
     cloud_status,
-    prepare_cloud_cwd,
 )
 from cockpit.core.codex.cloud.wire import (
     CloudOutputError,
@@ -67,9 +63,8 @@ from cockpit.core.codex.cloud.wire import (
     parse_list_output,
     parse_status_output,
 )
-from cockpit.core.envelope.model import Envelope
+from cockpit.core.crashpoints import crash_point
 from cockpit.core.layout import (
-    CLOUD_DIR,
     CLOUD_EXEC_OUT_FILE,
     EXIT_FILE,
     PROMPT_FILE,
@@ -158,7 +153,7 @@ class CloudPhase:
 
     @property
     def _cloud_dir(self) -> Path:
-        return prepare_cloud_cwd(self.board.root / CLOUD_DIR, board_root=self.board.root)
+        return self._lanes[CLOUD_LANE].prepare(None)  # type: ignore[arg-type]
 
     def _cloud_env(self) -> dict[str, str]:
         base = {**os.environ, **self.env}
@@ -216,7 +211,9 @@ class CloudPhase:
                 when = ""
                 if admission.retry_at:
                     when = f" until {datetime.fromtimestamp(admission.retry_at, UTC):%H:%M:%S} UTC"
-                self._note(ready, f"waiting: the Codex Cloud circuit breaker is open{when} ({admission.reason})")
+                self._note(
+                    ready, f"waiting: the Codex Cloud circuit breaker is open{when} ({admission.reason})"
+                )
                 return
             self.breakers.save(breaker)
             self.start_cloud_attempt(state, probe=admission.probe)
@@ -239,7 +236,9 @@ class CloudPhase:
     def _cloud_start_failed(self, state: TaskState, why: str, *, probe: bool) -> None:
         n = len(state.attempts) + 1
         failure = start_failure(why)
-        event = error_event(state.id, failure, n, max_attempts_for(failure), f"attempt {n - 1}" if n > 1 else "none")
+        event = error_event(
+            state.id, failure, n, max_attempts_for(failure), f"attempt {n - 1}" if n > 1 else "none"
+        )
         self.board.log_event({"kind": EventKind.ERROR, **event.model_dump(mode="json")})
         state.failures.append(failure)
         state.status = TaskStatus.FAILED
@@ -253,7 +252,10 @@ class CloudPhase:
     def _start_cloud_attempt(self, state: TaskState, *, probe: bool) -> bool:
         envelope = self.board.read_envelope(state.id)
         if envelope is None:
-            state.status, state.message = TaskStatus.FAILED, "envelope missing or unreadable (see quarantine/)"
+            state.status, state.message = (
+                TaskStatus.FAILED,
+                "envelope missing or unreadable (see quarantine/)",
+            )
             self._save(state)
             return False
         env_name = envelope.cloud_env or self.config.cloud.env
@@ -289,6 +291,7 @@ class CloudPhase:
         follow = CloudFollow(state, attempt, directory)
         self.cloud[state.id] = follow
         self._spawn_submitter(follow, command)
+        crash_point("cloud:submitter-started")
         self.board.log_event(
             {
                 "kind": EventKind.RUNNING,
@@ -313,7 +316,13 @@ class CloudPhase:
             atomic_write_json(directory / SPEC_FILE, spec)
         with open(directory / RUNNER_LOG_FILE, "ab", opener=private_opener) as runner_log:
             popen = subprocess.Popen(
-                [sys.executable, "-P", "-m", "cockpit.core.attempts.cloud_submit", str(directory / SPEC_FILE)],
+                [
+                    sys.executable,
+                    "-P",
+                    "-m",
+                    "cockpit.core.attempts.cloud_submit",
+                    str(directory / SPEC_FILE),
+                ],
                 cwd=str(directory),
                 stdin=subprocess.DEVNULL,
                 stdout=runner_log,
@@ -351,6 +360,7 @@ class CloudPhase:
         except CloudOutputError:
             ref = None  # not the URL (yet): the exit status decides
         if ref is not None:
+            crash_point("cloud:url-printed")  # on disk in exec-stdout.txt, not yet in state.json
             self._submitted(follow, ref.id, ref.url)
             return
         if (directory / EXIT_FILE).exists():
@@ -363,10 +373,14 @@ class CloudPhase:
             stderr = _read_text(directory / STDERR_FILE)
             if info.code == 0:
                 stderr = stderr or f"codex cloud exec printed no task URL: {out.strip()[:300]!r}"
-            failure = classify_cloud_error("exec", info.code if info.code is not None else 1, stderr or (info.note or ""))
+            failure = classify_cloud_error(
+                "exec", info.code if info.code is not None else 1, stderr or (info.note or "")
+            )
             self._cloud_failed(follow, failure, info)
             return
-        alive = follow.popen.poll() is None if follow.popen is not None else _pid_alive(follow.attempt.runner_pid)
+        alive = (
+            follow.popen.poll() is None if follow.popen is not None else _pid_alive(follow.attempt.runner_pid)
+        )
         if alive:
             return
         now = time.monotonic()
@@ -379,7 +393,9 @@ class CloudPhase:
             if (directory / SPEC_FILE).exists():
                 self._spawn_submitter(follow)  # exec never ran: submitting again cannot duplicate
             else:
-                self._cloud_start_failed(follow.state, "the cloud submission was interrupted before it began", probe=False)
+                self._cloud_start_failed(
+                    follow.state, "the cloud submission was interrupted before it began", probe=False
+                )
                 self.cloud.pop(follow.state.id, None)
             return
         # exec may have created a task whose URL nobody saw: find it, never submit a second one
@@ -391,12 +407,18 @@ class CloudPhase:
         if call.code != 0:
             failure = classify_cloud_error("list", call.code, call.stderr)
             follow.run.last_error = failure.message[:300]
-            self._cloud_blocked(follow, f"its submission was interrupted and the cloud could not be searched ({failure.code.value}); check `codex cloud list`, then retry or cancel")
+            self._cloud_blocked(
+                follow,
+                f"its submission was interrupted and the cloud could not be searched "
+                f"({failure.code.value}); check `codex cloud list`, then retry or cancel",
+            )
             return
         try:
             items = parse_list_output(call.stdout).tasks
         except CloudOutputError as exc:
-            self._cloud_blocked(follow, f"its submission was interrupted and the cloud's list was unreadable ({exc})")
+            self._cloud_blocked(
+                follow, f"its submission was interrupted and the cloud's list was unreadable ({exc})"
+            )
             return
         known = {a.cloud.task_id for a in state.attempts if a.cloud is not None and a.cloud.task_id}
         mark = re.compile(rf"\b{re.escape(state.id)}\b")
@@ -417,7 +439,9 @@ class CloudPhase:
         state.status = TaskStatus.BLOCKED
         state.message = f"attempt {follow.attempt.n}: {why}"
         follow.attempt.ended_at = utc_now()
-        self.board.log_event({"kind": EventKind.BLOCKED, "task_id": state.id, "line": f"BLOCKED {state.id}: {why}"})
+        self.board.log_event(
+            {"kind": EventKind.BLOCKED, "task_id": state.id, "line": f"BLOCKED {state.id}: {why}"}
+        )
         self.cloud.pop(state.id, None)
         self._save(state)
 
@@ -437,7 +461,8 @@ class CloudPhase:
                 "cloud_task": task_id,
                 "url": url,
                 "adopted": run.adopted,
-                "line": f"RUNNING {state.id}: Codex Cloud task {task_id}" + (" (found after an interrupted submission)" if run.adopted else ""),
+                "line": f"RUNNING {state.id}: Codex Cloud task {task_id}"
+                + (" (found after an interrupted submission)" if run.adopted else ""),
             }
         )
 
@@ -563,7 +588,6 @@ class CloudPhase:
             )
             self._cloud_failed(follow, failure, ExitInfo(code=0, note="the cloud task ended in error"))
             return
-        age = (utc_now() - (run.status_at or follow.attempt.started_at)).total_seconds()
         since = (utc_now() - follow.attempt.started_at).total_seconds()
         deadline = self.config.cloud.pending_deadline_min * 60
         if since >= deadline * STALLED_FACTOR:
@@ -576,15 +600,20 @@ class CloudPhase:
                 suggestion=f"open {run.url}; `cockpit retry` submits a new cloud task",
                 signature=f"cloud_stalled:{run.status}",
             )
-            self._cloud_failed(follow, failure, ExitInfo(code=0, timed_out=True, note="pending past the deadline"))
+            self._cloud_failed(
+                follow, failure, ExitInfo(code=0, timed_out=True, note="pending past the deadline")
+            )
             return
         if since >= deadline and not run.overdue:
             run.overdue = True
             line = (
                 f"NOTIFY {state.id}: Codex Cloud task {run.task_id} is still {run.status} after "
-                f"{since / 60:.0f} min; Codex Cloud can leave a task pending for ever — open {run.url}, or cancel"
+                f"{since / 60:.0f} min; Codex Cloud can leave a task pending for ever — "
+                f"open {run.url}, or cancel"
             )
-            self.board.log_event({"kind": EventKind.NOTIFY, "topic": "cloud_pending", "task_id": state.id, "line": line})
+            self.board.log_event(
+                {"kind": EventKind.NOTIFY, "topic": "cloud_pending", "task_id": state.id, "line": line}
+            )
         word = f"{run.status} (overdue)" if run.overdue else run.status
         message = f"attempt {follow.attempt.n}: Codex Cloud task {run.task_id} {word}"
         interval = poll_interval(since, self.config.cloud.poll_min_s, self.config.cloud.poll_max_s)
@@ -592,7 +621,6 @@ class CloudPhase:
         if changed or state.message != message:
             state.message = message
             self._save(state)
-        del age
 
     # ---- ready: diffs, then settlement --------------------------------------------------------
     def _fetch_diffs(self, directory: Path, task_id: str, total: int) -> list[CloudResult] | CloudCall:
@@ -638,7 +666,9 @@ class CloudPhase:
         run = follow.run
         run.results = got
         attempt, state = follow.attempt, follow.state
-        info = ExitInfo(code=0, started=attempt.started_at.timestamp(), ended=time.time(), note="Codex Cloud task ready")
+        info = ExitInfo(
+            code=0, started=attempt.started_at.timestamp(), ended=time.time(), note="Codex Cloud task ready"
+        )
         self._cloud_ended(follow, info)
         with_diff = [r for r in got if r.diff_file]
         attempt.signals = Signals(exit_code=0, turn_completed=True, last_message=True)
@@ -655,7 +685,9 @@ class CloudPhase:
             if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
                 raise
             state.status, state.message = TaskStatus.FAILED, f"could not settle the attempt: {exc}"
-            self.board.log_event({"kind": EventKind.SETTLE_ERROR, "task_id": state.id, "error": str(exc)[:500]})
+            self.board.log_event(
+                {"kind": EventKind.SETTLE_ERROR, "task_id": state.id, "error": str(exc)[:500]}
+            )
         self._save(state)
 
     def _cloud_failed(self, follow: CloudFollow, failure: Failure, info: ExitInfo) -> None:
@@ -711,9 +743,3 @@ class CloudPhase:
                     "runner_alive": _pid_alive(attempt.runner_pid),
                 }
             )
-
-
-__all__ = ["CLOUD_PROVIDER", "CloudFollow", "CloudPhase", "poll_interval"]
-
-# Keeps the names imported for type annotations used by the phase.
-_ = (Envelope, CloudInputError, dataclasses, json)

@@ -10,6 +10,7 @@ from cockpit.core.policy.gates import weekly_budget_gate
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
 from cockpit.core.usage.ledger import usage_report
+from cockpit.core.vocabulary import CLOUD_LANE
 
 
 class DispatchPhase:
@@ -33,7 +34,7 @@ class DispatchPhase:
         free = self.config.max_workers - len(self.running)
         if free <= 0:
             return
-        ready = [s for s in self._queued() if self._dispatchable(s)]
+        ready = [s for s in self._queued() if self._dispatchable(s) and s.lane != CLOUD_LANE]
         if not ready:
             return
         blocked_until = self.windows.blocked_until(self.clock())

@@ -42,6 +42,7 @@ from cockpit.core.records.basics import ACTIONABLE
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import Running, _running_loop, _to_stderr, codex_home_of, provider_of
+from cockpit.core.supervisor.cloud import CLOUD_PROVIDER, CloudPhase
 from cockpit.core.supervisor.dispatch import DispatchPhase
 from cockpit.core.supervisor.finalise import FinalisePhase
 from cockpit.core.supervisor.follow import FollowPhase
@@ -58,7 +59,14 @@ DISK_FULL_RETRY_S = 10.0
 
 
 class Supervisor(
-    InboxPhase, HousekeepingPhase, DispatchPhase, LaunchPhase, FollowPhase, FinalisePhase, RecoveryPhase
+    InboxPhase,
+    HousekeepingPhase,
+    DispatchPhase,
+    LaunchPhase,
+    FollowPhase,
+    FinalisePhase,
+    CloudPhase,
+    RecoveryPhase,
 ):
     def __init__(
         self,
@@ -117,6 +125,20 @@ class Supervisor(
             clock=self.clock,
             windows=self.windows,
         )
+        self.cloud_settler = Settler(  # the cloud lane's: its breaker is keyed on Codex Cloud
+            board,
+            self._lanes,
+            config=self.config,
+            decisions=self.decisions,
+            breakers=self.breakers,
+            dead_letters=self.dead_letters,
+            provider=CLOUD_PROVIDER,
+            codex_home=self.codex_home,
+            rng=self.rng,
+            clock=self.clock,
+            windows=None,
+        )
+        self._cloud_setup()
         self.ledger = Ledger(board.root / LEDGER_FILE)
         self._budget: tuple[float, BudgetStatus] | None = None
         self._notified: set[str] = set()
@@ -167,6 +189,7 @@ class Supervisor(
                     except TimeoutError:
                         pass
             finally:
+                self.cloud_shutdown()
                 with contextlib.suppress(OSError):
                     self.board.log_event(
                         {
@@ -181,11 +204,14 @@ class Supervisor(
         self.accept_inbox()
         for run in list(self.running.values()):
             self.poll(run)
+        if self.cloud or self._cloud_poll is not None:
+            self.follow_cloud()
         now = self.clock()
         if now - self._last_housekeeping >= HOUSEKEEPING_EVERY_S:
             self._last_housekeeping = now
             self.housekeeping(now)
         if dispatch:
+            self.dispatch_cloud()
             self.dispatch()
 
     def guarded_step(self) -> None:
@@ -215,7 +241,7 @@ class Supervisor(
 
     def idle(self) -> bool:
         """Nothing running, nothing in the inbox, nothing queued that this supervisor could start."""
-        if self.running or self.board.inbox():
+        if self.running or self.cloud or self.board.inbox():
             return False
         return not any(self._dispatchable(s) for s in self._queued(ready_only=False))
 

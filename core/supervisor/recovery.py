@@ -18,6 +18,7 @@ from cockpit.core.merging import recover_merge
 from cockpit.core.records.basics import ACTIONABLE, TaskStatus
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.supervisor.base import Running, _pid_alive
+from cockpit.core.vocabulary import CLOUD_LANE
 
 
 class RecoveryPhase:
@@ -40,8 +41,12 @@ class RecoveryPhase:
         if started.error is not None:  # readers fall back to the state files; housekeeping tries again
             with contextlib.suppress(OSError):
                 self.board.log_event({"kind": EventKind.TASK_INDEX_ERROR, "error": str(started.error)[:500]})
+        cloud = [
+            s for s in self.actionable.values() if s.status == TaskStatus.RUNNING and s.lane == CLOUD_LANE
+        ]
+        self.recover_cloud(cloud)
         for state in list(self.actionable.values()):
-            if state.status != TaskStatus.RUNNING or state.id in self.running:
+            if state.status != TaskStatus.RUNNING or state.id in self.running or state.lane == CLOUD_LANE:
                 continue
             attempt = state.last_attempt
             if attempt is None:

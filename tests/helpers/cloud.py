@@ -292,3 +292,31 @@ def cloud_rig(tmp_path: Path, codex_bin: Path, *, delay: float = 0.0) -> Iterato
     repo = make_git_repo(tmp_path / "repo")
     with FakeCloud(tmp_path / "fake-cloud", delay=delay) as fake:
         yield CloudRig(fake, codex_bin, home, codex_home, repo, fake.env(codex_home, base_env(home)))
+
+
+REDIRECT_KEYS = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "CODEX_CA_CERTIFICATE",
+    "CODEX_CLOUD_TASKS_BASE_URL",
+    "CODEX_HOME",
+)
+
+
+def cloud_board_config(board_root: Path, rig: CloudRig, *, env: str = "fake/repo", **cloud: object) -> Path:
+    """Write the board's ``[cloud]`` section pointing ``codex cloud`` at the rig's fake (its proxy, CA
+    and throw-away ``CODEX_HOME`` in ``extra_env``, which only the cloud lane's processes get) and
+    trust the file, as a user would after checking it; returns the config's path."""
+    from cockpit.core.trust import trust_file
+
+    extra = {key: rig.env[key] for key in REDIRECT_KEYS if key in rig.env}
+    lines = ["[cloud]", f"env = {json.dumps(env)}"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in cloud.items()]
+    lines.append("[cloud.extra_env]")
+    lines += [f"{key} = {json.dumps(value)}" for key, value in extra.items()]
+    path = board_root / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    trust_file(path)
+    return path
