@@ -114,7 +114,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("goal", "lane", "effort", "sandbox", "model", "risk_level", "title", "kind"):
+    for name in (
+        "goal",
+        "lane",
+        "effort",
+        "sandbox",
+        "model",
+        "risk_level",
+        "title",
+        "kind",
+        "cloud_env",
+        "attempts",
+        "branch",
+    ):
         value = getattr(args, name, None)
         if value is not None:
             out[name] = value
@@ -332,6 +344,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"  commands {p.commands} (failed {p.commands_failed})  files {len(p.file_changes)}"
             f"  parse errors {p.parse_errors}"
         )
+        if a.cloud is not None:
+            c = a.cloud
+            _say(f"    Codex Cloud: {c.task_id or '(submitting)'} {c.status}  env {c.env}  {c.url or ''}")
+            for r in c.results:
+                mark = "▸" if r.chosen else " "
+                paths = ", ".join(r.paths[:3])
+                _say(f"    {mark} attempt {r.n}: {r.files} files +{r.insertions} -{r.deletions}  {paths}")
         if a.error:
             _say(f"    error: {a.error}")
         if a.outcome and a.outcome.status:
@@ -678,6 +697,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", help="an input path, optionally 'path: summary' (repeatable)")
     p.add_argument("--output", help="output path")
     p.add_argument("--stop-if", dest="stop_if", action="append", help="a stop condition (repeatable)")
+    p.add_argument("--env", dest="cloud_env", help="cloud lane: the Codex Cloud environment (id or label)")
+    p.add_argument("--attempts", type=int, help="cloud lane: best-of-N attempts, 1-4")
+    p.add_argument("--branch", help="cloud lane: the branch the cloud task starts from")
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("run", help="headless supervisor")
@@ -729,6 +751,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_archive)
+
+    p = sub.add_parser("pick", help="cloud lane, best-of-N: put attempt N on the task's branch for review")
+    p.add_argument("task")
+    p.add_argument("attempt", type=int, help="the attempt number, 1-4")
+    p.set_defaults(func=_task_command("pick", attempt=True))
 
     p = sub.add_parser("revise", help="send a task back with feedback (resumes its Codex thread)")
     p.add_argument("task")

@@ -53,6 +53,10 @@ def prepare_submission(board: Blackboard, envelope: Envelope) -> dict[str, Any]:
     Raises :class:`EnvelopeError` naming the field for anything the cockpit refuses.
     """
     envelope = check_paths(envelope, board.repo)  # escalations it asks for are gated on acceptance
+    if envelope.lane == CLOUD_LANE and not envelope.cloud_env and not board_config(board).cloud.env:
+        raise EnvelopeError(
+            "cloud_env", "the cloud lane needs a Codex Cloud environment (--env, or [cloud] env in config)"
+        )
     task_id = make_task_id(envelope.title or envelope.goal)
     for _ in range(20):  # never the id of a task the board has, live or archived
         if board.find_task_dir(task_id) is None:
