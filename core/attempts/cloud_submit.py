@@ -46,6 +46,10 @@ def run(spec: dict[str, Any]) -> int:
     _write_json(attempt_dir / SUBMIT_STARTED_FILE, {"pid": os.getpid(), "at": time.time()})
     started = time.time()
     info: dict[str, Any] = {"code": None, "signal": None, "started": started, "timed_out": False}
+    env = dict(os.environ)  # the supervisor's, less and plus what the spec says
+    for key in spec.get("env_remove", []):
+        env.pop(key, None)
+    env.update(spec.get("env", {}))
     try:
         with (
             open(spec["prompt_file"], "rb") as prompt,
@@ -55,7 +59,7 @@ def run(spec: dict[str, Any]) -> int:
             proc = subprocess.Popen(
                 spec["argv"],
                 cwd=spec["cwd"],
-                env=spec["env"],  # the whole environment, as the supervisor chose it
+                env=env,
                 stdin=prompt,
                 stdout=out,
                 stderr=err,

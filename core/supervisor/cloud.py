@@ -306,10 +306,15 @@ class CloudPhase:
     def _spawn_submitter(self, follow: CloudFollow, command: CloudCommand | None = None) -> None:
         directory = follow.directory
         if command is not None:
+            # The submitter inherits this process's environment; the spec holds only what differs
+            # (never the whole environment: it would put every secret of it on disk).
+            base = dict(os.environ)
+            env = self._cloud_env()
             spec = {
                 "argv": list(command.argv),
                 "cwd": str(self._cloud_dir),
-                "env": self._cloud_env(),
+                "env": {k: v for k, v in env.items() if base.get(k) != v},
+                "env_remove": sorted(set(base) - set(env)),
                 "prompt_file": str(directory / PROMPT_FILE),
                 "attempt_dir": str(directory),
             }
