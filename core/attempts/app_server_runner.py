@@ -50,8 +50,8 @@ from cockpit.core.attempts.exec_runner import (
     PR_SET_CHILD_SUBREAPER,
     _prctl,
     _sweep_descendants,
-    _write_json,
     spec_main,
+    write_json,
 )
 from cockpit.core.board.decisions import WITHDRAWN, DecisionCard, DecisionError, DecisionOption, DecisionStore
 from cockpit.core.codex.app_server.client import AppServerClient
@@ -216,7 +216,7 @@ class McpRun:
         except OSError as exc:
             self.notes.append(f"could not start codex app-server: {exc}")
             return self._result(None, None)
-        _write_json(
+        write_json(
             self.attempt_dir / PID_FILE,
             {
                 "runner_pid": os.getpid(),
@@ -579,7 +579,7 @@ def run(spec: dict[str, Any]) -> int:
     except Exception as exc:
         result = {"code": None, "started": started, "ended": time.time(), "note": f"runner error: {exc!r}"}
     result["swept_processes"] = _sweep_descendants() if subreaper else 0
-    _write_json(attempt_dir / EXIT_FILE, result)
+    write_json(attempt_dir / EXIT_FILE, result)
     return 0
 
 

@@ -19,25 +19,15 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from cockpit.core.attempts.exec_runner import write_json as _write_json
 from cockpit.core.layout import CLOUD_EXEC_OUT_FILE, EXIT_FILE, STDERR_FILE, SUBMIT_STARTED_FILE
 from cockpit.core.processes import kill_group
 
 SUBMIT_CAP_S = 300.0  # ``exec`` makes a handful of requests; one that hangs this long is killed
-
-
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def run(spec: dict[str, Any]) -> int:

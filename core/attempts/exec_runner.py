@@ -35,7 +35,8 @@ PR_SET_CHILD_SUBREAPER = 36
 SWEEP_ROUNDS = 100
 
 
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
+def write_json(path: Path, obj: dict[str, Any]) -> None:
+    """Write ``obj`` as JSON durably (fsync) and atomically (rename); a runner's one way to write."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(obj, fh, indent=2)
@@ -147,7 +148,7 @@ def run(spec: dict[str, Any]) -> int:
                 close_fds=True,
             )
         except OSError as exc:
-            _write_json(
+            write_json(
                 exit_path,
                 {
                     "code": None,
@@ -161,7 +162,7 @@ def run(spec: dict[str, Any]) -> int:
                 },
             )
             return 1
-    _write_json(
+    write_json(
         attempt_dir / PID_FILE,
         {
             "runner_pid": os.getpid(),
@@ -216,7 +217,7 @@ def run(spec: dict[str, Any]) -> int:
         "watchdog": watchdog,
         "note": _note(timed_out, cancelled, chunked, watchdog, deadline_s, chunk_s),
     }
-    _write_json(exit_path, result)
+    write_json(exit_path, result)
     return 0
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from typing import Final, NamedTuple
 
-from cockpit.core.policy.failures import failure_of
+from cockpit.core.policy.failures import failure_of, status_code
 from cockpit.core.records.attempt import Failure, FailureCode
 from cockpit.core.text import clean, one_line
 
@@ -109,17 +109,11 @@ def _message(stderr: str) -> str:
 
 
 def _code_for_status(status: int) -> FailureCode:
-    if status == 401:
-        return _C.AUTH_401
-    if status == 403:
-        return _C.AUTH_403
-    if status == 429:
-        return _C.HTTP_429
-    if 500 <= status <= 599:
-        return _C.HTTP_5XX
-    if 400 <= status <= 499:
-        return _C.BAD_REQUEST_400
-    return _C.UNKNOWN
+    """As for the other lanes; any other 4xx is a request the cloud refused (a 404 for a lost task)."""
+    code = status_code(status)
+    if code is not None:
+        return code
+    return _C.BAD_REQUEST_400 if 400 <= status <= 499 else _C.UNKNOWN
 
 
 def _classified(message: str, exit_code: int) -> tuple[FailureCode, int | None]:

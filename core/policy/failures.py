@@ -42,6 +42,7 @@ __all__ = [
     "rollout_error_info",
     "signature_of",
     "start_failure",
+    "status_code",
 ]
 
 CATASTROPHIC_CONSECUTIVE_FAILURES: Final = 5
@@ -217,7 +218,8 @@ def _status_from(plain: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _status_code(status: int) -> FailureCode | None:
+def status_code(status: int) -> FailureCode | None:
+    """The failure code of an HTTP status (a 4xx other than 400/401/403/429 has none here)."""
     if status == 401:
         return _C.AUTH_401
     if status == 403:
@@ -253,7 +255,7 @@ def _from_message(message: str) -> tuple[FailureCode, int | None] | None:
         return _C.CONTEXT_LENGTH, None
     if _MISSING_KEY.search(plain):
         return _C.MISSING_API_KEY, None
-    if status is not None and (code := _status_code(status)) is not None:
+    if status is not None and (code := status_code(status)) is not None:
         return code, status
     if _RATE_LIMIT.search(plain):
         return _C.HTTP_429, 429
@@ -331,7 +333,7 @@ def _from_info(info: str | None) -> tuple[FailureCode | None, FailureCode | None
     if kind in _INFO_KINDS:
         code = _INFO_KINDS[kind]
         return code, None, status or _INFO_STATUS.get(code)
-    if status is not None and (code := _status_code(status)) is not None:
+    if status is not None and (code := status_code(status)) is not None:
         return code, None, status
     return None, _INFO_FALLBACK.get(kind), status
 

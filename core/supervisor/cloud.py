@@ -75,8 +75,6 @@ from cockpit.core.layout import (
     cloud_diff_file,
 )
 from cockpit.core.policy.cloud_failures import classify_cloud_error, cloud_task_failure
-from cockpit.core.policy.failures import error_event, start_failure
-from cockpit.core.policy.retry import max_attempts_for
 from cockpit.core.records.attempt import Attempt, ErrorType, Failure, FailureCode, Outcome
 from cockpit.core.records.basics import Signals, TaskStatus, utc_now
 from cockpit.core.records.board_events import EventKind
@@ -234,20 +232,7 @@ class CloudPhase:
             return False
 
     def _cloud_start_failed(self, state: TaskState, why: str, *, probe: bool) -> None:
-        n = len(state.attempts) + 1
-        failure = start_failure(why)
-        event = error_event(
-            state.id, failure, n, max_attempts_for(failure), f"attempt {n - 1}" if n > 1 else "none"
-        )
-        self.board.log_event({"kind": EventKind.ERROR, **event.model_dump(mode="json")})
-        state.failures.append(failure)
-        state.status = TaskStatus.FAILED
-        state.message = f"attempt {n}: {failure.message[:300]}"
-        if probe:
-            breaker = self.breakers.get(CLOUD_PROVIDER)
-            breaker.release_probe()
-            self.breakers.save(breaker)
-        self._save(state)
+        self._start_failed(state, why, probe=probe, provider=CLOUD_PROVIDER)
 
     def _start_cloud_attempt(self, state: TaskState, *, probe: bool) -> bool:
         envelope = self.board.read_envelope(state.id)

@@ -56,12 +56,14 @@ class LaunchPhase:
                 raise
             if state.id in self.running:  # the runner is up: its attempt is followed as any other
                 return True
-            self._start_failed(state, exc, probe=probe)
+            self._start_failed(state, f"{type(exc).__name__}: {exc}", probe=probe)
             return False
 
-    def _start_failed(self, state: TaskState, exc: Exception, *, probe: bool) -> None:
+    def _start_failed(self, state: TaskState, why: str, *, probe: bool, provider: str | None = None) -> None:
+        """The task fails with a structured error event (its attempt never ran); a probe it was is
+        given back to the breaker of ``provider`` (default: the local model provider's)."""
         n = len(state.attempts) + 1
-        failure = start_failure(f"{type(exc).__name__}: {exc}")
+        failure = start_failure(why)
         event = error_event(
             state.id, failure, n, max_attempts_for(failure), f"attempt {n - 1}" if n > 1 else "none"
         )
@@ -70,11 +72,11 @@ class LaunchPhase:
         state.status = TaskStatus.FAILED
         state.message = f"attempt {n}: {failure.message[:300]}"
         if probe:  # the breaker waits for its probe's result; this one never ran
-            self._release_probe()
+            self._release_probe(provider)
         self._save(state)
 
-    def _release_probe(self) -> None:
-        breaker = self.breakers.get(self.provider)
+    def _release_probe(self, provider: str | None = None) -> None:
+        breaker = self.breakers.get(provider or self.provider)
         breaker.release_probe()
         self.breakers.save(breaker)
 

@@ -52,7 +52,7 @@ from cockpit.core.supervisor.launch import LaunchPhase
 from cockpit.core.supervisor.recovery import RecoveryPhase
 from cockpit.core.supervisor.settlement import Settler
 from cockpit.core.usage.ledger import Ledger
-from cockpit.core.usage.watcher import shared_watcher
+from cockpit.core.usage.watcher import RolloutWatcher, shared_watcher
 
 HOUSEKEEPING_EVERY_S = 1.0
 DISK_FULL_RETRY_S = 10.0
@@ -112,32 +112,8 @@ class Supervisor(
             board.root / DEAD_LETTERS_DIR, self.clock, on_corrupt=board.quarantine
         )
         self.windows = shared_watcher(board.root, self.env, clock=self.clock)
-        self.settler = Settler(
-            board,
-            self._lanes,
-            config=self.config,
-            decisions=self.decisions,
-            breakers=self.breakers,
-            dead_letters=self.dead_letters,
-            provider=self.provider,
-            codex_home=self.codex_home,
-            rng=self.rng,
-            clock=self.clock,
-            windows=self.windows,
-        )
-        self.cloud_settler = Settler(  # the cloud lane's: its breaker is keyed on Codex Cloud
-            board,
-            self._lanes,
-            config=self.config,
-            decisions=self.decisions,
-            breakers=self.breakers,
-            dead_letters=self.dead_letters,
-            provider=CLOUD_PROVIDER,
-            codex_home=self.codex_home,
-            rng=self.rng,
-            clock=self.clock,
-            windows=None,
-        )
+        self.settler = self._settler(self.provider, self.windows)
+        self.cloud_settler = self._settler(CLOUD_PROVIDER, None)  # its breaker is keyed on Codex Cloud
         self._cloud_setup()
         self.ledger = Ledger(board.root / LEDGER_FILE)
         self._budget: tuple[float, BudgetStatus] | None = None
@@ -147,6 +123,22 @@ class Supervisor(
         self._last_housekeeping = 0.0
         self._last_sweep = 0.0
         self._last_archive = 0.0
+
+    def _settler(self, provider: str, windows: RolloutWatcher | None) -> Settler:
+        """The settler of the attempts whose calls go to ``provider`` (its breaker's key)."""
+        return Settler(
+            self.board,
+            self._lanes,
+            config=self.config,
+            decisions=self.decisions,
+            breakers=self.breakers,
+            dead_letters=self.dead_letters,
+            provider=provider,
+            codex_home=self.codex_home,
+            rng=self.rng,
+            clock=self.clock,
+            windows=windows,
+        )
 
     def _codex_bin_setting(self) -> str | None:
         value = self.config.trusted("codex_bin")  # an untrusted board config is refused here (exit 2)
