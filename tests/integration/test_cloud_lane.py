@@ -90,6 +90,9 @@ def test_submit_pending_ready_review_merge(fake_cloud: CloudRig) -> None:
     assert [r.chosen for r in run.results] == [True] and state.diff and state.diff.files == 1
     assert state.branch == f"cockpit/{tid}" and state.head_commit
     assert len(creates(rig)) == 1
+    # the submitter's spec holds what differs from the supervisor's environment, not all of it
+    spec = json.loads((board.attempt_dir(tid, 1) / "spec.json").read_text())
+    assert "PATH" not in spec["env"] and spec["env"]["HTTPS_PROXY"] == rig.env["HTTPS_PROXY"]
     # codex cloud's error.log lands in the board's own directory, never in the user's tree
     assert (board.root / "cloud" / "error.log").exists()
     assert not (rig.repo / "error.log").exists()
@@ -173,6 +176,10 @@ def test_429_on_submit_and_500_on_a_poll_are_retried(fake_cloud: CloudRig) -> No
     try:
         assert sup.wait_for(lambda: (s := board.read_state(tid)) is not None and bool(s.failures), 60)
         assert state_of(board, tid).failures[0].code.value == "http_429"
+        # the failure counts against Codex Cloud's breaker, never the local model provider's
+        breakers = {p.stem: json.loads(p.read_text()) for p in (board.root / "breakers").glob("*.json")}
+        assert breakers["codex-cloud"]["last_failure"] is not None
+        assert all(b["last_failure"] is None for name, b in breakers.items() if name != "codex-cloud")
         clock.advance(3600)  # past the backoff
         assert sup.wait_for(reaches(board, tid, TaskStatus.REVIEW), 60), state_of(board, tid).message
     finally:
