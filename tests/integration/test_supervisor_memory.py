@@ -42,8 +42,14 @@ COCKPIT = Path(sys.executable).parent / "cockpit"
 FINISHED_MIX = (TaskStatus.MERGED, TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.REJECTED)
 
 
+@pytest.fixture(autouse=True)
+def _no_cloud_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No cloud here: the in-process supervisors leave queued cloud tasks queued (no worker runs)."""
+    monkeypatch.setattr(Supervisor, "dispatch_cloud", lambda self: None)
+
+
 def task(task_id: str, status: TaskStatus, lane: str = "cloud") -> TaskState:
-    """A task; the cloud lane is never dispatched here, so a queued one stays queued (no worker runs)."""
+    """A task; the cloud lane is not dispatched here, so a queued one stays queued (no worker runs)."""
     return TaskState(id=task_id, lane=lane, title=f"Task {task_id}", status=status)
 
 
