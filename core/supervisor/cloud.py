@@ -43,7 +43,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from cockpit.core.atomic import atomic_write_json, atomic_write_text, make_private_dirs, private_opener
 from cockpit.core.codex.cloud.commands import (
@@ -75,6 +75,7 @@ from cockpit.core.layout import (
     cloud_diff_file,
 )
 from cockpit.core.policy.cloud_failures import classify_cloud_error, cloud_task_failure
+from cockpit.core.policy.failures import start_failure
 from cockpit.core.records.attempt import Attempt, ErrorType, Failure, FailureCode, Outcome
 from cockpit.core.records.basics import Signals, TaskStatus, utc_now
 from cockpit.core.records.board_events import EventKind
@@ -84,6 +85,7 @@ from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import _pid_alive, _read_text
 from cockpit.core.vocabulary import CLOUD_LANE
 
+T = TypeVar("T")
 CLOUD_PROVIDER: Final = "codex-cloud"
 """The circuit breaker's key for Codex Cloud calls, apart from the local model provider's."""
 POLL_STEPS: Final = ((30.0, 1.0), (300.0, 2.5), (1800.0, 7.5))
@@ -133,6 +135,14 @@ class _Poll:
     error: CloudCall | None = None
 
 
+def _outcome(future: Future[T], command: str) -> T | CloudCall:
+    """A pool job's result, or the error it raised as a failed call (never raised on the loop)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return CloudCall(1, "", f"codex cloud {command} failed in the cockpit: {type(exc).__name__}: {exc}")
+
+
 def poll_interval(age_s: float, poll_min_s: float, poll_max_s: float) -> float:
     """Seconds to the next poll of a task submitted ``age_s`` ago (before jitter)."""
     for below, factor in POLL_STEPS:
@@ -169,7 +179,17 @@ class CloudPhase:
             self._cloud_pool = None
 
     def _call(self, command: CloudCommand) -> CloudCall:
-        """Run one ``codex cloud`` call in the board's ``cloud/`` (on a pool thread)."""
+        """Run one ``codex cloud`` call in the board's ``cloud/`` (on a pool thread). Anything that
+        goes wrong on the way (an untrusted ``extra_env``, a directory it cannot make) is that call's
+        failure, said in its stderr, never the supervisor's."""
+        try:
+            return self._run_call(command)
+        except Exception as exc:
+            return CloudCall(
+                1, "", f"codex cloud {command.command} could not run: {type(exc).__name__}: {exc}"
+            )
+
+    def _run_call(self, command: CloudCommand) -> CloudCall:
         cwd = self._cloud_dir
         log = cwd / CLOUD_ERROR_LOG
         with contextlib.suppress(OSError):
@@ -258,6 +278,7 @@ class CloudPhase:
         prompt, kind, _ = self._prompt_for(state, envelope)
         branch = envelope.branch or state.base_branch
         command = cloud_exec(self.codex.path, prompt, env=env_name, attempts=envelope.attempts, branch=branch)
+        spec = self._submit_spec(command, directory)  # before the attempt exists: a refusal fails the task
         atomic_write_text(directory / PROMPT_FILE, command.stdin or prompt)
         attempt = Attempt(
             n=n,
@@ -275,7 +296,7 @@ class CloudPhase:
         self._save(state)  # the attempt is on disk before anything can reach the cloud
         follow = CloudFollow(state, attempt, directory)
         self.cloud[state.id] = follow
-        self._spawn_submitter(follow, command)
+        self._spawn_submitter(follow, spec)
         crash_point("cloud:submitter-started")
         self.board.log_event(
             {
@@ -288,21 +309,25 @@ class CloudPhase:
         )
         return True
 
-    def _spawn_submitter(self, follow: CloudFollow, command: CloudCommand | None = None) -> None:
+    def _submit_spec(self, command: CloudCommand, directory: Path) -> dict[str, object]:
+        """The submitter's spec. It inherits this process's environment, so the spec holds only what
+        differs (never the whole environment: that would put every secret in it on disk). Raises
+        before anything is written when the cloud's environment cannot be made (an untrusted
+        ``extra_env``)."""
+        base = dict(os.environ)
+        env = self._cloud_env()
+        return {
+            "argv": list(command.argv),
+            "cwd": str(self._cloud_dir),
+            "env": {k: v for k, v in env.items() if base.get(k) != v},
+            "env_remove": sorted(set(base) - set(env)),
+            "prompt_file": str(directory / PROMPT_FILE),
+            "attempt_dir": str(directory),
+        }
+
+    def _spawn_submitter(self, follow: CloudFollow, spec: dict[str, object] | None = None) -> None:
         directory = follow.directory
-        if command is not None:
-            # The submitter inherits this process's environment; the spec holds only what differs
-            # (never the whole environment: it would put every secret of it on disk).
-            base = dict(os.environ)
-            env = self._cloud_env()
-            spec = {
-                "argv": list(command.argv),
-                "cwd": str(self._cloud_dir),
-                "env": {k: v for k, v in env.items() if base.get(k) != v},
-                "env_remove": sorted(set(base) - set(env)),
-                "prompt_file": str(directory / PROMPT_FILE),
-                "attempt_dir": str(directory),
-            }
+        if spec is not None:
             atomic_write_json(directory / SPEC_FILE, spec)
         with open(directory / RUNNER_LOG_FILE, "ab", opener=private_opener) as runner_log:
             popen = subprocess.Popen(
@@ -335,13 +360,13 @@ class CloudPhase:
             if not follow.run.submitted:
                 self._follow_submission(follow)
             elif follow.fetch is not None and follow.fetch.done():
-                self._fetched(follow, follow.fetch.result())
+                self._fetched(follow, _outcome(follow.fetch, "diff"))
         self._poll_cloud()
 
     def _follow_submission(self, follow: CloudFollow) -> None:
         if follow.lookup is not None:
             if follow.lookup.done():
-                self._looked_up(follow, follow.lookup.result())
+                self._looked_up(follow, _outcome(follow.lookup, "list"))
             return
         directory = follow.directory
         out = _read_text(directory / CLOUD_EXEC_OUT_FILE)
@@ -383,10 +408,8 @@ class CloudPhase:
             if (directory / SPEC_FILE).exists():
                 self._spawn_submitter(follow)  # exec never ran: submitting again cannot duplicate
             else:
-                self._cloud_start_failed(
-                    follow.state, "the cloud submission was interrupted before it began", probe=False
-                )
-                self.cloud.pop(follow.state.id, None)
+                failure = start_failure("the cloud submission was interrupted before its submitter started")
+                self._cloud_failed(follow, failure, ExitInfo(lost=True, note="no submitter ran"))
             return
         # exec may have created a task whose URL nobody saw: find it, never submit a second one
         follow.lookup = self._pool().submit(self._call, cloud_list(self.codex.path, limit=20))
@@ -462,7 +485,8 @@ class CloudPhase:
         if poll is not None:
             if poll.done():
                 self._cloud_poll = None
-                self._polled(poll.result())
+                got = _outcome(poll, "list")
+                self._polled(got if isinstance(got, _Poll) else _Poll(error=got))
             return
         now = time.monotonic()
         due = [

@@ -264,3 +264,22 @@ def test_kill_9_between_exec_and_the_first_poll_makes_exactly_one_cloud_task(
     assert state.status == TaskStatus.REVIEW, state.message
     assert len(state.attempts) == 1 and len(creates(rig)) == 1
     assert state.attempts[0].cloud.task_id == rig.fake.state()["tasks"][0]["id"]
+
+
+def test_an_untrusted_extra_env_fails_the_task_not_the_supervisor(fake_cloud: CloudRig) -> None:
+    """``[cloud] extra_env`` can send the user's ChatGPT login elsewhere: from a board config nobody
+    trusted it is refused, the task fails saying so, nothing reaches a backend and the supervisor runs on."""
+    rig = fake_cloud
+    board = Blackboard(rig.repo)
+    board.init()
+    path = cloud_board_config(board.root, rig)
+    path.write_text(path.read_text() + "\n")  # changed since it was trusted
+    tid = cloud_task(board, "Sent nowhere")
+    sup = supervise(board, rig)
+    try:
+        assert sup.wait_for(reaches(board, tid, TaskStatus.FAILED), 60)
+        assert sup.error is None and sup.supervisor.cloud == {}
+    finally:
+        sup.stop()
+    assert "refusing cloud.extra_env" in (state_of(board, tid).message or "")
+    assert rig.fake.task_requests() == []
