@@ -795,7 +795,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.set_defaults(func=cmd_hook)
 
     p = sub.add_parser("demo", help="a throwaway repo driven by the scripted model and the real Codex")
-    p.add_argument("--headless", action="store_true", help="no TUI: run three tasks and print the status")
+    p.add_argument("--headless", action="store_true", help="no TUI: run the tasks, print the status")
     p.add_argument("--keep", action="store_true", help="keep the throwaway repo and print its path")
     p.set_defaults(func=cmd_demo)
     return parser

@@ -32,6 +32,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from cockpit.core import (
+    CLOUD_BEST_OF_MAX,
     DIFF_FILE,
     INBOX_STATUS,
     LAST_MESSAGE_FILE,
@@ -264,7 +265,9 @@ class CockpitTools:
         rejected, conflict, cancelled, awaiting_decision, dead_letter, or "submitted (in the inbox)"),
         settled (false while queued, running or in the inbox), attempts, the three success signals of
         the last attempt (exit_code, turn_completed, last_message), tokens, message, decision_id (the
-        pending decision card of a task awaiting a decision) and branch (worktree lane).
+        pending decision card of a task awaiting a decision) and branch (worktree lane); a cloud-lane
+        task also has cloud: the task_id, url and remote status of its Codex Cloud task (null until
+        submitted).
         """
         if task is not None:
             row, _ = self._lookup(task)
@@ -404,38 +407,89 @@ class CockpitTools:
     def get_task_diff(
         self,
         task: Annotated[str, Field(description="A task id or a unique prefix of one.")],
+        attempt: Annotated[
+            int | None,
+            Field(
+                description=(
+                    f"Cloud-lane tasks only: the best-of-N attempt (1-{CLOUD_BEST_OF_MAX}) whose diff to "
+                    "return instead of the branch's; omit for the branch diff."
+                ),
+                json_schema_extra={"minimum": 1, "maximum": CLOUD_BEST_OF_MAX},
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         """The change a worktree task made on its branch (diff.patch, new files included) and its
         diff stat per file. A very large diff is cut at 200 KB with a note giving the full patch's
-        path. Local-lane tasks change the working tree directly and have no diff.patch."""
+        path. Local-lane tasks change the working tree directly and have no diff.patch.
+
+        A cloud-lane task's result also lists its Codex Cloud task (cloud_task_id) and its best-of-N
+        attempts (cloud_attempts: n, files, insertions, deletions, chosen — the one on the branch,
+        has_diff); with `attempt`, the diff of that attempt as Codex Cloud returned it (see a task's
+        other attempts before `cockpit pick TASK N` puts one on the branch)."""
         state = self._accepted(task)
+        base: dict[str, Any] = {"task_id": state.id, "lane": state.lane, "status": state.status.value}
+        last = state.last_attempt
+        run = last.cloud if last is not None else None
+        if run is not None:
+            base["cloud_task_id"] = run.task_id
+            base["cloud_attempts"] = [
+                {
+                    "n": r.n,
+                    "files": r.files,
+                    "insertions": r.insertions,
+                    "deletions": r.deletions,
+                    "chosen": r.chosen,
+                    "has_diff": r.diff_file is not None,
+                }
+                for r in run.results
+            ]
+        if attempt is not None:
+            return self._cloud_attempt_diff(state, attempt, base)
         path = (self.board.find_task_dir(state.id) or self.board.task_dir(state.id)) / DIFF_FILE
-        base = {"task_id": state.id, "lane": state.lane, "status": state.status.value}
         if not path.exists():
             if state.lane == "local":
                 why = "the local lane works in the repository's working tree (see `git diff` there)"
             else:
                 why = f"no diff yet (the task is {state.status.value})"
             return {**base, "diff": "", "truncated": False, "stat": None, "note": why}
-        text, size, truncated = _read_capped(path, MAX_DIFF_BYTES)
-        files = parse_patch(path.read_bytes().decode("utf-8", "replace") if truncated else text)
-        stat = {
-            "files": len(files),
-            "insertions": sum(f.added for f in files),
-            "deletions": sum(f.removed for f in files),
-            "per_file": [
-                {"path": f.path, "added": f.added, "removed": f.removed, "binary": f.binary} for f in files
-            ],
-        }
-        result = {**base, "diff": text, "truncated": truncated, "bytes": size, "stat": stat}
+        result = {**base, **_diff_read(path)}
         if state.branch:
             result["branch"] = state.branch
             result["base_branch"] = state.base_branch
-        if truncated:
-            result["note"] = (
-                f"diff cut at {MAX_DIFF_BYTES // 1024} KB of {size // 1024} KB; the whole patch is {path}"
-            )
         return result
+
+    def _cloud_attempt_diff(self, state: TaskState, attempt: int, base: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`get_task_diff` of one best-of-N attempt of a cloud task; a bad number is refused."""
+        if not 1 <= attempt <= CLOUD_BEST_OF_MAX:
+            raise CommandError(
+                f"attempt must be 1-{CLOUD_BEST_OF_MAX} (a cloud task's best-of-N attempts), got {attempt}"
+            )
+        if state.lane != "cloud":
+            raise CommandError(
+                f"task {state.id} is in the {state.lane} lane: attempt is for cloud tasks (best-of-N); "
+                "omit it for the task's diff"
+            )
+        last = state.last_attempt
+        run = last.cloud if last is not None else None
+        if last is None or run is None or not run.results:
+            where = f"; Codex Cloud task {run.task_id} is {run.status}" if run and run.task_id else ""
+            raise CommandError(
+                f"task {state.id} has no cloud attempts to show yet (it is {state.status.value}{where})"
+            )
+        result = next((r for r in run.results if r.n == attempt), None)
+        if result is None:
+            raise CommandError(
+                f"task {state.id} has attempts 1-{len(run.results)}; there is no attempt {attempt}"
+            )
+        out = {**base, "attempt": attempt, "chosen": result.chosen}
+        empty = {"diff": "", "truncated": False, "stat": None}
+        name = result.diff_file
+        if name is None or Path(name).name != name:  # a plain name beside the attempt's other files
+            return {**out, **empty, "note": f"attempt {attempt} came back with no diff"}
+        path = self.board.attempt_dir(state.id, last.n, archived=True) / name
+        if not path.exists():
+            return {**out, **empty, "note": f"attempt {attempt}'s diff file is missing ({path})"}
+        return {**out, **_diff_read(path)}
 
     def get_last_message(
         self,
@@ -483,6 +537,27 @@ class CockpitTools:
         if truncated:
             result["note"] = f"message cut at {MAX_MESSAGE_BYTES // 1024} KB of {size // 1024} KB: {path}"
         return result
+
+
+def _diff_read(path: Path) -> dict[str, Any]:
+    """A patch file as :meth:`CockpitTools.get_task_diff` returns it: its text (cut at
+    :data:`MAX_DIFF_BYTES`, with a note), size and per-file stat (of the whole patch)."""
+    text, size, truncated = _read_capped(path, MAX_DIFF_BYTES)
+    files = parse_patch(path.read_bytes().decode("utf-8", "replace") if truncated else text)
+    stat = {
+        "files": len(files),
+        "insertions": sum(f.added for f in files),
+        "deletions": sum(f.removed for f in files),
+        "per_file": [
+            {"path": f.path, "added": f.added, "removed": f.removed, "binary": f.binary} for f in files
+        ],
+    }
+    result: dict[str, Any] = {"diff": text, "truncated": truncated, "bytes": size, "stat": stat}
+    if truncated:
+        result["note"] = (
+            f"diff cut at {MAX_DIFF_BYTES // 1024} KB of {size // 1024} KB; the whole patch is {path}"
+        )
+    return result
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:

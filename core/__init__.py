@@ -52,6 +52,7 @@ _HOMES: dict[str, str] = {
     "BreakerRow": "cockpit.core.views.panels",
     "BreakerState": "cockpit.core.policy.breaker",
     "BreakerStore": "cockpit.core.policy.breaker",
+    "CLOUD_BEST_OF_MAX": "cockpit.core.vocabulary",
     "CODE_SETTINGS": "cockpit.core.config",
     "CockpitError": "cockpit.core.errors",
     "CodexEvent": "cockpit.core.codex.exec_events",
@@ -298,4 +299,4 @@ if TYPE_CHECKING:
         windows_binding_first,
     )
     from cockpit.core.views.task_rows import INBOX_STATUS, Submission, status_row, submissions, tool_row
-    from cockpit.core.vocabulary import EFFORTS, LANE_NAMES, SANDBOXES
+    from cockpit.core.vocabulary import CLOUD_BEST_OF_MAX, EFFORTS, LANE_NAMES, SANDBOXES

@@ -42,7 +42,7 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, ti
 async def shoot(out: Path) -> list[Path]:
     saved: list[Path] = []
     with demo_setup() as setup:
-        notes, subtract, _changelog, check = setup.task_ids
+        notes, subtract, _changelog, check, *_cloud = setup.task_ids
         board = Blackboard(setup.repo)
         app = CockpitApp(setup.repo, env=setup.env)
 

@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from cockpit.core.records.task import TaskState
 
 
+class CloudBrief(BaseModel):
+    """A cloud-lane task's Codex Cloud task as lists show it: its id and URL once ``codex cloud exec``
+    printed them (None while submitting), and its status as last polled (``submitting``, then the
+    CLI's: ``pending``, ``ready``, ``error``, ...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str | None = None
+    url: str | None = None
+    status: str
+
+
 class TaskSummary(BaseModel):
     """One task as lists show it. ``attempt_limit`` is the attempts allowed before a gate (never fewer
     than made); ``started_at``/``ended_at`` bound the last attempt (``ended_at`` None while it runs)."""
@@ -41,6 +53,7 @@ class TaskSummary(BaseModel):
     thread_id: str | None = None
     branch: str | None = None
     decision_id: str | None = None  # the pending decision card of a task awaiting a decision
+    cloud: CloudBrief | None = None  # the last attempt's Codex Cloud task (cloud lane)
 
     @classmethod
     def of(cls, state: TaskState) -> TaskSummary:
@@ -51,6 +64,8 @@ class TaskSummary(BaseModel):
         # The retry policy stores its limit on the failure it classifies (older records lack it).
         limit = failure.max_attempts if failure and failure.max_attempts else DEFAULT_ATTEMPT_LIMIT
         asking = last.progress.awaiting_approval if last and state.status == TaskStatus.RUNNING else None
+        run = last.cloud if last else None
+        cloud = CloudBrief(task_id=run.task_id, url=run.url, status=run.status) if run else None
         return cls(
             id=state.id,
             lane=state.lane,
@@ -69,6 +84,7 @@ class TaskSummary(BaseModel):
             thread_id=state.thread_id,
             branch=state.branch,
             decision_id=state.decision_id,
+            cloud=cloud,
         )
 
     @property

@@ -6,6 +6,8 @@ Two shapes exist, and their keys are contracts scripts and orchestrators rely on
 ``tests/unit/board/test_board_format.py`` and the MCP tests): the ``status --json`` row (:func:`status_row`)
 and the MCP tools' row (:func:`tool_row`). The TUI lists the same summaries. A submission is read from
 the inbox in one place (:func:`submissions`) and projected into both shapes by the same functions.
+A cloud-lane task's row in either shape also has ``cloud``: its Codex Cloud task's ``task_id``, ``url``
+and remote ``status`` (:func:`cloud_fields`; all None until a supervisor has submitted it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.records.basics import ACTIVE, Signals
+from cockpit.core.vocabulary import CLOUD_LANE
 
 if TYPE_CHECKING:
     from cockpit.core.board.blackboard import Blackboard, InboxItem
@@ -61,6 +64,21 @@ def _signals(task: TaskSummary | None) -> dict[str, Any]:
     }
 
 
+def cloud_fields(task: TaskSummary | Submission) -> dict[str, Any]:
+    """What both rows add for a cloud-lane task (nothing for another lane): ``{"cloud": {"task_id",
+    "url", "status"}}`` of the last attempt's Codex Cloud task, None where not known yet."""
+    if task.lane != CLOUD_LANE:
+        return {}
+    brief = task.cloud if isinstance(task, TaskSummary) else None
+    return {
+        "cloud": {
+            "task_id": brief.task_id if brief else None,
+            "url": brief.url if brief else None,
+            "status": brief.status if brief else None,
+        }
+    }
+
+
 # ---- the ``status --json`` row -------------------------------------------------------------------
 
 
@@ -79,6 +97,7 @@ def status_row(task: TaskSummary | Submission) -> dict[str, Any]:
                 ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens"), 0
             ),
             "message": WAITING_IN_INBOX,
+            **cloud_fields(task),
         }
     usage = task.usage
     return {
@@ -99,6 +118,7 @@ def status_row(task: TaskSummary | Submission) -> dict[str, Any]:
         "message": task.message,
         "created_at": task.created_at.isoformat(),
         "updated_at": task.updated_at.isoformat(),
+        **cloud_fields(task),
     }
 
 
@@ -122,6 +142,7 @@ def tool_row(task: TaskSummary | Submission) -> dict[str, Any]:
             "decision_id": None,
             "branch": None,
             "updated_at": None,
+            **cloud_fields(task),
         }
     usage = task.usage
     return {
@@ -142,4 +163,5 @@ def tool_row(task: TaskSummary | Submission) -> dict[str, Any]:
         "decision_id": task.decision_id,
         "branch": task.branch,
         "updated_at": task.updated_at.isoformat(),
+        **cloud_fields(task),
     }

@@ -1,8 +1,9 @@
 """The installed ``cockpit demo`` driven in tmux as a person would: keys go in with ``send-keys``, the
 screen comes back with ``capture-pane``. The gate's decision modal and the mcp lane's Codex approval are
-answered, the three diffs are reviewed and merged (each folds into its lane's history line), the lane
-filter and the fold list the merges, and after quitting the kept demo repository's main branch holds
-the merges."""
+answered, the four diffs are reviewed and merged (each folds into its lane's history line; the fourth
+came back from the cloud lane's fake Codex Cloud), the lane filter and the fold list the merges, and
+after quitting the kept demo repository's main branch holds the merges and no fake cloud is left
+running."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from git import Repo
+
+from tests.helpers.cloud import fake_cloud_processes
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 
@@ -122,7 +125,7 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
         seen.append(shown)
         tmux.keys("a")  # retry the blocked task with its feedback / let Codex run the command
 
-    tmux.wait_for(r"reviews 3")
+    tmux.wait_for(r"reviews 4")  # the cloud task's too, once Codex Cloud (the fake) has it ready
     tmux.keys("v")  # the earliest submitted diff first: the subtract function
     tmux.wait_for(r"review add-a-subtract-function", r"calc\.py", r"\+def subtract\(a, b\):")
     tmux.keys("a")
@@ -136,6 +139,11 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
     tmux.keys("v")
     tmux.wait_for(r"review check-calc-py-imports", r"CHECKS\.md")
     tmux.keys("a")
+    tmux.wait_for(r"reviews 1")
+
+    tmux.keys("v")  # best of 2 from the cloud: the first attempt is on the branch
+    tmux.wait_for(r"review add-a-greeting-file", r"cloud_task_\w+\.txt")
+    tmux.keys("a")
     tmux.wait_for(r"reviews 0", r"▸ ✔ 1 merged — enter to expand", r"▸ ✔ 2 merged — enter to expand")
 
     # The filter narrows the lanes (counts in their titles); Enter on the fold line lists the merges.
@@ -143,7 +151,7 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
     tmux.wait_for(r"filter: words")  # the filter line opens (its placeholder says the syntax)
     tmux.keys("-l", "state:merged lane:worktree")
     tmux.keys("Enter")
-    tmux.wait_for(r"worktree · 2 of 2", r"mcp · 0 of 1", r"local · 0 of 1")
+    tmux.wait_for(r"worktree · 2 of 2", r"mcp · 0 of 1", r"local · 0 of 1", r"cloud · 0 of 1")
     tmux.keys("Enter")
     tmux.wait_for(
         r"▾ ✔ 2 merged — enter to fold",
@@ -160,4 +168,6 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
     main = Repo(repo).commit("main")
     assert "def subtract" in (main.tree / "calc.py").data_stream.read().decode()
     assert {"CHANGES.md", "CHECKS.md"} <= {blob.path for blob in main.tree.blobs}
+    assert [b.path for b in main.tree.blobs if b.path.startswith("cloud_task_")] != []
     assert Repo(repo).active_branch.name == "main"
+    assert fake_cloud_processes(str(tmp_path)) == []  # the fake cloud stopped with the demo

@@ -277,6 +277,26 @@ class CloudRig:
         return wait_until(probe, timeout, f"{task_id} to be listed {status}", interval=0.1)
 
 
+def fake_cloud_processes(marker: str) -> list[int]:
+    """Pids of live (non-zombie) fake cloud processes whose command line mentions ``marker`` (a tmp path
+    their state directory lies under)."""
+    needles = (b"cockpit.demo.fake_cloud", marker.encode())
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if all(n in cmdline for n in needles) and state != b"Z":
+            found.append(int(entry))
+    return found
+
+
 def base_env(home: Path) -> dict[str, str]:
     """This environment with a throw-away ``HOME`` (and nothing of the host's Codex login)."""
     env = {k: v for k, v in os.environ.items() if k not in {"CODEX_HOME", "RUST_LOG"}}

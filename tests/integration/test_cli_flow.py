@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from git import Repo
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
+from tests.helpers.cloud import fake_cloud_processes
 from tests.helpers.supervisor import any_processes
 
 pytestmark = pytest.mark.codex
@@ -142,9 +144,24 @@ def test_cancel_interrupts_a_running_turn(repo: Path, scripted_model: ScriptedMo
     assert any_processes(str(board.root)) == []
 
 
-def test_headless_demo_runs_to_the_end() -> None:
-    out = subprocess.run([str(COCKPIT), "demo", "--headless"], capture_output=True, text=True, timeout=300)
+def test_headless_demo_runs_to_the_end(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the demo's throwaway directory lands in tmp_path
+    out = subprocess.run(
+        [str(COCKPIT), "demo", "--headless"], capture_output=True, text=True, timeout=300, env=env
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "succeeded" in out.stdout and "review" in out.stdout and "awaiting_decision" in out.stdout
     assert "cockpit decide decision-001" in out.stdout and "http_5xx" in out.stdout
     assert "merged into main" in out.stdout
+    # The cloud lane: the real codex cloud against the fake, best of 2, in review, then picked and merged.
+    cloud = re.search(r"^submitted (\S+)\s+lane=cloud$", out.stdout, re.M)
+    assert cloud is not None, out.stdout
+    task = cloud[1]
+    assert re.search(rf"^{task}\s+cloud\s+review\s+1\s", out.stdout, re.M), out.stdout
+    assert f"RUNNING {task}: Codex Cloud task task_" in out.stdout
+    assert f"COMPLETED {task}: completed (Codex Cloud task" in out.stdout
+    assert re.search(r"▸ attempt 1: 1 file\(s\) \+2 -0\s+cloud_task_\w+\.txt$", out.stdout, re.M)
+    assert f"$ cockpit pick {task} 2\n  picked attempt 2: diff ready for review" in out.stdout
+    assert out.stdout.count("merged into main") == 2
+    assert fake_cloud_processes(str(tmp_path)) == []  # the fake cloud stopped with the demo
+    assert list(tmp_path.iterdir()) == []  # and the throwaway directory is gone

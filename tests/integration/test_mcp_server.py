@@ -17,13 +17,19 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from cockpit.core.archive import ArchiveSelection, run_archive
+from cockpit.core.atomic import atomic_write_text
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard, DecisionStore
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.layout import cloud_diff_file
 from cockpit.core.policy.gates import failure_gate, merge_gate, open_gate
+from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.cloud import CloudResult, CloudRun
 from cockpit.core.records.task import TaskState
+from cockpit.demo.fake_cloud.store import TASK_URL_PREFIX as CLOUD_URL
+from cockpit.demo.fake_cloud.store import new_file_diff
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 from tests.helpers.archive import put_task
 from tests.helpers.supervisor import SupervisorThread
@@ -315,3 +321,98 @@ async def test_an_archived_task_still_reads_through_the_tools(repo: Path) -> Non
         message = await call(session, "get_last_message", task="archived-task-0001")
         assert message["message"].startswith("COMPLETED: done")
         assert (await call(session, "task_status"))["tasks"] == []  # the list: live tasks only
+
+
+def put_cloud_task(board: Blackboard, task_id: str) -> TaskState:
+    """A cloud task in review as the supervisor leaves it: best of 3 (attempt 1 on the branch, attempt 3
+    with no diff), each attempt's diff in the attempt's directory, the branch's in diff.patch."""
+    envelope = envelope_from_mapping(
+        {"goal": "Greet", "lane": "cloud", "cloud_env": "fake/repo", "attempts": 3}
+    )
+    board.write_envelope(task_id, envelope)
+    diffs = {k: new_file_diff(f"greeting_{k}.txt", f"hello {k}\nfrom attempt {k}\n") for k in (1, 2)}
+    directory = board.attempt_dir(task_id, 1)
+    directory.mkdir(parents=True, exist_ok=True)
+    for k, diff in diffs.items():
+        atomic_write_text(directory / cloud_diff_file(k), diff)
+    atomic_write_text(board.task_dir(task_id) / "diff.patch", diffs[1])
+    results = [
+        CloudResult(n=k, files=1, insertions=2, paths=[f"greeting_{k}.txt"], diff_file=cloud_diff_file(k))
+        for k in (1, 2)
+    ]
+    results[0].chosen = True
+    results.append(CloudResult(n=3))
+    run = CloudRun(
+        env="fake/repo", best_of=3, task_id="task_e_0123", url=f"{CLOUD_URL}task_e_0123", status="ready"
+    )
+    run.results = results
+    state = TaskState(
+        id=task_id,
+        lane="cloud",
+        title="Greet",
+        status=TaskStatus.REVIEW,
+        attempts=[Attempt(n=1, deadline_s=600, cloud=run)],
+        branch=f"cockpit/{task_id}",
+        base_branch="main",
+    )
+    board.write_state(state)
+    return state
+
+
+async def test_get_task_diff_shows_a_cloud_tasks_attempts_and_refuses_bad_ones(repo: Path) -> None:
+    board = Blackboard(repo)
+    put_cloud_task(board, "greet-cloud-0001")
+    board.write_state(TaskState(id="queued-cloud-0002", lane="cloud", title="later"))
+    board.write_state(TaskState(id="plain-work-0003", lane="worktree", title="plain"))
+    async with mcp_session(repo) as session:
+        schema = {t.name: t for t in (await session.list_tools()).tools}["get_task_diff"].input_schema
+        assert (schema["properties"]["attempt"]["minimum"], schema["properties"]["attempt"]["maximum"]) == (
+            1,
+            4,
+        )
+        branch = await call(session, "get_task_diff", task="greet-cloud")
+        assert branch["diff"].startswith("diff --git a/greeting_1.txt") and "attempt" not in branch
+        assert branch["cloud_task_id"] == "task_e_0123" and branch["branch"] == "cockpit/greet-cloud-0001"
+        assert branch["cloud_attempts"] == [
+            {"n": 1, "files": 1, "insertions": 2, "deletions": 0, "chosen": True, "has_diff": True},
+            {"n": 2, "files": 1, "insertions": 2, "deletions": 0, "chosen": False, "has_diff": True},
+            {"n": 3, "files": 0, "insertions": 0, "deletions": 0, "chosen": False, "has_diff": False},
+        ]
+        second = await call(session, "get_task_diff", task="greet-cloud-0001", attempt=2)
+        assert (second["attempt"], second["chosen"]) == (2, False)
+        assert second["diff"].startswith("diff --git a/greeting_2.txt") and "from attempt 2" in second["diff"]
+        assert second["stat"]["per_file"] == [
+            {"path": "greeting_2.txt", "added": 2, "removed": 0, "binary": False}
+        ]
+        assert second["cloud_attempts"] == branch["cloud_attempts"]
+        third = await call(session, "get_task_diff", task="greet-cloud-0001", attempt=3)
+        assert third["diff"] == "" and third["note"] == "attempt 3 came back with no diff"
+
+        for bad in (0, 5, -1):
+            assert await refused(session, "get_task_diff", task="greet-cloud-0001", attempt=bad) == (
+                f"attempt must be 1-4 (a cloud task's best-of-N attempts), got {bad}"
+            )
+        assert await refused(session, "get_task_diff", task="greet-cloud-0001", attempt=4) == (
+            "task greet-cloud-0001 has attempts 1-3; there is no attempt 4"
+        )
+        assert await refused(session, "get_task_diff", task="plain-work-0003", attempt=1) == (
+            "task plain-work-0003 is in the worktree lane: attempt is for cloud tasks (best-of-N); "
+            "omit it for the task's diff"
+        )
+        assert await refused(session, "get_task_diff", task="queued-cloud-0002", attempt=1) == (
+            "task queued-cloud-0002 has no cloud attempts to show yet (it is queued)"
+        )
+
+        # task_status and `status --json` share the row: the cloud task's id, URL and remote status.
+        cloud = {"task_id": "task_e_0123", "url": f"{CLOUD_URL}task_e_0123", "status": "ready"}
+        assert (await call(session, "task_status", task="greet-cloud"))["cloud"] == cloud
+        rows = {r["id"]: r for r in (await call(session, "task_status"))["tasks"]}
+        assert rows["greet-cloud-0001"]["cloud"] == cloud
+        assert rows["queued-cloud-0002"]["cloud"] == {"task_id": None, "url": None, "status": None}
+        assert "cloud" not in rows["plain-work-0003"]
+    status = subprocess.run(
+        [str(COCKPIT), "--repo", str(repo), "status", "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 0, status.stderr
+    rows = {r["id"]: r for r in json.loads(status.stdout)}
+    assert rows["greet-cloud-0001"]["cloud"] == cloud and "cloud" not in rows["plain-work-0003"]

@@ -105,3 +105,5 @@ def test_the_installed_cockpit_runs_the_headless_demo(installed: Path, tmp_path:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "merged into main" in out.stdout
     assert "succeeded" in out.stdout and "awaiting_decision" in out.stdout
+    assert "fake Codex Cloud: 127.0.0.1:" in out.stdout  # the cloud lane's fake, from the installed package
+    assert "picked attempt 2" in out.stdout

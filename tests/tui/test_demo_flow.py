@@ -1,7 +1,9 @@
 """The full-screen demo end to end with Pilot: the app hosts the supervisor over the real Codex binary
 and the scripted model; the gate's decision modal and the mcp lane's Codex approval open and are
 answered from the keyboard (the gated task then succeeds on its retry with feedback, the approved
-command runs), and a diff waiting for review is approved and merged."""
+command runs), and a diff waiting for review is approved and merged. The cloud lane's task goes through
+the real ``codex cloud`` and the fake backend into review, listed in the cloud pane; the fake is gone
+once the demo ends."""
 
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from textual.pilot import Pilot
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.trust import is_trusted
 from cockpit.demo.interactive import demo_setup
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
+from tests.helpers.cloud import fake_cloud_processes
 from tests.helpers.pilot import pane_listing, select_task, until
 
 
@@ -52,7 +56,11 @@ async def answer_both_modals(app: CockpitApp, pilot: Pilot[None], changelog: str
 @pytest.mark.codex
 async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Path, codex_bin: Path) -> None:
     with demo_setup(tmp_path / "demo", keep=True) as setup:
-        notes, subtract, changelog, check = setup.task_ids
+        notes, subtract, changelog, check, cloud = setup.task_ids
+        assert setup.cloud is not None and setup.cloud_task == cloud, setup.cloud_note
+        fake, config = setup.cloud.process, setup.cloud.config
+        assert fake_cloud_processes(str(tmp_path)) == [fake.pid]
+        assert config is not None and is_trusted(config)
         board = Blackboard(setup.repo)
         app = CockpitApp(setup.repo, env=setup.env)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -90,4 +98,20 @@ async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Pa
             assert attempt.exit is not None and attempt.exit.approvals == 1
             live = attempt.progress.live_diff
             assert live is not None and live.paths == ["CHECKS.md"]
+
+            # The cloud lane: submitted once through the fake, best of 2, its first attempt on the branch.
+            await until(pilot, lambda: status(board, cloud) == TaskStatus.REVIEW, what="the cloud review")
+            await until(pilot, lambda: pane_listing(app, cloud) is not None, what="the cloud card")
+            assert pane_listing(app, cloud).lane == "cloud"
+            state = board.read_state(cloud)
+            assert state is not None and len(state.attempts) == 1
+            run = state.attempts[0].cloud
+            assert run is not None and run.task_id and run.status == "ready" and run.polls >= 1
+            assert [(r.n, r.chosen) for r in run.results] == [(1, True), (2, False)]
+            assert state.diff is not None and state.diff.paths == [run.results[0].paths[0]]
             await pilot.press("q")
+    # The demo stopped the fake cloud with everything else, and withdrew the trust its config had.
+    assert fake.poll() == 0
+    assert fake_cloud_processes(str(tmp_path)) == []
+    assert not (setup.cloud.state_dir / "port").exists()
+    assert not is_trusted(config)

@@ -25,6 +25,7 @@ SURFACE = [
     "BreakerRow",
     "BreakerState",
     "BreakerStore",
+    "CLOUD_BEST_OF_MAX",
     "CODE_SETTINGS",
     "CONFIG_FILE",
     "CockpitError",
