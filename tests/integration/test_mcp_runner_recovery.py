@@ -250,9 +250,12 @@ def test_thread_stopped_before_its_first_turn_is_not_recorded_for_resume(
     finally:
         sup.stop()
     directory = board.attempt_dir(tid, 1)
-    started = [e for e in jsonl(directory / "events.jsonl") if e.get("method") == "thread/started"]
-    assert len(started) == 1, "the thread was started"
-    thread_id = started[0]["params"]["thread"]["id"]
+    # the thread's id from the answer to thread/start (Codex may send its thread/started notification
+    # after that answer, and the runner stops reading once it has the answer and the stop request)
+    asked = [line["id"] for line in jsonl(directory / "sent.jsonl") if line.get("method") == "thread/start"]
+    answers = [e for e in jsonl(directory / "events.jsonl") if "result" in e and e.get("id") in asked]
+    assert len(answers) == 1, "the thread was started"
+    thread_id = answers[0]["result"]["thread"]["id"]
     sent = [line.get("method") for line in jsonl(directory / "sent.jsonl")]
     assert "thread/start" in sent and "turn/start" not in sent
     info = ExitInfo.model_validate_json((directory / "exit.json").read_bytes())
