@@ -41,6 +41,7 @@ class TaskSummary(BaseModel):
     thread_id: str | None = None
     branch: str | None = None
     decision_id: str | None = None  # the pending decision card of a task awaiting a decision
+    cloud: str | None = None  # a cloud-lane task's remote run in a few words (``CloudRun.note``)
 
     @classmethod
     def of(cls, state: TaskState) -> TaskSummary:
@@ -69,6 +70,7 @@ class TaskSummary(BaseModel):
             thread_id=state.thread_id,
             branch=state.branch,
             decision_id=state.decision_id,
+            cloud=last.cloud.note if last is not None and last.cloud is not None else None,
         )
 
     @property
