@@ -53,7 +53,10 @@ _HOMES: dict[str, str] = {
     "BreakerState": "cockpit.core.policy.breaker",
     "BreakerStore": "cockpit.core.policy.breaker",
     "CLOUD_BEST_OF_MAX": "cockpit.core.vocabulary",
+    "CLOUD_LANE": "cockpit.core.vocabulary",
     "CODE_SETTINGS": "cockpit.core.config",
+    "CloudResult": "cockpit.core.records.cloud",
+    "CloudRun": "cockpit.core.records.cloud",
     "CockpitError": "cockpit.core.errors",
     "CodexEvent": "cockpit.core.codex.exec_events",
     "CommandError": "cockpit.core.commands",
@@ -258,6 +261,7 @@ if TYPE_CHECKING:
     from cockpit.core.policy.breaker import BreakerState, BreakerStore
     from cockpit.core.policy.dead_letters import DeadLetterQueue
     from cockpit.core.records.basics import FINISHED, TaskStatus, utc_now
+    from cockpit.core.records.cloud import CloudResult, CloudRun
     from cockpit.core.records.task import TaskState
     from cockpit.core.supervisor.loop import Supervisor
     from cockpit.core.text import (
@@ -299,4 +303,4 @@ if TYPE_CHECKING:
         windows_binding_first,
     )
     from cockpit.core.views.task_rows import INBOX_STATUS, Submission, status_row, submissions, tool_row
-    from cockpit.core.vocabulary import CLOUD_BEST_OF_MAX, EFFORTS, LANE_NAMES, SANDBOXES
+    from cockpit.core.vocabulary import CLOUD_BEST_OF_MAX, CLOUD_LANE, EFFORTS, LANE_NAMES, SANDBOXES

@@ -81,6 +81,7 @@ def apply_cloud_result(
     state.head_commit = None
     reset_to(path, state.base_commit)
     conflicts = apply_patch(path, patch)
+    result.conflicts = conflicts[:200]
     run = state.attempts[attempt_n - 1].cloud
     which = f"attempt {result.n} of {len(run.results)}" if run and len(run.results) > 1 else "its diff"
     if conflicts:

@@ -1,7 +1,9 @@
 """Write ``screenshots/*.svg`` (and ``*.png`` where ``rsvg-convert`` is installed) from the running
-cockpit: the full-screen demo over the real Codex CLI and the scripted model, driven by keys.
+cockpit: the full-screen demo over the real Codex CLI and the scripted model, driven by keys; and the
+best-of-N review of a cloud task back from Codex Cloud with two attempts (a board the layout snapshots
+use, made on disk: no cloud is reached).
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots]
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--only best-of-review]
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +32,7 @@ from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.lane_pane import LanePane
 
 SIZE = (120, 40)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
@@ -122,6 +126,27 @@ async def shoot(out: Path) -> list[Path]:
     return saved
 
 
+async def shoot_best_of(out: Path) -> list[Path]:
+    """The best-of-N review, over the layout snapshots' board of cloud tasks."""
+    sys.path.insert(0, str(ROOT))  # the board is the tests' (tests.helpers.showcase)
+    from cockpit.tui.screens.cloud_review import CloudReviewScreen
+    from tests.helpers.showcase import CLOUD_REVIEW, build_cloud_showcase, frozen_clock
+
+    with tempfile.TemporaryDirectory(prefix="cockpit-best-of-") as tmp:
+        app = CockpitApp(build_cloud_showcase(Path(tmp)), host_supervisor=False, clock=frozen_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: bool(app.screen.query(LanePane)), "the lanes")
+            await pilot.pause(0.5)
+            await pilot.press("v")
+            await until(pilot, lambda: isinstance(app.screen, CloudReviewScreen), "the best-of-N review")
+            assert isinstance(app.screen, CloudReviewScreen) and app.screen.task_id == CLOUD_REVIEW
+            await pilot.press("]", "n")  # attempt 2 and its second file
+            await pilot.pause(0.5)
+            path = Path(app.save_screenshot("best-of-review.svg", str(out)))
+            print(f"wrote {path}")
+    return [path]
+
+
 def to_png(svgs: list[Path]) -> None:
     converter = shutil.which("rsvg-convert")
     if converter is None:
@@ -136,10 +161,12 @@ def to_png(svgs: list[Path]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="screenshots", help="output folder (default: screenshots)")
+    parser.add_argument("--only", choices=["best-of-review"], help="only this screenshot (no demo run)")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    to_png(asyncio.run(shoot(out)))
+    saved = [] if args.only else asyncio.run(shoot(out))
+    to_png(saved + asyncio.run(shoot_best_of(out)))
     return 0
 
 

@@ -27,7 +27,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cockpit.core import (
-    DIFF_FILE,
     Blackboard,
     BoardSnapshot,
     BoardView,
@@ -240,12 +239,13 @@ class CockpitApp(App[None]):
 
     def review(self, task_id: str) -> None:
         """Open the diff review of a task (or say it has no diff)."""
-        if not (self.board.task_dir(task_id) / DIFF_FILE).exists():
+        from cockpit.tui.screens.diff_screen import review_screen
+
+        screen = review_screen(self.board, task_id)
+        if screen is None:
             self.notify("this task has no diff to review", severity="warning")
             return
-        from cockpit.tui.screens.diff_screen import DiffScreen
-
-        self.push_screen(DiffScreen(self.board, task_id))
+        self.push_screen(screen)
 
     def on_lane_pane_command_requested(self, message: LanePane.CommandRequested) -> None:
         task_id, kind = message.task_id, message.kind

@@ -18,6 +18,7 @@ CATEGORIES = {
     "log": "Log",
     "decision": "Decision",
     "diff": "Review",
+    "cloud_review": "Review",
     "form": "New task",
     "dlq": "Dead letters",
     "breakers": "Breakers",

@@ -20,14 +20,15 @@ if TYPE_CHECKING:
 
 class CloudBrief(BaseModel):
     """A cloud-lane task's Codex Cloud task as lists show it: its id and URL once ``codex cloud exec``
-    printed them (None while submitting), and its status as last polled (``submitting``, then the
-    CLI's: ``pending``, ``ready``, ``error``, ...)."""
+    printed them (None while submitting), its status as last polled (``submitting``, then the
+    CLI's: ``pending``, ``ready``, ``error``, ...), and the run in a few words for a card."""
 
     model_config = ConfigDict(frozen=True)
 
     task_id: str | None = None
     url: str | None = None
     status: str
+    note: str = ""  # the run in a few words, for a card (``CloudRun.note``)
 
 
 class TaskSummary(BaseModel):
@@ -65,7 +66,9 @@ class TaskSummary(BaseModel):
         limit = failure.max_attempts if failure and failure.max_attempts else DEFAULT_ATTEMPT_LIMIT
         asking = last.progress.awaiting_approval if last and state.status == TaskStatus.RUNNING else None
         run = last.cloud if last else None
-        cloud = CloudBrief(task_id=run.task_id, url=run.url, status=run.status) if run else None
+        cloud = (
+            CloudBrief(task_id=run.task_id, url=run.url, status=run.status, note=run.note) if run else None
+        )
         return cls(
             id=state.id,
             lane=state.lane,

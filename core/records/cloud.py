@@ -33,6 +33,8 @@ class CloudResult(BaseModel):
     paths: list[CleanText] = Field(default_factory=list)
     diff_file: str | None = None  # the attempt's diff, beside the attempt's other files; None: no diff
     chosen: bool = False
+    # the files that did not apply the last time this attempt was put on the task's branch
+    conflicts: list[CleanText] = Field(default_factory=list)
 
 
 class CloudRun(BaseModel):
@@ -61,3 +63,20 @@ class CloudRun(BaseModel):
     @property
     def chosen(self) -> CloudResult | None:
         return next((r for r in self.results if r.chosen), None)
+
+    @property
+    def note(self) -> str:
+        """The run in a few words, for a card: the remote status and how far following it got
+        (``pending · 4 polls``, ``pending, overdue · 31 polls``, ``ready · best of 2, #2 chosen``)."""
+        word = f"{self.status}, overdue" if self.overdue else self.status
+        if self.results:
+            chosen = self.chosen
+            if len(self.results) > 1:
+                which = f"#{chosen.n} chosen" if chosen is not None else "none chosen"
+                return f"{word} · best of {len(self.results)}, {which}"
+            return word
+        if self.poll_errors:
+            return f"{word} · polling failed ×{self.poll_errors}"
+        if self.polls:
+            return f"{word} · {self.polls} poll{'' if self.polls == 1 else 's'}"
+        return word

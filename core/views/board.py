@@ -31,7 +31,7 @@ from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.trust import user_config_path
 from cockpit.core.usage.watcher import RolloutWatcher, shared_watcher
 from cockpit.core.usage.windows import UsageWindows
-from cockpit.core.vocabulary import LANE_NAMES
+from cockpit.core.vocabulary import CLOUD_LANE, LANE_NAMES
 
 LANE_ORDER = LANE_NAMES
 EXTERNAL_LANE = "mcp"  # the lane pane that lists hand-run Codex sessions
@@ -106,7 +106,7 @@ class BoardSnapshot:
     while none of its tasks changed) and ``counts`` the tasks per lane and status."""
 
     tasks: Mapping[str, TaskSummary]
-    running: int
+    running: int  # tasks holding a local worker slot (cloud-lane tasks run remotely and hold none)
     max_workers: int
     decisions: tuple[DecisionCard, ...]
     reviews: int
@@ -274,7 +274,7 @@ class BoardView:
             changed=changed,
             counts=counts,
             lanes=self._lanes,
-            running=counts.status(TaskStatus.RUNNING),
+            running=counts.status(TaskStatus.RUNNING) - counts.get(CLOUD_LANE, TaskStatus.RUNNING),
             max_workers=self._max_workers.get(),
             decisions=self._decisions.get(),
             reviews=counts.status(TaskStatus.REVIEW),

@@ -18,8 +18,10 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus, Usage
+from cockpit.core.records.cloud import CloudRun
 from cockpit.core.records.task import TaskState
 from cockpit.demo.repo import make_demo_repo
+from tests.helpers.cloud_review import make_cloud_review_task
 from tests.helpers.review import make_review_task
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -222,3 +224,71 @@ def add_history(repo: Path, n: int) -> None:
                 attempts=[_attempt(1, -69, -61, False)],
             )
         )
+
+
+CLOUD_REVIEW = "add-a-multiply-function-c10d"
+CLOUD_PENDING = "port-the-ci-job-5e11"
+CLOUD_OVERDUE = "refresh-the-lockfile-77a0"
+_MULTIPLY = "\n\ndef multiply(a, b):\n    return a * b\n"
+
+
+def build_cloud_showcase(root: Path) -> Path:
+    """``root/repo`` with a board of cloud tasks at frozen times: one back from Codex Cloud with two
+    attempts (attempt 1 on its branch), one pending and one pending past the deadline."""
+    date = FROZEN.strftime("%Y-%m-%dT%H:%M:%S")
+    saved = {k: os.environ.get(k) for k in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")}
+    os.environ.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    try:
+        repo = root / "repo"
+        make_demo_repo(repo)
+        board = Blackboard(repo)
+        board.init()
+        calc = (repo / "calc.py").read_text()
+        make_cloud_review_task(
+            board,
+            CLOUD_REVIEW,
+            [
+                {"calc.py": calc + _MULTIPLY, "NOTES.md": "multiply(a, b) returns the product\n"},
+                {
+                    "calc.py": calc + _MULTIPLY.replace(":\n", ':\n    """The product of a and b."""\n', 1),
+                    "NOTES.md": "multiply(a, b) returns the product\n",
+                    "test_calc.py": "from calc import multiply\n\n\ndef test_multiply():\n"
+                    "    assert multiply(3, 4) == 12\n",
+                },
+            ],
+            title="Add a multiply function",
+            created_at=_at(-40),
+            started_at=_at(-38),
+            ended_at=_at(-21),
+        )
+        for task_id, title, start, polls, overdue in (
+            (CLOUD_PENDING, "Port the CI job to the cloud runner", -6, 14, False),
+            (CLOUD_OVERDUE, "Refresh the lockfile", -75, 42, True),
+        ):
+            cloud_id = f"task_e_{task_id[-4:]}0f3c"
+            run = CloudRun(
+                env="owner/repo",
+                task_id=cloud_id,
+                url=f"https://chatgpt.com/codex/tasks/{cloud_id}",
+                status="pending",
+                polls=polls,
+                overdue=overdue,
+            )
+            board.write_state(
+                TaskState(
+                    id=task_id,
+                    lane="cloud",
+                    title=title,
+                    status=TaskStatus.RUNNING,
+                    created_at=_at(start - 1),
+                    message=f"attempt 1: Codex Cloud task {cloud_id} {run.status}{overdue * ' (overdue)'}",
+                    attempts=[_attempt(1, start, None, False, cloud=run)],
+                )
+            )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return repo

@@ -1,6 +1,6 @@
 """The main screen with Pilot: lane panes show task cards from the blackboard (state as symbol and
-word; finished tasks folded into one line until expanded), unbuilt lanes say so, the header counts
-decisions and reviews, and titles are shown as data."""
+word; finished tasks folded into one line until expanded), the cloud lane lists its tasks too, the
+header counts decisions and reviews, and titles are shown as data."""
 
 from __future__ import annotations
 

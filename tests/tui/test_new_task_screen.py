@@ -1,7 +1,9 @@
 """The "New task" form with Pilot over a real git repository: a filled form lands on the blackboard as a
 task with those envelope fields, invalid fields (empty goal, non-integer budget tokens, input paths
 outside the repository or on the secrets deny list) are shown at the field and submit nothing, input
-paths complete from the repository's files, and escape or Cancel close the form without a task."""
+paths complete from the repository's files, and escape or Cancel close the form without a task; the
+cloud lane's fields (environment, attempts, branch) show only for that lane, start from ``[cloud]
+env``, reach the envelope, and name themselves when invalid."""
 
 from __future__ import annotations
 
@@ -234,6 +236,98 @@ async def test_path_suggester_completes_repo_paths(repo: Path) -> None:
         await close_form(app, pilot)
 
 
+async def test_cloud_fields_show_for_the_cloud_lane_and_reach_the_envelope(repo: Path) -> None:
+    (Blackboard(repo).root / "config.toml").write_text('[cloud]\nenv = "owner/repo"\n')
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_form(app, pilot)
+        cloud = screen.query_one("#new-task-cloud")
+        assert not cloud.display  # the worktree lane: no cloud fields
+        await pilot.press(*"Add a multiply function")
+        screen.query_one("#new-task-lane", Select).value = "cloud"
+        await pilot.pause()
+        assert cloud.display
+        env = screen.query_one("#new-task-cloud-env", Input)
+        assert env.value == "owner/repo"  # from [cloud] env
+        env.value = ""
+        await type_into(pilot, env, "env_abc123")
+        await type_into(pilot, screen.query_one("#new-task-attempts", Input), "3")
+        await type_into(pilot, screen.query_one("#new-task-branch", Input), "release/1.2")
+        await submit_and_settle(app, pilot)
+        assert not isinstance(app.screen, NewTaskScreen)
+    [payload] = submissions(repo)
+    envelope = payload["envelope"]
+    assert envelope["lane"] == "cloud"
+    assert (envelope["cloud_env"], envelope["attempts"], envelope["branch"]) == (
+        "env_abc123",
+        3,
+        "release/1.2",
+    )
+    board = Blackboard(repo)
+    Supervisor(board, env={}).accept_inbox()
+    stored = board.read_envelope(payload["task_id"])
+    assert stored is not None and (stored.cloud_env, stored.attempts, stored.branch) == (
+        "env_abc123",
+        3,
+        "release/1.2",
+    )
+
+
+async def test_cloud_fields_filled_then_another_lane_chosen_are_left_out(repo: Path) -> None:
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_form(app, pilot)
+        await pilot.press(*"Tidy up")
+        lane = screen.query_one("#new-task-lane", Select)
+        lane.value = "cloud"
+        await pilot.pause()
+        await type_into(pilot, screen.query_one("#new-task-attempts", Input), "2")
+        lane.value = "local"
+        await pilot.pause()
+        assert not screen.query_one("#new-task-cloud").display
+        await submit_and_settle(app, pilot)
+        assert not isinstance(app.screen, NewTaskScreen)
+    [payload] = submissions(repo)
+    assert payload["envelope"]["lane"] == "local" and payload["envelope"]["attempts"] == 1
+
+
+async def test_invalid_cloud_fields_are_shown_at_those_fields(repo: Path) -> None:
+    app = CockpitApp(repo, host_supervisor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_form(app, pilot)
+        await pilot.press(*"Port the CI job")
+        screen.query_one("#new-task-lane", Select).value = "cloud"
+        await pilot.pause()
+        # no environment here and none in config: the core names the field
+        await submit_and_settle(app, pilot)
+        assert app.screen is screen
+        errors = shown_errors(screen)
+        assert list(errors) == ["cloud_env"] and "needs a Codex Cloud environment" in errors["cloud_env"]
+        env = screen.query_one("#new-task-cloud-env", Input)
+        assert env.has_class("-invalid") and screen.focused is env
+        await type_into(pilot, env, "-oops")
+        await submit_and_settle(app, pilot)
+        assert list(shown_errors(screen)) == ["cloud_env"]
+        env.value = "owner/repo"
+        attempts = screen.query_one("#new-task-attempts", Input)
+        await type_into(pilot, attempts, "many")
+        await submit_and_settle(app, pilot)
+        assert shown_errors(screen) == {"attempts": "must be 1–4 (got 'many')"}
+        assert attempts.has_class("-invalid") and not env.has_class("-invalid")
+        attempts.value = "7"
+        await submit_and_settle(app, pilot)
+        assert shown_errors(screen) == {"attempts": "must be 1–4 (got '7')"}
+        attempts.value = "2"
+        branch = screen.query_one("#new-task-branch", Input)
+        await type_into(pilot, branch, "a..b")
+        await submit_and_settle(app, pilot)
+        errors = shown_errors(screen)
+        assert list(errors) == ["branch"] and errors["branch"].startswith("must be a git branch name")
+        assert branch.has_class("-invalid")
+        await close_form(app, pilot)
+    assert submissions(repo) == []
+
+
 async def test_escape_closes_without_submitting(repo: Path) -> None:
     app = CockpitApp(repo, host_supervisor=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -264,6 +358,9 @@ async def test_escape_closes_without_submitting(repo: Path) -> None:
         ("inputs.2.path", ("inputs", 2)),
         ("inputs", ("inputs", None)),
         ("output.path", ("output", None)),
+        ("cloud_env", ("cloud_env", None)),
+        ("attempts", ("attempts", None)),
+        ("branch", ("branch", None)),
         ("(envelope)", (FORM_ERROR, None)),
     ],
 )

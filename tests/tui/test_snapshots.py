@@ -1,6 +1,7 @@
 """Layout snapshots at a fixed 120×40 with a frozen clock and no cursor blink: the cockpit, the task
-view, the decision modal and the diff review, all over the deterministic showcase board; and a lane
-with a long history, folded, then filtered and expanded. Update only
+view, the decision modal and the diff review, all over the deterministic showcase board; a lane
+with a long history, folded, then filtered and expanded; and a board of cloud tasks: its lanes, and the
+best-of-N review of a task back from Codex Cloud with two attempts, alone and compared. Update only
 after reviewing the report: ``pytest tests/tui/test_snapshots.py --snapshot-update``."""
 
 from __future__ import annotations
@@ -11,13 +12,23 @@ import pytest
 from textual.pilot import Pilot
 
 from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens.cloud_review import CloudReviewScreen
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
 from cockpit.tui.widgets.lane_pane import LanePane
 from tests.helpers.pilot import select_task
-from tests.helpers.showcase import REVIEW, RUNNING, add_history, build_showcase, frozen_clock
+from tests.helpers.showcase import (
+    CLOUD_PENDING,
+    CLOUD_REVIEW,
+    REVIEW,
+    RUNNING,
+    add_history,
+    build_cloud_showcase,
+    build_showcase,
+    frozen_clock,
+)
 
 SIZE = (120, 40)
 
@@ -38,6 +49,16 @@ def history_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CockpitApp:
     repo, env = build_showcase(tmp_path)
     add_history(repo, 1234)
     app = CockpitApp(repo, host_supervisor=False, env=env, clock=frozen_clock)
+    app.animation_level = "none"
+    return app
+
+
+@pytest.fixture
+def cloud_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CockpitApp:
+    """A board of cloud tasks: one back with two attempts, one pending, one pending past the deadline."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    repo = build_cloud_showcase(tmp_path)
+    app = CockpitApp(repo, host_supervisor=False, clock=frozen_clock)
     app.animation_level = "none"
     return app
 
@@ -112,3 +133,33 @@ class TestSnapshots:
             assert pane.rows.expanded and pane.border_title == "worktree · 177 of 1,237"
 
         assert snap_compare(history_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_cloud_lane(self, snap_compare, cloud_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, cloud_app)
+            assert isinstance(cloud_app.screen, MainScreen)
+            pane = cloud_app.screen.query_one("#lane-cloud", LanePane)
+            assert pane.row_lines(CLOUD_PENDING) is not None and pane.row_lines(CLOUD_REVIEW) is not None
+
+        assert snap_compare(cloud_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_best_of_review(self, snap_compare, cloud_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, cloud_app)
+            await pilot.press("v")
+            await settle(pilot, cloud_app)
+            assert isinstance(cloud_app.screen, CloudReviewScreen)
+            assert cloud_app.screen.task_id == CLOUD_REVIEW
+
+        assert snap_compare(cloud_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_best_of_compare(self, snap_compare, cloud_app: CockpitApp) -> None:
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, cloud_app)
+            await pilot.press("v")
+            await settle(pilot, cloud_app)
+            await pilot.press("c", "n")
+            await settle(pilot, cloud_app)
+            assert isinstance(cloud_app.screen, CloudReviewScreen) and cloud_app.screen.comparing
+
+        assert snap_compare(cloud_app, terminal_size=SIZE, run_before=run_before)

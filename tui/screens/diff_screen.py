@@ -1,9 +1,10 @@
 """Diff screens: :class:`DiffBrowser`, the read-only browsing both share (files with +/- counts, the
 selected file's unified diff, next/previous file ``n``/``p`` and hunk ``{``/``}``); :class:`DiffScreen`,
 the review of a task's ``diff.patch`` with the three verdicts — approve and merge (a), reject (x), send
-back with feedback (f), which go through the core commands (to a hosted supervisor via the inbox); and
-:class:`LiveDiffScreen`, an attempt's ``turn.diff`` (the running mcp-lane turn's whole diff), re-read
-whenever the file changes.
+back with feedback (f), which go through the core commands (to a hosted supervisor via the inbox), and
+for a cloud-lane task its subclass :class:`~cockpit.tui.screens.cloud_review.CloudReviewScreen`
+(:func:`review_screen` picks the one a task needs); and :class:`LiveDiffScreen`, an attempt's
+``turn.diff`` (the running mcp-lane turn's whole diff), re-read whenever the file changes.
 
 Both panes draw only their visible rows (the file list is an ``OptionList``, the diff a Line-API
 ``DiffView``), so a diff of hundreds of files opens and moves as fast as a small one."""
@@ -96,23 +97,32 @@ class DiffBrowser(Screen[None]):
         return text
 
     def on_mount(self) -> None:
+        self.show_first_file()
+
+    def show_first_file(self) -> None:
         self.query_one(DiffView).show(self.files[0] if self.files else None)
         if self.files:
             self.query_one(FileList).highlighted = 0
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        index = event.option_index
+        if event.option_list.id == "diff-files":
+            self.file_highlighted(event.option_index)
+
+    def file_highlighted(self, index: int) -> None:
+        """Row ``index`` of the file list was highlighted: show its diff."""
         view = self.query_one(DiffView)
         if 0 <= index < len(self.files) and view.diff is not self.files[index]:
             view.show(self.files[index])
 
     def action_file(self, step: int) -> None:
         files = self.query_one(FileList)
-        if self.files:
-            files.highlighted = max(0, min(len(self.files) - 1, (files.highlighted or 0) + step))
+        if files.option_count:
+            files.highlighted = max(0, min(files.option_count - 1, (files.highlighted or 0) + step))
 
     def action_hunk(self, step: int) -> None:
-        self.query_one(DiffView).jump_hunk(step)
+        focused = self.focused
+        view = focused if isinstance(focused, DiffView) else self.query_one(DiffView)
+        view.jump_hunk(step)
 
 
 class DiffScreen(DiffBrowser):
@@ -153,7 +163,7 @@ class DiffScreen(DiffBrowser):
         self.app.push_screen(FeedbackModal(), sent)
 
     @work(thread=True, exclusive=True, group="verdict", exit_on_error=False)
-    def run_command(self, kind: str, args: dict[str, str]) -> tuple[str, str] | None:
+    def run_command(self, kind: str, args: dict[str, object]) -> tuple[str, str] | None:
         """In a thread: a hosted supervisor answers through the inbox while this waits. Returns the
         verdict and its message; the screen closes once the worker has finished (see below)."""
         try:
@@ -169,9 +179,28 @@ class DiffScreen(DiffBrowser):
         worker = event.worker
         if worker.group == "verdict" and event.state == WorkerState.SUCCESS and worker.result:
             kind, message = worker.result
-            self.app.notify(message, title=kind)
-            if self.is_current:
-                self.app.pop_screen()
+            self.command_done(kind, message)
+
+    def command_done(self, kind: str, message: str) -> None:
+        """A command went through: a verdict is said and closes the review."""
+        self.app.notify(message, title=kind)
+        if self.is_current:
+            self.app.pop_screen()
+
+
+def review_screen(board: Blackboard, task_id: str) -> DiffScreen | None:
+    """The review of ``task_id``: a cloud-lane task's (its Codex Cloud attempts, best-of-N) when its
+    last attempt brought diffs back, else the branch diff's; None when there is nothing to review."""
+    state = board.read_state(task_id)
+    last = state.last_attempt if state is not None else None
+    run = last.cloud if last is not None else None
+    if state is not None and run is not None and any(result.diff_file for result in run.results):
+        from cockpit.tui.screens.cloud_review import CloudReviewScreen
+
+        return CloudReviewScreen(board, task_id, state)
+    if not (board.task_dir(task_id) / DIFF_FILE).exists():
+        return None
+    return DiffScreen(board, task_id)
 
 
 def turn_diff_path(board: Blackboard, task_id: str, attempt: int) -> Path:

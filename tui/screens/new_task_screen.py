@@ -1,7 +1,9 @@
 """The "New task" form: a modal that owns turning typed fields into a submitted task envelope.
 
 Fields: goal, title, lane, effort, budget (tokens, wall time), acceptance criteria, inputs (with
-completion of repo-relative paths) and output path. Validation is the core's: the form builds the same
+completion of repo-relative paths) and output path; for the cloud lane only (shown while it is the
+chosen lane), the Codex Cloud environment (prefilled from ``[cloud] env``), best-of-N attempts and the
+branch the cloud task starts from. Validation is the core's: the form builds the same
 mapping ``cockpit submit`` builds from its flags, validates it with :func:`envelope_from_mapping` and
 submits it with :func:`cockpit.core.commands.submit` (which applies the repository path checks). Every
 :class:`EnvelopeError` is shown under the field it names, and the form stays open until it is valid;
@@ -26,6 +28,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
 from cockpit.core import (
+    CLOUD_BEST_OF_MAX,
+    CLOUD_LANE,
     DENY_BASENAMES,
     EFFORTS,
     Blackboard,
@@ -114,6 +118,9 @@ _TOP_LEVEL_FIELDS: dict[str, str] = {
     "acceptance_criteria": "acceptance",
     "inputs": "inputs",
     "output": "output",
+    "cloud_env": "cloud_env",
+    "attempts": "attempts",
+    "branch": "branch",
 }
 _BUDGET_FIELDS: dict[str, str] = {"tokens": "tokens", "wall_time": "wall_time", "wall_time_s": "wall_time"}
 
@@ -164,8 +171,11 @@ class NewTaskScreen(ModalScreen[str | None]):
     def __init__(self, board: Blackboard) -> None:
         super().__init__(id="new-task-screen")
         self.board = board
+        self.default_cloud_env = ""
         try:
-            self.default_lane: str = board_config(board).default_lane
+            config = board_config(board)
+            self.default_lane: str = config.default_lane
+            self.default_cloud_env = config.cloud.env or ""
         except ConfigError:
             self.default_lane = str(Envelope.model_fields["lane"].default)
         self.suggester = RepoPathSuggester(board.repo)
@@ -209,6 +219,18 @@ class NewTaskScreen(ModalScreen[str | None]):
                                 id="new-task-effort",
                             ),
                         )
+                    with Horizontal(classes="form-row", id="new-task-cloud"):
+                        yield _field(
+                            "cloud_env",
+                            "Cloud environment",
+                            _input("new-task-cloud-env", "id or label, e.g. owner/repo"),
+                        )
+                        yield _field(
+                            "attempts",
+                            "Attempts",
+                            _input("new-task-attempts", f"1–{CLOUD_BEST_OF_MAX}"),
+                        )
+                        yield _field("branch", "Branch", _input("new-task-branch", "default"))
                     with Horizontal(classes="form-row"):
                         yield _field(
                             "tokens",
@@ -242,7 +264,17 @@ class NewTaskScreen(ModalScreen[str | None]):
         )
 
     def on_mount(self) -> None:
+        self.query_one("#new-task-cloud-env", Input).value = self.default_cloud_env
+        self._show_cloud_fields()
         self.query_one("#new-task-goal", TextArea).focus()
+
+    def _lane(self) -> str | None:
+        lane = self.query_one("#new-task-lane", Select).value
+        return lane if isinstance(lane, str) else None
+
+    def _show_cloud_fields(self) -> None:
+        """The cloud lane's fields show only while it is the chosen lane."""
+        self.query_one("#new-task-cloud").display = self._lane() == CLOUD_LANE
 
     @property
     def path_inputs(self) -> list[Input]:
@@ -294,8 +326,8 @@ class NewTaskScreen(ModalScreen[str | None]):
         title = self.query_one("#new-task-title", Input).value.strip()
         if title:
             data["title"] = title
-        lane = self.query_one("#new-task-lane", Select).value
-        if isinstance(lane, str):
+        lane = self._lane()
+        if lane is not None:
             data["lane"] = lane
         effort = self.query_one("#new-task-effort", Select).value
         if isinstance(effort, str) and effort != AUTO_EFFORT:
@@ -325,7 +357,26 @@ class NewTaskScreen(ModalScreen[str | None]):
         output = self.query_one("#new-task-output", Input).value.strip()
         if output:
             data["output"] = {"path": output}
+        if lane == CLOUD_LANE and not self._collect_cloud(data):
+            return None
         return data, rows
+
+    def _collect_cloud(self, data: dict[str, Any]) -> bool:
+        """The cloud lane's fields into ``data``; False after showing an error (attempts not 1–4)."""
+        env = self.query_one("#new-task-cloud-env", Input).value.strip()
+        if env:
+            data["cloud_env"] = env
+        attempts = self.query_one("#new-task-attempts", Input).value.strip()
+        if attempts:
+            number = int(attempts) if attempts.isdecimal() else 0
+            if not 1 <= number <= CLOUD_BEST_OF_MAX:
+                self._show_error("attempts", f"must be 1–{CLOUD_BEST_OF_MAX} (got {attempts!r})")
+                return False
+            data["attempts"] = number
+        branch = self.query_one("#new-task-branch", Input).value.strip()
+        if branch:
+            data["branch"] = branch
+        return True
 
     # ---- errors ---------------------------------------------------------------------------------
     def _field_widgets(self, key: str) -> list[Widget]:
@@ -391,3 +442,5 @@ class NewTaskScreen(ModalScreen[str | None]):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         self._edited(event.select)
+        if event.select.id == "new-task-lane":
+            self._show_cloud_fields()

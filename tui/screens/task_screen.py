@@ -1,6 +1,7 @@
 """The task view: the live log of one attempt (rendered, or raw JSONL with ``r``) beside the task's
-state, its envelope, the three signals of every attempt, usage, effort and why, structured error
-events, and the last message as Markdown. ``[`` and ``]`` switch attempts, ``d`` opens the shown
+state, its envelope, the three signals of every attempt (a cloud-lane attempt's Codex Cloud task: id,
+URL, remote status, polls, overdue, and its best-of-N attempts), usage, effort and why, structured
+error events, and the last message as Markdown. ``[`` and ``]`` switch attempts, ``d`` opens the shown
 attempt's live diff (mcp lane: the running turn's ``turn.diff``); ``escape`` goes back."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cockpit.core import (
     LAST_MESSAGE_FILE,
     STATE_FILE,
     Blackboard,
+    CloudRun,
     Envelope,
     TaskState,
     clean,
@@ -64,6 +66,36 @@ def envelope_text(envelope: Envelope, root: str | None = None) -> Text:
     return text
 
 
+def cloud_text(run: CloudRun) -> Text:
+    """A cloud-lane attempt's Codex Cloud task, indented under the attempt (its text is data)."""
+    text = Text()
+    status = f"{run.status} (overdue)" if run.overdue else run.status
+    text.append(f"  Codex Cloud task {clean(run.task_id or '(not submitted yet)')} · {clean(status)}")
+    text.append(f" · {run.polls} poll{'' if run.polls == 1 else 's'}\n")
+    if run.url:
+        text.append(f"  {clean(run.url)}\n")
+    setup = [f"env {clean(run.env)}", f"best of {run.best_of}"]
+    if run.branch:
+        setup.append(f"branch {clean(run.branch)}")
+    if run.adopted:
+        setup.append("found after an interrupted submission")
+    text.append("  " + " · ".join(setup) + "\n")
+    if run.poll_errors:
+        text.append(f"  polling failed {run.poll_errors}×: {clean(run.last_error or '')[:200]}\n")
+    if run.remote_error:
+        text.append(f"  remote error: {clean(run.remote_error)[:300]}\n", style="bold")
+    for result in run.results:
+        chosen = "chosen" if result.chosen else "not chosen"
+        if not result.diff_file:
+            text.append(f"  #{result.n} no diff\n")
+            continue
+        counts = f"{files_count(result.files)} +{result.insertions} -{result.deletions}"
+        text.append(f"  #{result.n} {counts} · {chosen}\n", style="bold" if result.chosen else "")
+        if result.conflicts:
+            text.append(f"     did not apply: {clean(', '.join(result.conflicts[:10]))}\n")
+    return text
+
+
 def details_text(
     state: TaskState,
     errors: list[dict[str, object]],
@@ -102,10 +134,13 @@ def details_text(
         )
         text.append(f"attempt {a.n} ({a.kind})  {marks}\n", style="bold" if sig.ok else "")
         p = a.progress
-        text.append(
-            f"  commands {p.commands} (failed {p.commands_failed})  files {len(p.file_changes)}  "
-            f"parse errors {p.parse_errors}\n"
-        )
+        if a.cloud is not None:  # no local worker: nothing ran commands or streamed events here
+            text.append_text(cloud_text(a.cloud))
+        else:
+            text.append(
+                f"  commands {p.commands} (failed {p.commands_failed})  files {len(p.file_changes)}  "
+                f"parse errors {p.parse_errors}\n"
+            )
         if a.error:
             text.append(f"  {clean(a.error)[:300]}\n", style="bold")
     if errors:

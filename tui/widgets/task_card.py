@@ -1,7 +1,9 @@
 """A task's card text, the one formatter of how a task reads in its lane: state as symbol and word
 (never colour alone), short goal, elapsed, tokens, attempt n/max and the three signals; a running
-mcp-lane task whose turn waits for an approval says what Codex asks. Text is built without markup:
-titles are data. The lane pane (:mod:`cockpit.tui.widgets.lane_pane`) draws it."""
+mcp-lane task whose turn waits for an approval says what Codex asks; a cloud-lane task says where its
+Codex Cloud run is (``cloud pending · 4 polls``) where the others count tokens (Codex Cloud reports
+none). Text is built without markup: titles are data. The lane pane
+(:mod:`cockpit.tui.widgets.lane_pane`) draws it."""
 
 from __future__ import annotations
 
@@ -75,7 +77,8 @@ def card_text(state: TaskSummary, now: datetime) -> Text:
     text.append(f"{STATUS_SYMBOLS.get(state.status, '·')} {state.status.value}", style="bold")
     text.append(f"  {_line(state.title)}")
     attempts = f"att {state.attempts}/{state.attempt_limit}"
-    text.append(f"\n{_elapsed(state, now)}  {format_tokens(state.tokens)} tok  {attempts}  {sig}")
+    work = f"cloud {_line(state.cloud.note)}" if state.cloud else f"{format_tokens(state.tokens)} tok"
+    text.append(f"\n{_elapsed(state, now)}  {work}  {attempts}  {sig}")
     third = _third_line(state)
     if third is not None:
         text.append(f"\n{third[0]}", style=third[1])
