@@ -42,7 +42,9 @@ from cockpit.core.records.basics import ACTIONABLE
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import Running, _running_loop, _to_stderr, codex_home_of, provider_of
-from cockpit.core.supervisor.cloud import CLOUD_PROVIDER, CloudPhase
+from cockpit.core.supervisor.cloud import CLOUD_PROVIDER
+from cockpit.core.supervisor.cloud_follow import CloudFollowPhase
+from cockpit.core.supervisor.cloud_submission import CloudSubmissionPhase
 from cockpit.core.supervisor.dispatch import DispatchPhase
 from cockpit.core.supervisor.finalise import FinalisePhase
 from cockpit.core.supervisor.follow import FollowPhase
@@ -65,7 +67,8 @@ class Supervisor(
     LaunchPhase,
     FollowPhase,
     FinalisePhase,
-    CloudPhase,
+    CloudSubmissionPhase,
+    CloudFollowPhase,
     RecoveryPhase,
 ):
     def __init__(
