@@ -16,9 +16,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cockpit.core.atomic import private_opener
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
-from cockpit.core.layout import CONFIG_FILE, PID_FILE
+from cockpit.core.layout import CONFIG_FILE, PID_FILE, RUNNER_LOG_FILE, SPEC_FILE
 from cockpit.core.processes import kill_group
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.task import TaskState
@@ -92,6 +93,23 @@ RUNNER_MODULES = (
     b"cockpit.core.runner",  # old module name
     b"cockpit.core.mcp_runner",  # old module name
 )
+
+
+def spawn_runner(module: str, directory: Path) -> subprocess.Popen[bytes]:
+    """Start a detached runner (``python -P -m MODULE <directory>/spec.json``) in a session of its own,
+    its output into the attempt's ``runner.log``. ``-P``: a runner runs outside the sandbox, so the
+    worker's directory (where it could plant modules) never goes on its ``sys.path``; it starts in the
+    attempt's own directory."""
+    with open(directory / RUNNER_LOG_FILE, "ab", opener=private_opener) as runner_log:
+        return subprocess.Popen(
+            [sys.executable, "-P", "-m", module, str(directory / SPEC_FILE)],
+            cwd=str(directory),
+            stdin=subprocess.DEVNULL,
+            stdout=runner_log,
+            stderr=runner_log,
+            start_new_session=True,
+            close_fds=True,
+        )
 
 
 def _pid_alive(pid: int | None) -> bool:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cockpit.core.atomic import atomic_write_json, atomic_write_text, make_private_dirs, private_opener
+from cockpit.core.atomic import atomic_write_json, atomic_write_text, make_private_dirs
 from cockpit.core.codex.cloud.commands import (
     CloudCommand,
     cloud_exec,
@@ -30,7 +28,6 @@ from cockpit.core.layout import (
     CLOUD_EXEC_OUT_FILE,
     EXIT_FILE,
     PROMPT_FILE,
-    RUNNER_LOG_FILE,
     SPEC_FILE,
     STDERR_FILE,
     SUBMIT_STARTED_FILE,
@@ -43,7 +40,7 @@ from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.cloud import CloudRun
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.records.task import TaskState
-from cockpit.core.supervisor.base import _pid_alive, _read_text
+from cockpit.core.supervisor.base import _pid_alive, _read_text, spawn_runner
 from cockpit.core.supervisor.cloud import (
     CLOUD_PROVIDER,
     STALLED_FACTOR,
@@ -171,22 +168,7 @@ class CloudSubmissionPhase(CloudBase):
         directory = follow.directory
         if spec is not None:
             atomic_write_json(directory / SPEC_FILE, spec)
-        with open(directory / RUNNER_LOG_FILE, "ab", opener=private_opener) as runner_log:
-            popen = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-P",
-                    "-m",
-                    "cockpit.core.attempts.cloud_submit",
-                    str(directory / SPEC_FILE),
-                ],
-                cwd=str(directory),
-                stdin=subprocess.DEVNULL,
-                stdout=runner_log,
-                stderr=runner_log,
-                start_new_session=True,
-                close_fds=True,
-            )
+        popen = spawn_runner("cockpit.core.attempts.cloud_submit", directory)
         follow.popen = popen
         follow.gone_at = None
         follow.attempt.runner_pid = popen.pid

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import subprocess
-import sys
 import time
 
 from cockpit.core.atomic import (
@@ -14,7 +12,6 @@ from cockpit.core.atomic import (
     atomic_write_text,
     disk_full,
     make_private_dirs,
-    private_opener,
 )
 from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.board.checkpoint import build_checkpoint, resume_digest, write_checkpoint
@@ -28,7 +25,6 @@ from cockpit.core.layout import (
     ATTEMPT_EVENTS_FILE,
     LAST_MESSAGE_FILE,
     PROMPT_FILE,
-    RUNNER_LOG_FILE,
     SPEC_FILE,
 )
 from cockpit.core.policy.effort import choose_effort_for
@@ -38,7 +34,7 @@ from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
-from cockpit.core.supervisor.base import Running
+from cockpit.core.supervisor.base import Running, spawn_runner
 
 
 class LaunchPhase:
@@ -180,18 +176,7 @@ class LaunchPhase:
                 chunk_s=None,
             )
         atomic_write_json(directory / SPEC_FILE, spec)
-        with open(directory / RUNNER_LOG_FILE, "ab", opener=private_opener) as runner_log:
-            popen = subprocess.Popen(
-                # -P: the runner runs outside the sandbox, so the worker's directory (where it could
-                # plant modules) never goes on its sys.path; it starts in the attempt's own directory.
-                [sys.executable, "-P", "-m", lane.runner_module, str(directory / SPEC_FILE)],
-                cwd=str(directory),
-                stdin=subprocess.DEVNULL,
-                stdout=runner_log,
-                stderr=runner_log,
-                start_new_session=True,
-                close_fds=True,
-            )
+        popen = spawn_runner(lane.runner_module, directory)
         attempt = Attempt(
             n=n,
             kind=kind,
