@@ -24,7 +24,10 @@ sandbox. The evidence's ``files`` are written into the checkout first, component
 following a symbolic link. Before each command the checkout is reset to the commit and cleaned (made
 afresh when that fails), so one challenge's command cannot change another's result. Each command has
 a wall-clock limit; past it the command's process group (and anything left in its session) is
-killed. stdout and stderr are read as they come and only their tails are kept (cleaned).
+killed. stdout and stderr are read as they come and only their tails are kept (cleaned). Inside the
+sandbox a one-line ``sh`` launcher leaves a mark in the scratch directory and ``exec``-s the command:
+without the mark the sandbox never started it (Codex refused its own configuration, say), and its
+exit code, whatever it is, shows nothing (PARTIAL).
 
 Blocking (it runs commands for up to ``timeout_s`` each): the supervisor calls it off its loop.
 :func:`remove_leftovers` clears what a judge killed mid-run left under ``work_dir``.
@@ -36,6 +39,7 @@ import contextlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -60,6 +64,7 @@ __all__ = [
     "JUDGE_DIR_PREFIX",
     "JudgeRefused",
     "judge_challenges",
+    "launched",
     "remove_leftovers",
     "write_confined",
 ]
@@ -82,6 +87,7 @@ class JudgeRefused(RefusedError, ValueError):
 
 @dataclass
 class _Ran:
+    started: bool = False  # the sandbox started the command (its launcher left the mark)
     exit_code: int | None = None
     timed_out: bool = False
     duration_s: float = 0.0
@@ -150,7 +156,17 @@ def _kill_all(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
-def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float) -> _Ran:
+def launched(command: list[str], mark: Path) -> list[str]:
+    """``command`` behind a launcher that runs inside the sandbox: it leaves ``mark`` (in the scratch
+    directory), then becomes the command (``exec``: same process, same exit code). No mark afterwards
+    means the sandbox never started the command — whatever the exit code says."""
+    script = f': > {shlex.quote(str(mark))} && exec "$@"'
+    return ["sh", "-c", script, "sh", *command]
+
+
+def _run(
+    argv: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float, mark: Path | None = None
+) -> _Ran:
     started = time.monotonic()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -182,6 +198,7 @@ def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float) -
         # The command ended; a child it left behind in its group must not outlive the judge.
         kill_group(proc.pid, signal.SIGKILL)
     ran.duration_s = time.monotonic() - started
+    ran.started = mark is None or mark.exists()
     ran.stdout, ran.stderr = out.result(5.0), err.result(5.0)
     ran.total_bytes = out.total + err.total
     return ran
@@ -215,6 +232,9 @@ def _label(evidence: Evidence, argv: list[str], ran: _Ran, timeout_s: float) -> 
     both = ran.stdout.decode("utf-8", "replace") + "\n" + stderr
     if ran.start_error is not None:
         return "PARTIAL", f"not run: codex sandbox could not start ({ran.start_error})"
+    if not ran.started and not ran.timed_out:
+        line = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), f"exit {code}")
+        return "PARTIAL", f"not run: the sandbox did not start the command ({cut(line, 200)})"
     if ran.timed_out:
         return "PARTIAL", f"did not finish within {timeout_s:g}s and was killed: shows nothing either way"
     if code is None:
@@ -225,6 +245,8 @@ def _label(evidence: Evidence, argv: list[str], ran: _Ran, timeout_s: float) -> 
         line = next((ln for ln in stderr.splitlines() if "panicked" in ln or "Failed" in ln), "")
         return "PARTIAL", f"the sandbox failed: {cut(line.strip(), 200)}"
     if code in (126, 127):
+        if argv and re.search(rf"{re.escape(argv[0])}: (?:not found|No such file)", stderr):
+            return "PARTIAL", f"cannot run: {cut(argv[0], 80)!r} was not found inside the sandbox"
         return "PARTIAL", f"cannot run: a program was not found or not executable (exit {code})"
     if code < 0:
         return "PARTIAL", f"killed by signal {-code}"
@@ -482,11 +504,12 @@ def _judge_one(
         except (OSError, ValueError) as exc:
             return challenge.labelled("PARTIAL", "judge", f"not run: could not write {name} ({exc})")
     limit = timeout_s if deadline is None else max(1.0, min(timeout_s, deadline - time.monotonic()))
+    mark = place.scratch / ".judge-started"
     try:
-        full = sandbox_argv(codex, argv, scratch=place.scratch)
+        full = sandbox_argv(codex, launched(argv, mark), scratch=place.scratch)
     except ValueError as exc:
         return challenge.labelled("PARTIAL", "judge", f"not run: {exc}")
     env = sandbox_env(scratch=place.scratch, codex_home=place.codex_home)
-    ran = _run(full, cwd=checkout, env=env, timeout_s=limit)
+    ran = _run(full, cwd=checkout, env=env, timeout_s=limit, mark=mark)
     label, reason = _label(evidence, argv, ran, limit)
     return challenge.labelled(label, "judge", reason, _output(argv, ran))

@@ -326,6 +326,29 @@ def test_without_a_working_sandbox_nothing_runs(repo: tuple[Path, str, Path], tm
     assert missing.label == "PARTIAL" and "unavailable" in (missing.label_reason or "")
 
 
+def test_a_sandbox_that_never_starts_the_command_shows_nothing(
+    repo: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    """A Codex that exits 1 before starting anything (a configuration it refuses): not a failing test."""
+    checkout, head, _ = repo
+    fake = tmp_path / "codex"
+    fake.write_text("#!/bin/sh\necho 'Error: invalid type: sequence, expected a boolean' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    challenge = Challenge(id="c1", kind="failing_test", claim="x", evidence=Evidence(command=["false"]))
+    (judged,) = judge_challenges(
+        [challenge],
+        repo=checkout,
+        head_commit=head,
+        work_dir=tmp_path / "judge",
+        codex=fake,
+        sandbox=(True, ""),
+    )
+    assert judged.label == "PARTIAL"
+    assert judged.label_reason == (
+        "not run: the sandbox did not start the command (Error: invalid type: sequence, expected a boolean)"
+    )
+
+
 def test_the_judge_refuses_to_work_inside_the_users_checkout_and_clears_leftovers(
     repo: tuple[Path, str, Path], codex_bin: Path, tmp_path: Path
 ) -> None:
