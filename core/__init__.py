@@ -14,7 +14,8 @@ Where things live (each layer imports only the layers below it; ``make lint`` ch
     merging  views/                  landing a merge, journaled; what front ends show
     config                           the project config and its sections
     policy/                          failures, retry, breaker, dead letters, gates, budgets, effort
-    attempts/  usage/                the runners and reading their output; credit windows, the ledger
+    attempts/  usage/  review/       the runners and reading their output; credit windows, the ledger;
+                                     the cross-family review's verdict, judge, validation retreat, rounds
     board/                           the blackboard: home, files, task index, summaries, decisions
     git/  codex/                     git run safely; Codex's binary, command, events, app-server, cloud
     envelope/                        the task envelope and the prompt made from it

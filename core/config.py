@@ -30,7 +30,7 @@ from cockpit.core.layout import CONFIG_FILE
 from cockpit.core.policy.budgets import BudgetConfig
 from cockpit.core.policy.effort import EffortPolicyConfig
 from cockpit.core.trust import is_trusted, user_config_path
-from cockpit.core.vocabulary import DEFAULT_LANE, Lane
+from cockpit.core.vocabulary import DEFAULT_LANE, WORKTREE_LANES, Effort, Lane
 
 if TYPE_CHECKING:
     from cockpit.core.board.blackboard import Blackboard
@@ -94,6 +94,60 @@ class CloudConfig(BaseModel):
     extra_env: dict[str, str] = Field(default_factory=dict)
 
 
+_REVIEWER_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
+
+
+class ReviewConfig(BaseModel):
+    """``[review]``: the cross-family review of a result that passed its three signals
+    (:mod:`cockpit.core.review`). ``lanes`` are the lanes whose results are reviewed (only lanes whose
+    result lands on a task branch; an envelope's ``review = false`` skips one task); ``model`` and
+    ``effort`` are the reviewer's (None: its own defaults); after ``soft_cap`` rounds without
+    convergence the user is told, after ``hard_cap`` a human decides; each piece of evidence the judge
+    runs gets ``evidence_timeout_s`` of wall-clock time; ``orchestrator_may_label`` lets an orchestrator
+    (``cockpit mcp``) label a challenge the judge could not decide (never overturn one it ran)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lanes: list[Lane] = Field(default_factory=lambda: ["worktree", "mcp", "cloud"])
+    model: str | None = None
+    effort: Effort | None = None
+    soft_cap: int = Field(default=3, ge=1, le=50)
+    hard_cap: int = Field(default=10, ge=1, le=50)
+    evidence_timeout_s: float = Field(default=300.0, gt=0, le=1800.0)
+    orchestrator_may_label: bool = False
+
+    @field_validator("lanes")
+    @classmethod
+    def _reviewable_lanes(cls, value: list[str]) -> list[str]:
+        for lane in value:
+            if lane not in WORKTREE_LANES:
+                raise ValueError(
+                    f"the {lane} lane has no task branch to review (review one of: "
+                    f"{', '.join(sorted(WORKTREE_LANES))})"
+                )
+        return list(dict.fromkeys(value))
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str | None) -> str | None:
+        if value is not None and not _REVIEWER_MODEL.fullmatch(value):
+            raise ValueError(
+                "a model name is letters, digits and . _ : / @ + -, at most 128 characters, not starting "
+                "with '-'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _caps_in_order(self) -> ReviewConfig:
+        if self.hard_cap < self.soft_cap:
+            raise ValueError("hard_cap must not be below soft_cap")
+        return self
+
+    def wants_review(self, lane: str, envelope_review: bool = True) -> bool:
+        """Whether a result of ``lane`` is reviewed (``envelope_review``: the envelope's ``review``)."""
+        return envelope_review and lane in self.lanes
+
+
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -129,6 +183,7 @@ class ProjectConfig(BaseModel):
     effort: EffortPolicyConfig = Field(default_factory=EffortPolicyConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     cloud: CloudConfig = Field(default_factory=CloudConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. "app.new_task" = "ctrl+n"
 
     _untrusted: dict[str, Path] = PrivateAttr(default_factory=dict)

@@ -4,15 +4,15 @@ machine, git, the repository, and the project config — each with a one-line ve
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.codex.binary import PINNED_VERSION, CodexNotFound, find_codex
-from cockpit.core.codex.confinement import exec_overrides
+from cockpit.core.codex.sandbox import sandbox_works
 from cockpit.core.config import ConfigError, UntrustedSetting, board_config
-from cockpit.core.layout import SCRATCH_DIR
+
+__all__ = ["Check", "run_checks", "sandbox_works"]
 
 
 @dataclass
@@ -20,61 +20,6 @@ class Check:
     name: str
     ok: bool
     detail: str
-
-
-def sandbox_works(codex: Path, timeout: float = 60.0) -> tuple[bool, str]:
-    """Run ``true`` and a denied write under ``codex sandbox`` with workspace-write."""
-    with tempfile.TemporaryDirectory(prefix="cockpit-sandbox-") as tmp:
-        try:
-            ok = subprocess.run(
-                [str(codex), "sandbox", "-c", 'sandbox_mode="workspace-write"', "--", "true"],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return False, f"could not run codex sandbox: {exc}"
-        if ok.returncode != 0:
-            tail = (ok.stderr or ok.stdout).strip().splitlines()[-1:] or ["no output"]
-            return False, f"workspace-write sandbox failed (exit {ok.returncode}): {tail[0]}"
-        # With the cockpit's confinement, neither the home directory nor a sibling under /tmp (where a
-        # board may live) is writable; the scratch directory is.
-        work, scratch = Path(tmp) / "work", Path(tmp) / SCRATCH_DIR
-        work.mkdir()
-        scratch.mkdir()
-        outside = [Path.home() / f".cockpit-sandbox-probe-{Path(tmp).name}", Path(tmp) / "board-probe"]
-        overrides = [arg for item in exec_overrides(scratch) for arg in ("-c", item)]
-        script = "; ".join(f"echo x > {p}" for p in outside) + f"; echo x > {scratch / 'ok'}"
-        subprocess.run(
-            [
-                str(codex),
-                "sandbox",
-                "-c",
-                'sandbox_mode="workspace-write"',
-                *overrides,
-                "--",
-                "sh",
-                "-c",
-                script,
-            ],
-            cwd=work,
-            capture_output=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        leaked = [p for p in outside if p.exists()]
-        for p in leaked:
-            p.unlink()
-        if leaked:
-            return (
-                False,
-                f"workspace-write sandbox runs but does not confine writes ({leaked[0]} was written)",
-            )
-        if not (scratch / "ok").exists():
-            return False, "workspace-write sandbox does not let a worker write its scratch directory"
-    return True, "workspace-write sandbox runs commands and confines writes (no /tmp, no home)"
 
 
 def run_checks(repo: Path, *, check_sandbox: bool = True) -> list[Check]:

@@ -552,6 +552,11 @@ class Envelope(BaseModel):
     cloud_env: str | None = None
     attempts: int = Field(default=1, ge=1, le=CLOUD_BEST_OF_MAX)
     branch: str | None = None
+    # Cross-family review of a result that passed its three signals (the lanes ``[review]`` enables):
+    # ``review = false`` skips it for this task; ``allow_test_changes = true`` lets the change weaken,
+    # skip or delete tests without that counting as validation retreat.
+    review: bool = True
+    allow_test_changes: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -652,6 +657,24 @@ class Envelope(BaseModel):
                 if getattr(self, name) != unset:
                     raise _field_error(name, f"only for the cloud lane (the lane is {self.lane})")
         return self
+
+    @field_validator("review", "allow_test_changes", mode="before")
+    @classmethod
+    def _flags(cls, value: Any) -> Any:
+        # true/false (and the yes/no, on/off and 1/0 words a Markdown or YAML envelope may carry); a
+        # string that is none of them, a number other than 0/1 or a list is refused, naming the field.
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("true", "yes", "on", "1"):
+                return True
+            if word in ("false", "no", "off", "0"):
+                return False
+            raise PydanticCustomError(
+                "flag", "must be true or false (got {value})", {"value": repr(value[:40])}
+            )
+        if isinstance(value, int) and not isinstance(value, bool) and value not in (0, 1):
+            raise PydanticCustomError("flag", "must be true or false (got {value})", {"value": repr(value)})
+        return value
 
     @field_validator("checkpoint", "model", "title", mode="before")
     @classmethod

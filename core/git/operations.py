@@ -115,6 +115,18 @@ def create_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> No
         raise GitOpError(f"git worktree add failed: {exc.stderr.strip()}") from exc
 
 
+def add_detached_worktree(repo: Repo | Path, path: Path, commit: str) -> None:
+    """A throw-away checkout of ``commit`` at ``path`` (which must not exist): detached, no branch, the
+    user's checkout untouched. Removed with :func:`remove_worktree` (``branch=None``)."""
+    if os.path.lexists(path):
+        raise GitOpError(f"{path} already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        main_git(repo).run("worktree", "add", "--detach", "--quiet", str(path), commit)
+    except GitError as exc:
+        raise GitOpError(f"git worktree add failed: {exc.stderr.strip()}") from exc
+
+
 def worktree_git(worktree: Path) -> Git:
     try:
         return Git.checkout(worktree)
@@ -284,7 +296,7 @@ def move_branch(git: Git, base_branch: str, new: str, old: str, message: str) ->
     _run(git, "update-ref", "-m", message, f"refs/heads/{base_branch}", new, old)
 
 
-def remove_worktree(repo: Repo, path: Path, branch: str | None, *, force_branch: bool = True) -> None:
+def remove_worktree(repo: Repo | Path, path: Path, branch: str | None, *, force_branch: bool = True) -> None:
     """Remove a task's worktree and branch; tolerant of either being gone already."""
     git = main_git(repo)
     if path.exists() and git.run("worktree", "remove", "--force", str(path), check=False).returncode != 0:

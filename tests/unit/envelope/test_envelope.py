@@ -513,3 +513,37 @@ def test_real_file_paths_only(tmp_path: Path) -> None:
     env = envelope_from_mapping({"goal": "x", "inputs": [tmp_path / "a.py"], "output": tmp_path / "o.md"})
     assert env.inputs[0].path == os.fspath(tmp_path / "a.py")
     assert env.output is not None and env.output.path == os.fspath(tmp_path / "o.md")
+
+
+def test_review_flags_default_on_and_off_and_read_every_spelling(tmp_path: Path) -> None:
+    env = envelope_from_mapping({"goal": "x"})
+    assert env.review is True and env.allow_test_changes is False
+    for raw, expected in (
+        (True, True),
+        ("yes", True),
+        ("On", True),
+        (1, True),
+        ("false", False),
+        (0, False),
+    ):
+        flags = envelope_from_mapping({"goal": "x", "review": raw, "Allow Test Changes": raw})
+        assert (flags.review, flags.allow_test_changes) == (expected, expected)
+    toml = _write(tmp_path, "e.toml", 'goal = "x"\nreview = false\nallow_test_changes = true\n')
+    loaded = load_envelope(toml)
+    assert (loaded.review, loaded.allow_test_changes) == (False, True)
+    assert envelope_from_mapping(loaded.to_json_dict()) == loaded
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("review", "sometimes"),
+        ("review", 2),
+        ("allow_test_changes", ["yes"]),
+        ("allow_test_changes", "maybe"),
+    ],
+)
+def test_review_flags_refuse_anything_but_true_or_false(field: str, value: Any) -> None:
+    with pytest.raises(EnvelopeError) as info:
+        envelope_from_mapping({"goal": "x", field: value})
+    assert info.value.field == field and info.value.message.startswith("must be true or false")
