@@ -135,6 +135,11 @@ def _constraints(env: Envelope) -> str:
         + ".",
         "- Do not start other agents or dispatch sub-tasks.",
     ]
+    if not env.allow_test_changes:
+        lines.append(
+            "- Do not weaken tests to make them pass: no deleted tests or asserts, no new skips or xfails, "
+            "no loosened tolerances (a reviewer checks the diff for this)."
+        )
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cockpit.core.records.attempt import Attempt, DiffStat, Failure
 from cockpit.core.records.basics import TaskStatus, Usage, utc_now
+from cockpit.core.records.review import ReviewState
 from cockpit.core.text import CleanText
 
 __all__ = ["TaskState"]
@@ -46,6 +47,7 @@ class TaskState(BaseModel):
     effort_reason: str | None = None
     budget_approved: bool = False
     resume_reason: str | None = None
+    review: ReviewState | None = None  # cross-family review rounds (worktree, mcp and cloud lanes)
 
     @property
     def last_attempt(self) -> Attempt | None:

@@ -228,3 +228,11 @@ def test_parse_outcome_accepts_protocol_lines(message: str, status: str, detail:
 )
 def test_parse_outcome_rejects_everything_else(message: str | None, detail: str) -> None:
     assert parse_outcome(message) == Outcome(status=None, detail=detail)
+
+
+def test_the_worker_is_told_not_to_weaken_tests_unless_the_envelope_allows_it() -> None:
+    strict = render_prompt(envelope_from_mapping({"goal": "Fix the parser"}), "fix-0001")
+    allowed = render_prompt(
+        envelope_from_mapping({"goal": "Fix the parser", "allow_test_changes": True}), "fix-0001"
+    )
+    assert "Do not weaken tests" in strict and "Do not weaken tests" not in allowed
