@@ -16,7 +16,8 @@ Where things live (each layer imports only the layers below it; ``make lint`` ch
     policy/                          failures, retry, breaker, dead letters, gates, budgets, effort
     attempts/  usage/                the runners and reading their output; credit windows, the ledger
     board/                           the blackboard: home, files, task index, summaries, decisions
-    git/  codex/                     git run safely; Codex's binary, command, events, app-server, cloud
+    git/  codex/  claude/            git run safely; Codex's binary, command, events, app-server, cloud;
+                                     Claude Code's binary and the stream-json it prints
     envelope/                        the task envelope and the prompt made from it
     records/                         what ``state.json`` holds: task, attempts, signals, usage, exit
     trust  errors  vocabulary  layout  text  atomic   leaves
