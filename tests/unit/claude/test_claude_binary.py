@@ -170,6 +170,7 @@ def test_doctor_warns_when_claude_is_missing(nowhere: Path, tmp_path: Path) -> N
     assert Check("codex", False, "x").fails
 
 
+@pytest.mark.claude
 def test_the_pinned_cli_is_installed_and_reports_its_version() -> None:
     """The project's own ``npm ci`` put the pinned CLI where find_claude looks (no env override)."""
     found = claude_binary.binary_in(PROJECT_ROOT / "node_modules")
