@@ -573,8 +573,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         _print_json([r.__dict__ for r in results])
     else:
         for r in results:
-            print(f"{'ok  ' if r.ok else 'FAIL'}  {r.name:<10} {r.detail}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+            print(f"{'ok  ' if r.ok else 'warn' if r.warning else 'FAIL'}  {r.name:<10} {r.detail}")
+    return EXIT_FAIL if any(r.fails for r in results) else EXIT_OK
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
@@ -781,7 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_usage)
 
-    p = sub.add_parser("doctor", help="codex binary and version, sandbox, git, config")
+    p = sub.add_parser("doctor", help="codex binary and version, sandbox, claude code, git, config")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
@@ -810,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args))
-    except CockpitError as exc:  # input → 2, refused or Codex → 1 (core/errors.py)
+    except CockpitError as exc:  # input → 2, refused, Codex or Claude Code → 1 (core/errors.py)
         _fail(str(exc))
         return exit_code_of(exc)
     except OSError as exc:

@@ -17,7 +17,8 @@ Where things live (each layer imports only the layers below it; ``make lint`` ch
     attempts/  usage/  review/       the runners and reading their output; credit windows, the ledger;
                                      the cross-family review's verdict, judge, validation retreat, rounds
     board/                           the blackboard: home, files, task index, summaries, decisions
-    git/  codex/                     git run safely; Codex's binary, command, events, app-server, cloud
+    git/  codex/  claude/            git run safely; Codex's binary, command, events, app-server, cloud;
+                                     Claude Code's binary and the stream-json it prints
     envelope/                        the task envelope and the prompt made from it
     records/                         what ``state.json`` holds: task, attempts, signals, usage, exit
     trust  errors  vocabulary  layout  text  atomic   leaves

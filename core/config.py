@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 MAX_WORKERS_CAP = 3  # the playbook's hard requirement R6
 _TRIGGER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-CODE_SETTINGS: tuple[str, ...] = ("codex_bin", "merge_runs_hooks", "cloud.extra_env")
+CODE_SETTINGS: tuple[str, ...] = ("codex_bin", "claude_bin", "merge_runs_hooks", "cloud.extra_env")
 """Settings that make the cockpit run a program, or send the user's login somewhere else
 (``cloud.extra_env`` can route ``codex cloud`` through a proxy): taken from a board's config only when
 it is trusted. A dotted name is a key of a table."""
@@ -156,6 +156,8 @@ class ProjectConfig(BaseModel):
     kill_grace_s: float = Field(default=5.0, ge=0.1, le=60.0)
     default_lane: Lane = DEFAULT_LANE
     codex_bin: str | None = None
+    claude_bin: str | None = None
+    """The Claude Code CLI to run instead of the pinned one (see :mod:`cockpit.core.claude.binary`)."""
     base_branch: str | None = None
     poll_interval_s: float = Field(default=0.1, gt=0, le=5.0)
     chunk_limit_s: float = Field(default=1500.0, gt=0, le=1800.0)

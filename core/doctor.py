@@ -1,5 +1,7 @@
 """``cockpit doctor``: checks the Codex binary and its version, whether the Codex sandbox works on this
-machine, git, the repository, and the project config — each with a one-line verdict."""
+machine, Claude Code and its version, git, the repository, and the project config — each with a
+one-line verdict. A check is ok, a warning (``warning``: worth knowing, fails nothing: Claude Code is
+optional, it only reviews) or a failure."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.claude.binary import PINNED_VERSION as CLAUDE_PINNED_VERSION
+from cockpit.core.claude.binary import ClaudeNotFound, find_claude
 from cockpit.core.codex.binary import PINNED_VERSION, CodexNotFound, find_codex
 from cockpit.core.codex.sandbox import sandbox_works
 from cockpit.core.config import ConfigError, UntrustedSetting, board_config
@@ -20,17 +24,41 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # not ok, yet nothing fails on it (doctor still exits 0)
+
+    @property
+    def fails(self) -> bool:
+        return not self.ok and not self.warning
+
+
+def claude_check(config_bin: str | None, repo: Path) -> Check:
+    """Claude Code, found like Codex: where, and its version; missing or another version is a warning."""
+    try:
+        claude = find_claude(config_bin, repo)
+        version = claude.version()
+    except (ClaudeNotFound, OSError, subprocess.TimeoutExpired) as exc:
+        return Check("claude", False, f"{exc} (optional: only reviews need it)", warning=True)
+    pinned = version == CLAUDE_PINNED_VERSION
+    where = " ".join(claude.argv)
+    return Check(
+        "claude",
+        pinned,
+        f"{where} ({claude.source}) version {version}"
+        + ("" if pinned else f"; the cockpit is pinned to {CLAUDE_PINNED_VERSION}"),
+        warning=not pinned,
+    )
 
 
 def run_checks(repo: Path, *, check_sandbox: bool = True) -> list[Check]:
     checks: list[Check] = []
     board = Blackboard(repo)
-    config_bin = None
+    config_bin = claude_bin = None
     try:
         config = board_config(board)
         for field, path in config.untrusted_settings.items():
             checks.append(Check("trust", False, str(UntrustedSetting(field, path))))
         config_bin = None if "codex_bin" in config.untrusted_settings else config.codex_bin
+        claude_bin = None if "claude_bin" in config.untrusted_settings else config.claude_bin
         checks.append(
             Check(
                 "config",
@@ -58,6 +86,7 @@ def run_checks(repo: Path, *, check_sandbox: bool = True) -> list[Check]:
             checks.append(Check("sandbox", ok, detail))
     except (CodexNotFound, OSError, subprocess.TimeoutExpired) as exc:
         checks.append(Check("codex", False, str(exc)))
+    checks.append(claude_check(claude_bin, repo))
     try:
         git = subprocess.run(["git", "--version"], capture_output=True, text=True, timeout=10)
         checks.append(Check("git", git.returncode == 0, git.stdout.strip() or git.stderr.strip()))

@@ -9,8 +9,10 @@ exit code a front end gives it::
     ├── RefusedError       exit 1     the input is fine, the board's state or the machine says no
     │     BlackboardError (LockHeld), CommandError, GitOpError (GitError), BoardMoveRefused,
     │     UnsafeCommand
-    └── CodexError         exit 1     Codex could not be found, started or understood
-          CodexNotFound, AppServerError, AppServerClosed, EventParseError, CloudOutputError
+    ├── CodexError         exit 1     Codex could not be found, started or understood
+    │     CodexNotFound, AppServerError, AppServerClosed, EventParseError, CloudOutputError
+    └── ClaudeError        exit 1     Claude Code could not be found, started or understood
+          ClaudeNotFound
 
 Front ends (the CLI, the TUI, the MCP server) catch a branch, never a tuple of leaves: a new error
 class takes its branch's exit code and rendering by where it sits. Classes keep the built-in base they
@@ -46,6 +48,10 @@ class RefusedError(CockpitError):
 
 class CodexError(CockpitError):
     """Codex itself: not found, would not start, or said something the cockpit cannot use."""
+
+
+class ClaudeError(CockpitError):
+    """Claude Code itself: not found, would not start, or said something the cockpit cannot use."""
 
 
 def exit_code_of(exc: BaseException) -> int:

@@ -1,7 +1,7 @@
 """Which config files may name programs for the cockpit to run: the user's own, or a board's once trusted.
 
-Settings that run code (``CODE_SETTINGS`` in :mod:`cockpit.core.config`: the Codex binary, running the
-user's git hooks on merge) are taken from the environment, from the user's own config
+Settings that run code (``CODE_SETTINGS`` in :mod:`cockpit.core.config`: the Codex and Claude Code
+binaries, running the user's git hooks on merge) are taken from the environment, from the user's own config
 (``$XDG_CONFIG_HOME/cockpit/config.toml``), or from a board's ``config.toml`` that the user has trusted
 with ``cockpit trust``. Trust is recorded outside every repository, in
 ``$XDG_CONFIG_HOME/cockpit/trusted.json``, as the file's absolute path and its SHA-256: a changed file is

@@ -1,4 +1,5 @@
-"""Shared fixtures: the pinned Codex binary, a running scripted model server, and a Codex env for it."""
+"""Shared fixtures: the pinned Codex binary, a running scripted model server, and a Codex env for it; the
+pinned Claude Code CLI, a running scripted Messages API server, and a Claude Code env for it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.core.claude.binary import PINNED_VERSION as CLAUDE_PINNED_VERSION
+from cockpit.core.claude.binary import ClaudeBinary, ClaudeNotFound, find_claude
 from cockpit.core.codex.binary import PINNED_VERSION, CodexBinary, CodexNotFound, find_codex
 from cockpit.demo.codex_home import write_codex_home
+from cockpit.demo.scripted_claude import ScriptedClaude
 from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.claude import claude_env as make_claude_env
+from tests.helpers.claude import scripted_claude_server
 from tests.helpers.cloud import CloudRig, cloud_rig
 
 
@@ -53,13 +59,48 @@ def codex_version(codex_bin: Path) -> str:
     return CodexBinary(codex_bin, "test").version()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+@pytest.fixture(scope="session")
+def claude_bin() -> ClaudeBinary:
+    """The Claude Code CLI the cockpit itself would run (:func:`find_claude`): the pinned one, or the one
+    ``COCKPIT_CLAUDE_BIN`` names; a missing CLI is a failure, never a skip."""
+    try:
+        return find_claude()
+    except ClaudeNotFound as exc:
+        pytest.fail(
+            f"{exc}\nRun `npm ci` in the project root to install the pinned Claude Code.", pytrace=False
+        )
+
+
+@pytest.fixture
+def scripted_claude() -> Iterator[ScriptedClaude]:
+    """A started scripted Messages API server with no scenarios; stopped at teardown."""
+    with scripted_claude_server() as server:
+        yield server
+
+
+@pytest.fixture
+def claude_env(scripted_claude: ScriptedClaude, tmp_path: Path) -> dict[str, str]:
+    """Process env for Claude Code: this environment without the host's Anthropic/Claude settings, a
+    throw-away HOME and CLAUDE_CONFIG_DIR, pointed at ``scripted_claude``."""
+    return make_claude_env(scripted_claude.base_url, tmp_path / "claude-home")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = []
     try:
         codex = find_codex()
-        version = codex.version()
+        lines.append(
+            f"codex: {codex.path} ({codex.source}), version {codex.version()}, pinned {PINNED_VERSION}"
+        )
     except (CodexNotFound, OSError, subprocess.TimeoutExpired) as exc:
-        return f"codex: not usable ({exc})"
-    return f"codex: {codex.path} ({codex.source}), version {version}, pinned {PINNED_VERSION}"
+        lines.append(f"codex: not usable ({exc})")
+    try:
+        claude = find_claude()
+        found = f"{claude.path} ({claude.source}), version {claude.version()}"
+        lines.append(f"claude: {found}, pinned {CLAUDE_PINNED_VERSION}")
+    except (ClaudeNotFound, OSError, subprocess.TimeoutExpired) as exc:
+        lines.append(f"claude: not usable ({exc})")
+    return lines
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """One error tree: every exception the cockpit defines sits on a branch of ``CockpitError``, and the
-branch decides the exit code (input 2, refused or Codex 1)."""
+branch decides the exit code (input 2, refused, Codex or Claude Code 1)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,21 @@ import cockpit.core
 from cockpit.cli.main import UsageError, main
 from cockpit.core.board.blackboard import BlackboardError, InvalidId, LockHeld, UnknownTask
 from cockpit.core.board.decisions import DecisionError
+from cockpit.core.claude.binary import ClaudeNotFound
+from cockpit.core.claude.stream import StreamLineError
 from cockpit.core.codex.app_server.client import AppServerClosed, AppServerError
 from cockpit.core.codex.binary import CodexNotFound
 from cockpit.core.commands import CommandError
 from cockpit.core.config import ConfigError, UntrustedSetting
 from cockpit.core.envelope.model import EnvelopeError
-from cockpit.core.errors import CockpitError, CodexError, InputError, RefusedError, exit_code_of
+from cockpit.core.errors import (
+    ClaudeError,
+    CockpitError,
+    CodexError,
+    InputError,
+    RefusedError,
+    exit_code_of,
+)
 from cockpit.core.git.safe_command import GitError, GitOpError
 
 
@@ -60,6 +69,8 @@ def test_every_exception_the_cockpit_defines_is_on_the_tree() -> None:
         (CodexNotFound("no codex"), CodexError, 1),
         (AppServerError(-32600, "bad reply"), CodexError, 1),
         (AppServerClosed("closed"), CodexError, 1),
+        (ClaudeNotFound("no claude"), ClaudeError, 1),
+        (StreamLineError("not a JSON object"), ClaudeError, 1),
     ],
 )
 def test_each_error_sits_on_its_branch_with_its_exit_code(error: Exception, branch: type, code: int) -> None:

@@ -71,6 +71,7 @@ def test_doctor_reports_the_pinned_codex_and_a_working_sandbox(repo: Path, codex
     assert checks["sandbox"]["ok"], checks["sandbox"]["detail"]
     assert checks["git"]["ok"] and checks["repo"]["ok"]
     assert f"version {codex_version}" in checks["codex"]["detail"]
+    assert checks["claude"]["ok"], checks["claude"]["detail"]  # the pinned Claude Code, from npm ci
     if codex_version == PINNED_VERSION:
         assert checks["codex"]["ok"] and out.returncode == 0
     else:  # another Codex (``make compat``): named, and the check fails

@@ -1,0 +1,123 @@
+"""Helpers for tests that run the real Claude Code CLI headless against the scripted Messages API server:
+the server's lifetime, a throw-away ``HOME``/``CLAUDE_CONFIG_DIR`` env, and one ``claude -p`` run with
+its ``stream-json`` lines collected."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cockpit.core.claude.binary import ClaudeBinary
+from cockpit.core.claude.stream import ClaudeStream, read_stream
+from cockpit.demo.scripted_claude import Scenario, ScriptedClaude, client_env
+
+# Variables of the host that would change what Claude Code does or where it connects: none reach a run.
+# IS_SANDBOX (any value) keeps 529s retried to the full budget instead of giving up after three.
+_HOST_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "CLAUDECODE", "AWS_BEARER_TOKEN_BEDROCK", "IS_SANDBOX")
+HEADLESS = ("-p", "--output-format", "stream-json", "--verbose", "--no-session-persistence")
+
+
+@dataclass(frozen=True)
+class ClaudeRun:
+    """Outcome of one ``claude -p --output-format stream-json --verbose`` process."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    stream: ClaudeStream
+    timed_out: bool = False
+    duration: float = 0.0
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        """Every stdout line that is a JSON object, as printed."""
+        out: list[dict[str, Any]] = []
+        for line in self.stdout.splitlines():
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(line)
+                if isinstance(parsed, dict):
+                    out.append(parsed)
+        return out
+
+    @property
+    def line_types(self) -> list[str]:
+        """``type`` (``type/subtype`` for system lines) of each line, in order."""
+        return [
+            f"{x['type']}/{x.get('subtype')}" if x.get("type") == "system" else str(x.get("type"))
+            for x in self.lines
+        ]
+
+    def describe(self) -> str:
+        """Everything useful for an assertion message."""
+        head = f"exit={self.exit_code} timed_out={self.timed_out} duration={self.duration:.1f}s"
+        return f"{head}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+def claude_env(base_url: str, home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without the host's Anthropic/Claude settings, pointed at ``base_url``
+    with a throw-away ``HOME`` (and ``CLAUDE_CONFIG_DIR`` under it); ``extra`` is added last."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_PREFIXES)}
+    env.update(client_env(base_url, home))
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def scripted_claude_server(*scenarios: Scenario, default: Scenario | None = None) -> Iterator[ScriptedClaude]:
+    """A started :class:`ScriptedClaude`, stopped on exit."""
+    server = ScriptedClaude(scenarios, default=default).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_claude(
+    claude: ClaudeBinary,
+    env: Mapping[str, str],
+    cwd: Path,
+    prompt: str,
+    *extra_args: str,
+    timeout: float = 60,
+) -> ClaudeRun:
+    """Run ``claude -p --output-format stream-json --verbose --no-session-persistence [extra_args] --
+    PROMPT`` in ``cwd``, in its own process group, stdin closed (an open stdin makes the CLI wait 3 s
+    for piped input). The ``--`` keeps a variadic option (``--allowedTools A B``) from eating the prompt.
+    On timeout the whole group is killed and ``timed_out`` is set."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    argv = [*claude.argv, *HEADLESS, *extra_args, "--", prompt]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+    text = stdout.decode("utf-8", errors="replace")
+    return ClaudeRun(
+        exit_code=proc.returncode,
+        stdout=text,
+        stderr=stderr.decode("utf-8", errors="replace"),
+        stream=read_stream(text.splitlines()),
+        timed_out=timed_out,
+        duration=time.monotonic() - started,
+    )
