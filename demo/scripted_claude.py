@@ -22,23 +22,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import select
 import signal
 import socket
 import sys
-import threading
 import time
 import tomllib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from cockpit.demo.loopback import LoopbackHandler, ScriptServer
 from cockpit.demo.scripted_model import (
     _Disconnected,
     _frame,
@@ -473,6 +471,9 @@ def error_body(error_type: str, message: str, request_id: str) -> dict[str, Any]
 # ---------------------------------------------------------------------------------------------------
 
 
+_Handler = LoopbackHandler
+
+
 @dataclass
 class _SessionState:
     scenario: Scenario | None
@@ -489,34 +490,10 @@ class _Plan:
     exhausted: bool = False
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], owner: ScriptedClaude) -> None:
-        self.owner = owner
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-    def do_POST(self) -> None:
-        self.server.owner._handle(self)
-
-    def do_GET(self) -> None:
-        self.server.owner._probe(self)
-
-    def do_HEAD(self) -> None:
-        self.server.owner._probe(self)
-
-
-class ScriptedClaude:
+class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
     """A loopback Messages API server that replays scenarios, one cursor per Claude Code session."""
+
+    thread_name = "scripted-claude"
 
     def __init__(
         self,
@@ -525,66 +502,10 @@ class ScriptedClaude:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.default = default
-        self._scenarios: list[Scenario] = list(scenarios)
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        super().__init__(scenarios, default, host, port)
         self._sessions: dict[str, _SessionState] = {}
-        self._requests: list[RecordedRequest] = []
-        self._gates: dict[str, bool] = {}
-        self._in_flight = 0
         self._counter = 0
         self._prefix = uuid.uuid4().hex[:8]
-        self._stopping = threading.Event()
-        self._wake_r, self._wake_w = -1, -1
-        self._server: _Server | None = None
-        self._serve_thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> ScriptedClaude:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._wake_r, self._wake_w = os.pipe()
-        self._server = _Server((self.host, self.port), self)
-        self.port = int(self._server.server_address[1])
-        self._serve_thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="scripted-claude",
-            daemon=True,
-        )
-        self._serve_thread.start()
-        return self
-
-    def stop(self, drain_timeout: float = 5.0) -> None:
-        """Stop serving; stalled, delayed and gated replies are released at once."""
-        server = self._server
-        if server is None:
-            return
-        self._stopping.set()
-        os.write(self._wake_w, b"x")
-        with self._cond:
-            self._cond.notify_all()
-        server.shutdown()
-        server.server_close()
-        if self._serve_thread is not None:
-            self._serve_thread.join(timeout=drain_timeout)
-        with self._cond:
-            self._cond.wait_for(lambda: self._in_flight == 0, timeout=drain_timeout)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-        self._server = None
-        self._serve_thread = None
-
-    def __enter__(self) -> ScriptedClaude:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
@@ -592,26 +513,6 @@ class ScriptedClaude:
         return f"http://{self.host}:{self.port}"
 
     # -- scenarios, gates, inspection -----------------------------------------------------------
-
-    def add_scenario(self, scenario: Scenario) -> None:
-        with self._lock:
-            self._scenarios.append(scenario)
-
-    @property
-    def scenarios(self) -> list[Scenario]:
-        with self._lock:
-            return list(self._scenarios)
-
-    def open_gate(self, name: str) -> None:
-        """Release every reply held on ``gate = name`` now and in future."""
-        with self._cond:
-            self._gates[name] = True
-            self._cond.notify_all()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     def message_requests(self, session_id: str | None = None) -> list[RecordedRequest]:
         """The ``POST /v1/messages`` requests (of one session when given), in arrival order."""
@@ -637,23 +538,10 @@ class ScriptedClaude:
 
     # -- request handling -----------------------------------------------------------------------
 
-    def _pick_scenario(self, body: Any) -> Scenario | None:
-        texts = _user_texts(body)
-        specific = [(s.match, s) for s in self._scenarios if s.match]
-        # The prompt is the last text of a session's first request: it decides first.
-        for haystack in (texts[-1:], texts):
-            for needle, scenario in specific:
-                if any(needle in text for text in haystack):
-                    return scenario
-        for scenario in self._scenarios:
-            if scenario.match == "":
-                return scenario
-        return self.default
-
     def _plan(self, session_id: str, body: Any) -> _Plan:
         state = self._sessions.get(session_id)
         if state is None:
-            state = _SessionState(self._pick_scenario(body))
+            state = _SessionState(self._pick_scenario(_user_texts(body)))
             self._sessions[session_id] = state
         scenario = state.scenario
         if scenario is None:
@@ -677,6 +565,12 @@ class ScriptedClaude:
         with self._cond:
             self._requests.append(request)
             self._cond.notify_all()
+
+    def _on_get(self, handler: _Handler) -> None:
+        self._probe(handler)
+
+    def _on_head(self, handler: _Handler) -> None:
+        self._probe(handler)
 
     def _probe(self, handler: _Handler) -> None:
         """``HEAD /`` (Claude Code's connectivity check on start) and any GET: an empty 200 at the root,

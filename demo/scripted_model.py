@@ -14,23 +14,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import select
 import signal
 import socket
 import sys
-import threading
 import time
 import tomllib
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+from cockpit.demo.loopback import LoopbackHandler, ScriptServer
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +430,8 @@ class _ItemEncoder:
         return self._shell_call(f"apply_patch <<'EOF'\n{text}EOF\n", None, None)
 
 
+_Handler = LoopbackHandler
+
 # ---------------------------------------------------------------------------------------------------
 # Server
 # ---------------------------------------------------------------------------------------------------
@@ -456,31 +457,10 @@ class _Disconnected(Exception):
     """The client went away mid-reply."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], model: ScriptedModel) -> None:
-        self.model = model
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-    def do_POST(self) -> None:
-        self.server.model._handle(self)
-
-    def do_GET(self) -> None:
-        self.server.model._not_found(self)
-
-
-class ScriptedModel:
+class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
     """A loopback Responses-API server that replays scenarios, one cursor per Codex thread."""
+
+    thread_name = "scripted-model"
 
     def __init__(
         self,
@@ -489,97 +469,17 @@ class ScriptedModel:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.default = default
-        self._scenarios: list[Scenario] = list(scenarios)
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        super().__init__(scenarios, default, host, port)
         self._threads: dict[str, _ThreadState] = {}
-        self._requests: list[RecordedRequest] = []
-        self._gates: dict[str, bool] = {}
-        self._in_flight = 0
         self.max_in_flight = 0
         self._response_counter = 0
         self._prefix = uuid.uuid4().hex[:8]
-        self._stopping = threading.Event()
-        self._wake_r, self._wake_w = -1, -1
-        self._server: _Server | None = None
-        self._serve_thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> ScriptedModel:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._wake_r, self._wake_w = os.pipe()
-        self._server = _Server((self.host, self.port), self)
-        self.port = int(self._server.server_address[1])
-        self._serve_thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="scripted-model",
-            daemon=True,
-        )
-        self._serve_thread.start()
-        return self
-
-    def stop(self, drain_timeout: float = 5.0) -> None:
-        """Stop serving; stalled, delayed and gated replies are released at once."""
-        server = self._server
-        if server is None:
-            return
-        self._stopping.set()
-        os.write(self._wake_w, b"x")
-        with self._cond:
-            self._cond.notify_all()
-        server.shutdown()
-        server.server_close()
-        if self._serve_thread is not None:
-            self._serve_thread.join(timeout=drain_timeout)
-        with self._cond:
-            self._cond.wait_for(lambda: self._in_flight == 0, timeout=drain_timeout)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-        self._server = None
-        self._serve_thread = None
-
-    def __enter__(self) -> ScriptedModel:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
     # -- scenarios, gates, inspection -----------------------------------------------------------
-
-    def add_scenario(self, scenario: Scenario) -> None:
-        with self._lock:
-            self._scenarios.append(scenario)
-
-    @property
-    def scenarios(self) -> list[Scenario]:
-        with self._lock:
-            return list(self._scenarios)
-
-    def open_gate(self, name: str) -> None:
-        """Release every reply held on ``gate = name`` now and in future."""
-        with self._cond:
-            self._gates[name] = True
-            self._cond.notify_all()
-
-    def close_gate(self, name: str) -> None:
-        with self._cond:
-            self._gates[name] = False
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     def requests_for(self, thread_id: str) -> list[RecordedRequest]:
         with self._lock:
@@ -591,11 +491,6 @@ class ScriptedModel:
             state = self._threads.get(thread_id)
             return state.scenario.name if state and state.scenario else None
 
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return self._in_flight
-
     def wait_for_requests(self, n: int, timeout: float) -> bool:
         """Block until at least ``n`` requests arrived; False on timeout."""
         with self._cond:
@@ -606,30 +501,12 @@ class ScriptedModel:
         with self._cond:
             return self._cond.wait_for(lambda: self._in_flight >= n, timeout=timeout)
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Block until no request is being served; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._in_flight == 0, timeout=timeout)
-
     # -- request handling -----------------------------------------------------------------------
-
-    def _pick_scenario(self, body: Any) -> Scenario | None:
-        texts = _user_texts(body)
-        specific = [(s.match, s) for s in self._scenarios if s.match]
-        # The last user message of a thread's first request is its prompt: it decides first.
-        for haystack in (texts[-1:], texts):
-            for needle, scenario in specific:
-                if any(needle in text for text in haystack):
-                    return scenario
-        for scenario in self._scenarios:
-            if scenario.match == "":
-                return scenario
-        return self.default
 
     def _plan(self, thread_id: str, body: Any) -> _Plan:
         state = self._threads.get(thread_id)
         if state is None:
-            state = _ThreadState(self._pick_scenario(body))
+            state = _ThreadState(self._pick_scenario(_user_texts(body)))
             self._threads[thread_id] = state
         scenario = state.scenario
         if scenario is None:
@@ -648,6 +525,9 @@ class ScriptedModel:
     def _next_response_id(self) -> str:
         self._response_counter += 1
         return f"resp_{self._prefix}_{self._response_counter}"
+
+    def _on_get(self, handler: _Handler) -> None:
+        self._not_found(handler)
 
     def _not_found(self, handler: _Handler) -> None:
         self._send_plain(handler, 404, json.dumps({"error": {"message": f"no route for {handler.path}"}}), {})
