@@ -350,3 +350,47 @@ def test_a_reviewer_lost_with_its_supervisor_is_started_again_in_the_same_round(
     assert state.review is not None and len(state.review.rounds) == 1
     (rnd,) = state.review.rounds
     assert rnd.tries == 2 and [f.code.value for f in rnd.reviewer_failures] == ["lost"]
+
+
+def test_validation_retreat_is_a_valid_challenge_unless_the_envelope_allows_it(
+    repo: Path,
+    scripted_model: ScriptedModel,
+    scripted_claude: ScriptedClaude,
+    cockpit_env: dict,
+    reviewer_env: dict,
+):
+    test_file = "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n"
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_calc.py").write_text(test_file)
+    git = Repo(repo)
+    git.index.add(["tests/test_calc.py"])
+    git.index.commit("a test")
+    as_printf = test_file.replace("\n", "\\n")
+    restore = f"mkdir -p tests && printf '{as_printf}' > tests/test_calc.py"
+    scripted_model.add_scenario(codex("retreat-job", f"rm tests/test_calc.py && {FIXED}", restore))
+    scripted_model.add_scenario(codex("allowed-job", f"rm tests/test_calc.py && {FIXED}"))
+    scripted_claude.add_scenario(reviewer("retreat-job", text(verdict("approve"))))
+    scripted_claude.add_scenario(reviewer("allowed-job", text(verdict("approve"))))
+    board = Blackboard(repo)
+    review_on(board)
+    retreat = task(board, "retreat-job")
+    allowed = task(board, "allowed-job", allow_test_changes=True)
+    run_idle(board, cockpit_env, reviewer_env)
+    state = state_of(board, retreat)
+    assert state.status == TaskStatus.REVIEW, state.message
+    assert state.review is not None and state.review.status == "converged"
+    first, second = state.review.rounds
+    (found,) = first.challenges
+    assert (found.source, found.kind, found.label, found.file) == (
+        "cockpit",
+        "validation_retreat",
+        "VALID",
+        "tests/test_calc.py",
+    )
+    assert first.verdict == "approve" and "sent back" in (first.decision or "")
+    assert "validation_retreat" in (board.attempt_dir(retreat, 2) / "prompt.md").read_text()
+    assert second.challenges == [] and len(state.attempts) == 2
+    state = state_of(board, allowed)
+    assert state.status == TaskStatus.REVIEW and state.review is not None
+    (only,) = state.review.rounds
+    assert only.challenges == [] and len(state.attempts) == 1
