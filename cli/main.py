@@ -45,7 +45,7 @@ from cockpit.core import (
 )
 
 if TYPE_CHECKING:
-    from cockpit.core import TaskSummary
+    from cockpit.core import TaskState, TaskSummary
 
 
 class UsageError(InputError):
@@ -355,10 +355,34 @@ def cmd_show(args: argparse.Namespace) -> int:
             _say(f"    error: {a.error}")
         if a.outcome and a.outcome.status:
             _say(f"    outcome: {a.outcome.status}: {a.outcome.detail}")
+    _show_review(state)
     for e in events[-10:]:
         if e.get("line"):
             _say(f"  {str(e.get('ts', ''))[:19]}  {e['line']}")
     return EXIT_OK
+
+
+def _show_review(state: TaskState) -> None:
+    """The cross-family review's rounds and challenges, one line each (``show --json`` has them all)."""
+    review = state.review
+    if review is None:
+        return
+    rate = review.substantive_rate
+    print(
+        f"  review: {review.status}"
+        + (f" ({review.skipped_reason})" if review.skipped_reason else "")
+        + (f"  substantive {rate:.0%}" if rate is not None else "")
+        + (f"  effort raised to {review.effort_raised_to}" if review.effort_raised_to else "")
+    )
+    for r in review.rounds:
+        tries = f", {r.tries} tries" if r.tries > 1 else ""
+        outcome = r.decision or r.failure or "under way"
+        _say(f"    round {r.n} (attempt {r.attempt}{tries}): {r.verdict}; {outcome}")
+        for c in r.challenges:
+            where = f" {c.where}" if c.where else ""
+            _say(f"      [{c.label or 'unlabelled'}] {c.kind}{where}: {c.claim}")
+            if c.label_reason:
+                _say(f"        judge: {c.label_reason}")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

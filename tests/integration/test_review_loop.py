@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from git import Repo
 
+from cockpit.cli.main import main as cockpit_main
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.commands import submit
@@ -135,6 +136,7 @@ def test_a_valid_challenge_goes_back_to_codex_and_round_2_converges(
     scripted_claude: ScriptedClaude,
     cockpit_env: dict,
     reviewer_env: dict,
+    capsys: pytest.CaptureFixture[str],
 ):
     scripted_model.add_scenario(codex("valid-job", BUGGY, FIXED))
     challenge = failing_test(
@@ -166,6 +168,14 @@ def test_a_valid_challenge_goes_back_to_codex_and_round_2_converges(
     assert "tests/test_review_c1.py" not in (board.task_dir(tid) / "diff.patch").read_text()
     second_prompt = prompts(scripted_claude)[1]
     assert "subtract adds instead of subtracting" in second_prompt  # the open challenge, to check again
+    # Headless surfaces show the rounds: show --json dumps them, show names each challenge and label.
+    assert cockpit_main(["--repo", str(repo), "show", tid, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["state"]["review"]
+    assert [r["verdict"] for r in shown["rounds"]] == ["challenge", "approve"]
+    assert shown["rounds"][0]["challenges"][0]["label"] == "VALID" and shown["substantive"]["valid"] == 1
+    assert cockpit_main(["--repo", str(repo), "show", tid]) == 0
+    out = capsys.readouterr().out
+    assert "review: converged" in out and "[VALID] failing_test sub.py:2: subtract adds" in out
 
 
 def test_a_noise_challenge_is_not_sent_back(
