@@ -17,6 +17,7 @@ import pytest
 from git import Repo
 
 from cockpit.cli.main import main as cockpit_main
+from cockpit.cli.mcp_server import CockpitTools
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.commands import submit
@@ -173,6 +174,9 @@ def test_a_valid_challenge_goes_back_to_codex_and_round_2_converges(
     shown = json.loads(capsys.readouterr().out)["state"]["review"]
     assert [r["verdict"] for r in shown["rounds"]] == ["challenge", "approve"]
     assert shown["rounds"][0]["challenges"][0]["label"] == "VALID" and shown["substantive"]["valid"] == 1
+    review = CockpitTools(repo).get_review(tid[:12])  # the MCP tool, as an orchestrator reads it
+    assert (review["review_status"], review["rounds"], review["substantive_rate"]) == ("converged", 2, 1.0)
+    assert review["review"]["rounds"][0]["challenges"][0]["judge"]["exit_code"] == 1
     assert cockpit_main(["--repo", str(repo), "show", tid]) == 0
     out = capsys.readouterr().out
     assert "review: converged" in out and "[VALID] failing_test sub.py:2: subtract adds" in out
