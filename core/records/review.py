@@ -302,6 +302,7 @@ class ReviewState(BaseModel):
     rounds: list[ReviewRound] = Field(default_factory=list)
     skipped_reason: CleanText | None = None
     effort_raised_to: str | None = None  # the tier the last stall raised the next attempt to
+    soft_cap: int | None = None  # the config's soft cap when the last round began (for "review 2/3")
 
     @property
     def last_round(self) -> ReviewRound | None:

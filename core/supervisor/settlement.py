@@ -195,6 +195,7 @@ class Settler:
         n = len(review.rounds) + 1
         review.rounds.append(ReviewRound(n=n, attempt=attempt_n, head_commit=state.head_commit))
         review.status = "reviewing"
+        review.soft_cap = self.config.review.soft_cap
         state.review = review
         state.status = TaskStatus.REVIEWING
         state.message = f"review round {n}: waiting for the reviewer ({state.message or 'result committed'})"
