@@ -2,10 +2,10 @@
 
 It holds the blackboard lock and is the only writer of task state while it runs. It keeps in memory the
 full state of the tasks it acts on by itself (:data:`~cockpit.core.records.basics.ACTIONABLE`: queued,
-running, awaiting a decision) and reads any other task's from its ``state.json`` when a request, a due
-dead letter or an archive pass names it, so its cost follows the work in hand, not the board's history.
-Each pass of the loop (:meth:`Supervisor.step`) runs the phases in order, each in a module of its own:
-:mod:`~cockpit.core.supervisor.inbox` (accept submissions, run requests),
+running, reviewing, awaiting a decision) and reads any other task's from its ``state.json`` when a
+request, a due dead letter or an archive pass names it, so its cost follows the work in hand, not the
+board's history. Each pass of the loop (:meth:`Supervisor.step`) runs the phases in order, each in a
+module of its own: :mod:`~cockpit.core.supervisor.inbox` (accept submissions, run requests),
 :mod:`~cockpit.core.supervisor.housekeeping` (decisions, dead letters, the index),
 :mod:`~cockpit.core.supervisor.dispatch` and :mod:`~cockpit.core.supervisor.launch` (start attempts
 within the worker cap, the breaker and the budgets), :mod:`~cockpit.core.supervisor.follow` (read each
