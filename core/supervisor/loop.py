@@ -262,6 +262,7 @@ class Supervisor(
             self.actionable[state.id] = state
         else:
             self.actionable.pop(state.id, None)
+        self.note_reviewing(state)
         self.board.write_state(state)
         if self.on_change is not None:
             self.on_change(state)

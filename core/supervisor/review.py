@@ -124,6 +124,7 @@ class ReviewPhase:
     # ---- set up ---------------------------------------------------------------------------------
     def _review_setup(self, claude: ClaudeBinary | None, reviewer_env: dict[str, str] | None) -> None:
         self.reviews: dict[str, ReviewFollow] = {}
+        self._to_review: set[str] = set()  # reviewing tasks not followed yet (see note_reviewing)
         self._claude = claude
         self.reviewer_env = dict(reviewer_env or {})
         self._review_pool_: ThreadPoolExecutor | None = None
@@ -142,13 +143,21 @@ class ReviewPhase:
             self._review_pool_ = None
 
     def recover_reviews(self) -> None:
-        """At start: what a judge killed mid-run left under ``reviews/`` is removed (the reviewers'
-        checkouts stay: a live reviewer may still use one)."""
+        """At start, once the actionable tasks are loaded: the reviewing ones are to be taken up, and what
+        a judge killed mid-run left under ``reviews/`` is removed (the reviewers' checkouts stay: a live
+        reviewer may still use one)."""
+        self._to_review |= {s.id for s in self.actionable.values() if s.status == TaskStatus.REVIEWING}
         with contextlib.suppress(OSError, GitOpError):
             remove_leftovers(self.board.repo, self.board.root / REVIEWS_DIR)
 
+    def note_reviewing(self, state: TaskState) -> None:
+        """Called for every state saved: a task that became ``reviewing`` is taken up by the next pass
+        (so a pass looks at the tasks in review, never at the whole table)."""
+        if state.status == TaskStatus.REVIEWING and state.id not in self.reviews:
+            self._to_review.add(state.id)
+
     def reviewing(self) -> bool:
-        return bool(self.reviews) or any(s.status == TaskStatus.REVIEWING for s in self.actionable.values())
+        return bool(self.reviews) or bool(self._to_review)
 
     def _claude_binary(self) -> ClaudeBinary:
         if self._claude is None:
@@ -159,8 +168,10 @@ class ReviewPhase:
     # ---- the pass -------------------------------------------------------------------------------
     def follow_reviews(self) -> None:
         """Take up the tasks newly in review, then move every review on by one step where it can."""
-        for state in list(self.actionable.values()):
-            if state.status == TaskStatus.REVIEWING and state.id not in self.reviews:
+        for task_id in sorted(self._to_review):
+            self._to_review.discard(task_id)
+            state = self.actionable.get(task_id)
+            if state is not None and state.status == TaskStatus.REVIEWING and task_id not in self.reviews:
                 self._adopt_review(state)
         for follow in list(self.reviews.values()):
             try:
