@@ -213,6 +213,8 @@ def test_no_verdict_is_a_failed_review_and_never_a_pass(
     reviewer_env: dict,
 ):
     scripted_model.add_scenario(codex("silent-job", FIXED))
+    # The fourth try (asked for by a person, below) answers; the first three say no verdict.
+    scripted_claude.add_scenario(reviewer("silent-job", text(verdict("approve")), round_n=1, try_n=4))
     scripted_claude.add_scenario(reviewer("silent-job", text("Looks good to me! Ship it.")))
     board = Blackboard(repo)
     review_on(board)
@@ -231,6 +233,14 @@ def test_no_verdict_is_a_failed_review_and_never_a_pass(
     round_dir = board.attempt_dir(tid, 1) / "review-1"
     assert all((round_dir / f"try-{k}" / "stream.jsonl").is_file() for k in (1, 2, 3))
     assert [p.split(",")[1].strip() for p in prompts(scripted_claude)] == ["try 1", "try 2", "try 3"]
+    # "Try the review again": the same round is opened again with a fresh retry budget.
+    DecisionStore(board.root, utc_now).answer(card.id, "A")
+    run_idle(board, cockpit_env, reviewer_env)
+    state = state_of(board, tid)
+    assert state.status == TaskStatus.REVIEW, state.message
+    assert state.review is not None and state.review.status == "converged"
+    (rnd,) = state.review.rounds
+    assert (rnd.tries, rnd.retry_from, rnd.verdict, rnd.failure) == (4, 3, "approve", None)
 
 
 def test_an_overloaded_reviewer_is_retried_and_an_auth_failure_is_not(
