@@ -6,6 +6,11 @@ pointed at. Pure: nothing here starts a process (the supervisor's review phase d
 one JSON object a line, no transcript left in the user's Claude config), then:
 
 * ``--tools Read,Grep,Glob,Bash``: reading and searching, and a shell;
+* ``--setting-sources user`` and ``--strict-mcp-config``: only the user's own Claude Code settings. The
+  checkout is the worker's work: a ``.claude/settings.json`` committed there could hold hooks (commands
+  the CLI runs outside any sandbox as it starts) or permissions, a ``CLAUDE.md`` instructions to the
+  reviewer, a ``.mcp.json`` servers to start. With these flags none of them is read
+  (``docs/claude-code.md``, "The checkout's own settings");
 * the CLI's default permission mode: in ``-p`` mode anything that needs a permission is refused, so the
   shell runs read-only commands (``ls``, ``cat``, ``git log``) and nothing that writes — a redirection, an
   edit, ``rm`` — goes through (``docs/claude-code.md``, "Permissions in -p mode");
@@ -49,6 +54,7 @@ from cockpit.core.review.verdict import REVIEW_FORMAT
 
 __all__ = [
     "HEADLESS",
+    "ISOLATED",
     "MAX_RETRIES",
     "REVIEW_TOOLS",
     "TEST_RUNNERS",
@@ -62,6 +68,8 @@ __all__ = [
 
 HEADLESS: Final = ("-p", "--output-format", "stream-json", "--verbose", "--no-session-persistence")
 REVIEW_TOOLS: Final = ("Read", "Grep", "Glob", "Bash")
+ISOLATED: Final = ("--setting-sources", "user", "--strict-mcp-config")
+"""Only the user's settings: nothing the checkout holds (hooks, permissions, CLAUDE.md, MCP servers)."""
 TEST_RUNNERS: Final = (
     "python -m pytest",
     "python3 -m pytest",
@@ -167,7 +175,7 @@ def reviewer_argv(
     test_runners: Sequence[str] = TEST_RUNNERS,
 ) -> list[str]:
     """The reviewer's full command line (see the module docstring)."""
-    argv = [*claude.argv, *HEADLESS, "--tools", ",".join(REVIEW_TOOLS)]
+    argv = [*claude.argv, *HEADLESS, "--tools", ",".join(REVIEW_TOOLS), *ISOLATED]
     if test_runners:
         argv.append("--allowedTools=" + ",".join(f"Bash({runner}:*)" for runner in test_runners))
     argv.append(f"--add-dir={inputs}")

@@ -36,6 +36,7 @@ def test_argv_is_headless_read_only_and_ends_with_the_prompt(tmp_path: Path):
     assert "Bash(python -m pytest:*)" in allowed and "Write" not in allowed and "Edit" not in allowed
     assert argv[argv.index("--model") + 1] == "claude-x"
     assert argv[argv.index("--effort") + 1] == "low"
+    assert argv[8:11] == ["--setting-sources", "user", "--strict-mcp-config"]
     for flag in ("--dangerously-skip-permissions", "--permission-mode", "--bare"):
         assert flag not in argv
 
