@@ -16,9 +16,11 @@ cloud attempt's holds ``submit-started``, ``exec-stdout.txt`` (where ``codex clo
 task's URL) and ``cloud-attempt-<k>.diff`` per best-of-N attempt. Every ``codex cloud`` call runs in the
 board's ``cloud/``, where it leaves its ``error.log``. The cross-family review of an attempt's result
 lives beside it in ``review-<round>/``: ``inputs/`` (``envelope.json``, ``diff.patch``, ``acceptance.md``:
-what the reviewer is pointed at), ``prompt.md``, ``spec.json``, ``pid.json``, ``stream.jsonl`` (Claude
-Code's own ``stream-json``), ``stderr.log``, ``runner.log`` and ``exit.json`` of the reviewer's current
-try, and ``try-<k>/`` holding the same files of each earlier try that failed.
+what the reviewer is pointed at, and ``run-in-sandbox``, the one command it may run besides read-only
+ones, with its ``sandbox-scratch/`` and ``sandbox-codex-home/``), then ``prompt.md``, ``spec.json``,
+``pid.json``, ``stream.jsonl`` (Claude Code's own ``stream-json``), ``stderr.log``, ``runner.log`` and
+``exit.json`` of the reviewer's current try, and ``try-<k>/`` holding the same files of each earlier try
+that failed.
 These names are part of the on-disk format (``tests/unit/board/test_board_format.py`` pins them on a
 recorded board): a reader of an older board finds them where they were. Imports nothing.
 """
@@ -84,6 +86,8 @@ def cloud_diff_file(k: int) -> str:
 REVIEW_STREAM_FILE: Final = "stream.jsonl"  # the reviewer's stdout (Claude Code's stream-json), as printed
 REVIEW_INPUTS_DIR: Final = "inputs"  # what the reviewer reads: envelope, diff, acceptance criteria
 ACCEPTANCE_FILE: Final = "acceptance.md"
+REVIEW_SANDBOX_SCRATCH_DIR: Final = "sandbox-scratch"  # the writable scratch of the reviewer's sandboxed runs
+REVIEW_SANDBOX_HOME_DIR: Final = "sandbox-codex-home"  # their (empty) CODEX_HOME
 
 
 def review_dir(round_n: int) -> str:

@@ -14,8 +14,11 @@ one JSON object a line, no transcript left in the user's Claude config), then:
 * the CLI's default permission mode: in ``-p`` mode anything that needs a permission is refused, so the
   shell runs read-only commands (``ls``, ``cat``, ``git log``) and nothing that writes — a redirection, an
   edit, ``rm`` — goes through (``docs/claude-code.md``, "Permissions in -p mode");
-* ``--allowedTools=Bash(<runner>:*)`` for the usual test runners (:data:`TEST_RUNNERS`): the reviewer can
-  run the checkout's tests to find a failure, still without writing a file itself;
+* ``--allowedTools=Bash(<inputs>/run-in-sandbox:*)``: the one other command it may run is the round's
+  ``run-in-sandbox`` script (:func:`write_sandbox_runner`), which runs its arguments under ``codex
+  sandbox`` like the judge's evidence (workspace-write: the network off, only the checkout and a scratch
+  directory writable, an environment without keys). The reviewer runs the tests that way; the code it
+  runs is the worker's, and never runs unconfined. A plain ``pytest`` needs a permission, so is refused;
 * ``--add-dir=<inputs>``: the round's ``inputs/`` directory (the envelope, the task's diff, its
   acceptance criteria), which lies outside the checkout, readable;
 * ``--model`` and ``--effort`` from ``[review]`` when set (a Codex tier is mapped to Claude Code's
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +52,7 @@ from typing import Final
 
 from cockpit.core.atomic import atomic_write_text, make_private_dirs
 from cockpit.core.claude.binary import ClaudeBinary
+from cockpit.core.codex.sandbox import sandbox_argv, sandbox_env
 from cockpit.core.envelope.model import Envelope
 from cockpit.core.layout import ACCEPTANCE_FILE, DIFF_FILE, ENVELOPE_FILE, REVIEW_INPUTS_DIR
 from cockpit.core.review.verdict import REVIEW_FORMAT
@@ -57,30 +62,22 @@ __all__ = [
     "ISOLATED",
     "MAX_RETRIES",
     "REVIEW_TOOLS",
-    "TEST_RUNNERS",
+    "SANDBOX_RUNNER",
     "ReviewInputs",
     "claude_effort",
     "review_prompt",
     "reviewer_argv",
     "reviewer_env",
     "write_inputs",
+    "write_sandbox_runner",
 ]
 
 HEADLESS: Final = ("-p", "--output-format", "stream-json", "--verbose", "--no-session-persistence")
 REVIEW_TOOLS: Final = ("Read", "Grep", "Glob", "Bash")
 ISOLATED: Final = ("--setting-sources", "user", "--strict-mcp-config")
 """Only the user's settings: nothing the checkout holds (hooks, permissions, CLAUDE.md, MCP servers)."""
-TEST_RUNNERS: Final = (
-    "python -m pytest",
-    "python3 -m pytest",
-    "pytest",
-    "python -m unittest",
-    "python3 -m unittest",
-    "npm test",
-    "go test",
-    "cargo test",
-)
-"""Shell commands the reviewer may run (with any arguments) besides the read-only ones."""
+SANDBOX_RUNNER: Final = "run-in-sandbox"
+"""The round's script that runs a command under ``codex sandbox`` (in ``inputs/``)."""
 MAX_RETRIES: Final = 2
 """The CLI's own API retries per request (``CLAUDE_CODE_MAX_RETRIES``) unless the user set fewer."""
 
@@ -130,6 +127,30 @@ def write_inputs(directory: Path, envelope: Envelope | None, diff_text: str) -> 
     return ReviewInputs(inputs, inputs / ENVELOPE_FILE, inputs / DIFF_FILE, inputs / ACCEPTANCE_FILE)
 
 
+def write_sandbox_runner(inputs: Path, codex: Path, *, scratch: Path, codex_home: Path) -> Path:
+    """Write ``inputs/run-in-sandbox``: a shell script that runs its arguments under ``codex sandbox``
+    (:func:`~cockpit.core.codex.sandbox.sandbox_argv`: workspace-write, the network off, ``scratch`` the
+    only writable root beside the working directory) with :func:`~cockpit.core.codex.sandbox.sandbox_env`
+    as its whole environment. ``scratch`` and ``codex_home`` (empty) are created."""
+    for place in (scratch, codex_home):
+        place.mkdir(mode=0o700, parents=True, exist_ok=True)
+    argv = sandbox_argv(codex, ["--"], scratch=scratch)[:-2]  # everything before ``--``
+    env = sandbox_env(scratch=scratch, codex_home=codex_home)
+    script = (
+        "#!/bin/sh\n"
+        "# Runs a command inside Codex's sandbox: no network, only the checkout writable.\n"
+        "exec env -i "
+        + " ".join(shlex.quote(f"{key}={value}") for key, value in sorted(env.items()))
+        + " "
+        + " ".join(shlex.quote(arg) for arg in argv)
+        + ' -- "$@"\n'
+    )
+    path = inputs / SANDBOX_RUNNER
+    atomic_write_text(path, script)
+    path.chmod(0o700)
+    return path
+
+
 def review_prompt(
     *, task_id: str, title: str, round_n: int, try_n: int, inputs: ReviewInputs, earlier: Sequence[str] = ()
 ) -> str:
@@ -141,7 +162,10 @@ def review_prompt(
         "",
         "You are reviewing a change another model wrote. The working directory is a throw-away checkout of "
         "the commit under review (the change is applied and committed). You cannot edit files here; you "
-        "can read, search, run read-only shell commands and run the project's tests.",
+        "can read, search and run read-only shell commands. To run anything else (the project's tests, "
+        f"a script), prefix it with {inputs.directory / SANDBOX_RUNNER}: it runs in a sandbox with no "
+        f"network where only the checkout is writable, e.g. `{inputs.directory / SANDBOX_RUNNER} python3 "
+        "-m pytest -q`.",
         "",
         "Read these files first:",
         f"- the task's envelope (goal, constraints): {inputs.envelope}",
@@ -172,12 +196,12 @@ def reviewer_argv(
     inputs: Path,
     model: str | None = None,
     effort: str | None = None,
-    test_runners: Sequence[str] = TEST_RUNNERS,
 ) -> list[str]:
-    """The reviewer's full command line (see the module docstring)."""
+    """The reviewer's full command line (see the module docstring); ``inputs`` is the round's inputs
+    directory, where :func:`write_sandbox_runner` wrote the one command it may run besides read-only
+    ones."""
     argv = [*claude.argv, *HEADLESS, "--tools", ",".join(REVIEW_TOOLS), *ISOLATED]
-    if test_runners:
-        argv.append("--allowedTools=" + ",".join(f"Bash({runner}:*)" for runner in test_runners))
+    argv.append(f"--allowedTools=Bash({inputs / SANDBOX_RUNNER}:*)")
     argv.append(f"--add-dir={inputs}")
     if model:
         argv += ["--model", model]

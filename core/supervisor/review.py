@@ -55,6 +55,8 @@ from cockpit.core.layout import (
     PID_FILE,
     PROMPT_FILE,
     REVIEW_INPUTS_DIR,
+    REVIEW_SANDBOX_HOME_DIR,
+    REVIEW_SANDBOX_SCRATCH_DIR,
     REVIEW_STREAM_FILE,
     REVIEWS_DIR,
     SPEC_FILE,
@@ -75,7 +77,13 @@ from cockpit.core.records.review import Challenge, ReviewRound
 from cockpit.core.records.task import TaskState
 from cockpit.core.review.judge import judge_challenges, remove_leftovers
 from cockpit.core.review.retreat import retreat_for
-from cockpit.core.review.reviewer import review_prompt, reviewer_argv, reviewer_env, write_inputs
+from cockpit.core.review.reviewer import (
+    review_prompt,
+    reviewer_argv,
+    reviewer_env,
+    write_inputs,
+    write_sandbox_runner,
+)
 from cockpit.core.review.rounds import decide, feedback_text
 from cockpit.core.review.verdict import VerdictError, parse_verdict
 from cockpit.core.supervisor.base import _pid_alive, _read_text, spawn_runner
@@ -250,6 +258,12 @@ class ReviewPhase:
         frozen = directory / REVIEW_INPUTS_DIR / DIFF_FILE  # every try of a round reviews the same diff
         diff_text = _read_text(frozen if frozen.exists() else self.board.task_dir(state.id) / DIFF_FILE)
         inputs = write_inputs(directory, envelope, diff_text)
+        write_sandbox_runner(
+            inputs.directory,
+            self.codex.path,
+            scratch=directory / REVIEW_SANDBOX_SCRATCH_DIR,
+            codex_home=directory / REVIEW_SANDBOX_HOME_DIR,
+        )
         earlier = _earlier_open(state)
         prompt = review_prompt(
             task_id=state.id, title=state.title, round_n=rnd.n, try_n=k, inputs=inputs, earlier=earlier

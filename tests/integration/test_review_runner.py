@@ -5,6 +5,7 @@ runs tests but writes nothing."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -17,15 +18,22 @@ from cockpit.core.claude.stream import read_stream
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.git.operations import add_detached_worktree, remove_worktree
 from cockpit.core.layout import EXIT_FILE, PID_FILE, REVIEW_STREAM_FILE, SPEC_FILE
-from cockpit.core.review.reviewer import review_prompt, reviewer_argv, reviewer_env, write_inputs
+from cockpit.core.review.reviewer import (
+    review_prompt,
+    reviewer_argv,
+    reviewer_env,
+    write_inputs,
+    write_sandbox_runner,
+)
 from cockpit.core.supervisor.base import spawn_runner
 from cockpit.demo.scripted_claude import Scenario, ScriptedClaude, client_env
 
-pytestmark = pytest.mark.claude
+pytestmark = [pytest.mark.claude, pytest.mark.codex]
+PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider -p no:randomly"
 
 
 def test_runner_records_the_stream_and_the_checkout_stays_read_only(
-    repo: Path, tmp_path: Path, claude_bin: ClaudeBinary, scripted_claude: ScriptedClaude
+    repo: Path, tmp_path: Path, claude_bin: ClaudeBinary, codex_bin: Path, scripted_claude: ScriptedClaude
 ):
     head = Repo(repo).head.commit.hexsha
     checkout = tmp_path / "checkout"
@@ -41,6 +49,9 @@ def test_runner_records_the_stream_and_the_checkout_stays_read_only(
     round_dir = tmp_path / "review-1"
     round_dir.mkdir()
     inputs = write_inputs(round_dir, envelope_from_mapping({"goal": "calc"}), "+diff\n")
+    sandboxed = write_sandbox_runner(
+        inputs.directory, codex_bin, scratch=round_dir / "scratch", codex_home=round_dir / "codex-home"
+    )
     read = {"kind": "tool_use", "name": "Read", "input": {"file_path": str(inputs.diff)}}
     verdict = '```json\n{"verdict": "approve", "challenges": []}\n```'
     scripted_claude.add_scenario(
@@ -51,7 +62,9 @@ def test_runner_records_the_stream_and_the_checkout_stays_read_only(
                 "responses": [
                     {"blocks": [read]},
                     {"blocks": [{"kind": "bash", "command": "echo x > made.txt"}]},
-                    {"blocks": [{"kind": "bash", "command": "python3 -m pytest -q tests/test_calc.py"}]},
+                    {"blocks": [{"kind": "bash", "command": f"{sandboxed} {PYTEST} tests/test_calc.py"}]},
+                    {"blocks": [{"kind": "bash", "command": f"{PYTEST} tests/test_calc.py"}]},
+                    {"blocks": [{"kind": "bash", "command": f"{sandboxed} touch {tmp_path / 'escaped'}"}]},
                     {"blocks": [{"kind": "text", "text": verdict}]},
                 ],
             }
@@ -82,8 +95,10 @@ def test_runner_records_the_stream_and_the_checkout_stays_read_only(
     results = stream.tool_results()
     assert "+diff" in results[0].text  # the input outside the checkout was readable
     assert results[1].is_error and not (checkout / "made.txt").exists()  # the write was refused
-    assert "1 failed" in results[2].text  # the test runner ran
-    assert [d.tool_name for d in result.permission_denials] == ["Bash"]
+    assert "1 failed" in results[2].text  # the tests ran, through the sandbox
+    assert results[3].is_error and "1 failed" not in results[3].text  # not without it
+    assert results[4].is_error and not (tmp_path / "escaped").exists()  # confined: no write outside
+    assert [d.tool_name for d in result.permission_denials] == ["Bash", "Bash"]
     assert not (tmp_path / "HOOK-RAN").exists()
     assert not any("MEMORY-MARKER" in json.dumps(r.body) for r in scripted_claude.message_requests())
     remove_worktree(repo, checkout, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from cockpit.core.claude.binary import ClaudeBinary
@@ -13,6 +14,7 @@ from cockpit.core.review.reviewer import (
     reviewer_argv,
     reviewer_env,
     write_inputs,
+    write_sandbox_runner,
 )
 from cockpit.core.review.verdict import REVIEW_FORMAT
 
@@ -32,8 +34,8 @@ def test_argv_is_headless_read_only_and_ends_with_the_prompt(tmp_path: Path):
     assert argv[7] == "Read,Grep,Glob,Bash"
     assert argv[-2:] == ["--", "PROMPT"]
     assert f"--add-dir={tmp_path / 'inputs'}" in argv
-    allowed = next(a for a in argv if a.startswith("--allowedTools="))
-    assert "Bash(python -m pytest:*)" in allowed and "Write" not in allowed and "Edit" not in allowed
+    allowed = [a for a in argv if a.startswith("--allowedTools=")]
+    assert allowed == [f"--allowedTools=Bash({tmp_path / 'inputs' / 'run-in-sandbox'}:*)"]
     assert argv[argv.index("--model") + 1] == "claude-x"
     assert argv[argv.index("--effort") + 1] == "low"
     assert argv[8:11] == ["--setting-sources", "user", "--strict-mcp-config"]
@@ -82,3 +84,20 @@ def test_prompt_gives_paths_not_contents(tmp_path: Path):
     assert inputs.diff.read_text() == secret_diff
     assert "- subtract(3, 1) == 2" in inputs.acceptance.read_text()
     assert '"goal": "Add subtract"' in inputs.envelope.read_text()
+
+
+def test_the_sandbox_runner_runs_its_arguments_under_codex_sandbox_with_a_bare_environment(tmp_path: Path):
+    runner = write_sandbox_runner(
+        tmp_path, Path("/opt/codex"), scratch=tmp_path / "scratch", codex_home=tmp_path / "home"
+    )
+    script = runner.read_text()
+    assert script.startswith("#!/bin/sh\n") and runner.stat().st_mode & 0o100
+    words = shlex.split(script.splitlines()[-1])
+    assert words[:2] == ["exec", "env"] and words[2] == "-i"
+    at = words.index("/opt/codex")
+    assert words[at : at + 4] == ["/opt/codex", "sandbox", "-c", 'sandbox_mode="workspace-write"']
+    assert "sandbox_workspace_write.network_access=false" in words and words[-2:] == ["--", "$@"]
+    env = dict(w.split("=", 1) for w in words[3:at])
+    assert env["TMPDIR"] == str(tmp_path / "scratch") and env["CODEX_HOME"] == str(tmp_path / "home")
+    assert not any(k.startswith(("ANTHROPIC", "OPENAI", "CLAUDE")) for k in env)
+    assert (tmp_path / "scratch").is_dir() and (tmp_path / "home").is_dir()
