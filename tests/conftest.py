@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +38,12 @@ def _own_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
     (base / "config" / "cockpit").mkdir(parents=True)
-    (base / "config" / "cockpit" / "config.toml").write_text(REVIEW_OFF, encoding="utf-8")
+    user_config = base / "config" / "cockpit" / "config.toml"
+    user_config.write_text(REVIEW_OFF, encoding="utf-8")
+    # Written a minute ago, as a user's file would have been: readers that re-read a file changed within
+    # the last second (it may change again unseen) treat it as settled.
+    past = time.time() - 60
+    os.utime(user_config, (past, past))
 
 
 @pytest.fixture(autouse=True)
