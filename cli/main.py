@@ -293,7 +293,26 @@ def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) 
         lines.append(f"escalation rate: {rate:.0%} of {len(decided)} tasks — {reading} (aim: 10–15 %)")
     if archived:
         lines.append(f"archived tasks: {len(archived)} (cockpit status --all)")
+    lines += _reviewer_lines(board, summaries)
     return lines
+
+
+REVIEWER_WINDOW = 50  # the last reviewed tasks read in full for the reviewer's substantive rate
+
+
+def _reviewer_lines(board: Blackboard, summaries: list[TaskSummary]) -> list[str]:
+    """The cross-family reviewer's substantive rate over the last reviews (the states of at most the
+    :data:`REVIEWER_WINDOW` last reviewed tasks are read); under 20 % it says the prompt needs work."""
+    from cockpit.core import reviewer_health
+
+    reviewed = sorted(
+        (s for s in summaries if s.review is not None and s.review.round), key=lambda s: s.updated_at
+    )[-REVIEWER_WINDOW:]
+    states = [board.read_state(s.id) for s in reviewed]
+    health = reviewer_health(s.review for s in states if s is not None and s.review is not None)
+    if not health.reviews:
+        return []
+    return [f"reviewer: {health.message}"]  # says when the reviewer's prompt needs work
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -180,6 +180,8 @@ def test_a_valid_challenge_goes_back_to_codex_and_round_2_converges(
     assert cockpit_main(["--repo", str(repo), "show", tid]) == 0
     out = capsys.readouterr().out
     assert "review: converged" in out and "[VALID] failing_test sub.py:2: subtract adds" in out
+    assert cockpit_main(["--repo", str(repo), "status"]) == 0
+    assert "reviewer: 2 reviews, 1 labelled challenges: too few to judge" in capsys.readouterr().out
 
 
 def test_a_noise_challenge_is_not_sent_back(
