@@ -90,6 +90,7 @@ from cockpit.core.supervisor.base import _pid_alive, _read_text, spawn_runner
 from cockpit.core.text import cut, one_line
 
 REVIEWER_LOST_GRACE_S = 2.0
+JUDGE_ROUNDS_OF_EVIDENCE = 4  # a round's judge stops starting commands after this many evidence timeouts
 _TRY_FILES = (SPEC_FILE, PID_FILE, PROMPT_FILE, REVIEW_STREAM_FILE, STDERR_FILE, "runner.log", EXIT_FILE)
 
 
@@ -555,14 +556,16 @@ class ReviewPhase:
             )
         if self._sandbox is None:
             self._sandbox = sandbox_works(self.codex.path)
+        each = self.config.review.evidence_timeout_s
         return judge_challenges(
             challenges,
             repo=self.board.repo,
             head_commit=head_commit,
             work_dir=self.board.root / REVIEWS_DIR,
             codex=self.codex.path,
-            timeout_s=self.config.review.evidence_timeout_s,
+            timeout_s=each,
             sandbox=self._sandbox,
+            deadline=time.monotonic() + JUDGE_ROUNDS_OF_EVIDENCE * each,  # the rest are PARTIAL
         )
 
     def _judged(self, follow: ReviewFollow) -> None:
