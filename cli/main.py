@@ -45,7 +45,7 @@ from cockpit.core import (
 )
 
 if TYPE_CHECKING:
-    from cockpit.core import TaskSummary
+    from cockpit.core import TaskState, TaskSummary
 
 
 class UsageError(InputError):
@@ -293,7 +293,26 @@ def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) 
         lines.append(f"escalation rate: {rate:.0%} of {len(decided)} tasks — {reading} (aim: 10–15 %)")
     if archived:
         lines.append(f"archived tasks: {len(archived)} (cockpit status --all)")
+    lines += _reviewer_lines(board, summaries)
     return lines
+
+
+REVIEWER_WINDOW = 50  # the last reviewed tasks read in full for the reviewer's substantive rate
+
+
+def _reviewer_lines(board: Blackboard, summaries: list[TaskSummary]) -> list[str]:
+    """The cross-family reviewer's substantive rate over the last reviews (the states of at most the
+    :data:`REVIEWER_WINDOW` last reviewed tasks are read); under 20 % it says the prompt needs work."""
+    from cockpit.core import reviewer_health
+
+    reviewed = sorted(
+        (s for s in summaries if s.review is not None and s.review.round), key=lambda s: s.updated_at
+    )[-REVIEWER_WINDOW:]
+    states = [board.read_state(s.id) for s in reviewed]
+    health = reviewer_health(s.review for s in states if s is not None and s.review is not None)
+    if not health.reviews:
+        return []
+    return [f"reviewer: {health.message}"]  # says when the reviewer's prompt needs work
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -355,10 +374,34 @@ def cmd_show(args: argparse.Namespace) -> int:
             _say(f"    error: {a.error}")
         if a.outcome and a.outcome.status:
             _say(f"    outcome: {a.outcome.status}: {a.outcome.detail}")
+    _show_review(state)
     for e in events[-10:]:
         if e.get("line"):
             _say(f"  {str(e.get('ts', ''))[:19]}  {e['line']}")
     return EXIT_OK
+
+
+def _show_review(state: TaskState) -> None:
+    """The cross-family review's rounds and challenges, one line each (``show --json`` has them all)."""
+    review = state.review
+    if review is None:
+        return
+    rate = review.substantive_rate
+    print(
+        f"  review: {review.status}"
+        + (f" ({review.skipped_reason})" if review.skipped_reason else "")
+        + (f"  substantive {rate:.0%}" if rate is not None else "")
+        + (f"  effort raised to {review.effort_raised_to}" if review.effort_raised_to else "")
+    )
+    for r in review.rounds:
+        tries = f", {r.tries} tries" if r.tries > 1 else ""
+        outcome = r.decision or r.failure or "under way"
+        _say(f"    round {r.n} (attempt {r.attempt}{tries}): {r.verdict}; {outcome}")
+        for c in r.challenges:
+            where = f" {c.where}" if c.where else ""
+            _say(f"      [{c.label or 'unlabelled'}] {c.kind}{where}: {c.claim}")
+            if c.label_reason:
+                _say(f"        judge: {c.label_reason}")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -77,7 +77,8 @@ NO_SUPERVISOR = (
 INSTRUCTIONS = """\
 Codex Cockpit supervises Codex CLI workers for this repository through a file blackboard the human
 watches live. Submit a task envelope with submit_task, follow it with wait_for_task or task_status,
-read the result with get_task_diff and get_last_message. Tasks run only while a supervisor is running
+read the result with get_task_diff and get_last_message, and its cross-family review (the rounds,
+the challenges and the judge's labels) with get_review. Tasks run only while a supervisor is running
 (the cockpit, or `cockpit run`); until then they wait in the inbox. Gated tasks wait in
 awaiting_decision: list_decisions shows the cards; answer_decision answers those whose trigger the
 project lets the orchestrator answer, the rest are for the human."""
@@ -538,6 +539,32 @@ class CockpitTools:
             result["note"] = f"message cut at {MAX_MESSAGE_BYTES // 1024} KB of {size // 1024} KB: {path}"
         return result
 
+    def get_review(
+        self, task: Annotated[str, Field(description="A task id or a unique prefix of one.")]
+    ) -> dict[str, Any]:
+        """The cross-family review of a task's result: its status (reviewing, challenged, converged,
+        failed, skipped), each round (the attempt reviewed, the reviewer's verdict, usage and cost, how
+        many tries it took, what the round led to) and each challenge (its claim, file and line, its
+        evidence, the judge's label VALID / NOISE / PARTIAL, why, and the output the label rests on).
+
+        A round that failed has no verdict: a failed review is never a pass. review is null when the task
+        was not reviewed (its lane's review is off, or it has not reached review yet).
+        """
+        state = self._accepted(task)
+        review = state.review
+        base: dict[str, Any] = {"task_id": state.id, "status": state.status.value}
+        if review is None:
+            return {**base, "review": None, "note": "not reviewed (its lane's review is off, or not yet)"}
+        last = review.last_round
+        return {
+            **base,
+            "review_status": review.status,
+            "rounds": len(review.rounds),
+            "last_decision": last.decision if last else None,
+            "substantive_rate": review.substantive_rate,
+            "review": review.model_dump(mode="json"),
+        }
+
 
 def _diff_read(path: Path) -> dict[str, Any]:
     """A patch file as :meth:`CockpitTools.get_task_diff` returns it: its text (cut at
@@ -591,6 +618,7 @@ def build_server(repo: Path) -> MCPServer:
         tools.answer_decision,
         tools.get_task_diff,
         tools.get_last_message,
+        tools.get_review,
     ):
         server.add_tool(
             as_tool(fn),

@@ -154,6 +154,7 @@ _HOMES: dict[str, str] = {
     "render_event": "cockpit.core.views.event_lines",
     "render_markdown": "cockpit.core.board.decisions",
     "reset_text": "cockpit.core.views.panels",
+    "reviewer_health": "cockpit.core.review.rounds",
     "revoke_trust": "cockpit.core.trust",
     "run_archive": "cockpit.core.archive",
     "run_checks": "cockpit.core.doctor",
@@ -265,6 +266,7 @@ if TYPE_CHECKING:
     from cockpit.core.records.basics import FINISHED, TaskStatus, utc_now
     from cockpit.core.records.cloud import CloudResult, CloudRun
     from cockpit.core.records.task import TaskState
+    from cockpit.core.review.rounds import reviewer_health
     from cockpit.core.supervisor.loop import Supervisor
     from cockpit.core.text import (
         clean,

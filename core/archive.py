@@ -73,6 +73,7 @@ ARCHIVABLE: tuple[TaskStatus, ...] = (
 NOT_ARCHIVABLE: dict[TaskStatus, str] = {
     TaskStatus.QUEUED: "it is queued to run (cancel it first)",
     TaskStatus.RUNNING: "it is running (cancel it first)",
+    TaskStatus.REVIEWING: "it is being reviewed (cancel it first)",
     TaskStatus.AWAITING_DECISION: "it waits for a decision (answer it first: cockpit decisions)",
     TaskStatus.REVIEW: "it waits for review (merge or reject it first)",
     TaskStatus.CONFLICT: "its merge conflicted (merge again or reject it first)",

@@ -106,9 +106,22 @@ def cancel(board: Blackboard, state: TaskState) -> str:
         state.status = TaskStatus.CANCELLED
         state.message = "cancelled"
         return state.message
+    if state.status == TaskStatus.REVIEWING:
+        # the supervisor's review phase stops the reviewer and removes its checkout when it sees this
+        rnd = state.review.last_round if state.review is not None else None
+        pid = rnd.reviewer.runner_pid if rnd is not None else None
+        if pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+        if rnd is not None and rnd.ended_at is None:
+            rnd.failure, rnd.ended_at = "the task was cancelled during the review", utc_now()
+        state.status = TaskStatus.CANCELLED
+        state.message = "cancelled during its review"
+        return state.message
     if state.status != TaskStatus.RUNNING:
         raise CommandError(
-            f"task {state.id} is {state.status.value}; only queued or running tasks can be cancelled"
+            f"task {state.id} is {state.status.value}; only queued, running or reviewing tasks can be "
+            "cancelled"
         )
     attempt = state.last_attempt
     if attempt is not None and attempt.cloud is not None:
@@ -248,7 +261,7 @@ def pick(board: Blackboard, state: TaskState, attempt: int) -> str:
 
 
 def reject(board: Blackboard, state: TaskState) -> str:
-    if state.status in (TaskStatus.RUNNING, TaskStatus.QUEUED):
+    if state.status in (TaskStatus.RUNNING, TaskStatus.QUEUED, TaskStatus.REVIEWING):
         raise CommandError(f"task {state.id} is {state.status.value}; cancel it first")
     if state.lane in WORKTREE_LANES:
         recover_merge(board, state)  # a merge a killed process left half-done is settled first

@@ -103,7 +103,8 @@ class ReviewConfig(BaseModel):
     result lands on a task branch; an envelope's ``review = false`` skips one task); ``model`` and
     ``effort`` are the reviewer's (None: its own defaults); after ``soft_cap`` rounds without
     convergence the user is told, after ``hard_cap`` a human decides; each piece of evidence the judge
-    runs gets ``evidence_timeout_s`` of wall-clock time; ``orchestrator_may_label`` lets an orchestrator
+    runs gets ``evidence_timeout_s`` of wall-clock time, each run of the reviewer ``reviewer_timeout_s``;
+    ``orchestrator_may_label`` lets an orchestrator
     (``cockpit mcp``) label a challenge the judge could not decide (never overturn one it ran)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -114,6 +115,7 @@ class ReviewConfig(BaseModel):
     soft_cap: int = Field(default=3, ge=1, le=50)
     hard_cap: int = Field(default=10, ge=1, le=50)
     evidence_timeout_s: float = Field(default=300.0, gt=0, le=1800.0)
+    reviewer_timeout_s: float = Field(default=900.0, gt=0, le=3600.0)
     orchestrator_may_label: bool = False
 
     @field_validator("lanes")

@@ -76,7 +76,8 @@ class DemoCloud:
         return child_env(self.state_dir, self.codex_home, {})
 
     def configure(self, board: Blackboard) -> Path:
-        """Write the board's ``[cloud]`` config for the fake and trust it; returns the file."""
+        """Add the board's ``[cloud]`` config for the fake to its config file, then trust the file;
+        returns it."""
         lines = [
             "# The demo's cloud lane: the project's fake Codex Cloud backend on loopback.",
             "[cloud]",
@@ -87,7 +88,8 @@ class DemoCloud:
             *(f"{key} = {json.dumps(value)}" for key, value in sorted(self.extra_env().items())),
         ]
         path = board.root / CONFIG_FILE
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        before = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(before + "\n".join(lines) + "\n", encoding="utf-8")
         trust_file(path)
         self.config = path
         return path

@@ -29,7 +29,7 @@ from cockpit.core import (
 )
 from cockpit.demo.cloud import CLOUD_DEMO_TASK, DEMO_CLOUD_ENV, demo_cloud
 from cockpit.demo.codex_home import demo_worker_env
-from cockpit.demo.repo import make_demo_repo
+from cockpit.demo.repo import make_demo_repo, write_demo_config
 from cockpit.demo.scripted_model import ScriptedModel, load_scenario
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -80,6 +80,7 @@ async def _run(workdir: Path, show_status: Callable[[Blackboard], None]) -> int:
     scenarios = [load_scenario(p) for p in sorted(SCENARIOS.glob("demo-*.toml"))]
     board = Blackboard(repo_path)
     board.init()
+    write_demo_config(board.root)
     print(f"demo repository: {repo_path}")
     with (
         ScriptedModel(scenarios) as model,

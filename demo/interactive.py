@@ -22,7 +22,7 @@ from cockpit.core import Blackboard, TaskStatus, envelope_from_mapping, submit
 from cockpit.demo.cloud import CLOUD_DEMO_TASK, DemoCloud, demo_cloud
 from cockpit.demo.codex_home import demo_worker_env
 from cockpit.demo.headless import DEMO_TASKS, SCENARIOS
-from cockpit.demo.repo import make_demo_repo
+from cockpit.demo.repo import make_demo_repo, write_demo_config
 from cockpit.demo.scripted_model import ScriptedModel, load_scenario
 
 # Only the full-screen demo runs this one: its approval waits for a person (the headless demo has none).
@@ -62,6 +62,7 @@ def demo_setup(workdir: Path | None = None, *, keep: bool = False) -> Iterator[D
     scenarios = [load_scenario(p) for p in sorted(SCENARIOS.glob("demo-*.toml"))]
     board = Blackboard(repo)
     board.init()
+    write_demo_config(board.root)
     notes: list[str] = []
     try:
         with ScriptedModel(scenarios) as model, demo_cloud(workdir, board, notes.append) as cloud:

@@ -10,6 +10,22 @@ CALC = "def add(a, b):\n    return a + b\n"
 README = "# calc\n\nA tiny module the demo's workers improve.\n"
 
 
+DEMO_BOARD_CONFIG = (
+    "# The demo's tasks are not reviewed by another model family: its reviewer is the real Claude Code,\n"
+    "# which the demo does not point anywhere.\n"
+    "[review]\n"
+    "lanes = []\n"
+)
+"""The demo board's own ``config.toml`` (the cloud demo adds its ``[cloud]`` tables after it)."""
+
+
+def write_demo_config(root: Path) -> Path:
+    """Write :data:`DEMO_BOARD_CONFIG` as the ``config.toml`` of the board at ``root``."""
+    path = root / "config.toml"
+    path.write_text(DEMO_BOARD_CONFIG, encoding="utf-8")
+    return path
+
+
 def make_demo_repo(path: Path, branch: str = "main") -> Repo:
     """Create ``path`` as a git repo on ``branch`` with ``calc.py`` and ``README.md`` committed."""
     path.mkdir(parents=True, exist_ok=True)

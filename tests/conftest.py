@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,14 +22,28 @@ from tests.helpers.claude import claude_env as make_claude_env
 from tests.helpers.claude import scripted_claude_server
 from tests.helpers.cloud import CloudRig, cloud_rig
 
+REVIEW_OFF = "# tests: no cross-family review unless a board's config turns it on\n[review]\nlanes = []\n"
+"""The user config every test starts with. Review is on by default for the worktree, mcp and cloud lanes,
+and its reviewer is the real Claude Code: a test that does not test review must not start one (nor reach
+the network). A board's ``config.toml`` is read over the user's, so a review test turns it back on there
+(``[review] lanes = ["worktree"]``); :func:`tests.helpers.review_loop.review_on` writes that."""
+
 
 @pytest.fixture(autouse=True)
 def _own_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own user config and state directories (trust records, user config, boards of
-    plain directories), inherited by the processes it starts: the host's never leak in or get written."""
+    plain directories), inherited by the processes it starts: the host's never leak in or get written.
+    The user config turns the cross-family review off (:data:`REVIEW_OFF`)."""
     base = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    (base / "config" / "cockpit").mkdir(parents=True)
+    user_config = base / "config" / "cockpit" / "config.toml"
+    user_config.write_text(REVIEW_OFF, encoding="utf-8")
+    # Written a minute ago, as a user's file would have been: readers that re-read a file changed within
+    # the last second (it may change again unseen) treat it as settled.
+    past = time.time() - 60
+    os.utime(user_config, (past, past))
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ holds no pipe to the supervisor, a supervisor crash does not disturb the worker;
 Standard library and two leaves of the core only (the board's file names, process groups): it starts
 fast and depends on nothing the supervisor might be upgrading.
 Usage: ``python -m cockpit.core.attempts.exec_runner SPEC.json`` where the spec names argv, cwd, env and
-paths.
+paths. Another runner of one program (:mod:`cockpit.core.attempts.review_runner`) calls :func:`run` with
+``stdout_file`` (where stdout goes, in the attempt's directory) and ``program`` (its name in a note).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def run(spec: dict[str, Any]) -> int:
 
     started = time.time()
     with (
-        open(attempt_dir / ATTEMPT_EVENTS_FILE, "ab", buffering=0) as out,
+        open(attempt_dir / str(spec.get("stdout_file", ATTEMPT_EVENTS_FILE)), "ab", buffering=0) as out,
         open(attempt_dir / STDERR_FILE, "ab", buffering=0) as err,
     ):
         try:
@@ -155,7 +156,7 @@ def run(spec: dict[str, Any]) -> int:
                     "signal": None,
                     "started": started,
                     "ended": time.time(),
-                    "note": f"could not start codex: {exc}",
+                    "note": f"could not start {spec.get('program', 'codex')}: {exc}",
                     "lost": False,
                     "timed_out": False,
                     "cancelled": False,

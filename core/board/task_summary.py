@@ -31,6 +31,26 @@ class CloudBrief(BaseModel):
     note: str = ""  # the run in a few words, for a card (``CloudRun.note``)
 
 
+class ReviewBrief(BaseModel):
+    """A task's cross-family review as lists show it: the round under way or last decided, the soft cap
+    it counts towards (None: unknown), and the review's status (``reviewing``, ``challenged``,
+    ``converged``, ``failed``, ``skipped``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    round: int = 0
+    soft_cap: int | None = None
+    status: str
+
+    @property
+    def words(self) -> str:
+        """``review 2/3 challenged``, ``review skipped``."""
+        if not self.round:
+            return f"review {self.status}"
+        of = f"/{self.soft_cap}" if self.soft_cap else ""
+        return f"review {self.round}{of} {self.status}"
+
+
 class TaskSummary(BaseModel):
     """One task as lists show it. ``attempt_limit`` is the attempts allowed before a gate (never fewer
     than made); ``started_at``/``ended_at`` bound the last attempt (``ended_at`` None while it runs)."""
@@ -55,6 +75,7 @@ class TaskSummary(BaseModel):
     branch: str | None = None
     decision_id: str | None = None  # the pending decision card of a task awaiting a decision
     cloud: CloudBrief | None = None  # the last attempt's Codex Cloud task (cloud lane)
+    review: ReviewBrief | None = None  # the cross-family review (None: not reviewed)
 
     @classmethod
     def of(cls, state: TaskState) -> TaskSummary:
@@ -68,6 +89,12 @@ class TaskSummary(BaseModel):
         run = last.cloud if last else None
         cloud = (
             CloudBrief(task_id=run.task_id, url=run.url, status=run.status, note=run.note) if run else None
+        )
+        review = state.review
+        brief = (
+            ReviewBrief(round=len(review.rounds), soft_cap=review.soft_cap, status=review.status)
+            if review is not None
+            else None
         )
         return cls(
             id=state.id,
@@ -88,6 +115,7 @@ class TaskSummary(BaseModel):
             branch=state.branch,
             decision_id=state.decision_id,
             cloud=cloud,
+            review=brief,
         )
 
     @property

@@ -209,7 +209,7 @@ class EffortChoice(BaseModel):
     """The tier to run at, where it came from, and a one-line reason for the log and the UI."""
 
     tier: Tier
-    source: Literal["envelope", "policy"]
+    source: Literal["envelope", "policy", "review"]
     reason: str
     base_tier: Tier  # before any step-down (equal to ``tier`` for an envelope's choice)
     steps_down: int = 0

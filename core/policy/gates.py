@@ -282,3 +282,88 @@ def open_gate(store: DecisionStore, state: TaskState, gate: Gate) -> DecisionCar
         risk=gate.risk,  # type: ignore[arg-type]
         default=gate.default,
     )
+
+
+REVIEW_FAILED_TRIGGER = "review_failed"
+REVIEW_CAP_TRIGGER = "review_hard_cap"
+
+
+def review_failed_gate(
+    state: TaskState, reason: str, suggestion: str | None, *, retryable: bool = True
+) -> Gate:
+    """The cross-family review of a result could not be had (no verdict, an API error, a timeout, its
+    retries spent): a person decides. Never a pass: keeping the result sends it to the human's diff
+    review with the review marked failed. Trying again is recommended unless the failure is one that
+    does not go away by itself (``retryable`` False: a login, a missing reviewer)."""
+    rounds = state.review.rounds if state.review else []
+    n = rounds[-1].n if rounds else 1
+    context = (
+        f"Task {state.id} ({state.lane}) finished its work, but review round {n} by the other model family "
+        f"failed: {reason}."
+        + (f"\nSuggestion: {suggestion}" if suggestion else "")
+        + "\nNothing is approved: a failed review is not a pass."
+    )
+    return Gate(
+        REVIEW_FAILED_TRIGGER,
+        f"{state.title}: the review failed",
+        context,
+        [
+            _opt(
+                "A",
+                "Try the review again",
+                "retry_review",
+                ["the reviewer runs again on the same result"],
+                ["may fail the same way"],
+            ),
+            _opt(
+                "B",
+                "Review it yourself",
+                "keep",
+                ["the diff waits for your review, marked as not cross-reviewed"],
+                ["no second model family looked at it"],
+            ),
+            _opt("C", "Reject", "reject", ["the base branch stays as it is"], ["the work is discarded"]),
+        ],
+        "A" if retryable else "B",
+        "a reviewer that failed once (an outage, a cut stream) usually answers the next time"
+        if retryable
+        else "this failure does not go away by itself: fix it (see the suggestion), or review it yourself",
+        "medium",
+        "B",
+    )
+
+
+def review_cap_gate(state: TaskState, reason: str, open_issues: list[str], feedback: str | None) -> Gate:
+    """The challenge loop reached its hard cap without converging: a person decides, with the best state
+    (the branch as it stands) and the open challenges."""
+    shown = "\n".join(f"- {line}" for line in open_issues[:10]) or "- (none listed)"
+    more = f"\n… and {len(open_issues) - 10} more" if len(open_issues) > 10 else ""
+    options = [
+        _opt(
+            "A",
+            "Review it yourself",
+            "keep",
+            ["the diff as it stands waits for your review, its open challenges beside it"],
+            ["the challenges are not resolved"],
+        ),
+        _opt(
+            "B",
+            "Send back once more",
+            "retry_with_feedback" if feedback else "retry",
+            ["Codex gets the open challenges again"],
+            ["the loop has not converged so far"],
+            _tokens(state),
+            **({"feedback": feedback} if feedback else {}),
+        ),
+        _opt("C", "Reject", "reject", ["the base branch stays as it is"], ["the work is discarded"]),
+    ]
+    return Gate(
+        REVIEW_CAP_TRIGGER,
+        f"{state.title}: the review loop did not converge",
+        f"Task {state.id} ({state.lane}): {reason}.\nOpen challenges:\n{shown}{more}",
+        options,
+        "A",
+        "rounds past the hard cap rarely converge; a person sees what the models disagree on",
+        "medium",
+        "A",
+    )

@@ -27,9 +27,13 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
     AWAITING_DECISION = "awaiting_decision"
     DEAD_LETTER = "dead_letter"
+    REVIEWING = "reviewing"  # a cross-family review of the result is under way (reviewer, then judge)
 
 
-ACTIVE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING})
+# A task in review by another model family is work in flight the supervisor drives by itself (it starts
+# the reviewer, follows it, runs the judge, then sends the task back or on to the human's review), so it
+# is active: kept in memory, followed again after a restart, never archived.
+ACTIVE = frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.REVIEWING})
 WAITING = frozenset({TaskStatus.AWAITING_DECISION})
 FINISHED = frozenset(set(TaskStatus) - ACTIVE - WAITING)
 # What the supervisor acts on by itself, and so keeps in memory in full: tasks to start (queued), to

@@ -48,6 +48,9 @@ class EventKind(StrEnum):
     REQUEST_EXPIRED = "request_expired"
     REQUEST_REFUSED = "request_refused"
     RESUME = "resume"
+    REVIEWING = "REVIEWING"  # a review round starts, or its reviewer (re)starts
+    REVIEW_ROUND = "review_round"  # a round decided: converged, sent back, capped, failed
+    REVIEW_ERROR = "review_error"  # a try of the reviewer failed (classified like an attempt)
     RUNNING = "RUNNING"
     SETTLE_ERROR = "settle_error"
     STALE_LOCK_REMOVED = "stale_lock_removed"

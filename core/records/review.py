@@ -24,6 +24,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, computed_field, field_validator
 
+from cockpit.core.records.attempt import Failure
 from cockpit.core.records.basics import Usage, utc_now
 from cockpit.core.text import CleanText, clean, cut, one_line, strip_control
 
@@ -195,7 +196,8 @@ class Challenge(BaseModel):
 
 
 class ReviewerRun(BaseModel):
-    """The reviewer's process: how it ended and what it cost."""
+    """The reviewer's process (its last try): how it ended and what it cost. ``cost_usd`` and ``usage``
+    add up every try of the round."""
 
     model: CleanText | None = None
     effort: str | None = None
@@ -204,6 +206,7 @@ class ReviewerRun(BaseModel):
     usage: Usage | None = None
     cost_usd: float | None = None
     session_id: CleanText | None = None
+    runner_pid: int | None = None  # the detached review runner of the try under way
 
 
 class ReviewRound(BaseModel):
@@ -223,6 +226,12 @@ class ReviewRound(BaseModel):
     failure: CleanText | None = None  # why the review failed: no verdict, the reviewer crashed, …
     acceptance_passed: bool | None = None
     decision: CleanText | None = None  # what the round led to, in one line (rounds.decide's reason)
+    # The reviewer's tries: a failed review (no verdict, an API error, a timeout) is classified like an
+    # attempt's failure and retried within the same round, never counted as a round of its own.
+    tries: int = 0  # reviewer runs started for this round
+    retry_at: float | None = None  # the next try starts no earlier (the retry policy's delay, epoch s)
+    reviewer_failures: list[Failure] = Field(default_factory=list)  # each failed try, in order
+    retry_from: int = 0  # failures before this index came before a person asked for another try
 
     @property
     def failed(self) -> bool:
@@ -293,6 +302,7 @@ class ReviewState(BaseModel):
     rounds: list[ReviewRound] = Field(default_factory=list)
     skipped_reason: CleanText | None = None
     effort_raised_to: str | None = None  # the tier the last stall raised the next attempt to
+    soft_cap: int | None = None  # the config's soft cap when the last round began (for "review 2/3")
 
     @property
     def last_round(self) -> ReviewRound | None:

@@ -1,9 +1,12 @@
 """Cross-family review and the challenge loop: a reviewer from another model family reads what Codex
 wrote and challenges it with testable evidence; the cockpit is the judge that cannot be talked round.
 
-UI-free and model-free: the reviewer itself (its binary, prompt and stream) lives elsewhere, and so does
-the loop's place in the supervisor. One module per concern:
+UI-free: nothing here starts a process or decides when a round runs (the supervisor's review phase,
+:mod:`cockpit.core.supervisor.review`, does, through :mod:`cockpit.core.attempts.review_runner`). One
+module per concern:
 
+    reviewer   the reviewer's run: Claude Code's headless command line (read, search and test runners
+               only), its environment additions, its prompt of paths and the inputs it reads
     verdict    the block the reviewer must end with (REVIEW_FORMAT) and its lenient reader
                (parse_verdict → Verdict | VerdictError: no readable verdict is never a pass)
     judge      each challenge's command run in Codex's sandbox, in a throw-away checkout of the reviewed

@@ -90,6 +90,7 @@ RUNNER_MODULES = (
     b"cockpit.core.attempts.exec_runner",
     b"cockpit.core.attempts.app_server_runner",
     b"cockpit.core.attempts.cloud_submit",
+    b"cockpit.core.attempts.review_runner",
     b"cockpit.core.runner",  # old module name
     b"cockpit.core.mcp_runner",  # old module name
 )

@@ -130,6 +130,7 @@ class FinalisePhase:
             {
                 "task_id": state.id,
                 "attempt": attempt.n,
+                "family": "codex",
                 "lane": state.lane,
                 "effort": attempt.effort or "default",
                 "model": attempt.model,

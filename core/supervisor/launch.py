@@ -35,6 +35,7 @@ from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import Running, spawn_runner
+from cockpit.core.vocabulary import EFFORTS
 
 
 class LaunchPhase:
@@ -110,6 +111,15 @@ class LaunchPhase:
             self.config.effort,
             window_label=binding.label if binding else None,
         )
+        raised = state.review.effort_raised_to if state.review is not None else None
+        if raised in EFFORTS and EFFORTS.index(raised) > EFFORTS.index(choice.tier):
+            choice = choice.model_copy(
+                update={
+                    "tier": raised,
+                    "source": "review",
+                    "reason": f"raised to {raised}: the review stalled (the same VALID challenges again)",
+                }
+            )
         if (state.effort, state.effort_reason) != (choice.tier, choice.reason):
             self.board.log_event(
                 {

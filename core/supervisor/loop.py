@@ -1,21 +1,23 @@
 """The supervisor: the one process that dispatches work for a blackboard, and its loop.
 
-It holds the blackboard lock and is the only writer of task state while it runs. It keeps in memory
-the full state of the tasks it acts on by itself (:data:`~cockpit.core.records.basics.ACTIONABLE`:
-queued, running, awaiting a decision) and reads any other task's from its ``state.json`` when a request,
-a due dead letter or an archive pass names it, so its cost follows the work in hand, not the board's
-history. Each pass of the loop (:meth:`Supervisor.step`) runs the phases in order, each in a module of
-its own: :mod:`~cockpit.core.supervisor.inbox` (accept submissions, run requests),
+It holds the blackboard lock and is the only writer of task state while it runs. It keeps in memory the
+full state of the tasks it acts on by itself (:data:`~cockpit.core.records.basics.ACTIONABLE`: queued,
+running, reviewing, awaiting a decision) and reads any other task's from its ``state.json`` when a
+request, a due dead letter or an archive pass names it, so its cost follows the work in hand, not the
+board's history. Each pass of the loop (:meth:`Supervisor.step`) runs the phases in order, each in a
+module of its own: :mod:`~cockpit.core.supervisor.inbox` (accept submissions, run requests),
 :mod:`~cockpit.core.supervisor.housekeeping` (decisions, dead letters, the index),
 :mod:`~cockpit.core.supervisor.dispatch` and :mod:`~cockpit.core.supervisor.launch` (start attempts
 within the worker cap, the breaker and the budgets), :mod:`~cockpit.core.supervisor.follow` (read each
 running attempt's events, the watchdog), :mod:`~cockpit.core.supervisor.finalise` (signals, ledger, then
-:mod:`~cockpit.core.supervisor.settlement`); :mod:`~cockpit.core.supervisor.recovery` runs once at
-start. The phases are mixins over this class's one state, not objects of their own: they share every
-table and store, run on one loop, and call each other (dispatch starts attempts, follow finalises
-them), so a phase object would only pass the whole supervisor around. When the disk fills, the loop
-says so in one line, stops dispatching and retries its pass every :data:`DISK_FULL_RETRY_S` seconds;
-work resumes when space returns (inbox drops stay until accepted).
+:mod:`~cockpit.core.supervisor.settlement`), :mod:`~cockpit.core.supervisor.review` (the cross-family
+review of a settled result, its judge and the round's decision);
+:mod:`~cockpit.core.supervisor.recovery` runs once at start. The phases are mixins over this class's one
+state, not objects of their own: they share every table and store, run on one loop, and call each other
+(dispatch starts attempts, follow finalises them), so a phase object would only pass the whole
+supervisor around. When the disk fills, the loop says so in one line, stops dispatching and retries its
+pass every :data:`DISK_FULL_RETRY_S` seconds; work resumes when space returns (inbox drops stay until
+accepted).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import UTC, datetime
 from cockpit.core.atomic import disk_error_text, disk_full
 from cockpit.core.board.blackboard import Blackboard, Stamp
 from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.claude.binary import ClaudeBinary
 from cockpit.core.codex.binary import CodexBinary, find_codex
 from cockpit.core.config import board_config
 from cockpit.core.lanes import LANES, Lane
@@ -52,6 +55,7 @@ from cockpit.core.supervisor.housekeeping import HousekeepingPhase
 from cockpit.core.supervisor.inbox import InboxPhase
 from cockpit.core.supervisor.launch import LaunchPhase
 from cockpit.core.supervisor.recovery import RecoveryPhase
+from cockpit.core.supervisor.review import ReviewPhase
 from cockpit.core.supervisor.settlement import Settler
 from cockpit.core.usage.ledger import Ledger
 from cockpit.core.usage.watcher import RolloutWatcher, shared_watcher
@@ -69,6 +73,7 @@ class Supervisor(
     FinalisePhase,
     CloudSubmissionPhase,
     CloudFollowPhase,
+    ReviewPhase,
     RecoveryPhase,
 ):
     def __init__(
@@ -81,7 +86,13 @@ class Supervisor(
         rng: random.Random | None = None,
         on_change: Callable[[TaskState], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        claude: ClaudeBinary | None = None,
+        reviewer_env: dict[str, str] | None = None,
     ) -> None:
+        """``env``: additions to the workers' environment; ``claude``: the reviewer's CLI (default: found
+        like Codex, when the first review starts); ``reviewer_env``: additions to the reviewer's
+        environment (the user's own otherwise, untouched but for :func:`~cockpit.core.review.reviewer.
+        reviewer_env`'s two variables)."""
         self.board = board
         self.config = board_config(board)
         self.codex = codex or find_codex(self._codex_bin_setting(), board.repo)
@@ -118,6 +129,7 @@ class Supervisor(
         self.settler = self._settler(self.provider, self.windows)
         self.cloud_settler = self._settler(CLOUD_PROVIDER, None)  # its breaker is keyed on Codex Cloud
         self._cloud_setup()
+        self._review_setup(claude, reviewer_env)
         self.ledger = Ledger(board.root / LEDGER_FILE)
         self._budget: tuple[float, BudgetStatus] | None = None
         self._notified: set[str] = set()
@@ -185,6 +197,7 @@ class Supervisor(
                         pass
             finally:
                 self.cloud_shutdown()
+                self.review_shutdown()
                 with contextlib.suppress(OSError):
                     self.board.log_event(
                         {
@@ -201,6 +214,8 @@ class Supervisor(
             self.poll(run)
         if self.cloud or self._cloud_poll is not None:
             self.follow_cloud()
+        if self.reviewing():
+            self.follow_reviews()
         now = self.clock()
         if now - self._last_housekeeping >= HOUSEKEEPING_EVERY_S:
             self._last_housekeeping = now
@@ -236,7 +251,7 @@ class Supervisor(
 
     def idle(self) -> bool:
         """Nothing running, nothing in the inbox, nothing queued that this supervisor could start."""
-        if self.running or self.cloud or self.board.inbox():
+        if self.running or self.cloud or self.reviewing() or self.board.inbox():
             return False
         return not any(self._dispatchable(s) for s in self._queued(ready_only=False))
 
@@ -247,6 +262,7 @@ class Supervisor(
             self.actionable[state.id] = state
         else:
             self.actionable.pop(state.id, None)
+        self.note_reviewing(state)
         self.board.write_state(state)
         if self.on_change is not None:
             self.on_change(state)

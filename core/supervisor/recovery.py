@@ -41,6 +41,7 @@ class RecoveryPhase:
         if started.error is not None:  # readers fall back to the state files; housekeeping tries again
             with contextlib.suppress(OSError):
                 self.board.log_event({"kind": EventKind.TASK_INDEX_ERROR, "error": str(started.error)[:500]})
+        self.recover_reviews()  # reviewing tasks are taken up by the review phase's first pass
         cloud = [
             s for s in self.actionable.values() if s.status == TaskStatus.RUNNING and s.lane == CLOUD_LANE
         ]

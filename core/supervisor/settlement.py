@@ -42,6 +42,7 @@ from cockpit.core.policy.retry import decide, max_attempts_for
 from cockpit.core.records.attempt import Attempt, ErrorType, Failure, FailureCode
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.board_events import EventKind
+from cockpit.core.records.review import ReviewRound, ReviewState
 from cockpit.core.records.task import TaskState
 from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.vocabulary import WORKTREE_LANES
@@ -155,16 +156,61 @@ class Settler:
         if touched:
             self.gate(state, protected_paths_gate(state, touched, then=status.value))
             return
-        if status == TaskStatus.REVIEW and self.config.gate_merges:
+        if status == TaskStatus.REVIEW and self.begin_review(state, attempt_n):
+            return
+        self.to_human(state)
+
+    def to_human(self, state: TaskState) -> None:
+        """A settled task where it goes next: the merge gate when the project asks for one, else its
+        checkpoint (review the diff, or nothing when it is done)."""
+        if state.status == TaskStatus.REVIEW and self.config.gate_merges:
             self.gate(state, merge_gate(state))
             return
         self._checkpoint(
             state,
-            status.value,
+            state.status.value,
             "review the diff, then merge or reject"
-            if status == TaskStatus.REVIEW
+            if state.status == TaskStatus.REVIEW
             else "nothing: the task is done",
         )
+
+    def begin_review(self, state: TaskState, attempt_n: int) -> bool:
+        """Put a result on its way to the cross-family review when ``[review]`` wants it for the task's
+        lane and its envelope does not say ``review = false``: a new round is recorded and the task is
+        ``reviewing`` (the supervisor's review phase starts the reviewer). False: no review, the caller
+        goes on to the human's review."""
+        envelope = self.board.read_envelope(state.id)
+        wanted = envelope.review if envelope is not None else True
+        if not self.config.review.wants_review(state.lane, wanted):
+            if not wanted and state.lane in self.config.review.lanes:
+                state.review = state.review or ReviewState()
+                state.review.status, state.review.skipped_reason = (
+                    "skipped",
+                    "the envelope says review = false",
+                )
+            return False
+        if not state.head_commit:
+            return False
+        review = state.review or ReviewState()
+        n = len(review.rounds) + 1
+        review.rounds.append(ReviewRound(n=n, attempt=attempt_n, head_commit=state.head_commit))
+        review.status = "reviewing"
+        review.soft_cap = self.config.review.soft_cap
+        state.review = review
+        state.status = TaskStatus.REVIEWING
+        state.message = f"review round {n}: waiting for the reviewer ({state.message or 'result committed'})"
+        self.board.log_event(
+            {
+                "kind": EventKind.REVIEWING,
+                "task_id": state.id,
+                "round": n,
+                "attempt": attempt_n,
+                "head_commit": state.head_commit,
+                "line": f"REVIEWING {state.id}: review round {n} of attempt {attempt_n}",
+            }
+        )
+        self._checkpoint(state, "reviewing", f"review round {n}, then the judge")
+        return True
 
     def _failed(self, state: TaskState, attempt: Attempt, failure: Failure) -> None:
         history = list(state.failures)
@@ -399,8 +445,14 @@ class Settler:
         elif action == "approve":  # protected paths accepted: on to where the task was going
             then = TaskStatus(params.get("then", TaskStatus.REVIEW.value))
             state.status, state.message = then, note
+            last_n = state.attempts[-1].n if state.attempts else 0
+            if then == TaskStatus.REVIEW and self.begin_review(state, last_n):
+                return
             if then == TaskStatus.REVIEW and self.config.gate_merges:
                 self.gate(state, merge_gate(state))
+        elif action == "retry_review":
+            self._retry_review(state, note)
+            return
         elif action == "accept_partial":
             self._settle_result(state, state.attempts[-1].n if state.attempts else 0, skip_protected=False)
             state.message = f"{note}; {state.message}"
@@ -416,6 +468,21 @@ class Settler:
         else:
             state.status, state.message = TaskStatus.FAILED, f"{note}: unknown action"
         self._checkpoint(state, state.status.value, state.message or "")
+
+    def _retry_review(self, state: TaskState, note: str) -> None:
+        """A person asked for another try of a review that failed: the same round is opened again (it is
+        not a new round), with a fresh retry budget."""
+        last = state.review.last_round if state.review else None
+        if last is None:
+            state.status, state.message = TaskStatus.REVIEW, f"{note}; no review round to try again"
+            self._checkpoint(state, state.status.value, "review the diff, then merge or reject")
+            return
+        last.failure, last.decision, last.ended_at, last.retry_at = None, None, None, None
+        last.retry_from = len(last.reviewer_failures)
+        assert state.review is not None
+        state.review.status = "reviewing"
+        state.status, state.message = TaskStatus.REVIEWING, f"{note}; review round {last.n} tried again"
+        self._checkpoint(state, "reviewing", f"review round {last.n}, then the judge")
 
     # ---- helpers ------------------------------------------------------------------------------
     def _acceptance(self, state: TaskState, envelope: Envelope | None) -> Failure | None:

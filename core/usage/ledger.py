@@ -1,10 +1,15 @@
 """The token ledger: incremental reading of ``.cockpit/ledger.jsonl`` and its aggregates.
 
-The supervisor appends one row per finished attempt (its usage *delta*, so rows add up). :class:`Ledger`
+The supervisor appends one row per finished attempt (its usage *delta*, so rows add up), and one per
+run of the cross-family reviewer. A row's ``family`` says whose model it paid for: ``codex`` (the
+workers; a row without the column is one) or ``claude`` (the reviewer, with ``review_round``,
+``review_try`` and the ``cost_usd`` Claude Code reported). The aggregates count one family at a time,
+Codex's unless asked: Codex's credit windows and budgets are about Codex. :class:`Ledger`
 keeps a byte offset and reads only what was appended since the last :meth:`Ledger.refresh`; a partial
 last line waits for its newline, a file that shrank or was replaced is read again from the start, and
 lines that are not rows are counted and skipped. A row written twice for the same ``(task_id, attempt)``
-(a supervisor restarted between writing and recording it) counts once: the first row is kept, unless a
+(a supervisor restarted between writing and recording it; for a reviewer's row, the same round and try
+too) counts once: the first row is kept, unless a
 later one carries usage that the first lacked.
 
 Token arithmetic follows Codex: cached input is part of input and reasoning output part of output, so
@@ -68,6 +73,17 @@ class LedgerRow(BaseModel):
     usage_reported: bool = True
     duration_s: float | None = None
     ok: bool | None = None
+    family: str = "codex"  # whose model: codex (the workers) or claude (the reviewer)
+    review_round: int | None = None
+    review_try: int | None = None
+    cost_usd: float | None = None
+
+    @property
+    def key(self) -> tuple[str, int] | tuple[str, int, str, int | None, int | None]:
+        """What makes two rows the same: the attempt, and for a reviewer's row its round and try."""
+        if self.family == "codex":
+            return (self.task_id, self.attempt)
+        return (self.task_id, self.attempt, self.family, self.review_round, self.review_try)
 
     @field_validator("ts")
     @classmethod
@@ -165,7 +181,7 @@ class Ledger:
         self.path = Path(path)
         self.bad_lines = 0
         self.duplicates = 0
-        self._rows: dict[tuple[str, int], LedgerRow] = {}
+        self._rows: dict[tuple[object, ...], LedgerRow] = {}
         # A partial last line stays on disk until its newline arrives; the tail of the last line read is
         # kept to notice a file rewritten in place.
         self._file = GrowingFile(
@@ -208,7 +224,7 @@ class Ledger:
         except (ValueError, ValidationError):  # JSON and UTF-8 errors are ValueErrors too
             self.bad_lines += 1
             return 0
-        key = (row.task_id, row.attempt)
+        key = row.key
         known = self._rows.get(key)
         if known is None:
             self._rows[key] = row
@@ -228,9 +244,14 @@ class Ledger:
         return iter(list(self._rows.values()))
 
     def totals(
-        self, since: datetime, until: datetime | None = None, by: GroupBy | None = None
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        by: GroupBy | None = None,
+        *,
+        family: str = "codex",
     ) -> dict[str, UsageTotals]:
-        """Usage of the rows with ``since <= ts < until`` (``until`` open when ``None``).
+        """Usage of the rows of ``family`` with ``since <= ts < until`` (``until`` open when ``None``).
 
         Without ``by`` the answer is ``{"all": totals}`` (zero totals when nothing matched); with ``by``
         one entry per lane / effort tier / task / model that has rows (a missing lane reads ``unknown``,
@@ -243,7 +264,7 @@ class Ledger:
             raise ValueError(f"cannot group by {by!r} (expected one of {', '.join(_KEYS)})")
         out: dict[str, UsageTotals] = {ALL: UsageTotals()} if by is None else {}
         for row in self._rows.values():
-            if row.ts < since or (until is not None and row.ts >= until):
+            if row.family != family or row.ts < since or (until is not None and row.ts >= until):
                 continue
             key = ALL if by is None else _KEYS[by](row)
             out.setdefault(key, UsageTotals()).add(row)

@@ -7,7 +7,8 @@ UI-free: the pane draws these rows; this module decides them.
 0. ``awaiting_decision``, and a ``running`` task whose turn waits for an approval: a question is open;
 1. ``review``: a diff waits for a verdict;
 2. ``conflict`` and ``blocked``: the merge or the worker stopped, a person has to step in;
-3. ``running``; 4. ``queued``: work in flight, shown so the lane says what it is doing;
+3. ``running`` and ``reviewing`` (another model family reviews the result: machine work, not yet the
+   user's); 4. ``queued``: work in flight, shown so the lane says what it is doing;
 5. ``failed`` and ``dead_letter`` tasks that failed within the last :data:`RECENT_FAILURE` (by
    ``updated_at``, the time of the task's last change): fresh failures to look at or retry.
 
@@ -21,6 +22,7 @@ when expanded, listed by ``updated_at``, newest first.
     words…            each word is in the title or the id (case-insensitive)
     state:review      the status is one of the given (state:review,failed or several state: terms);
                       a unique prefix or ``done`` (succeeded) / ``dead`` (dead_letter) also names one
+                      (a prefix of ``review`` names it, though ``reviewing`` starts the same way)
     lane:worktree     the task is in one of the given lanes (lanes not named list nothing)
 
 ``status:`` is a synonym of ``state:``; other ``key:value`` words are plain words. A bad state or lane
@@ -84,6 +86,7 @@ STATUS_SYMBOLS: Final[Mapping[TaskStatus, str]] = {
     TaskStatus.CANCELLED: "⊘",
     TaskStatus.AWAITING_DECISION: "?",
     TaskStatus.DEAD_LETTER: "☠",
+    TaskStatus.REVIEWING: "◇",
 }
 """One symbol per status; shown next to the status word, never instead of it."""
 
@@ -93,6 +96,7 @@ _RANKS: Final[Mapping[TaskStatus, int]] = {
     TaskStatus.CONFLICT: 2,
     TaskStatus.BLOCKED: 2,
     TaskStatus.RUNNING: 3,
+    TaskStatus.REVIEWING: 3,
     TaskStatus.QUEUED: 4,
 }
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -183,6 +187,9 @@ def _resolve(value: str, names: Iterable[str], aliases: Mapping[str, str], what:
     found = [n for n in names if n.startswith(value)]
     if len(found) == 1:
         return found[0]
+    shortest = min(found, key=len) if found else ""
+    if found and all(n.startswith(shortest) for n in found):
+        return shortest  # ``rev``: review (a prefix of reviewing too); ``reviewi``: reviewing
     if found:
         raise FilterError(f"{what} {value!r} is ambiguous: {', '.join(found)}")
     raise FilterError(f"unknown {what} {value!r}: one of {', '.join(names)}")

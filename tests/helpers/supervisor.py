@@ -38,11 +38,14 @@ class SupervisorThread:
         *,
         until_idle: bool = False,
         clock: Callable[[], float] = time.time,
+        reviewer_env: dict[str, str] | None = None,
     ) -> None:
         self.board = board
         self._cond = threading.Condition()
         self.changes = 0
-        self.supervisor = Supervisor(board, env=env, on_change=self._changed, clock=clock)
+        self.supervisor = Supervisor(
+            board, env=env, on_change=self._changed, clock=clock, reviewer_env=reviewer_env
+        )
         self._until_idle = until_idle
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, daemon=True)

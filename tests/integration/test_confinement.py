@@ -113,7 +113,7 @@ def test_a_hostile_worker_cannot_touch_what_the_supervisor_trusts(
     sup.join(120)
     assert board.read_state(victim).status == TaskStatus.REVIEW
     user_config_path().parent.mkdir(parents=True, exist_ok=True)
-    user_config_path().write_text("max_workers = 2\n")
+    user_config_path().write_text("max_workers = 2\n" + user_config_path().read_text())
     trust_store_path().write_text("{}\n")
     (board.root / "config.toml").write_text("max_workers = 3\n")
 

@@ -43,6 +43,7 @@ TOOLS = {
     "answer_decision",
     "get_task_diff",
     "get_last_message",
+    "get_review",
 }
 
 

@@ -133,6 +133,7 @@ SURFACE = [
     "render_event",
     "render_markdown",
     "reset_text",
+    "reviewer_health",
     "revoke_trust",
     "run_archive",
     "run_checks",
