@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
+# Test processes: the machine's cores, at most 4 (the real-binary tests are CPU-heavy; more gains little).
+JOBS   ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: setup demo test lint bench clean screenshots compat
 
@@ -27,7 +29,7 @@ lint: setup
 	$(BIN)/lint-imports --no-cache
 
 test: setup lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(JOBS)
 
 bench: setup
 	$(PY) tests/bench/ingest.py
