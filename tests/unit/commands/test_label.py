@@ -15,8 +15,8 @@ from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.review import Challenge
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
+from tests.helpers.inbox import expires_in, raw_drop
 from tests.helpers.review import add_review, challenge, ran
-from tests.unit.board.test_inbox_requests import expires_in, raw_drop
 
 TASK = "labelled-task-0001"
 
