@@ -99,10 +99,16 @@ def challenge(
     )
 
 
-def ran(exit_code: int | None = 1, stdout: str = "1 failed", stderr: str = "", **fields: Any) -> JudgeOutput:
-    """What the judge saw running a challenge's command."""
+def ran(
+    exit_code: int | None = 1,
+    stdout: str = "1 failed",
+    stderr: str = "",
+    argv: list[str] | None = None,
+    **fields: Any,
+) -> JudgeOutput:
+    """What the judge saw running a challenge's command (``pytest -q`` unless ``argv`` says)."""
     return JudgeOutput(
-        argv=["pytest", "-q"], exit_code=exit_code, stdout_tail=stdout, stderr_tail=stderr, **fields
+        argv=argv or ["pytest", "-q"], exit_code=exit_code, stdout_tail=stdout, stderr_tail=stderr, **fields
     )
 
 
