@@ -401,7 +401,7 @@ def _show_review(state: TaskState) -> None:
             where = f" {c.where}" if c.where else ""
             _say(f"      [{c.label or 'unlabelled'}] {c.kind}{where}: {c.claim}")
             if c.label_reason:
-                _say(f"        judge: {c.label_reason}")
+                _say(f"        {c.labelled_by or 'judge'}: {c.label_reason}")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

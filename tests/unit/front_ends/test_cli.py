@@ -148,3 +148,6 @@ def test_label_exits_2_naming_a_bad_label_and_1_when_refused(repo: Path) -> None
     assert state is not None and state.review is not None
     c1 = state.review.rounds[0].challenges[0]
     assert (c1.label, c1.labelled_by, c1.label_reason) == ("VALID", "human", "fails on 3.12")
+    shown = cockpit(repo, "show", task).stdout
+    assert "[VALID] failing_test calc.py:5: subtract(1, 3) returns -2" in shown
+    assert "human: fails on 3.12" in shown
