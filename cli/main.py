@@ -401,7 +401,7 @@ def _show_review(state: TaskState) -> None:
             where = f" {c.where}" if c.where else ""
             _say(f"      [{c.label or 'unlabelled'}] {c.kind}{where}: {c.claim}")
             if c.label_reason:
-                _say(f"        judge: {c.label_reason}")
+                _say(f"        {c.labelled_by or 'judge'}: {c.label_reason}")
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -505,6 +505,20 @@ def _task_command(kind: str, **extra: Any):
         return EXIT_OK
 
     return run
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    """Label one challenge of a task's review as the human: the label is checked here (exit 2 naming
+    it), who may overturn what by the core."""
+    word = args.label.strip().upper()
+    if word not in ("VALID", "PARTIAL", "NOISE"):
+        raise UsageError(f"invalid LABEL {args.label!r}: VALID, PARTIAL or NOISE")
+    if args.round is not None and args.round < 1:
+        raise UsageError(f"invalid --round {args.round}: a round number, 1 or more")
+    board = _board(args)
+    fields = {"challenge": args.challenge, "label": word, "reason": args.reason or "", "by": "human"}
+    _say(run_task_command(board, "label", args.task, round=args.round, **fields))
+    return EXIT_OK
 
 
 def _decision_store(board: Blackboard):
@@ -804,6 +818,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task")
     p.add_argument("--feedback", required=True)
     p.set_defaults(func=_task_command("revise", feedback=True))
+
+    p = sub.add_parser(
+        "label",
+        help="label a challenge of a task's cross-family review VALID, PARTIAL or NOISE (as the human)",
+        description="Label challenge CHALLENGE (c1, c2, retreat-1 …) of the task's last review round, or of "
+        "round N, as the human (over the judge's label too). The task's status is unchanged; a send-back "
+        "carries its VALID and PARTIAL challenges. Exit 2 for an invalid LABEL, 1 when refused.",
+    )
+    p.add_argument("task")
+    p.add_argument("challenge", metavar="CHALLENGE", help="the challenge's id, e.g. c2")
+    p.add_argument("label", metavar="LABEL", help="VALID, PARTIAL or NOISE")
+    p.add_argument("--reason", metavar="TEXT", help="why (kept with the label)")
+    p.add_argument("--round", type=int, metavar="N", help="the review round (default: the last)")
+    p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("decisions", help="pending decision cards")
     p.add_argument("--json", action="store_true")

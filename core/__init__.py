@@ -10,7 +10,8 @@ Where things live (each layer imports only the layers below it; ``make lint`` ch
 
     supervisor/                      the loop: accept, dispatch, follow, settle, recover
     lanes/  doctor  archive          how each lane runs an attempt; ``cockpit doctor``; ``cockpit archive``
-    commands                         submit, cancel, retry, revise, merge, reject (directly or via the inbox)
+    commands                         submit, cancel, retry, revise, merge, reject, label (directly or via
+                                     the inbox)
     merging  views/                  landing a merge, journaled; what front ends show
     config                           the project config and its sections
     policy/                          failures, retry, breaker, dead letters, gates, budgets, effort
@@ -61,6 +62,7 @@ _HOMES: dict[str, str] = {
     "CloudRun": "cockpit.core.records.cloud",
     "CockpitError": "cockpit.core.errors",
     "CodexEvent": "cockpit.core.codex.exec_events",
+    "Challenge": "cockpit.core.records.review",
     "CommandError": "cockpit.core.commands",
     "CommandExecutionItem": "cockpit.core.codex.exec_events",
     "ConfigError": "cockpit.core.config",
@@ -94,6 +96,7 @@ _HOMES: dict[str, str] = {
     "ItemCompleted": "cockpit.core.codex.exec_events",
     "ItemStarted": "cockpit.core.codex.exec_events",
     "ItemUpdated": "cockpit.core.codex.exec_events",
+    "LABELS": "cockpit.core.records.review",
     "LANE_NAMES": "cockpit.core.vocabulary",
     "LANE_ORDER": "cockpit.core.views.board",
     "Lane": "cockpit.core.envelope.model",
@@ -107,6 +110,7 @@ _HOMES: dict[str, str] = {
     "McpToolCallItem": "cockpit.core.codex.exec_events",
     "PayloadError": "cockpit.core.board.external_sessions",
     "ReasoningItem": "cockpit.core.codex.exec_events",
+    "ReviewRound": "cockpit.core.records.review",
     "Row": "cockpit.core.views.lane_rows",
     "SANDBOXES": "cockpit.core.vocabulary",
     "STATUS_SYMBOLS": "cockpit.core.views.lane_rows",
@@ -133,6 +137,7 @@ _HOMES: dict[str, str] = {
     "disk_full": "cockpit.core.atomic",
     "envelope_from_mapping": "cockpit.core.envelope.model",
     "escalation_rate": "cockpit.core.board.decisions",
+    "feedback_text": "cockpit.core.review.rounds",
     "exit_code_of": "cockpit.core.errors",
     "file_digest": "cockpit.core.trust",
     "find_board": "cockpit.core.board.external_sessions",
@@ -265,8 +270,9 @@ if TYPE_CHECKING:
     from cockpit.core.policy.dead_letters import DeadLetterQueue
     from cockpit.core.records.basics import FINISHED, TaskStatus, utc_now
     from cockpit.core.records.cloud import CloudResult, CloudRun
+    from cockpit.core.records.review import LABELS, Challenge, ReviewRound
     from cockpit.core.records.task import TaskState
-    from cockpit.core.review.rounds import reviewer_health
+    from cockpit.core.review.rounds import feedback_text, reviewer_health
     from cockpit.core.supervisor.loop import Supervisor
     from cockpit.core.text import (
         clean,

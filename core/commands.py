@@ -1,7 +1,7 @@
-"""Core commands on tasks — submit, cancel, revise (send back with feedback), merge, reject — and how
-they reach the blackboard: executed directly when no supervisor holds the lock, otherwise dropped into
-the inbox for the live supervisor, whose reply is awaited. The TUI, the CLI and the MCP server all come
-through here, so every front end behaves the same."""
+"""Core commands on tasks — submit, cancel, revise (send back with feedback), merge, reject, label (a
+challenge of the task's review) — and how they reach the blackboard: executed directly when no
+supervisor holds the lock, otherwise dropped into the inbox for the live supervisor, whose reply is
+awaited. The TUI, the CLI and the MCP server all come through here, so every front end behaves the same."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cockpit.core.board.blackboard import Blackboard, BlackboardError, LockHeld, make_task_id
 from cockpit.core.board.decisions import DecisionStore
@@ -34,8 +34,11 @@ from cockpit.core.merging import land_merge, read_journal, recover_merge, run_ho
 from cockpit.core.policy.dead_letters import DeadLetterQueue
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.board_events import EventKind
+from cockpit.core.records.review import LABELS, Label, LabelledBy
 from cockpit.core.records.task import TaskState
 from cockpit.core.results import apply_cloud_result
+from cockpit.core.review.rounds import LabelRefused, set_label
+from cockpit.core.text import clean, cut, one_line
 from cockpit.core.vocabulary import CLOUD_LANE, WORKTREE_LANES
 
 StateLookup = Callable[[str], TaskState | None]
@@ -278,6 +281,79 @@ def reject(board: Blackboard, state: TaskState) -> str:
     return state.message
 
 
+LABELLERS: tuple[str, ...] = ("human", "orchestrator")
+"""Who may ask for a label: the judge labels from the evidence it ran, never on request."""
+
+
+def label(
+    board: Blackboard,
+    state: TaskState,
+    challenge: str,
+    word: str,
+    *,
+    by: str = "human",
+    reason: str = "",
+    round_n: int | None = None,
+) -> str:
+    """Label challenge ``challenge`` of review round ``round_n`` (default: the last) ``word`` (VALID,
+    PARTIAL or NOISE), as ``by`` (a human or the orchestrator, see
+    :func:`~cockpit.core.review.rounds.set_label` for who may overturn what). The task's status is not
+    changed: the label is a record (and the feedback a send-back carries)."""
+    if by not in LABELLERS:
+        raise CommandError(
+            f"a challenge is labelled by a human or the orchestrator, not by {clean(str(by))!r}"
+        )
+    wanted = str(word).strip().upper()
+    if wanted not in LABELS:
+        raise CommandError(f"unknown label {clean(str(word))!r}: use VALID, PARTIAL or NOISE")
+    review = state.review
+    if review is None or not review.rounds:
+        raise CommandError(f"task {state.id} has no review to label")
+    if round_n is None:
+        rnd = review.rounds[-1]
+    else:
+        found = next((r for r in review.rounds if r.n == round_n), None)
+        if found is None:
+            have = "round 1" if len(review.rounds) == 1 else f"rounds 1–{len(review.rounds)}"
+            raise CommandError(f"task {state.id} has {have}; there is no round {round_n}")
+        rnd = found
+    if rnd is review.rounds[-1] and review.status == "reviewing" and rnd.ended_at is None:
+        raise CommandError(
+            f"round {rnd.n} of task {state.id} is under way (the judge has not finished): label it after"
+        )
+    index = next((i for i, c in enumerate(rnd.challenges) if c.id == challenge), None)
+    if index is None:
+        ids = ", ".join(c.id for c in rnd.challenges[:20]) or "none"
+        raise CommandError(
+            f"round {rnd.n} of task {state.id} has no challenge {clean(str(challenge))!r} (it has: {ids})"
+        )
+    before = rnd.challenges[index]
+    why = cut(clean(one_line(str(reason or ""))), 500)
+    may = board_config(board).review.orchestrator_may_label
+    try:
+        after = set_label(before, cast(Label, wanted), cast(LabelledBy, by), why, orchestrator_may_label=may)
+    except LabelRefused as exc:
+        raise CommandError(str(exc)) from exc
+    rnd.challenges[index] = after
+    was = f"{before.label} by the {before.labelled_by}" if before.label else "unlabelled"
+    board.log_event(
+        {
+            "kind": EventKind.CHALLENGE_LABELLED,
+            "task_id": state.id,
+            "round": rnd.n,
+            "challenge": after.id,
+            "label": after.label,
+            "by": by,
+            "reason": after.label_reason,
+            "was": before.label,
+            "was_by": before.labelled_by,
+            "line": f"LABEL {state.id}: round {rnd.n} {after.id} {after.label} by the {by} (was {was})"
+            + (f": {cut(why, 160)}" if why else ""),
+        }
+    )
+    return f"{after.id} of round {rnd.n} labelled {after.label} by the {by} (was {was})"
+
+
 TASK_COMMANDS: dict[str, Callable[..., str]] = {
     "cancel": cancel,
     "retry": retry,
@@ -285,6 +361,7 @@ TASK_COMMANDS: dict[str, Callable[..., str]] = {
     "merge": merge,
     "reject": reject,
     "pick": pick,
+    "label": label,
 }
 
 
@@ -301,7 +378,28 @@ def apply_command(board: Blackboard, kind: str, state: TaskState, args: dict[str
         except (TypeError, ValueError):
             raise CommandError(f"attempt must be a number 1–4, got {args.get('attempt')!r}") from None
         return fn(board, state, number)
+    if kind == "label":
+        return fn(
+            board,
+            state,
+            str(args.get("challenge", "")),
+            str(args.get("label", "")),
+            by=str(args.get("by", "human")),
+            reason=str(args.get("reason") or ""),
+            round_n=_round_number(args.get("round")),
+        )
     return fn(board, state)
+
+
+def _round_number(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise CommandError(f"round must be a number, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise CommandError(f"round must be a number, got {clean(str(value))!r}") from None
 
 
 def run_task_command(board: Blackboard, kind: str, task_ref: str, timeout: float = 60.0, **args: Any) -> str:

@@ -3,7 +3,12 @@ the patch text. UI-free; the diff screen renders from it."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Final
+
+_HUNK_NEW: Final = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
 @dataclass
@@ -14,6 +19,29 @@ class FileDiff:
     removed: int = 0
     hunks: list[int] = field(default_factory=list)  # line numbers (within ``lines``) of each @@ header
     binary: bool = False
+
+    def rows_of(self, new_lines: Iterable[int]) -> dict[int, int]:
+        """Where lines of the new version of the file are shown: each of ``new_lines`` (1-based) that an
+        added or context line of a hunk carries, mapped to its index in :attr:`lines`. Lines the diff
+        does not show (unchanged outside its hunks, or removed) are left out."""
+        wanted = set(new_lines)
+        rows: dict[int, int] = {}
+        for i, start in enumerate(self.hunks):
+            if len(rows) == len(wanted):
+                break
+            match = _HUNK_NEW.match(self.lines[start])
+            if match is None:
+                continue
+            number = int(match.group(1))
+            end = self.hunks[i + 1] if i + 1 < len(self.hunks) else len(self.lines)
+            for index in range(start + 1, end):
+                line = self.lines[index]
+                if line.startswith(("-", "\\")):
+                    continue  # removed, or "\ No newline at end of file"
+                if number in wanted:
+                    rows[number] = index
+                number += 1
+        return rows
 
 
 def parse_patch(text: str) -> list[FileDiff]:

@@ -1,9 +1,10 @@
 """Write ``screenshots/*.svg`` (and ``*.png`` where ``rsvg-convert`` is installed) from the running
-cockpit: the full-screen demo over the real Codex CLI and the scripted model, driven by keys; and the
-best-of-N review of a cloud task back from Codex Cloud with two attempts (a board the layout snapshots
-use, made on disk: no cloud is reached).
+cockpit: the full-screen demo over the real Codex CLI and the scripted model, driven by keys; the
+best-of-N review of a cloud task back from Codex Cloud with two attempts, and the review of a task the
+cross-family review challenged, its challenges beside the diff (boards the layout snapshots use, made
+on disk: no cloud and no reviewer is reached).
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots] [--only best-of-review]
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--only best-of-review|review-challenges]
 """
 
 from __future__ import annotations
@@ -147,6 +148,32 @@ async def shoot_best_of(out: Path) -> list[Path]:
     return [path]
 
 
+async def shoot_review_challenges(out: Path) -> list[Path]:
+    """The review of a task with two rounds of challenges, over the layout snapshots' showcase board:
+    the challenge panel beside the diff, the first challenge's line marked."""
+    sys.path.insert(0, str(ROOT))  # the board is the tests' (tests.helpers.showcase)
+    from tests.helpers.showcase import REVIEW, add_challenges, build_showcase, frozen_clock
+
+    with tempfile.TemporaryDirectory(prefix="cockpit-challenges-") as tmp:
+        repo, env = build_showcase(Path(tmp))
+        add_challenges(repo)
+        app = CockpitApp(repo, host_supervisor=False, env=env, clock=frozen_clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, DecisionModal), "the showcase's decision")
+            await pilot.press("escape")
+            await until(pilot, lambda: bool(app.screen.query(LanePane)), "the lanes")
+            await pilot.pause(0.5)
+            await pilot.press("v")
+            await until(pilot, lambda: isinstance(app.screen, DiffScreen), "the review")
+            assert isinstance(app.screen, DiffScreen) and app.screen.task_id == REVIEW
+            await pilot.pause(0.5)
+            await pilot.press("enter")  # the first challenge's file and line
+            await pilot.pause(0.5)
+            path = Path(app.save_screenshot("review-challenges.svg", str(out)))
+            print(f"wrote {path}")
+    return [path]
+
+
 def to_png(svgs: list[Path]) -> None:
     converter = shutil.which("rsvg-convert")
     if converter is None:
@@ -161,12 +188,18 @@ def to_png(svgs: list[Path]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="screenshots", help="output folder (default: screenshots)")
-    parser.add_argument("--only", choices=["best-of-review"], help="only this screenshot (no demo run)")
+    parser.add_argument(
+        "--only", choices=["best-of-review", "review-challenges"], help="only this screenshot (no demo run)"
+    )
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     saved = [] if args.only else asyncio.run(shoot(out))
-    to_png(saved + asyncio.run(shoot_best_of(out)))
+    if args.only in (None, "best-of-review"):
+        saved += asyncio.run(shoot_best_of(out))
+    if args.only in (None, "review-challenges"):
+        saved += asyncio.run(shoot_review_challenges(out))
+    to_png(saved)
     return 0
 
 

@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     ARCHIVED = "archived"
     BLOCKED = "BLOCKED"
     BREAKER = "breaker"
+    CHALLENGE_LABELLED = "challenge_labelled"  # a human or the orchestrator labelled a review challenge
     CLOUD_PICKED = "cloud_picked"
     CLOUD_STATUS = "cloud_status"
     CLOUD_SUBMITTED = "cloud_submitted"

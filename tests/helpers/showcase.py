@@ -19,10 +19,11 @@ from cockpit.core.board.decisions import DecisionOption, DecisionStore
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus, Usage
 from cockpit.core.records.cloud import CloudRun
+from cockpit.core.records.review import Evidence
 from cockpit.core.records.task import TaskState
 from cockpit.demo.repo import make_demo_repo
 from tests.helpers.cloud_review import make_cloud_review_task
-from tests.helpers.review import make_review_task
+from tests.helpers.review import add_review, challenge, make_review_task, ran
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 RECORDED_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "codex" / "recorded-mixed.jsonl"
@@ -175,6 +176,59 @@ def _review(board: Blackboard, repo: Path) -> None:
         usage=Usage(input_tokens=9700, output_tokens=290),
         attempts=[_attempt(1, -24, -22, True)],
     )
+
+
+def add_challenges(repo: Path) -> None:
+    """The task in review after two rounds of cross-family review: the last one left a challenge the
+    judge reproduced (VALID), one whose command passed (NOISE) and one it could not run (PARTIAL)."""
+    board = Blackboard(repo)
+    test = "tests/test_review_c1.py"
+    body = (
+        "import pytest\nfrom calc import subtract\n\n\ndef test_negative():\n"
+        "    with pytest.raises(ValueError):\n        subtract(2, 5)\n"
+    )
+    last = [
+        challenge(
+            "c1",
+            "VALID",
+            claim="subtract(2, 5) returns -3: the spec asks for a ValueError when the result is negative",
+            line=6,
+            reason="reproduced: the command failed (exit 1)",
+            evidence=Evidence(command=["python", "-m", "pytest", "-q", test], files={test: body}),
+            judge=ran(
+                1,
+                argv=["python", "-m", "pytest", "-q", test],
+                stdout="F\n___ test_negative ___\nE   Failed: DID NOT RAISE <class 'ValueError'>\n"
+                "1 failed in 0.04s",
+                duration_s=0.9,
+            ),
+        ),
+        challenge(
+            "c2",
+            "NOISE",
+            claim="subtract cannot be imported from calc",
+            kind="counterexample",
+            line=5,
+            reason="the command succeeded (exit 0): the claim does not hold",
+            evidence=Evidence(shell="python -c 'from calc import subtract'"),
+            judge=ran(
+                0, stdout="", argv=["bash", "-c", "python -c 'from calc import subtract'"], duration_s=0.2
+            ),
+        ),
+        challenge(
+            "c3",
+            "PARTIAL",
+            claim="the test checks one case only; the task asks for zero and negative inputs too",
+            kind="spec_violation",
+            file="test_calc.py",
+            line=5,
+            reason="no command to run: a person decides",
+            evidence=Evidence(criterion="cover zero and negative inputs"),
+        ),
+    ]
+    first = [challenge("c1", "VALID", claim="subtract is missing", line=None, judge=ran(1, duration_s=0.8))]
+    with _written_at(iter([_at(-20), _at(-19)])):
+        add_review(board, REVIEW, first, last)
 
 
 @contextmanager

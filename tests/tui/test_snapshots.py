@@ -1,5 +1,6 @@
 """Layout snapshots at a fixed 120×40 with a frozen clock and no cursor blink: the cockpit, the task
-view, the decision modal and the diff review, all over the deterministic showcase board; a lane
+view, the decision modal and the diff review (and with the cross-family review's challenges beside
+it), all over the deterministic showcase board; a lane
 with a long history, folded, then filtered and expanded; and a board of cloud tasks: its lanes, and the
 best-of-N review of a task back from Codex Cloud with two attempts, alone and compared. Update only
 after reviewing the report: ``pytest tests/tui/test_snapshots.py --snapshot-update``."""
@@ -17,6 +18,7 @@ from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.task_screen import TaskScreen
+from cockpit.tui.widgets.diff_view import DiffView
 from cockpit.tui.widgets.lane_pane import LanePane
 from tests.helpers.pilot import select_task
 from tests.helpers.showcase import (
@@ -24,6 +26,7 @@ from tests.helpers.showcase import (
     CLOUD_REVIEW,
     REVIEW,
     RUNNING,
+    add_challenges,
     add_history,
     build_cloud_showcase,
     build_showcase,
@@ -48,6 +51,17 @@ def history_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CockpitApp:
     monkeypatch.setenv("HOME", str(tmp_path))
     repo, env = build_showcase(tmp_path)
     add_history(repo, 1234)
+    app = CockpitApp(repo, host_supervisor=False, env=env, clock=frozen_clock)
+    app.animation_level = "none"
+    return app
+
+
+@pytest.fixture
+def challenges_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CockpitApp:
+    """The showcase whose task in review went through two rounds of cross-family review."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    repo, env = build_showcase(tmp_path)
+    add_challenges(repo)
     app = CockpitApp(repo, host_supervisor=False, env=env, clock=frozen_clock)
     app.animation_level = "none"
     return app
@@ -109,6 +123,23 @@ class TestSnapshots:
             assert showcase_app.screen.task_id == REVIEW
 
         assert snap_compare(showcase_app, terminal_size=SIZE, run_before=run_before)
+
+    def test_review_challenges(self, snap_compare, challenges_app: CockpitApp) -> None:
+        """The challenge panel beside the diff, after Enter on the first challenge (its line marked)."""
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            await settle(pilot, challenges_app)
+            await pilot.press("escape")
+            await pilot.press("v")
+            await settle(pilot, challenges_app)
+            screen = challenges_app.screen
+            assert isinstance(screen, DiffScreen) and screen.task_id == REVIEW
+            assert screen.query_one("#challenge-panel").display
+            await pilot.press("enter")
+            await settle(pilot, challenges_app)
+            assert screen.query_one("#diff-view", DiffView).target_row is not None
+
+        assert snap_compare(challenges_app, terminal_size=SIZE, run_before=run_before)
 
     def test_folded_lane(self, snap_compare, history_app: CockpitApp) -> None:
         async def run_before(pilot: Pilot[None]) -> None:

@@ -34,6 +34,7 @@ from cockpit.core import (
     CLOUD_BEST_OF_MAX,
     DIFF_FILE,
     Blackboard,
+    Challenge,
     CloudResult,
     CloudRun,
     FileDiff,
@@ -176,7 +177,7 @@ class CloudReviewScreen(DiffScreen):
     ]
 
     def __init__(self, board: Blackboard, task_id: str, state: TaskState) -> None:
-        super().__init__(board, task_id)
+        super().__init__(board, task_id, state)
         self.state = state
         # the task's diff.patch, read by the diff screen; a conflict left nothing on the branch
         self.branch_files = [] if state.status == TaskStatus.CONFLICT else self.files
@@ -239,6 +240,7 @@ class CloudReviewScreen(DiffScreen):
             yield CloudFileList(id="diff-files")
             yield DiffView(id="diff-view")
             yield DiffView(id="diff-view-b")
+            yield from self.beside_diff()
         yield Footer()
 
     def _title(self) -> Text:
@@ -461,7 +463,17 @@ class CloudReviewScreen(DiffScreen):
             return self.best_of
         if action == "other":
             return self.comparing and len([r for r in self.results if r.diff_file]) > 2
-        return True
+        return super().check_action(action, parameters)
+
+    @property
+    def focus_challenges(self) -> bool:
+        return not self.best_of  # the attempts list has the focus
+
+    def jump_to(self, challenge: Challenge) -> None:
+        if self.comparing:
+            self.say("stop comparing (c) to go to a challenge's line", warning=True)
+            return
+        super().jump_to(challenge)
 
     # ---- picking ------------------------------------------------------------------------------
     def action_pick(self, n: int) -> None:

@@ -27,6 +27,11 @@ by the ``Strip`` itself per (scroll x, width).
 
 Keys: the scroll keys (arrows, page up/down, ctrl+page up/down, home, end) and the hunk jumps move the
 view at once, without Textual's scroll animation.
+
+Marks (the review's challenges): :meth:`set_marks` names lines of the new version of each file; the view
+then keeps a two-cell gutter left of the lines (fixed when scrolling sideways) with ``●`` on the rows
+that show a marked line (``diff-view--mark``). :meth:`mark_line` scrolls to one line of the shown file
+and marks its row ``▶`` with the ``diff-view--target`` background until another file is shown.
 """
 
 from __future__ import annotations
@@ -135,7 +140,10 @@ class DiffView(ScrollView, can_focus=True):
         "diff-view--removed",
         "diff-view--hunk",
         "diff-view--meta",
+        "diff-view--mark",
+        "diff-view--target",
     }
+    GUTTER: ClassVar[int] = 2
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -146,6 +154,13 @@ class DiffView(ScrollView, can_focus=True):
         self._strips: LRUCache[tuple[int, int], tuple[Strip, Style]] = LRUCache(_STRIP_CACHE)
         self._token_styles: dict[_TokenType, Style] = {}
         self._pygments_style: type[PygmentsStyle] | None = None
+        self.marks: dict[str, set[int]] | None = None  # path -> marked new-file lines; None: no gutter
+        self.marked_rows: set[int] = set()  # rows of the shown file that show a marked line
+        self.target_row: int | None = None  # the row mark_line scrolled to
+
+    @property
+    def mark_gutter(self) -> int:
+        return self.GUTTER if self.marks is not None else 0
 
     # ------------------------------------------------------------------------------------------- content
 
@@ -153,11 +168,13 @@ class DiffView(ScrollView, can_focus=True):
         self.diff = diff
         self.lexer = None
         self._hunk = 0
+        self.target_row = None
         self._clear_strips()
+        self._find_marked_rows()
         width = max(map(len, diff.lines), default=0) if diff else 0
-        self.virtual_size = self.virtual_size.with_width(min(width, MAX_CELLS)).with_height(
-            len(diff.lines) if diff else 0
-        )
+        self.virtual_size = self.virtual_size.with_width(
+            min(width, MAX_CELLS) + self.mark_gutter
+        ).with_height(len(diff.lines) if diff else 0)
         self.scroll_to(0, 0, animate=False)
         self.refresh()
         if diff is not None and not diff.binary:
@@ -174,6 +191,30 @@ class DiffView(ScrollView, can_focus=True):
             self.lexer = lexer
             self._clear_strips()
             self.refresh()
+
+    def set_marks(self, marks: dict[str, set[int]] | None) -> None:
+        """Mark these new-file lines of each path (None: no marks, and no gutter)."""
+        had = self.mark_gutter
+        self.marks = marks
+        self._find_marked_rows()
+        if self.mark_gutter != had:
+            self.virtual_size = self.virtual_size.with_width(self.virtual_size.width - had + self.mark_gutter)
+        self.refresh()
+
+    def _find_marked_rows(self) -> None:
+        lines = self.marks.get(self.diff.path) if self.marks and self.diff else None
+        self.marked_rows = set(self.diff.rows_of(lines).values()) if self.diff and lines else set()
+
+    def mark_line(self, line: int) -> bool:
+        """Scroll the shown file to its new-file line ``line`` and mark that row; False when the diff does
+        not show that line."""
+        row = self.diff.rows_of([line]).get(line) if self.diff else None
+        if row is None:
+            return False
+        self.target_row = row
+        self._jump(y=max(0, row - self.scrollable_content_region.height // 3))
+        self.refresh()
+        return True
 
     def jump_hunk(self, step: int) -> None:
         if not self.diff or not self.diff.hunks:
@@ -300,6 +341,7 @@ class DiffView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.size.width
+        gutter = min(self.mark_gutter, width)
         if self.diff is None or index >= len(self.diff.lines):
             return Strip.blank(width, self.rich_style)
         key = (index, self._version)
@@ -307,4 +349,16 @@ class DiffView(ScrollView, can_focus=True):
         if cached is None:
             cached = self._strips[key] = self._line_strip(index)
         strip, pad = cached
-        return strip.crop_extend(scroll_x, scroll_x + width, pad)
+        line = strip.crop_extend(scroll_x, scroll_x + width - gutter, pad)
+        target = index == self.target_row
+        if target:
+            background = self.get_component_rich_style("diff-view--target").bgcolor
+            if background is not None:  # over the line's own background (added, removed)
+                line = Strip(
+                    Segment.apply_style(line, post_style=Style(bgcolor=background)), line.cell_length
+                )
+        if not gutter:
+            return line
+        sign = "▶" if target else "●" if index in self.marked_rows else " "
+        mark = self.get_component_rich_style("diff-view--mark") if sign != " " else self.rich_style
+        return Strip.join([Strip([Segment(sign.ljust(gutter), mark)], gutter), line])

@@ -5,40 +5,22 @@ sender; malformed ids never reach a path."""
 from __future__ import annotations
 
 import functools
-import os
-import secrets
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from git import Repo
 
 from cockpit.cli import main as cli
-from cockpit.core.atomic import atomic_write_json
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import CommandError, run_task_command
 from cockpit.core.envelope.model import envelope_from_mapping
-from cockpit.core.records.basics import TaskStatus, utc_now
+from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
+from tests.helpers.inbox import expires_in, raw_drop
 from tests.helpers.supervisor import SupervisorThread
-
-
-def raw_drop(board: Blackboard, kind: str, data: dict[str, Any]) -> Path:
-    """A drop written the way :meth:`Blackboard.drop` writes one, with no check of what it holds."""
-    name = f"{time.time_ns():020d}-{secrets.token_hex(3)}.{kind}.json"
-    tmp = board.root / "inbox" / f".{name}.tmp"
-    atomic_write_json(tmp, {"kind": kind, "dropped_at": utc_now().isoformat(), **data})
-    final = board.root / "inbox" / name
-    os.replace(tmp, final)
-    return final
-
-
-def expires_in(seconds: float) -> str:
-    return (utc_now() + timedelta(seconds=seconds)).isoformat()
 
 
 def task_in_review(repo: Path, board: Blackboard, task_id: str = "review-task-0001") -> TaskState:

@@ -11,6 +11,9 @@ import pytest
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.codex.binary import PINNED_VERSION
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
+from tests.helpers.review import add_review, challenge, ran
 
 COCKPIT = Path(sys.executable).parent / "cockpit"
 
@@ -124,3 +127,27 @@ def test_malformed_task_refs_exit_2_with_one_line_and_touch_nothing(
 def test_malformed_decision_refs_exit_2(repo: Path, ref: str) -> None:
     out = cockpit(repo, "decide", ref, "A")
     assert out.returncode == 2 and out.stderr.startswith("cockpit: not a decision id"), out.stderr
+
+
+def test_label_exits_2_naming_a_bad_label_and_1_when_refused(repo: Path) -> None:
+    board = Blackboard(repo)
+    task = "labelled-task-0001"
+    board.write_state(TaskState(id=task, lane="worktree", title="labelled", status=TaskStatus.REVIEW))
+    add_review(board, task, [challenge("c1", "NOISE", judge=ran(0))])
+    bad = cockpit(repo, "label", task, "c1", "maybe")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "cockpit: invalid LABEL 'maybe': VALID, PARTIAL or NOISE"
+    ]
+    assert cockpit(repo, "label", task, "c1", "VALID", "--round", "0").returncode == 2
+    refused = cockpit(repo, "label", task, "c7", "VALID")
+    assert refused.returncode == 1 and "no challenge 'c7' (it has: c1)" in refused.stderr
+    done = cockpit(repo, "label", task, "c1", "valid", "--reason", "fails on 3.12", "--round", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "c1 of round 1 labelled VALID by the human (was NOISE by the judge)"
+    state = board.read_state(task)
+    assert state is not None and state.review is not None
+    c1 = state.review.rounds[0].challenges[0]
+    assert (c1.label, c1.labelled_by, c1.label_reason) == ("VALID", "human", "fails on 3.12")
+    shown = cockpit(repo, "show", task).stdout
+    assert "[VALID] failing_test calc.py:5: subtract(1, 3) returns -2" in shown
+    assert "human: fails on 3.12" in shown

@@ -1,12 +1,13 @@
 """Splitting a unified patch: counts and hunks per file, content lines that look like headers, form
-feeds inside lines, and binary files; the fast counts agree with the full parse."""
+feeds inside lines, and binary files; the fast counts agree with the full parse; where a line of the
+new file is shown."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cockpit.core.diff_parse import count_patch, parse_patch
+from cockpit.core.diff_parse import FileDiff, count_patch, parse_patch
 
 PATCH = (
     "diff --git a/notes.sql b/notes.sql\n"
@@ -89,3 +90,24 @@ def test_count_patch_equals_parse_patch(lines: list[str], trailing_newline: bool
     assert counts.added == sum(f.added for f in files)
     assert counts.removed == sum(f.removed for f in files)
     assert counts.paths == [f.path for f in files]
+
+
+def test_rows_of_new_file_lines_follow_the_hunk_headers() -> None:
+    patch = (
+        "diff --git a/calc.py b/calc.py\n"
+        "--- a/calc.py\n"
+        "+++ b/calc.py\n"
+        "@@ -1,3 +1,3 @@\n"  # row 3
+        " def add(a, b):\n"  # new line 1
+        "-    return a - b\n"
+        "+    return a + b\n"  # new line 2
+        "\\ No newline at end of file\n"
+        "@@ -10,2 +10,3 @@ def add(a, b):\n"  # row 8
+        " x = 1\n"  # new line 10
+        "+y = 2\n"  # new line 11
+        "\n"  # new line 12: a context line whose space was stripped
+    )
+    [diff] = parse_patch(patch)
+    assert diff.rows_of([1, 2, 3, 9, 10, 11, 12, 13]) == {1: 4, 2: 6, 10: 9, 11: 10, 12: 11}
+    assert diff.rows_of([]) == {}
+    assert FileDiff("x.bin", ["diff --git a/x.bin b/x.bin", "Binary files differ"]).rows_of([1]) == {}
