@@ -46,6 +46,7 @@ __all__ = [
     "CleanedText",
     "Page",
     "TextCache",
+    "bounded",
     "cursor_of",
     "fit_items",
     "offset_of",
@@ -64,10 +65,33 @@ def serialized_size(texts: list[str]) -> int:
     return len(_dumps([{"type": "text", "text": t} for t in texts]))
 
 
+def _capped(value: Any, cap: int) -> Any:
+    """``value`` with every string longer than ``cap`` cut, saying how much was left out."""
+    if isinstance(value, str):
+        return value if len(value) <= cap else f"{value[:cap]}… ({len(value) - cap} more characters)"
+    if isinstance(value, dict):
+        return {k: _capped(v, cap) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_capped(v, cap) for v in value]
+    return value
+
+
+def bounded(meta: dict[str, Any], room: int) -> dict[str, Any]:
+    """``meta`` cleaned, with its longest strings cut until its JSON fits in ``room`` characters as it
+    travels: the last guard against a field the tool did not expect to be long (a title, a message)."""
+    meta = clean_data(meta)
+    cap = 8_000
+    while serialized_size([_dumps(meta)]) > room and cap >= 50:
+        meta = _capped(meta, cap)
+        cap //= 2
+    return meta
+
+
 def reply(meta: dict[str, Any], body: str | None = None) -> CallToolResult:
-    """A tool result: ``meta`` (cleaned) as JSON in the first text block, ``body`` (already cleaned text:
-    one page) in a second one when given."""
-    blocks = [TextContent(type="text", text=_dumps(clean_data(meta)))]
+    """A tool result: ``meta`` (cleaned, bounded) as JSON in the first text block, ``body`` (already
+    cleaned text: one page) in a second one when given."""
+    room = RESULT_LIMIT - (serialized_size([body]) if body is not None else 0)
+    blocks = [TextContent(type="text", text=_dumps(bounded(meta, room)))]
     if body is not None:
         blocks.append(TextContent(type="text", text=body))
     return CallToolResult(content=blocks)
@@ -149,8 +173,8 @@ def page_of(
     while True:
         end = _cut(text, start, high, limit)
         page = Page(text[start:end], start, end, low, high)
-        meta = meta_of(page)
-        over = serialized_size([_dumps(clean_data(meta)), page.text]) - RESULT_LIMIT
+        meta = bounded(meta_of(page), RESULT_LIMIT - 2 * MIN_PAGE_CHARS)
+        over = serialized_size([_dumps(meta), page.text]) - RESULT_LIMIT
         if over <= 0 or end - start <= 1:
             return page, meta
         limit = max(1, (end - start) - over - 512)

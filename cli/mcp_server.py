@@ -100,6 +100,7 @@ WAIT_POLL_S = 0.25  # how often wait_for_task looks at the state file's and the 
 WAIT_REREAD_S = 2.0  # and reads them even when no stamp moved (coarse file-system clocks)
 PROGRESS_EVERY_S = 10.0  # a progress notification at least this often while waiting
 LIST_CAP = 20  # file names listed beside a diff page
+ERROR_CHARS = 2_000  # of a refusal (Claude Code keeps ≈ 10,000 characters of an error result)
 NO_SUPERVISOR = (
     "no supervisor is running on this blackboard: tasks are accepted and run only while the cockpit "
     "(`cockpit`) or `cockpit run` is running in the repository"
@@ -122,8 +123,10 @@ _REFUSALS = (CockpitError, OSError)
 
 def _refusal(exc: BaseException) -> CallToolResult:
     """A tool error carrying the one-line message the CLI prints for the same refusal."""
-    text = clean(f"blackboard I/O failed: {exc}" if isinstance(exc, OSError) else str(exc))
-    return CallToolResult(content=[TextContent(type="text", text=" ".join(text.split()))], is_error=True)
+    text = " ".join(clean(f"blackboard I/O failed: {exc}" if isinstance(exc, OSError) else str(exc)).split())
+    if len(text) > ERROR_CHARS:
+        text = f"{text[:ERROR_CHARS]}… ({len(text) - ERROR_CHARS} more characters)"
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
 def _result(value: Any) -> CallToolResult:

@@ -20,6 +20,7 @@ from cockpit.cli.mcp_results import (
     RESULT_LIMIT,
     Page,
     TextCache,
+    bounded,
     cursor_of,
     fit_items,
     offset_of,
@@ -46,6 +47,19 @@ def test_a_reply_is_the_json_then_the_page_and_nothing_structured() -> None:
     assert json.loads(first) == {"task_id": "t", "note": "red sk-[REDACTED]"}
     assert second == "the page\n"
     assert len(reply({"a": 1}).content) == 1
+
+
+def test_a_field_nobody_expected_to_be_long_is_cut_to_keep_the_result_under_the_limit() -> None:
+    meta = {"task_id": "t", "title": "T" * 100_000, "outcome": {"detail": "D" * 60_000}, "n": 3}
+    result = reply(meta, "page\n" * 2000)
+    texts = [b.text for b in result.content]  # type: ignore[union-attr]
+    assert serialized_size(texts) <= RESULT_LIMIT and texts[1] == "page\n" * 2000
+    shown = json.loads(texts[0])
+    assert shown["task_id"] == "t" and shown["n"] == 3
+    assert shown["title"].startswith("TTTT") and shown["title"].endswith(" more characters)")
+    assert bounded({"a": "x" * 100}, RESULT_LIMIT) == {"a": "x" * 100}  # what fits is left alone
+    page, paged = page_of("line\n" * 20_000, 0, 0, 100_000, lambda p: {**meta_of(p), "huge": "h" * 90_000})
+    assert size_of(paged, page) <= RESULT_LIMIT and len(page.text) > MIN_PAGE_CHARS
 
 
 def test_pages_end_at_line_ends_and_cover_the_text() -> None:
