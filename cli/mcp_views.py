@@ -162,7 +162,13 @@ def next_step(row: dict[str, Any], card: dict[str, Any] | None, supervisor: bool
     if status == INBOX_STATUS:
         return "waiting in the inbox" + ("" if supervisor else ": start a supervisor (`cockpit run`)")
     if status in ("queued", "running", "reviewing"):
-        return f"wait_for_task(task='{task}', since=<watch>)"
+        return f"wait_for_task(task='{task}', since=<watch>)" + (
+            "" if supervisor else " (no supervisor runs: nothing moves until one does)"
+        )
+    if status == "awaiting_decision":  # its card answered, not applied yet
+        return f"wait_for_task(task='{task}', since=<watch>): the answer is applied " + (
+            "now" if supervisor else "when a supervisor runs"
+        )
     if status == "review":
         return (
             "read the result: get_diff_summary, get_task_diff (pages, or one file), get_last_message, "

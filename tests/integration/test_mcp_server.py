@@ -696,7 +696,10 @@ async def test_wait_for_task_returns_on_what_needs_the_orchestrator(repo: Path) 
     async with mcp_session(repo) as session:
         quiet = await call(session, "wait_for_task", task=task_id, timeout_s=0.3)
         assert (quiet["timed_out"], quiet["changes"], quiet["watch"]) == (True, [], "running;-;0;0")
-        assert quiet["next"] == f"wait_for_task(task='{task_id}', since=<watch>)"
+        assert quiet["next"] == (
+            f"wait_for_task(task='{task_id}', since=<watch>) "
+            "(no supervisor runs: nothing moves until one does)"
+        )
 
         # An approval card while it runs: its id, options and who may answer surface.
         progress: list[str] = []

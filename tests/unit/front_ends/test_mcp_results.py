@@ -1,6 +1,7 @@
 """The MCP server's results, sized for a model: one JSON block then one page, pages cut at line ends
 and shrunk until the whole result fits, cursors tied to a text's version, item lists cut to fit, and
-cleaned texts cached while their file is unchanged; ``--print-config`` names this cockpit absolutely."""
+cleaned texts cached while their file is unchanged; ``--print-config`` names this cockpit absolutely;
+a task's next step and its watch."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from cockpit.cli.mcp_results import (
     serialized_size,
 )
 from cockpit.cli.mcp_setup import TOOL_NAMES, allowed_tools, cockpit_command, config_text, server_entry
+from cockpit.cli.mcp_views import Watch, next_step
 from cockpit.core import CommandError
 
 
@@ -176,3 +178,31 @@ def test_print_config_names_this_cockpit_and_the_repository(tmp_path: Path) -> N
     assert json.loads(block) == {"mcpServers": {"cockpit": entry}}
     assert f"claude mcp add-json --scope project cockpit '{json.dumps(entry)}'" in text
     assert "--strict-mcp-config" in text and "docs/orchestrator/CLAUDE.md" in text
+
+
+@pytest.mark.parametrize(
+    ("status", "lane", "supervisor", "expected"),
+    [
+        ("submitted (in the inbox)", "worktree", False, "waiting in the inbox: start a supervisor"),
+        ("running", "mcp", True, "wait_for_task(task='t-1', since=<watch>)"),
+        ("awaiting_decision", "worktree", False, "wait_for_task(task='t-1', since=<watch>): the answer is"),
+        ("review", "worktree", True, "read the result: get_diff_summary"),
+        ("succeeded", "local", True, "done: get_last_message for the worker's report; the change is in"),
+        ("failed", "worktree", True, "get_last_message says why"),
+        ("merged", "worktree", True, "nothing more to do"),
+    ],
+)
+def test_next_says_what_to_do(status: str, lane: str, supervisor: bool, expected: str) -> None:
+    assert next_step({"id": "t-1", "status": status, "lane": lane}, None, supervisor).startswith(expected)
+
+
+def test_a_watch_is_a_short_token_and_says_what_changed() -> None:
+    before = Watch.parse("running;-;0;0")
+    assert before == Watch("running", None, 0, 0) and before.token == "running;-;0;0"
+    assert not before.needs_orchestrator and Watch("review", None, 0, 0).needs_orchestrator
+    assert Watch("running", "decision-001", 0, 0).needs_orchestrator
+    assert Watch("queued", None, 0, 0).changes_since(before, None, None) == []  # not news by itself
+    assert Watch("review", None, 0, 0).changes_since(before, None, None) == ["status running -> review"]
+    for bad in ("", "running;-;0", "running;-;x;0", ";-;0;0"):
+        with pytest.raises(CommandError, match="pass the `watch` of an earlier result"):
+            Watch.parse(bad)
