@@ -691,10 +691,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    """Serve the cockpit's tools over MCP on stdio (``claude mcp add cockpit -- cockpit mcp --repo .``)."""
+    """Serve the cockpit's tools over MCP on stdio; ``--print-config`` prints how to add it to Claude
+    Code instead."""
+    repo = Path(args.mcp_repo or args.repo or os.getcwd())
+    if args.print_config:
+        from cockpit.cli.mcp_setup import print_config
+
+        return print_config(repo)
     from cockpit.cli.mcp_server import serve
 
-    return serve(Path(args.repo or os.getcwd()))
+    return serve(repo)
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
@@ -857,6 +863,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("mcp", help="serve the cockpit over MCP on stdio (for an orchestrator)")
+    p.add_argument("--repo", dest="mcp_repo", help="the repository (as the global --repo)")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the `claude mcp add-json` line and the .mcp.json block for this cockpit, and exit",
+    )
     p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("hook", help="entry points for other tools' hooks")

@@ -97,6 +97,7 @@ _HOMES: dict[str, str] = {
     "ItemStarted": "cockpit.core.codex.exec_events",
     "ItemUpdated": "cockpit.core.codex.exec_events",
     "LABELS": "cockpit.core.records.review",
+    "PatchFile": "cockpit.core.diff_parse",
     "LANE_NAMES": "cockpit.core.vocabulary",
     "LANE_ORDER": "cockpit.core.views.board",
     "Lane": "cockpit.core.envelope.model",
@@ -136,6 +137,7 @@ _HOMES: dict[str, str] = {
     "disk_error_text": "cockpit.core.atomic",
     "disk_full": "cockpit.core.atomic",
     "envelope_from_mapping": "cockpit.core.envelope.model",
+    "envelope_schema": "cockpit.core.envelope.schema",
     "escalation_rate": "cockpit.core.board.decisions",
     "feedback_text": "cockpit.core.review.rounds",
     "exit_code_of": "cockpit.core.errors",
@@ -153,6 +155,7 @@ _HOMES: dict[str, str] = {
     "parse_card_id": "cockpit.core.board.decisions",
     "parse_event_line": "cockpit.core.codex.exec_events",
     "parse_patch": "cockpit.core.diff_parse",
+    "index_patch": "cockpit.core.diff_parse",
     "parse_payload": "cockpit.core.board.external_sessions",
     "parse_states": "cockpit.core.archive",
     "record_notify": "cockpit.core.board.external_sessions",
@@ -245,11 +248,12 @@ if TYPE_CHECKING:
     )
     from cockpit.core.commands import CommandError, run_task_command, submit
     from cockpit.core.config import CODE_SETTINGS, ConfigError, board_config
-    from cockpit.core.diff_parse import FileDiff, parse_patch
+    from cockpit.core.diff_parse import FileDiff, PatchFile, index_patch, parse_patch
     from cockpit.core.doctor import run_checks
     from cockpit.core.envelope.formats import load_envelope
     from cockpit.core.envelope.model import Envelope, EnvelopeError, Lane, envelope_from_mapping
     from cockpit.core.envelope.paths import DENY_BASENAMES, missing_inputs
+    from cockpit.core.envelope.schema import envelope_schema
     from cockpit.core.errors import EXIT_FAIL, EXIT_OK, CockpitError, InputError, exit_code_of
     from cockpit.core.git.safe_command import GitOpError, head_branch
     from cockpit.core.layout import (

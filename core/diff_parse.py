@@ -108,3 +108,37 @@ def count_patch(text: str, max_paths: int = 50) -> PatchCounts:
             added += hunks.count("\n+")
             removed += hunks.count("\n-")
     return PatchCounts(files, added, removed, paths)
+
+
+@dataclass(frozen=True)
+class PatchFile:
+    """One file's part of a patch: where it is in the patch text (``start`` is the offset of its
+    ``diff --git`` line, ``end`` of the next file's or the text's end) and what it changes."""
+
+    path: str
+    start: int
+    end: int
+    added: int
+    removed: int
+    binary: bool
+
+    @property
+    def size(self) -> int:
+        """Characters of the file's part of the patch (its headers included)."""
+        return self.end - self.start
+
+
+def index_patch(text: str) -> list[PatchFile]:
+    """Every file of a patch with its place in ``text`` and its counts (as :func:`parse_patch` counts
+    them). Text before the first ``diff --git`` line belongs to no file."""
+    starts = [0] if text.startswith("diff --git ") else []
+    at = text.find("\ndiff --git ")
+    while at >= 0:
+        starts.append(at + 1)
+        at = text.find("\ndiff --git ", at + 1)
+    files: list[PatchFile] = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        (parsed,) = parse_patch(text[start:end])[:1] or (FileDiff(path=""),)
+        files.append(PatchFile(parsed.path, start, end, parsed.added, parsed.removed, parsed.binary))
+    return files

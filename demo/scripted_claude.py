@@ -112,11 +112,31 @@ class ThinkingBlock(_Model):
 
 
 class ToolUseBlock(_Model):
-    """The model asks Claude Code to run a tool: any name (``Read``, ``Edit``, ...) with its input."""
+    """The model asks Claude Code to run a tool: any name (``Read``, ``Edit``, ...) with its input.
+
+    ``input_from`` fills input keys from earlier tool results, as a model copies an id or a cursor it
+    was given: each key names a dotted path (``task_id``, ``decision.id``, ``files.0.path``) looked up
+    in the JSON text blocks of the request's tool results, newest first; the first result holding the
+    path gives the value, and a null value (or no result holding it) leaves the key out."""
 
     kind: Literal["tool_use"] = "tool_use"
     name: str
     input: dict[str, Any] = Field(default_factory=dict)
+    input_from: dict[str, str] = Field(default_factory=dict)
+
+    def resolved(self, results: list[Any]) -> ToolUseBlock:
+        """This block with ``input_from`` filled in from ``results`` (JSON values, newest first)."""
+        if not self.input_from:
+            return self
+        filled = dict(self.input)
+        for key, path in self.input_from.items():
+            for value in results:
+                found, got = _dig(value, path)
+                if found:
+                    if got is not None:
+                        filled[key] = got
+                    break
+        return self.model_copy(update={"input": filled, "input_from": {}})
 
 
 class BashBlock(_Model):
@@ -151,13 +171,25 @@ class _ResponseBase(_Model):
 
 class MessageResponse(_ResponseBase):
     """A model turn. ``stop_reason`` defaults to ``tool_use`` when a block asks for a tool, else
-    ``end_turn``; ``model`` defaults to the one the request named."""
+    ``end_turn``; ``model`` defaults to the one the request named.
+
+    ``repeat_while`` (a dotted path, as in ``ToolUseBlock.input_from``) serves this response again, for
+    as long as the newest tool result (the request's last) holds a non-null value there: a model paging
+    through a result until its ``next_cursor`` is null."""
 
     kind: Literal["message"] = "message"
     blocks: list[Block] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     stop_reason: str | None = None
     model: str | None = None
+    repeat_while: str | None = None
+
+    def resolved(self, results: list[Any]) -> MessageResponse:
+        """This response with its tool inputs filled in from ``results`` (see ``ToolUseBlock``)."""
+        if not any(isinstance(b, ToolUseBlock) and b.input_from for b in self.blocks):
+            return self
+        blocks = [b.resolved(results) if isinstance(b, ToolUseBlock) else b for b in self.blocks]
+        return self.model_copy(update={"blocks": blocks})
 
     def final_stop_reason(self) -> str:
         if self.stop_reason is not None:
@@ -348,6 +380,55 @@ def _user_texts(body: Any) -> list[str]:
                 str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
             )
     return texts
+
+
+def _tool_result_json(body: Any, *, newest_only: bool = False) -> list[Any]:
+    """The JSON values in the text of a request's tool results, newest first; with ``newest_only``, those
+    of the last message that carries tool results only. Text that is not JSON is skipped."""
+    if not isinstance(body, dict):
+        return []
+    out: list[Any] = []
+    users = [
+        m
+        for m in body.get("messages") or []
+        if isinstance(m, dict)
+        and m.get("role") == "user"
+        and isinstance(m.get("content"), list)
+        and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in m["content"])
+    ]
+    for message in reversed(users[-1:] if newest_only else users):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for block in reversed(content):
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            inner = block.get("content")
+            texts = (
+                [inner]
+                if isinstance(inner, str)
+                else [b.get("text") for b in inner or [] if isinstance(b, dict) and b.get("type") == "text"]
+            )
+            for text in texts:
+                if not isinstance(text, str):
+                    continue
+                try:
+                    out.append(json.loads(text))
+                except ValueError:
+                    continue
+    return out
+
+
+def _dig(value: Any, path: str) -> tuple[bool, Any]:
+    """``value`` at a dotted path (keys of objects, indices of arrays): (found, what is there)."""
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False, None
+    return True, value
 
 
 def _session_of(headers: Mapping[str, str], body: Any) -> str:
@@ -548,6 +629,12 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
             fallback = MessageResponse(blocks=[TextBlock(text=NO_SCENARIO_TEXT)])
             return _Plan(None, None, fallback, exhausted=True)
         index = state.cursor
+        if 0 < index <= len(scenario.responses):
+            before = scenario.responses[index - 1]
+            if isinstance(before, MessageResponse) and before.repeat_while:
+                newest = _tool_result_json(body, newest_only=True)
+                if any(_dig(v, before.repeat_while)[1] is not None for v in newest):
+                    return _Plan(scenario, index - 1, before)
         state.cursor += 1
         if index < len(scenario.responses):
             return _Plan(scenario, index, scenario.responses[index])
@@ -633,8 +720,11 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
             )
             self._in_flight += 1
             self._cond.notify_all()
+        response = plan.response
+        if isinstance(response, MessageResponse):
+            response = response.resolved(_tool_result_json(body))
         try:
-            self._reply(handler, plan.response, body, request_id)
+            self._reply(handler, response, body, request_id)
         except (_Disconnected, BrokenPipeError, ConnectionResetError):
             log.debug("client went away during %s", request_id)
             handler.close_connection = True

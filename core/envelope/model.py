@@ -337,10 +337,10 @@ class Budget(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    tokens: int | None = None
-    tool_calls: int | None = None
-    wall_time_s: int | None = None
-    usd: float | None = None
+    tokens: int | None = Field(default=None, description="Most tokens the task may spend (input + output).")
+    tool_calls: int | None = Field(default=None, description="Most tool calls (commands, edits) it may make.")
+    wall_time_s: int | None = Field(default=None, description="Most wall-clock seconds (1200 = 20 min).")
+    usd: float | None = Field(default=None, description="Most US dollars it may cost.")
 
     @model_validator(mode="before")
     @classmethod
@@ -417,8 +417,8 @@ class InputRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    path: str
-    summary: str = ""
+    path: str = Field(description="A path relative to the repository root (never the file's contents).")
+    summary: str = Field(default="", description="What the worker will find there, in one line.")
 
     @model_validator(mode="before")
     @classmethod
@@ -471,8 +471,10 @@ class OutputSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    path: str
-    format: str = "markdown"
+    path: str = Field(description="Where the worker writes its result, relative to the repository root.")
+    format: str = Field(
+        default="markdown", description="markdown, json, text, ... (default: from the path's suffix)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -525,38 +527,66 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    goal: str
-    acceptance_criteria: list[str] = Field(default_factory=list)
-    inputs: list[InputRef] = Field(default_factory=list)
-    allowed_tools: list[str] = Field(default_factory=list)
-    forbidden: list[str] = Field(default_factory=list)
-    risk_level: RiskLevel = "low"
-    budget: Budget = Field(default_factory=Budget)
-    checkpoint: str | None = None
-    stop_conditions: list[str] = Field(default_factory=list)
-    output: OutputSpec | None = None
-    output_protocol: str = DEFAULT_OUTPUT_PROTOCOL
+    goal: str = Field(description="What the task achieves, in one sentence.")
+    acceptance_criteria: list[str] = Field(
+        default_factory=list, description="Objective checks the result must pass, each one line."
+    )
+    inputs: list[InputRef] = Field(
+        default_factory=list, description="Files the worker should read: paths and one-line summaries."
+    )
+    allowed_tools: list[str] = Field(default_factory=list, description="Tools the worker may use.")
+    forbidden: list[str] = Field(default_factory=list, description="What the worker must not do or touch.")
+    risk_level: RiskLevel = Field(default="low", description="How much harm a wrong result could do.")
+    budget: Budget = Field(
+        default_factory=Budget, description="Spending limits; omitted ones are not limited."
+    )
+    checkpoint: str | None = Field(default=None, description="Where to save progress on a long task.")
+    stop_conditions: list[str] = Field(
+        default_factory=list, description="When the worker stops and reports BLOCKED or FAILED."
+    )
+    output: OutputSpec | None = Field(default=None, description="The result file, when the task writes one.")
+    output_protocol: str = Field(
+        default=DEFAULT_OUTPUT_PROTOCOL,
+        description="How the worker's final message starts (default: COMPLETED:, FAILED: or BLOCKED:).",
+    )
     # Cockpit fields.
-    lane: Lane = DEFAULT_LANE
-    effort: Effort | None = None
-    sandbox: Sandbox = WORKER_SANDBOX
+    lane: Lane = Field(
+        default=DEFAULT_LANE,
+        description=(
+            "Where it runs: local (the working tree), worktree (its own branch, reviewed before merge), "
+            "mcp (as worktree, Codex asks before risky commands), cloud (Codex Cloud)."
+        ),
+    )
+    effort: Effort | None = Field(
+        default=None, description="Codex's reasoning effort (default: the policy's)."
+    )
+    sandbox: Sandbox = Field(
+        default=WORKER_SANDBOX, description="danger-full-access opens a decision card for the human."
+    )
     # mcp lane only: when Codex must ask before running commands ("untrusted": all but known-safe ones).
-    approval_policy: Literal["on-request", "untrusted"] | None = None
-    network: bool = False
-    model: str | None = None
-    title: str | None = None
-    kind: str | None = None
-    priority: Literal["high", "medium", "low"] = "medium"
+    approval_policy: Literal["on-request", "untrusted"] | None = Field(
+        default=None,
+        description="mcp lane: when Codex asks (untrusted: before any command but known-safe ones).",
+    )
+    network: bool = Field(default=False, description="true opens a decision card for the human.")
+    model: str | None = Field(default=None, description="The Codex model (default: Codex's).")
+    title: str | None = Field(default=None, description="A short title (default: from the goal).")
+    kind: str | None = Field(default=None, description="A word for the kind of work (code, docs, ...).")
+    priority: Literal["high", "medium", "low"] = Field(
+        default="medium", description="Which queued task runs first."
+    )
     # cloud lane only: the Codex Cloud environment (id or label; default ``[cloud] env`` in config),
     # best-of-N attempts, and the remote branch the task starts from (default: the CLI's choice).
-    cloud_env: str | None = None
-    attempts: int = Field(default=1, ge=1, le=CLOUD_BEST_OF_MAX)
-    branch: str | None = None
+    cloud_env: str | None = Field(default=None, description="cloud lane: the Codex Cloud environment.")
+    attempts: int = Field(default=1, ge=1, le=CLOUD_BEST_OF_MAX, description="cloud lane: best-of-N.")
+    branch: str | None = Field(default=None, description="cloud lane: the branch the task starts from.")
     # Cross-family review of a result that passed its three signals (the lanes ``[review]`` enables):
     # ``review = false`` skips it for this task; ``allow_test_changes = true`` lets the change weaken,
     # skip or delete tests without that counting as validation retreat.
-    review: bool = True
-    allow_test_changes: bool = False
+    review: bool = Field(default=True, description="false skips the cross-family review for this task.")
+    allow_test_changes: bool = Field(
+        default=False, description="true: weakening or deleting tests is not validation retreat."
+    )
 
     @model_validator(mode="before")
     @classmethod

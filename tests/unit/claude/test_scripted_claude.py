@@ -262,6 +262,57 @@ def test_the_request_is_recorded_with_its_tool_results(server: ScriptedClaude) -
     assert recorded.headers["x-api-key"] == "k"
 
 
+def _result(n: int, *texts: str, as_string: bool = False) -> list[dict[str, Any]]:
+    """The assistant's tool call ``n`` and the user message carrying its result (``texts``)."""
+    content: Any = texts[0] if as_string else [{"type": "text", "text": t} for t in texts]
+    return [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": f"t{n}", "name": "x", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{n}", "content": content}]},
+    ]
+
+
+def test_tool_inputs_copy_values_from_earlier_results_and_a_page_repeats_while_there_is_more(
+    server: ScriptedClaude,
+) -> None:
+    page = {
+        "blocks": [
+            {
+                "kind": "tool_use",
+                "name": "mcp__cockpit__get_task_diff",
+                "input": {"max_chars": 100},
+                "input_from": {"task": "task_id", "cursor": "next_cursor", "file": "files.1.path"},
+            }
+        ],
+        "repeat_while": "next_cursor",
+    }
+    server.add_scenario(scenario(page, {"blocks": [{"kind": "text", "text": "read it all"}]}))
+
+    def ask(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return assembled(sse(post(server, body("go", history=history))[2]))
+
+    submitted = _result(
+        1, json.dumps({"task_id": "t-1", "files": [{"path": "a"}, {"path": "b"}]}), as_string=True
+    )
+    (first,) = ask(submitted)  # no result holds next_cursor yet: the key is left out
+    assert first["input"] == {"max_chars": 100, "task": "t-1", "file": "b"}
+    paged = submitted + _result(2, json.dumps({"next_cursor": "v.100", "task_id": "t-1"}), "page text")
+    (second,) = ask(paged)  # the newest result with the path wins; plain text blocks are skipped
+    assert second["input"] == {"max_chars": 100, "task": "t-1", "file": "b", "cursor": "v.100"}
+    last = paged + _result(3, json.dumps({"next_cursor": None}), "last page")
+    assert ask(last) == [{"type": "text", "text": "read it all"}]  # null: no more pages, move on
+    indexes = [r.response_index for r in server.message_requests()]
+    assert indexes == [0, 0, 1]
+
+
+def test_a_repeat_stops_when_the_newest_result_is_not_json(server: ScriptedClaude) -> None:
+    page = {"blocks": [{"kind": "tool_use", "name": "x", "input": {}}], "repeat_while": "next_cursor"}
+    server.add_scenario(scenario(page, {"blocks": [{"kind": "text", "text": "on"}]}))
+    history = _result(1, json.dumps({"next_cursor": "v.1"}), as_string=True)
+    assert assembled(sse(post(server, body("go", history=history))[2]))[0]["type"] == "tool_use"
+    history += _result(2, "an error, not JSON", as_string=True)
+    assert assembled(sse(post(server, body("go", history=history))[2])) == [{"type": "text", "text": "on"}]
+
+
 def test_http_errors_carry_the_api_error_body_and_headers(server: ScriptedClaude) -> None:
     server.add_scenario(
         scenario(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cockpit.core.diff_parse import FileDiff, count_patch, parse_patch
+from cockpit.core.diff_parse import FileDiff, count_patch, index_patch, parse_patch
 
 PATCH = (
     "diff --git a/notes.sql b/notes.sql\n"
@@ -111,3 +111,25 @@ def test_rows_of_new_file_lines_follow_the_hunk_headers() -> None:
     assert diff.rows_of([1, 2, 3, 9, 10, 11, 12, 13]) == {1: 4, 2: 6, 10: 9, 11: 10, 12: 11}
     assert diff.rows_of([]) == {}
     assert FileDiff("x.bin", ["diff --git a/x.bin b/x.bin", "Binary files differ"]).rows_of([1]) == {}
+
+
+def test_index_patch_places_each_file_and_counts_it() -> None:
+    text = "preamble\n" + PATCH
+    sql, logo = index_patch(text)
+    assert (sql.path, sql.added, sql.removed, sql.binary) == ("notes.sql", 2, 2, False)
+    assert (logo.path, logo.binary) == ("logo.png", True)
+    assert text[sql.start : sql.end].startswith("diff --git a/notes.sql") and sql.end == logo.start
+    assert logo.end == len(text) and sql.size == sql.end - sql.start
+    assert "".join(text[f.start : f.end] for f in (sql, logo)) == PATCH
+    assert index_patch("") == [] and index_patch("no patch here\n") == []
+    assert [f.start for f in index_patch(PATCH)] == [0, PATCH.index("diff --git a/logo.png")]
+
+
+@given(st.lists(st.sampled_from(["+a", "-b", " c", "+++ x", "--- y", "@@ -1 +1 @@"]), max_size=30))
+def test_index_patch_counts_as_parse_patch(lines: list[str]) -> None:
+    text = PATCH + "diff --git a/z b/z\n@@ -1 +1 @@\n" + "\n".join(lines) + "\n"
+    indexed = index_patch(text)
+    parsed = parse_patch(text)
+    assert [(f.path, f.added, f.removed, f.binary) for f in indexed] == [
+        (f.path, f.added, f.removed, f.binary) for f in parsed
+    ]
