@@ -297,22 +297,28 @@ def health_lines(board: Blackboard, summaries: list[TaskSummary] | None = None) 
     return lines
 
 
-REVIEWER_WINDOW = 50  # the last reviewed tasks read in full for the reviewer's substantive rate
-
-
 def _reviewer_lines(board: Blackboard, summaries: list[TaskSummary]) -> list[str]:
     """The cross-family reviewer's substantive rate over the last reviews (the states of at most the
-    :data:`REVIEWER_WINDOW` last reviewed tasks are read); under 20 % it says the prompt needs work."""
-    from cockpit.core import reviewer_health
+    last 50 reviewed tasks are read); under 20 % it says the prompt needs work. And, while Claude Code's
+    latest limit says ``rejected``, that new reviews wait for its reset."""
+    import time as _time
 
-    reviewed = sorted(
-        (s for s in summaries if s.review is not None and s.review.round), key=lambda s: s.updated_at
-    )[-REVIEWER_WINDOW:]
-    states = [board.read_state(s.id) for s in reviewed]
-    health = reviewer_health(s.review for s in states if s is not None and s.review is not None)
-    if not health.reviews:
-        return []
-    return [f"reviewer: {health.message}"]  # says when the reviewer's prompt needs work
+    from cockpit.core import claude_limits_store, recent_reviewer_health
+
+    lines = []
+    health = recent_reviewer_health(board, summaries)
+    if health.reviews:
+        lines.append(f"reviewer: {health.message}")  # says when the reviewer's prompt needs work
+    now = _time.time()
+    limits = claude_limits_store(board).read()
+    until = limits.blocked_until(now)
+    if until is not None and limits.current is not None:
+        what = f"{limits.current.label} limit" if limits.current.label else "usage limit"
+        lines.append(
+            f"claude: the reviewer's {what} is reached; new reviews wait until "
+            f"{_time.strftime('%Y-%m-%d %H:%M', _time.localtime(until))}"
+        )
+    return lines
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -603,17 +609,35 @@ def cmd_usage(args: argparse.Namespace) -> int:
         _print_json(
             {
                 "windows": summary.windows.model_dump(mode="json"),
+                "claude": summary.claude.model_dump(mode="json"),
                 "usage": summary.report.model_dump(mode="json"),
                 "budget": summary.budget.model_dump(mode="json"),
+                "reviewer": None
+                if summary.reviewer is None
+                else {
+                    "reviews": summary.reviewer.reviews,
+                    "rate": summary.reviewer.rate,
+                    "needs_better_prompt": summary.reviewer.needs_better_prompt,
+                    "message": summary.reviewer.message,
+                },
             }
         )
         return EXIT_OK
     print("Codex credit windows (from its rollout files):")
     for line in summary.windows.to_lines(now, tz=summary.tz):
         print(f"  {line}")
+    print("Claude Code credit windows (from the reviewer's rate_limit_event lines):")
+    for line in summary.claude.to_lines(now, tz=summary.tz):
+        print(f"  {line}")
     print()
     for line in summary.report.to_lines():
         print(line)
+    print()
+    print("By model family (today · this week):")
+    for line in summary.report.family_lines():
+        print(f"  {line}")
+    if summary.reviewer is not None:
+        print(f"  reviewer: {summary.reviewer.message}")
     budget = budget_lines(summary)
     if budget:
         print()

@@ -58,6 +58,8 @@ _HOMES: dict[str, str] = {
     "CLOUD_BEST_OF_MAX": "cockpit.core.vocabulary",
     "CLOUD_LANE": "cockpit.core.vocabulary",
     "CODE_SETTINGS": "cockpit.core.config",
+    "ClaudeLimits": "cockpit.core.usage.claude_limits",
+    "ClaudeWindow": "cockpit.core.usage.claude_limits",
     "CloudResult": "cockpit.core.records.cloud",
     "CloudRun": "cockpit.core.records.cloud",
     "CockpitError": "cockpit.core.errors",
@@ -112,6 +114,7 @@ _HOMES: dict[str, str] = {
     "PayloadError": "cockpit.core.board.external_sessions",
     "ReasoningItem": "cockpit.core.codex.exec_events",
     "ReviewRound": "cockpit.core.records.review",
+    "ReviewerHealthView": "cockpit.core.views.panels",
     "Row": "cockpit.core.views.lane_rows",
     "SANDBOXES": "cockpit.core.vocabulary",
     "STATUS_SYMBOLS": "cockpit.core.views.lane_rows",
@@ -124,11 +127,13 @@ _HOMES: dict[str, str] = {
     "UnknownTask": "cockpit.core.board.blackboard",
     "UsageSummary": "cockpit.core.views.panels",
     "UsageTotals": "cockpit.core.usage.ledger",
+    "UsageWindows": "cockpit.core.usage.windows",
     "ago": "cockpit.core.board.external_sessions",
     "board_config": "cockpit.core.config",
     "breaker_rows": "cockpit.core.views.panels",
     "budget_lines": "cockpit.core.views.panels",
     "check_task_ref": "cockpit.core.board.blackboard",
+    "claude_limits_store": "cockpit.core.views.panels",
     "clean": "cockpit.core.text",
     "clean_data": "cockpit.core.text",
     "credits_text": "cockpit.core.views.panels",
@@ -145,6 +150,7 @@ _HOMES: dict[str, str] = {
     "find_board": "cockpit.core.board.external_sessions",
     "format_duration": "cockpit.core.text",
     "format_tokens": "cockpit.core.text",
+    "format_usd": "cockpit.core.text",
     "head_branch": "cockpit.core.git.safe_command",
     "load_envelope": "cockpit.core.envelope.formats",
     "log_rejected": "cockpit.core.board.external_sessions",
@@ -161,6 +167,7 @@ _HOMES: dict[str, str] = {
     "record_notify": "cockpit.core.board.external_sessions",
     "render_event": "cockpit.core.views.event_lines",
     "render_markdown": "cockpit.core.board.decisions",
+    "recent_reviewer_health": "cockpit.core.views.panels",
     "reset_text": "cockpit.core.views.panels",
     "reviewer_health": "cockpit.core.review.rounds",
     "revoke_trust": "cockpit.core.trust",
@@ -284,13 +291,15 @@ if TYPE_CHECKING:
         cut,
         format_duration,
         format_tokens,
+        format_usd,
         one_line,
         strip_control,
     )
     from cockpit.core.trust import file_digest, revoke_trust, trust_file
+    from cockpit.core.usage.claude_limits import ClaudeLimits, ClaudeWindow
     from cockpit.core.usage.ledger import Ledger, UsageTotals
     from cockpit.core.usage.watcher import shared_watcher
-    from cockpit.core.usage.windows import FAILURE_SOURCE
+    from cockpit.core.usage.windows import FAILURE_SOURCE, UsageWindows
     from cockpit.core.views.board import EXTERNAL_LANE, LANE_ORDER, BoardSnapshot, BoardView
     from cockpit.core.views.event_lines import LogRenderer, render_event
     from cockpit.core.views.lane_rows import (
@@ -307,11 +316,14 @@ if TYPE_CHECKING:
     from cockpit.core.views.panels import (
         BreakerRow,
         DeadLetterRow,
+        ReviewerHealthView,
         UsageSummary,
         breaker_rows,
         budget_lines,
+        claude_limits_store,
         credits_text,
         dead_letter_rows,
+        recent_reviewer_health,
         reset_text,
         usage_summary,
         windows_binding_first,

@@ -4,7 +4,8 @@ A board lives in the repository's git directory (``.git/cockpit/``, see :mod:`co
 
     config.toml  supervisor.lock  inbox/ (claimed/, replies/)  quarantine/  worktrees/<id>/
     scratch/<id>/<n>/  decisions/ (pending/, resolved/, ids/)  dead-letters/ (archive/)  breakers/
-    ledger.jsonl  events.jsonl  task-index.jsonl  rate-limits.json  merge-journal.json  cloud/
+    ledger.jsonl  events.jsonl  task-index.jsonl  rate-limits.json  claude-limits.json  merge-journal.json
+    cloud/
     reviews/ (the reviewers' throw-away checkouts ``<id>-r<round>/`` and the judge's ``judge-*/``)
     tasks/<id>/  envelope.json  state.json  checkpoint.json  diff.patch  attempts/<n>/
     archive/<id>/ (a finished task's directory, moved whole; archive/.moving/ holds the move journal)
@@ -51,6 +52,7 @@ LEDGER_FILE: Final = "ledger.jsonl"
 BOARD_EVENTS_FILE: Final = "events.jsonl"
 TASK_INDEX_FILE: Final = "task-index.jsonl"
 LIVE_RATE_LIMITS_FILE: Final = "rate-limits.json"
+CLAUDE_LIMITS_FILE: Final = "claude-limits.json"  # Claude Code's credit windows, from the reviewers' streams
 MERGE_JOURNAL_FILE: Final = "merge-journal.json"
 CLOUD_DIR: Final = "cloud"  # the working directory of every ``codex cloud`` call (its error.log lands here)
 REVIEWS_DIR: Final = "reviews"  # throw-away checkouts of the reviewers and the judge

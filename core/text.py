@@ -255,3 +255,9 @@ def format_duration(seconds: float) -> str:
         return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def format_usd(amount: float) -> str:
+    """A cost in US dollars: cents from a dollar up (``$12.40``), four decimals below (``$0.0300``),
+    so a small reviewer's cost does not read as ``$0.00``."""
+    return f"${amount:,.2f}" if abs(amount) >= 1 else f"${amount:.4f}"

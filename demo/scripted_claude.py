@@ -14,6 +14,11 @@ models loaded from TOML files or Python dicts, matched by a text in the prompt, 
 on start (``HEAD /``) with an empty 200; neither consumes a response. Standard library HTTP only, one
 thread per connection. ``docs/claude-code.md`` has what the pinned CLI sends and expects.
 
+Every response (or a whole scenario) may carry ``rate_limit``: the subscription rate-limit headers
+(``anthropic-ratelimit-unified-*``) the API sends, which Claude Code turns into ``rate_limit_event``
+lines when it is logged in to a subscription (:func:`client_env` with ``subscription=True``); with an
+API key it ignores them.
+
 Run standalone with ``python -m cockpit.demo.scripted_claude --scenarios DIR [--port N]``.
 """
 
@@ -34,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from cockpit.demo.loopback import LoopbackHandler, ScriptServer
 from cockpit.demo.scripted_model import (
@@ -52,6 +57,8 @@ EXHAUSTED_TEXT = "(scenario exhausted)"
 NO_SCENARIO_TEXT = "(no scenario matched)"
 DEFAULT_MODEL = "claude-opus-4-8"  # answered when a request names none
 API_KEY = "sk-ant-scripted"  # what client_env gives Claude Code; the server accepts any key
+OAUTH_TOKEN = "sk-ant-oat01-scripted"  # a subscription login's token, for client_env(subscription=True)
+RATE_LIMIT_HEADER = "anthropic-ratelimit-unified"  # the prefix of the subscription's rate-limit headers
 
 # The error ``type`` the API gives each status (used when a scenario names none).
 ERROR_TYPES: dict[int, str] = {
@@ -157,11 +164,57 @@ class BashBlock(_Model):
 Block = Annotated[TextBlock | ThinkingBlock | ToolUseBlock | BashBlock, Field(discriminator="kind")]
 
 
+class UnifiedWindow(_Model):
+    """One window's headers: ``-<abbrev>-utilization`` (a fraction), ``-<abbrev>-reset`` (unix seconds)
+    and, when given, ``-<abbrev>-surpassed-threshold`` (Claude Code then reports ``allowed_warning`` with
+    the utilization; it also does so by itself past its own thresholds, e.g. 5h at 0.9)."""
+
+    utilization: float = Field(ge=0)
+    resets_at: int = Field(ge=0)
+    surpassed_threshold: float | None = Field(default=None, ge=0)
+
+
+class RateLimitHeaders(_Model):
+    """A subscription's rate-limit state as the API sends it: ``anthropic-ratelimit-unified-status``
+    (``allowed``, ``allowed_warning``, ``rejected``), ``-reset``, ``-representative-claim`` (the window
+    the status is about: ``five_hour``, ``seven_day``, ...) and each window in ``windows`` by the headers'
+    abbreviation (``5h``, ``7d``, ``7d_oi``, ``overage``). ``docs/claude-code.md`` has what the pinned CLI
+    makes of them."""
+
+    status: str = "allowed"
+    resets_at: int | None = Field(default=None, ge=0)
+    claim: str | None = None
+    windows: dict[str, UnifiedWindow] = Field(default_factory=dict)
+
+    @field_validator("windows")
+    @classmethod
+    def _abbreviations(cls, value: dict[str, UnifiedWindow]) -> dict[str, UnifiedWindow]:
+        for name in value:
+            if not name or not all(c.isalnum() or c == "_" for c in name):
+                raise ValueError(f"a window's abbreviation is letters, digits and _ ({name!r})")
+        return value
+
+    def headers(self) -> dict[str, str]:
+        out = {f"{RATE_LIMIT_HEADER}-status": self.status}
+        if self.resets_at is not None:
+            out[f"{RATE_LIMIT_HEADER}-reset"] = str(self.resets_at)
+        if self.claim is not None:
+            out[f"{RATE_LIMIT_HEADER}-representative-claim"] = self.claim
+        for name, window in self.windows.items():
+            out[f"{RATE_LIMIT_HEADER}-{name}-utilization"] = f"{window.utilization:g}"
+            out[f"{RATE_LIMIT_HEADER}-{name}-reset"] = str(window.resets_at)
+            if window.surpassed_threshold is not None:
+                out[f"{RATE_LIMIT_HEADER}-{name}-surpassed-threshold"] = f"{window.surpassed_threshold:g}"
+        return out
+
+
 class _ResponseBase(_Model):
     headers: dict[str, str] = Field(default_factory=dict)
     delay_ms: int = Field(default=0, ge=0)
     # Hold the reply until ScriptedClaude.open_gate(gate) is called (or the server stops).
     gate: str | None = None
+    # The subscription's rate-limit headers sent with this response (``headers`` may still override one).
+    rate_limit: RateLimitHeaders | None = None
 
     @field_validator("headers", mode="before")
     @classmethod
@@ -272,13 +325,23 @@ class Scenario(_Model):
 
     ``match`` picks the scenario for a new session when the prompt contains it; ``""`` catches every
     session no other scenario matched; ``None`` means the scenario is only used as the default. With
-    ``repeat_last`` the last response is replayed once the script is exhausted.
+    ``repeat_last`` the last response is replayed once the script is exhausted. ``rate_limit`` is sent
+    with every response that names none of its own.
     """
 
     name: str
     match: str | None = None
     responses: list[ResponseSpec] = Field(default_factory=list)
     repeat_last: bool = False
+    rate_limit: RateLimitHeaders | None = None
+
+    @model_validator(mode="after")
+    def _share_rate_limit(self) -> Scenario:
+        if self.rate_limit is not None:
+            for response in self.responses:
+                if response.rate_limit is None:
+                    response.rate_limit = self.rate_limit
+        return self
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -294,18 +357,23 @@ def load_scenarios(directory: Path) -> list[Scenario]:
     return [load_scenario(path) for path in sorted(directory.glob("*.toml"))]
 
 
-def client_env(base_url: str, home: Path, config_dir: Path | None = None) -> dict[str, str]:
+def client_env(
+    base_url: str, home: Path, config_dir: Path | None = None, *, subscription: bool = False
+) -> dict[str, str]:
     """Env additions that point Claude Code at ``base_url`` (``http://HOST:PORT``) with a throw-away
     ``HOME`` and ``CLAUDE_CONFIG_DIR`` (``home/.claude`` unless given), a dummy key, and no traffic
-    anywhere else (telemetry, error reports, update checks off). Both directories are created."""
+    anywhere else (telemetry, error reports, update checks off). Both directories are created. With
+    ``subscription`` the CLI is logged in as a subscription would be (``CLAUDE_CODE_OAUTH_TOKEN``, no
+    API key): it then reads the rate-limit headers and prints ``rate_limit_event`` lines."""
     config = config_dir if config_dir is not None else home / ".claude"
     home.mkdir(parents=True, exist_ok=True)
     config.mkdir(parents=True, exist_ok=True)
+    credential = {"CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN} if subscription else {"ANTHROPIC_API_KEY": API_KEY}
     return {
         "HOME": str(home),
         "CLAUDE_CONFIG_DIR": str(config),
         "ANTHROPIC_BASE_URL": base_url,
-        "ANTHROPIC_API_KEY": API_KEY,
+        **credential,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
@@ -745,7 +813,8 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
         if self._stopping.is_set():
             handler.close_connection = True  # shutting down: hang up instead of replying late
             return
-        extra = {"request-id": request_id, **response.headers}
+        limits = response.rate_limit.headers() if response.rate_limit is not None else {}
+        extra = {"request-id": request_id, **limits, **response.headers}
         if isinstance(response, HttpErrorResponse):
             self._send_http_error(handler, response, extra, request_id)
             return

@@ -32,6 +32,8 @@ from cockpit.core.errors import ClaudeError
 
 __all__ = [
     "KNOWN_LINE_TYPES",
+    "RATE_LIMIT_STATUSES",
+    "RATE_LIMIT_TYPES",
     "ApiRetry",
     "AssistantLine",
     "AssistantMessage",
@@ -255,17 +257,37 @@ class ResultLine(_Wire):
     errors: list[str] = Field(default_factory=list)
 
 
+RATE_LIMIT_STATUSES: Final = ("allowed", "allowed_warning", "rejected")
+"""The statuses the pinned CLI prints (an open set: another value is kept as printed)."""
+RATE_LIMIT_TYPES: Final = (
+    "five_hour",
+    "seven_day",
+    "seven_day_opus",
+    "seven_day_sonnet",
+    "seven_day_overage_included",
+    "overage",
+)
+"""The windows (``rateLimitType``) the pinned CLI names (an open set, like the statuses)."""
+
+
 class RateLimitInfo(_Wire):
-    status: str = ""  # allowed | allowed_warning | rejected
-    resets_at: int | None = Field(default=None, validation_alias=AliasChoices("resetsAt", "resets_at"))
+    """The subscription's rate-limit state as the CLI read it from the API's
+    ``anthropic-ratelimit-unified-*`` response headers. ``utilization`` is a fraction (0.93, not 93) and
+    comes only with ``allowed_warning``; ``resets_at`` is in unix seconds. Overage fields are kept in
+    ``model_extra``."""
+
+    status: str = ""  # allowed | allowed_warning | rejected | ... (RATE_LIMIT_STATUSES)
+    resets_at: float | None = Field(default=None, validation_alias=AliasChoices("resetsAt", "resets_at"))
     rate_limit_type: str | None = Field(
         default=None, validation_alias=AliasChoices("rateLimitType", "rate_limit_type")
-    )
+    )  # five_hour | seven_day | ... (RATE_LIMIT_TYPES)
     utilization: float | None = None
 
 
 class RateLimitEvent(_Wire):
-    """The subscription's rate-limit state changed (not printed with an API key: see the doc)."""
+    """The subscription's rate-limit state changed. Printed only when the CLI is logged in to a
+    subscription (``CLAUDE_CODE_OAUTH_TOKEN`` or ``/login``), never with an API key: once after the first
+    response of a run, then whenever the state read from a response differs (see the doc)."""
 
     type: Literal["rate_limit_event"] = "rate_limit_event"
     rate_limit_info: RateLimitInfo = Field(default_factory=RateLimitInfo)

@@ -9,8 +9,11 @@ task through its round, every step written to the task's state before the next s
 1. **a try of the reviewer**: the round's inputs written (``review-<n>/inputs/``), a throw-away detached
    checkout of the reviewed commit made under the board's ``reviews/``, the try recorded (``tries``), its
    spec written and the detached :mod:`~cockpit.core.attempts.review_runner` started — at most
-   ``max_workers`` reviewers at once;
-2. **the try ends** (``exit.json``): its checkout is removed (and the task's branch checked: a branch the
+   ``max_workers`` reviewers at once, and none while Claude Code's latest rate-limit line says
+   ``rejected`` (the task says until when; :mod:`cockpit.core.usage.claude_limits`);
+2. **while it runs**, the lines its stream gained since the last pass are read for ``rate_limit_event``
+   lines, merged into the board's ``claude-limits.json`` (Claude's credit windows on the gauge);
+   **the try ends** (``exit.json``): its checkout is removed (and the task's branch checked: a branch the
    reviewer moved is put back), its usage and cost go to the ledger (``family = claude``), and its
    stream is read: an error, a timeout, a cut stream or a reply without a readable verdict is a **failed
    try** (:mod:`cockpit.core.policy.review_failures`), retried within the round by the retry policy
@@ -39,6 +42,7 @@ import signal
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,7 @@ from cockpit.core.codex.sandbox import sandbox_works
 from cockpit.core.config import UntrustedSetting
 from cockpit.core.git.operations import GitOpError, add_detached_worktree, main_git, remove_worktree
 from cockpit.core.layout import (
+    CLAUDE_LIMITS_FILE,
     DIFF_FILE,
     EXIT_FILE,
     PID_FILE,
@@ -88,6 +93,7 @@ from cockpit.core.review.rounds import decide, feedback_text
 from cockpit.core.review.verdict import VerdictError, parse_verdict
 from cockpit.core.supervisor.base import _pid_alive, _read_text, spawn_runner
 from cockpit.core.text import cut, one_line
+from cockpit.core.usage.claude_limits import ClaudeLimitsStore, RateLimitLines
 
 REVIEWER_LOST_GRACE_S = 2.0
 JUDGE_ROUNDS_OF_EVIDENCE = 4  # a round's judge stops starting commands after this many evidence timeouts
@@ -104,6 +110,7 @@ class ReviewFollow:
     popen: Any = None  # the runner this supervisor started (None: adopted after a restart)
     gone_at: float | None = None
     judging: Future[list[Challenge]] | None = None
+    limits: RateLimitLines | None = None  # the running try's stream, followed for its rate-limit lines
 
     @property
     def round(self) -> ReviewRound:
@@ -138,6 +145,7 @@ class ReviewPhase:
         self.reviewer_env = dict(reviewer_env or {})
         self._review_pool_: ThreadPoolExecutor | None = None
         self._sandbox: tuple[bool, str] | None = None
+        self.claude_limits = ClaudeLimitsStore(self.board.root / CLAUDE_LIMITS_FILE, self.board.quarantine)
 
     def _review_pool(self) -> ThreadPoolExecutor:
         if self._review_pool_ is None:
@@ -245,6 +253,8 @@ class ReviewPhase:
         state, rnd = follow.state, follow.round
         if rnd.retry_at is not None and self.clock() < rnd.retry_at:
             return
+        if self._held_by_claude_limit(follow):
+            return
         if self._live_reviewers() >= self.config.max_workers:
             return
         try:
@@ -310,6 +320,51 @@ class ReviewPhase:
             }
         )
 
+    def _read_limits(self, follow: ReviewFollow, *, final: bool = False) -> None:
+        """Claude's credit windows from what the running try's stream printed since the last pass (only
+        the appended bytes are read); ``final`` once the try has ended (the cursor is then dropped: the
+        next try writes a stream of its own)."""
+        cursor = follow.limits
+        if cursor is None:
+            cursor = follow.limits = RateLimitLines(follow.directory / REVIEW_STREAM_FILE)
+        found = cursor.read_new(final=final)
+        if found.infos or found.malformed:
+            self.claude_limits.record(found.infos, found.observed_at, str(cursor.path), found.malformed)
+        if final:
+            follow.limits = None
+
+    def _held_by_claude_limit(self, follow: ReviewFollow) -> bool:
+        """A reviewer is not started while Claude Code's latest limit says ``rejected``: the task says
+        until when (a NOTIFY line when the hold begins), and the try starts once the window resets."""
+        limits = self.claude_limits.read()
+        until = limits.blocked_until(self.clock())
+        if until is None or limits.current is None:
+            return False
+        state, rnd = follow.state, follow.round
+        window = limits.current
+        what = f"Claude Code's {window.label} limit" if window.label else "Claude Code's usage limit"
+        when = f"{datetime.fromtimestamp(until, UTC):%Y-%m-%d %H:%M} UTC" + (
+            "" if window.resets_at is not None else " (its reset time is unknown)"
+        )
+        message = f"review round {rnd.n}: waiting: {what} is reached (rejected); the reviewer starts at "
+        message += when
+        if state.message != message:
+            first = not (state.message or "").startswith(f"review round {rnd.n}: waiting: ")
+            state.message = message
+            self._save(state)
+            if first:
+                self.board.log_event(
+                    {
+                        "kind": EventKind.NOTIFY,
+                        "topic": "review",
+                        "task_id": state.id,
+                        "round": rnd.n,
+                        "until": until,
+                        "line": f"NOTIFY {state.id}: {message}",
+                    }
+                )
+        return True
+
     def _fresh_checkout(self, path: Path, commit: str) -> None:
         """A detached checkout of ``commit`` at ``path``, whatever an earlier try left there."""
         self._remove_checkout(path)
@@ -349,6 +404,7 @@ class ReviewPhase:
 
     def _follow_try(self, follow: ReviewFollow) -> None:
         directory = follow.directory
+        self._read_limits(follow)
         if (directory / EXIT_FILE).exists():
             if follow.popen is not None:
                 follow.popen.poll()
@@ -395,6 +451,7 @@ class ReviewPhase:
             info = ExitInfo.model_validate_json((directory / EXIT_FILE).read_bytes())
         except (ValueError, OSError):
             info = ExitInfo(lost=True, note="the review runner's exit status is unreadable")
+        self._read_limits(follow, final=True)  # before the try's files may be set aside
         stream = read_stream(_read_text(directory / REVIEW_STREAM_FILE).splitlines())
         self._remove_checkout(follow.checkout)
         self._check_branch(state, rnd.head_commit)

@@ -22,23 +22,37 @@ Windows are local: "today" starts at local midnight, "this week" at local midnig
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    computed_field,
+    field_validator,
+)
 
 from cockpit.core.follow import GrowingFile, Restart
-from cockpit.core.text import format_tokens
+from cockpit.core.text import format_tokens, format_usd
 from cockpit.core.vocabulary import EFFORTS, LANE_NAMES
 
 __all__ = [
     "ALL",
+    "CLAUDE",
+    "CODEX",
+    "FamilyTotals",
     "GroupBy",
     "Ledger",
     "LedgerRow",
+    "LedgerSplit",
     "UsageReport",
     "UsageTotals",
     "day_window",
@@ -48,6 +62,9 @@ __all__ = [
 
 GroupBy = Literal["lane", "effort", "task", "model"]
 ALL: Final = "all"  # the key of :meth:`Ledger.totals` without grouping
+CODEX: Final = "codex"  # the workers' rows
+CLAUDE: Final = "claude"  # the cross-family reviewer's rows
+_FAMILY_ORDER: Final = (CODEX, CLAUDE)
 _CHECK_BYTES: Final = 4096  # up to this much of the last consumed line is kept to notice a rewritten file
 _LANE_ORDER: Final = LANE_NAMES
 _EFFORT_ORDER: Final = (*EFFORTS, "default")
@@ -73,7 +90,7 @@ class LedgerRow(BaseModel):
     usage_reported: bool = True
     duration_s: float | None = None
     ok: bool | None = None
-    family: str = "codex"  # whose model: codex (the workers) or claude (the reviewer)
+    family: str = CODEX  # whose model: codex (the workers) or claude (the reviewer)
     review_round: int | None = None
     review_try: int | None = None
     cost_usd: float | None = None
@@ -81,7 +98,7 @@ class LedgerRow(BaseModel):
     @property
     def key(self) -> tuple[str, int] | tuple[str, int, str, int | None, int | None]:
         """What makes two rows the same: the attempt, and for a reviewer's row its round and try."""
-        if self.family == "codex":
+        if self.family == CODEX:
             return (self.task_id, self.attempt)
         return (self.task_id, self.attempt, self.family, self.review_round, self.review_try)
 
@@ -126,6 +143,50 @@ class UsageTotals(BaseModel):
         self.attempts += 1
         self.unreported += 0 if row.usage_reported else 1
         self.duration_s = round(self.duration_s + (row.duration_s or 0.0), 3)
+
+
+class FamilyTotals(UsageTotals):
+    """One model family's usage: Codex's workers or Claude's reviewer. ``attempts`` counts its rows
+    (runs); ``reviews`` the distinct review rounds they belong to (the reviewer's rows; a retried try is
+    the same review); ``cost_usd`` sums the costs the rows reported (``costed`` of them), None when none
+    did: Codex reports no cost, so its cost is unknown, never $0."""
+
+    reviews: int = 0
+    cost_usd: float | None = None
+    costed: int = 0
+    _rounds: set[tuple[str, int, int | None]] = PrivateAttr(default_factory=set)
+
+    def add(self, row: LedgerRow) -> None:
+        super().add(row)
+        if row.review_round is not None:
+            self._rounds.add((row.task_id, row.attempt, row.review_round))
+            self.reviews = len(self._rounds)
+        if row.cost_usd is not None:
+            self.cost_usd = round((self.cost_usd or 0.0) + row.cost_usd, 6)
+            self.costed += 1
+
+
+@dataclass(frozen=True)
+class LedgerSplit:
+    """The rows of one time window summed every way a report shows them, in one pass: Codex's rows
+    overall, by lane and by effort tier (what budgets and the table count), and every family's."""
+
+    codex: UsageTotals = field(default_factory=UsageTotals)
+    by_lane: dict[str, UsageTotals] = field(default_factory=dict)
+    by_effort: dict[str, UsageTotals] = field(default_factory=dict)
+    by_family: dict[str, FamilyTotals] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: Iterable[LedgerRow]) -> LedgerSplit:
+        split = cls()
+        for row in rows:
+            split.by_family.setdefault(row.family, FamilyTotals()).add(row)
+            if row.family != CODEX:
+                continue
+            split.codex.add(row)
+            split.by_lane.setdefault(_KEYS["lane"](row), UsageTotals()).add(row)
+            split.by_effort.setdefault(_KEYS["effort"](row), UsageTotals()).add(row)
+        return split
 
 
 # --------------------------------------------------------------------------------------------- windows
@@ -175,6 +236,11 @@ class Ledger:
     (rows dropped as a repeat of a known ``(task_id, attempt)``), ``restarts`` (times the file shrank or
     was replaced and was read again from the start), ``offset`` (bytes consumed; a partial last line is
     not consumed until its newline arrives).
+
+    Sums over a time window cost what is in the window, not the whole ledger: the rows are also kept
+    by time (appended rows extend that order; any other change sorts it again, once, when next asked),
+    and :meth:`split` keeps its last answers until a row changes, so a view that asks every second
+    over an unchanged ledger sums nothing.
     """
 
     def __init__(self, path: Path) -> None:
@@ -182,6 +248,9 @@ class Ledger:
         self.bad_lines = 0
         self.duplicates = 0
         self._rows: dict[tuple[object, ...], LedgerRow] = {}
+        self.version = 0  # bumped on every change of the rows
+        self._by_time: list[LedgerRow] | None = []  # the rows by ts (None: to be sorted again)
+        self._splits: dict[tuple[datetime, datetime | None], LedgerSplit] = {}  # of this version
         # A partial last line stays on disk until its newline arrives; the tail of the last line read is
         # kept to notice a file rewritten in place.
         self._file = GrowingFile(
@@ -214,6 +283,18 @@ class Ledger:
         self.bad_lines = 0
         self.duplicates = 0
         self._rows = {}
+        self._changed(None)
+
+    def _changed(self, added: LedgerRow | None) -> None:
+        """The rows changed: ``added`` appended (kept in time order when it is the newest), or anything
+        else (None: the time order is sorted again when next needed)."""
+        self.version += 1
+        self._splits = {}
+        order = self._by_time
+        if added is not None and order is not None and (not order or added.ts >= order[-1].ts):
+            order.append(added)
+        else:
+            self._by_time = None
 
     def _take(self, raw: bytes) -> int:
         if not raw.strip():
@@ -228,10 +309,12 @@ class Ledger:
         known = self._rows.get(key)
         if known is None:
             self._rows[key] = row
+            self._changed(row)
             return 1
         self.duplicates += 1
         if not known.usage_reported and row.usage_reported:
             self._rows[key] = row
+            self._changed(None)
         return 0
 
     # --------------------------------------------------------------------------------------- aggregates
@@ -263,12 +346,33 @@ class Ledger:
         if by is not None and by not in _KEYS:
             raise ValueError(f"cannot group by {by!r} (expected one of {', '.join(_KEYS)})")
         out: dict[str, UsageTotals] = {ALL: UsageTotals()} if by is None else {}
-        for row in self._rows.values():
-            if row.family != family or row.ts < since or (until is not None and row.ts >= until):
+        for row in self._window(since, until):
+            if row.family != family:
                 continue
             key = ALL if by is None else _KEYS[by](row)
             out.setdefault(key, UsageTotals()).add(row)
         return out
+
+    def _window(self, since: datetime, until: datetime | None) -> list[LedgerRow]:
+        """The rows with ``since <= ts < until``, found by bisection in the time order."""
+        order = self._by_time
+        if order is None:
+            order = self._by_time = sorted(self._rows.values(), key=_ts)
+        lo = bisect.bisect_left(order, since, key=_ts)
+        hi = len(order) if until is None else bisect.bisect_left(order, until, lo=lo, key=_ts)
+        return order[lo:hi]
+
+    def split(self, since: datetime, until: datetime | None = None) -> LedgerSplit:
+        """:class:`LedgerSplit` of the rows with ``since <= ts < until``; the same answer again until a
+        row changes."""
+        _require_aware(since)
+        if until is not None:
+            _require_aware(until)
+        key = (since, until)
+        split = self._splits.get(key)
+        if split is None:
+            split = self._splits[key] = LedgerSplit.of(self._window(since, until))
+        return split
 
     def today(self, now: datetime, tz: tzinfo, by: GroupBy | None = None) -> dict[str, UsageTotals]:
         """:meth:`totals` over the local day containing ``now``."""
@@ -281,8 +385,12 @@ class Ledger:
         return self.totals(*week_window(now, tz, week_starts_on), by=by)
 
     def task_tokens(self, task_id: str) -> int:
-        """All tokens (input + output) the task's attempts used, over the whole ledger."""
-        return sum(row.total_tokens for (tid, _), row in self._rows.items() if tid == task_id)
+        """All tokens (input + output) the task's attempts used, over the whole ledger (Codex's rows)."""
+        return sum(r.total_tokens for r in self._rows.values() if r.task_id == task_id and r.family == CODEX)
+
+
+def _ts(row: LedgerRow) -> datetime:
+    return row.ts
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -303,6 +411,8 @@ class UsageReport(BaseModel):
     week_by_lane: dict[str, UsageTotals] = Field(default_factory=dict)
     today_by_effort: dict[str, UsageTotals] = Field(default_factory=dict)
     week_by_effort: dict[str, UsageTotals] = Field(default_factory=dict)
+    today_by_family: dict[str, FamilyTotals] = Field(default_factory=dict)
+    week_by_family: dict[str, FamilyTotals] = Field(default_factory=dict)
     bad_lines: int = 0
 
     def heading(self) -> str:
@@ -326,6 +436,23 @@ class UsageReport(BaseModel):
                     (f"{label} {key}", today.get(key, UsageTotals()), week_split.get(key, UsageTotals()))
                 )
         return out
+
+    def families(self) -> list[tuple[str, FamilyTotals, FamilyTotals]]:
+        """``(family, today, this week)``: Codex's workers, Claude's reviewer, then any other family."""
+        keys = _ordered({CODEX, CLAUDE, *self.today_by_family, *self.week_by_family}, _FAMILY_ORDER)
+        return [
+            (key, self.today_by_family.get(key, FamilyTotals()), self.week_by_family.get(key, FamilyTotals()))
+            for key in keys
+        ]
+
+    def family_lines(self) -> list[str]:
+        """One line per model family, e.g. ``Claude  today 2 reviews (3 runs), 12.3K tokens, $0.4200 ·
+        week ...``. A cost no row reported is unknown, never $0."""
+        lines = []
+        for family, today, week in self.families():
+            name = family.capitalize()
+            lines.append(f"{name:<7} today {_family_part(family, today)} · week {_family_part(family, week)}")
+        return lines
 
     def notes(self) -> list[str]:
         """The lines under the table: what input and output include, unreported attempts, bad lines."""
@@ -369,6 +496,21 @@ def _cells(t: UsageTotals) -> list[str]:
     ]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _family_part(family: str, t: FamilyTotals) -> str:
+    runs = _plural(t.attempts, "run")
+    head = f"{_plural(t.reviews, 'review')} ({runs})" if family == CLAUDE else runs
+    if t.cost_usd is None:
+        cost = "cost unknown" if t.attempts else "no cost"
+    else:
+        missing = t.attempts - t.costed
+        cost = format_usd(t.cost_usd) + (f" ({missing} without a cost)" if missing else "")
+    return f"{head}, {format_tokens(t.total_tokens)} tokens, {cost}"
+
+
 def _ordered(keys: set[str], order: tuple[str, ...]) -> list[str]:
     return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
 
@@ -386,6 +528,7 @@ def usage_report(
         ledger.refresh()
     day_start, day_end = day_window(now, tz)
     week_start, week_end = week_window(now, tz, week_starts_on)
+    day, week = ledger.split(day_start, day_end), ledger.split(week_start, week_end)
     return UsageReport(
         generated_at=now.astimezone(tz),
         timezone=_tz_name(tz, now),
@@ -393,11 +536,13 @@ def usage_report(
         day_end=day_end,
         week_start=week_start,
         week_end=week_end,
-        today=ledger.totals(day_start, day_end)[ALL],
-        week=ledger.totals(week_start, week_end)[ALL],
-        today_by_lane=ledger.totals(day_start, day_end, by="lane"),
-        week_by_lane=ledger.totals(week_start, week_end, by="lane"),
-        today_by_effort=ledger.totals(day_start, day_end, by="effort"),
-        week_by_effort=ledger.totals(week_start, week_end, by="effort"),
+        today=day.codex,
+        week=week.codex,
+        today_by_lane=day.by_lane,
+        week_by_lane=week.by_lane,
+        today_by_effort=day.by_effort,
+        week_by_effort=week.by_effort,
+        today_by_family=day.by_family,
+        week_by_family=week.by_family,
         bad_lines=ledger.bad_lines,
     )

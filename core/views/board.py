@@ -1,9 +1,9 @@
 """A read-only view of the blackboard for front ends: task summaries followed through the task index
 (:mod:`cockpit.core.board.task_index`: an idle poll is one ``stat``, never one per task), counts per lane and
 status kept up to date change by change, plus what a header shows (workers, pending decisions, reviews,
-breakers, the credit window) and the newest Codex sessions run by hand (listed in the mcp lane), each
-read again only when its files changed. UI-free; the TUI's bridge polls it and hands snapshots to
-widgets."""
+breakers, Codex's credit windows and Claude's) and the newest Codex sessions run by hand (listed in the
+mcp lane), each read again only when its files changed. UI-free; the TUI's bridge polls it and hands
+snapshots to widgets."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ from cockpit.core.board.decisions import DecisionCard, DecisionStore
 from cockpit.core.board.external_sessions import ExternalSession, ExternalSessionReader
 from cockpit.core.board.task_index.reader import TaskIndexReader
 from cockpit.core.board.task_summary import TaskSummary
-from cockpit.core.layout import BREAKERS_DIR, CONFIG_FILE
+from cockpit.core.layout import BREAKERS_DIR, CLAUDE_LIMITS_FILE, CONFIG_FILE
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.trust import user_config_path
+from cockpit.core.usage.claude_limits import ClaudeLimits, ClaudeLimitsStore
 from cockpit.core.usage.watcher import RolloutWatcher, shared_watcher
 from cockpit.core.usage.windows import UsageWindows
 from cockpit.core.vocabulary import CLOUD_LANE, LANE_NAMES
@@ -116,6 +117,7 @@ class BoardSnapshot:
     taken_at: float
     version: int
     external: tuple[ExternalSession, ...] = ()  # newest first, at most five
+    claude: ClaudeLimits = field(default_factory=ClaudeLimits)  # the reviewer's windows, as of taken_at
     changed: frozenset[str] = frozenset()
     counts: TaskCounts = field(default_factory=TaskCounts)
     lanes: Mapping[str, tuple[TaskSummary, ...]] = field(default_factory=lambda: MappingProxyType({}))
@@ -226,6 +228,7 @@ class BoardView:
             lambda: (root / CONFIG_FILE, user_config_path()), lambda: _max_workers(self.board)
         )
         self._external = ExternalSessionReader(self.board)  # file mtimes: wall clock
+        self._claude = ClaudeLimitsStore(root / CLAUDE_LIMITS_FILE)  # read again only when it changed
 
     def refresh(self) -> bool:
         """Follow the task index; True when a task was added, changed or removed."""
@@ -269,6 +272,7 @@ class BoardView:
         changed, self._changed = frozenset(self._changed), set()
         assert self.windows is not None
         counts = self._tally.counts
+        now = self.clock()
         return BoardSnapshot(
             tasks=self._tasks,
             changed=changed,
@@ -281,7 +285,8 @@ class BoardView:
             breakers={b.provider: b.state.value for b in self._breakers.get()},
             windows=self.windows.snapshot(),
             supervisor_pid=self.board.supervisor_pid(),
-            taken_at=self.clock(),
+            taken_at=now,
             version=self._version,
             external=self._external.recent(),
+            claude=self._claude.read().as_of(now),
         )

@@ -5,31 +5,39 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.board.task_index.reader import TaskIndexReader
+from cockpit.core.board.task_summary import TaskSummary
 from cockpit.core.config import board_config
-from cockpit.core.layout import BREAKERS_DIR, DEAD_LETTERS_DIR
+from cockpit.core.layout import BREAKERS_DIR, CLAUDE_LIMITS_FILE, DEAD_LETTERS_DIR
 from cockpit.core.policy.breaker import BreakerRecord, BreakerState, BreakerStore
 from cockpit.core.policy.budgets import BudgetConfig, BudgetStatus, project_budget_status
 from cockpit.core.policy.dead_letters import DeadLetter, DeadLetterQueue
 from cockpit.core.records.attempt import ErrorType
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.review.rounds import ReviewerHealth, reviewer_health
 from cockpit.core.text import format_duration
+from cockpit.core.usage.claude_limits import ClaudeLimits, ClaudeLimitsStore
 from cockpit.core.usage.ledger import Ledger, UsageReport, usage_report
 from cockpit.core.usage.watcher import RolloutWatcher
 from cockpit.core.usage.windows import Credits, UsageWindows, Window, _fmt_clock, _fmt_credits
 
 __all__ = [
+    "REVIEWER_WINDOW",
     "BreakerRow",
     "DeadLetterRow",
+    "ReviewerHealthView",
     "UsageSummary",
     "breaker_rows",
     "budget_lines",
+    "claude_limits_store",
     "credits_text",
     "dead_letter_rows",
+    "recent_reviewer_health",
     "reset_text",
     "usage_summary",
     "windows_binding_first",
@@ -161,7 +169,8 @@ def breaker_rows(board: Blackboard, clock: Clock) -> list[BreakerRow]:
 
 @dataclass(frozen=True)
 class UsageSummary:
-    """What ``cockpit usage`` reports: Codex's credit windows, the ledger's tokens, the budgets."""
+    """What ``cockpit usage`` reports: Codex's credit windows and Claude's, the ledger's tokens (by lane,
+    effort tier and model family), the budgets, and the reviewer's substantive rate."""
 
     windows: UsageWindows
     report: UsageReport
@@ -169,14 +178,28 @@ class UsageSummary:
     budget_config: BudgetConfig
     tz: tzinfo
     now: float
+    claude: ClaudeLimits = field(default_factory=ClaudeLimits)
+    reviewer: ReviewerHealth | None = None
 
 
-def usage_summary(board: Blackboard, watcher: RolloutWatcher, ledger: Ledger, now: float) -> UsageSummary:
-    """Read what is new in the rollouts and the ledger (both incremental) and sum it up at ``now``."""
+def usage_summary(
+    board: Blackboard,
+    watcher: RolloutWatcher,
+    ledger: Ledger,
+    now: float,
+    *,
+    claude: ClaudeLimitsStore | None = None,
+    reviewer: ReviewerHealthView | None = None,
+) -> UsageSummary:
+    """Read what is new in the rollouts, the ledger and Claude's windows (each only as far as it changed)
+    and sum it up at ``now``. A view asking again and again passes its own ``claude`` store and
+    ``reviewer`` view, which read again only what changed."""
     config = board_config(board)
     tz = config.tz()
     windows = watcher.snapshot()
     report = usage_report(ledger, datetime.fromtimestamp(now, UTC), tz, week_starts_on=config.week_starts_on)
+    store = claude if claude is not None else claude_limits_store(board)
+    health = (reviewer if reviewer is not None else ReviewerHealthView(board)).get()
     return UsageSummary(
         windows=windows,
         report=report,
@@ -184,7 +207,57 @@ def usage_summary(board: Blackboard, watcher: RolloutWatcher, ledger: Ledger, no
         budget_config=config.budget,
         tz=tz,
         now=now,
+        claude=store.read().as_of(now),
+        reviewer=health if health.reviews else None,
     )
+
+
+def claude_limits_store(board: Blackboard) -> ClaudeLimitsStore:
+    """A reader of the board's Claude credit windows (``claude-limits.json``)."""
+    return ClaudeLimitsStore(board.root / CLAUDE_LIMITS_FILE)
+
+
+# ---- the reviewer's substantive rate ---------------------------------------------------------------
+
+REVIEWER_WINDOW = 50  # the last reviewed tasks read in full for the reviewer's substantive rate
+
+
+def _last_reviewed(summaries: Iterable[TaskSummary]) -> list[TaskSummary]:
+    return sorted(
+        (s for s in summaries if s.review is not None and s.review.round), key=lambda s: s.updated_at
+    )[-REVIEWER_WINDOW:]
+
+
+def recent_reviewer_health(board: Blackboard, summaries: Iterable[TaskSummary]) -> ReviewerHealth:
+    """:func:`~cockpit.core.review.rounds.reviewer_health` over the reviews of the last
+    :data:`REVIEWER_WINDOW` reviewed tasks (only their states are read)."""
+    states = [board.read_state(s.id) for s in _last_reviewed(summaries)]
+    return reviewer_health(s.review for s in states if s is not None and s.review is not None)
+
+
+class ReviewerHealthView:
+    """The reviewer's substantive rate for a view that asks every second: the task index is followed
+    (one ``stat`` while nothing changed) and the last reviewed tasks' states are read again only when
+    one of them changed."""
+
+    def __init__(self, board: Blackboard) -> None:
+        self.board = board
+        self.index = TaskIndexReader(board)
+        self._key: tuple[tuple[str, datetime], ...] | None = None
+        self._health: ReviewerHealth | None = None
+        self.computed = 0  # times the states were read and the rate worked out
+
+    def get(self) -> ReviewerHealth:
+        changes = self.index.poll()
+        if self._health is not None and not changes:
+            return self._health
+        last = _last_reviewed(self.index.tasks.values())
+        key = tuple((s.id, s.updated_at) for s in last)
+        if self._health is None or key != self._key:
+            self.computed += 1
+            self._key = key
+            self._health = recent_reviewer_health(self.board, last)
+        return self._health
 
 
 def budget_lines(summary: UsageSummary) -> list[str]:

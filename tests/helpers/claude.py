@@ -61,11 +61,12 @@ class ClaudeRun:
         return f"{head}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
 
 
-def claude_env(base_url: str, home: Path, **extra: str) -> dict[str, str]:
+def claude_env(base_url: str, home: Path, *, subscription: bool = False, **extra: str) -> dict[str, str]:
     """This process's environment without the host's Anthropic/Claude settings, pointed at ``base_url``
-    with a throw-away ``HOME`` (and ``CLAUDE_CONFIG_DIR`` under it); ``extra`` is added last."""
+    with a throw-away ``HOME`` (and ``CLAUDE_CONFIG_DIR`` under it), logged in with a dummy API key or,
+    with ``subscription``, a dummy subscription token; ``extra`` is added last."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_PREFIXES)}
-    env.update(client_env(base_url, home))
+    env.update(client_env(base_url, home, subscription=subscription))
     env.update(extra)
     return env
 

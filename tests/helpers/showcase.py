@@ -1,6 +1,7 @@
 """A fixed, fully deterministic board for layout snapshots: every lane populated, a running attempt
 with a real recorded Codex log, a diff in review on a real git branch, a pending decision card and a
-credit window read from a rollout file — all at frozen times, so a snapshot changes only when the
+credit window read from a rollout file and Claude's from the board's ``claude-limits.json`` — all at
+frozen times, so a snapshot changes only when the
 layout does."""
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from pathlib import Path
 import cockpit.core.records.task as state_module
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
+from cockpit.core.claude.stream import RateLimitInfo
+from cockpit.core.layout import CLAUDE_LIMITS_FILE
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus, Usage
 from cockpit.core.records.cloud import CloudRun
 from cockpit.core.records.review import Evidence
 from cockpit.core.records.task import TaskState
+from cockpit.core.usage.claude_limits import ClaudeLimitsStore
 from cockpit.demo.repo import make_demo_repo
 from tests.helpers.cloud_review import make_cloud_review_task
 from tests.helpers.review import add_review, challenge, make_review_task, ran
@@ -56,6 +60,19 @@ def _rollout(home: Path) -> None:
     path.write_text(json.dumps(line) + "\n")
 
 
+def _claude_limits(board: Blackboard) -> None:
+    """The reviewer's latest rate-limit line: its five-hour window at 71 %, as a stream would give it."""
+    info = RateLimitInfo.model_validate(
+        {
+            "status": "allowed_warning",
+            "rateLimitType": "five_hour",
+            "utilization": 0.71,
+            "resetsAt": _at(200).timestamp(),
+        }
+    )
+    ClaudeLimitsStore(board.root / CLAUDE_LIMITS_FILE).record([info], _at(-2).timestamp(), "showcase")
+
+
 def build_showcase(root: Path) -> tuple[Path, dict[str, str]]:
     """Create ``root/repo`` and ``root/codex-home``; returns the repo and the env naming the home."""
     date = FROZEN.strftime("%Y-%m-%dT%H:%M:%S")  # a format both git and GitPython read
@@ -67,6 +84,7 @@ def build_showcase(root: Path) -> tuple[Path, dict[str, str]]:
         board = Blackboard(repo)
         board.init()
         _tasks(board, repo)
+        _claude_limits(board)
     finally:
         for key, value in saved.items():
             if value is None:

@@ -1,5 +1,6 @@
 """The real Claude Code CLI (the pinned one) headless against the scripted Messages API server: a plain
-answer, a Bash tool round trip, overload and rate-limit retries, a broken stream, a rejected key. What
+answer, a Bash tool round trip, overload and rate-limit retries, a broken stream, a rejected key, and,
+logged in as a subscription would be, the ``rate_limit_event`` lines it prints. What
 these pin is written up in ``docs/claude-code.md``. Every run is a second or two: retries are kept few
 with ``CLAUDE_CODE_MAX_RETRIES`` or ``retry-after``."""
 
@@ -12,8 +13,13 @@ import pytest
 
 from cockpit.core.claude.binary import PINNED_VERSION, ClaudeBinary
 from cockpit.core.claude.stream import ApiRetry, TextBlock, ThinkingBlock
-from cockpit.demo.scripted_claude import API_KEY, Scenario, ScriptedClaude
+from cockpit.core.policy.review_failures import classify_review
+from cockpit.core.records.attempt import FailureCode
+from cockpit.core.records.exit_info import ExitInfo
+from cockpit.core.usage.claude_limits import ClaudeLimitsStore, RateLimitLines
+from cockpit.demo.scripted_claude import API_KEY, OAUTH_TOKEN, Scenario, ScriptedClaude
 from tests.helpers.claude import ClaudeRun, run_claude
+from tests.helpers.claude import claude_env as make_claude_env
 
 pytestmark = pytest.mark.claude
 
@@ -249,3 +255,120 @@ def test_a_401_that_says_do_not_retry_is_not_retried(
     assert not run.stream.retries and len(scripted_claude.message_requests()) == 1
     result = run.stream.result
     assert result is not None and result.is_error and result.api_error_status == 401
+
+
+# ---- a subscription login: rate_limit_event lines ---------------------------------------------------
+
+RESET = 1_893_456_000  # 2030-01-01 00:00 UTC
+
+
+def warning(utilization: float) -> dict[str, Any]:
+    """A five-hour window past its 0.9 threshold: the CLI reports it as ``allowed_warning``."""
+    window = {"utilization": utilization, "resets_at": RESET, "surpassed_threshold": 0.9}
+    return {"status": "allowed_warning", "claim": "five_hour", "windows": {"5h": window}}
+
+
+def test_a_subscription_login_prints_rate_limit_events(
+    claude_bin: ClaudeBinary, scripted_claude: ScriptedClaude, tmp_path: Path
+) -> None:
+    """Logged in as a subscription would be, the CLI reads the rate-limit headers and prints a
+    ``rate_limit_event`` line after the turn whose response changed them; with an API key it prints none
+    (``test_an_api_key_never_prints_rate_limit_events``)."""
+    scripted_claude.add_scenario(
+        scenario(
+            {"blocks": [{"kind": "bash", "command": "echo one"}], "rate_limit": warning(0.91)},
+            {"blocks": [{"kind": "bash", "command": "echo two"}], "rate_limit": warning(0.91)},
+            {**say("Done."), "rate_limit": warning(0.95)},
+        )
+    )
+    env = make_claude_env(scripted_claude.base_url, tmp_path / "claude-home", subscription=True)
+    run = run_claude(claude_bin, env, tmp_path / "work", "count", *TOOLS, "--allowedTools=Bash")
+    assert_ok(run)
+    init = run.stream.init
+    assert init is not None and init.api_key_source == "none"
+    types = run.line_types
+    assert types == [
+        "system/init",
+        "assistant",
+        "rate_limit_event",  # after the first turn: the state changed from "allowed"
+        "user",
+        "assistant",  # the second turn's headers said the same: no line
+        "user",
+        "assistant",
+        "rate_limit_event",
+        "result",
+    ], types
+    first, last = run.stream.rate_limits
+    assert (first.status, first.rate_limit_type, first.utilization, first.resets_at) == (
+        "allowed_warning",
+        "five_hour",
+        0.91,
+        RESET,
+    )
+    assert last.utilization == 0.95 and last.model_extra == {
+        "isUsingOverage": False,
+        "surpassedThreshold": 0.9,
+    }
+    # The token goes as a bearer token with the OAuth beta; no API key is sent.
+    for request in scripted_claude.message_requests():
+        assert (
+            request.headers["authorization"] == f"Bearer {OAUTH_TOKEN}" and "x-api-key" not in request.headers
+        )
+        assert "oauth-2025-04-20" in request.headers["anthropic-beta"]
+
+    # What the supervisor does with a reviewer's stream: the same lines, read from the file, on the gauge.
+    stream_file = tmp_path / "stream.jsonl"
+    stream_file.write_text(run.stdout)
+    found = RateLimitLines(stream_file).read_new(final=True)
+    assert found.malformed == 0 and [i.utilization for i in found.infos] == [0.91, 0.95]
+    store = ClaudeLimitsStore(tmp_path / "claude-limits.json")
+    assert store.record(found.infos, found.observed_at, str(stream_file))
+    limits = store.read()
+    assert limits.state == "warning" and limits.current is not None
+    assert (limits.current.label, limits.current.used_percent) == ("5h", 95.0)
+
+
+def test_an_api_key_never_prints_rate_limit_events(
+    claude_bin: ClaudeBinary, scripted_claude: ScriptedClaude, claude_env: dict[str, str], tmp_path: Path
+) -> None:
+    scripted_claude.add_scenario(scenario({**say("Hi."), "rate_limit": warning(0.97)}))
+    run = run_claude(claude_bin, claude_env, tmp_path / "work", "hello", *TOOLS)
+    assert_ok(run)
+    assert "rate_limit_event" not in run.line_types and run.stream.rate_limits == []
+
+
+def test_a_subscription_without_rate_limit_headers_says_allowed_once(
+    claude_bin: ClaudeBinary, scripted_claude: ScriptedClaude, tmp_path: Path
+) -> None:
+    scripted_claude.add_scenario(scenario(say("Hi.")))
+    env = make_claude_env(scripted_claude.base_url, tmp_path / "claude-home", subscription=True)
+    run = run_claude(claude_bin, env, tmp_path / "work", "hello", *TOOLS)
+    assert_ok(run)
+    (info,) = run.stream.rate_limits
+    assert (info.status, info.rate_limit_type, info.resets_at, info.utilization) == (
+        "allowed",
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_rejected_subscription_limit_ends_the_run_without_a_retry(
+    claude_bin: ClaudeBinary, scripted_claude: ScriptedClaude, tmp_path: Path
+) -> None:
+    """A 429 whose headers say ``rejected`` is not retried under a subscription login (an API key's 429
+    is): the run prints the rejected state, says when the limit resets, and fails with 429."""
+    rejected = {"status": "rejected", "resets_at": RESET, "claim": "five_hour"}
+    limited = {"kind": "http_error", "status": 429, "headers": {"retry-after": 1}, "rate_limit": rejected}
+    scripted_claude.add_scenario(scenario(limited, say("never asked for")))
+    env = make_claude_env(scripted_claude.base_url, tmp_path / "claude-home", subscription=True)
+    run = run_claude(claude_bin, env, tmp_path / "work", "hello", *TOOLS)
+    assert run.exit_code == 1, run.describe()
+    assert len(scripted_claude.message_requests()) == 1 and not run.stream.retries
+    (info,) = run.stream.rate_limits
+    assert (info.status, info.rate_limit_type, info.resets_at) == ("rejected", "five_hour", RESET)
+    result = run.stream.result
+    assert result is not None and result.is_error and result.api_error_status == 429
+    assert (result.result or "").startswith("You've hit your session limit · resets ")
+    failure = classify_review(run.stream, ExitInfo(code=1))
+    assert failure is not None and failure.code == FailureCode.HTTP_429

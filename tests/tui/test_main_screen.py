@@ -1,20 +1,26 @@
 """The main screen with Pilot: lane panes show task cards from the blackboard (state as symbol and
 word; finished tasks folded into one line until expanded), the cloud lane lists its tasks too, the
-header counts decisions and reviews, and titles are shown as data."""
+header counts decisions and reviews and gauges both model families' credit windows, and titles are shown
+as data."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionOption, DecisionStore
+from cockpit.core.claude.stream import RateLimitInfo
+from cockpit.core.layout import CLAUDE_LIMITS_FILE
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import Signals, TaskStatus
 from cockpit.core.records.task import TaskState
+from cockpit.core.usage.claude_limits import ClaudeLimits, ClaudeLimitsStore, ClaudeWindow
+from cockpit.core.usage.windows import UsageWindows, Window
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
-from cockpit.tui.widgets.cockpit_header import CockpitHeader
+from cockpit.tui.widgets.cockpit_header import CockpitHeader, claude_gauge, codex_gauge
 from cockpit.tui.widgets.lane_pane import LanePane
 from tests.helpers.pilot import card_shown, pane_listing, shown, until
 
@@ -79,7 +85,7 @@ async def test_lanes_show_cards_from_the_blackboard(repo: Path) -> None:
         assert shown(cloud)[0] == "▌ ○ queued  Run in the cloud" and cloud.border_title == "cloud · 1"
         header = str(main.query_one(CockpitHeader).render())
         assert "workers 0/3" in header and "decisions 1" in header and "reviews 1" in header
-        assert "credits: unknown" in header and "[viewer]" in header
+        assert "Codex unknown │ Claude unknown" in header and "[viewer]" in header
         await pilot.press("escape")  # answer the decision later
         await until(pilot, lambda: app.screen is main, what="the main screen")
         local.focus()
@@ -131,3 +137,78 @@ async def test_modal_closes_when_the_card_is_answered_elsewhere(repo: Path) -> N
         app.screen._tick()
         await pilot.pause()
         assert not isinstance(app.screen, DecisionModal)
+
+
+# ---- the credit-window gauge of both families ----------------------------------------------------------
+
+NOW = 1_795_470_000.0
+
+
+def codex_windows(five: float | None, week: float | None) -> UsageWindows:
+    windows = [
+        Window(minutes=300, used_percent=five, resets_at=NOW + 4320),
+        Window(minutes=10080, used_percent=week, resets_at=NOW + 86400),
+    ]
+    return UsageWindows(windows=windows)
+
+
+def claude(*windows: ClaudeWindow) -> ClaudeLimits:
+    return ClaudeLimits(windows=[w for w in windows if w.kind], current=windows[0] if windows else None)
+
+
+def test_the_gauges_of_both_families() -> None:
+    assert codex_gauge(UsageWindows(), NOW) == "Codex unknown"
+    assert codex_gauge(codex_windows(42, 10), NOW) == "Codex 5h 42% resets in 1h12m · wk 10%"
+    assert codex_gauge(codex_windows(None, 100), NOW) == "Codex wk 100% blocked resets in 24h00m"
+    assert claude_gauge(ClaudeLimits(), NOW) == "Claude unknown"
+    warn = ClaudeWindow(kind="five_hour", status="allowed_warning", utilization=0.71, resets_at=NOW + 60)
+    week = ClaudeWindow(kind="seven_day", status="allowed_warning", utilization=0.3, resets_at=NOW + 600)
+    assert claude_gauge(claude(warn, week), NOW) == "Claude 5h 71% · wk 30%"
+    allowed = ClaudeWindow(kind="five_hour", status="allowed", resets_at=NOW + 60)
+    assert claude_gauge(claude(allowed), NOW) == "Claude 5h ok"  # no number given: never 0 %
+    passed = claude(allowed).as_of(NOW + 61)
+    assert claude_gauge(passed, NOW + 61) == "Claude 5h unknown"
+    rejected = ClaudeWindow(kind="seven_day", status="rejected", resets_at=NOW + 7380)
+    assert claude_gauge(claude(rejected, warn), NOW) == "Claude wk blocked resets in 2h03m · 5h 71%"
+    assert claude_gauge(claude(ClaudeWindow(status="rejected")), NOW) == "Claude blocked (reset unknown)"
+    assert claude_gauge(claude(ClaudeWindow(kind="opus_x", status="paused")), NOW) == "Claude opus_x paused"
+
+
+async def test_the_header_shows_both_families_from_the_board(repo: Path, tmp_path: Path) -> None:
+    """Codex's windows from a rollout, Claude's from the board's file the review phase writes; a new
+    Claude line on disk shows up at the next poll."""
+    home = tmp_path / "codex-home"
+    day = home / "sessions" / "2026" / "11" / "23"
+    day.mkdir(parents=True)
+    limits = {
+        "limit_id": "codex",
+        "primary": {"used_percent": 42.0, "window_minutes": 300, "resets_at": NOW + 4320},
+        "secondary": {"used_percent": 10.0, "window_minutes": 10080, "resets_at": NOW + 86400},
+    }
+    line = {
+        "timestamp": "2026-11-23T21:37:50.228Z",
+        "type": "event_msg",
+        "payload": {"type": "token_count", "info": None, "rate_limits": limits},
+    }
+    (day / "rollout-2026-11-23T21-37-00-test.jsonl").write_text(json.dumps(line) + "\n")
+    board = Blackboard(repo)
+    store = ClaudeLimitsStore(board.root / CLAUDE_LIMITS_FILE)
+    warn = {
+        "status": "allowed_warning",
+        "rateLimitType": "five_hour",
+        "utilization": 0.71,
+        "resetsAt": NOW + 60,
+    }
+    store.record([RateLimitInfo.model_validate(warn)], NOW - 5, "stream")
+    app = CockpitApp(repo, host_supervisor=False, clock=lambda: NOW, env={"CODEX_HOME": str(home)})
+    async with app.run_test(size=(160, 40)) as pilot:
+        main = app.screen_stack[-1]
+        header = main.query_one(CockpitHeader)
+        await until(pilot, lambda: "Claude 5h 71%" in str(header.render()), what="Claude's window")
+        assert "Codex 5h 42% resets in 1h12m · wk 10% │ Claude 5h 71%" in str(header.render())
+        rejected = {"status": "rejected", "rateLimitType": "five_hour", "resetsAt": NOW + 3600}
+        store.record([RateLimitInfo.model_validate(rejected)], NOW, "stream")
+        app.poll_board()
+        await until(
+            pilot, lambda: "Claude 5h blocked resets in 1h00m" in str(header.render()), what="blocked"
+        )

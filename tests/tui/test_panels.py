@@ -15,11 +15,15 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from cockpit.core.board.blackboard import Blackboard
+from cockpit.core.claude.stream import RateLimitInfo
+from cockpit.core.layout import CLAUDE_LIMITS_FILE
 from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.dead_letters import ARCHIVE_AFTER_S, DeadLetter, DeadLetterQueue, Priority
 from cockpit.core.records.attempt import ErrorType
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.review import Challenge, ReviewRound, ReviewState
 from cockpit.core.records.task import TaskState
+from cockpit.core.usage.claude_limits import ClaudeLimitsStore
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.breakers_screen import BreakersScreen
 from cockpit.tui.screens.dead_letters_screen import DeadLettersScreen
@@ -237,10 +241,95 @@ async def test_usage_shows_windows_binding_first_tokens_by_lane_and_effort_and_b
         budget = text_of(screen, "#usage-budget")
         assert budget.startswith("budget: today 5100/5000 tokens, this week 5100/20000")
         assert "daily budget reached: 5,100 of 5,000 tokens used today" in budget
-        assert "credit windows ok" in text_of(screen, "#usage-title")
+        assert "credit windows: Codex ok, Claude unknown" in text_of(screen, "#usage-title")
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
+
+
+def reviewed_task(board: Blackboard, task_id: str, labels: list[str]) -> None:
+    """A task whose one review round's challenges the judge labelled ``labels``."""
+    challenges = [
+        Challenge(id=f"c{n}", kind="failing_test", claim=f"claim {n}", label=label, labelled_by="judge")  # type: ignore[arg-type]
+        for n, label in enumerate(labels, start=1)
+    ]
+    rnd = ReviewRound(n=1, attempt=1, head_commit="a" * 40, verdict="challenge", challenges=challenges)
+    board.write_state(
+        TaskState(
+            id=task_id,
+            lane="worktree",
+            title=task_id,
+            status=TaskStatus.REVIEW,
+            review=ReviewState(status="challenged", rounds=[rnd]),
+        )
+    )
+
+
+async def test_usage_shows_claude_windows_each_family_and_the_reviewers_rate(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Claude's windows from the board's file, each family's figures from the ledger (Claude's reviews,
+    tokens and reported cost; Codex's cost unknown), and the reviewer's substantive rate with its warning
+    under 20 %, read once while nothing changes."""
+    board = Blackboard(repo)
+    home = tmp_path / "codex-home"
+    write_rollout(home)
+    write_ledger(board)
+    ts = datetime.fromtimestamp(FIXED - 300, UTC).isoformat()
+    for n, (task, round_n, cost) in enumerate((("t-0", 1, None), ("t-0", 1, 0.042), ("t-1", 1, 0.0113))):
+        board.append_ledger(
+            {
+                "ts": ts,
+                "task_id": task,
+                "attempt": 1,
+                "family": "claude",
+                "review_round": round_n,
+                "review_try": n + 1,
+                "input_tokens": 2000,
+                "output_tokens": 400,
+                "cost_usd": cost,
+            }
+        )
+    info = {
+        "status": "allowed_warning",
+        "rateLimitType": "five_hour",
+        "utilization": 0.93,
+        "resetsAt": FIXED + 4320,
+    }
+    ClaudeLimitsStore(board.root / CLAUDE_LIMITS_FILE).record(
+        [RateLimitInfo.model_validate(info)], FIXED - 60, "s"
+    )
+    reviewed_task(board, "noisy-1", ["NOISE"] * 4)
+    reviewed_task(board, "noisy-2", ["NOISE"] * 3)
+    app = CockpitApp(repo, host_supervisor=False, clock=lambda: FIXED, env={"CODEX_HOME": str(home)})
+    async with app.run_test(size=(160, 60)) as pilot:
+        await pilot.press("u")
+        screen = app.screen
+        assert isinstance(screen, UsageScreen)
+        await until(pilot, lambda: "Claude" in text_of(screen, "#usage-families"))
+        assert "credit windows: Codex ok, Claude warning" in text_of(screen, "#usage-title")
+        claude = text_of(screen, "#usage-claude").splitlines()
+        assert claude[0] == "Claude Code credit windows (from the reviewer's rate_limit_event lines)"
+        assert claude[1].startswith("5h      93.0% used  allowed_warning  resets ")
+        assert claude[1].endswith("(in 1h 12m)  ← current")
+        families = text_of(screen, "#usage-families").splitlines()
+        assert families[0] == "By model family (today · this week)"
+        assert families[1] == (
+            "Codex   today 2 runs, 5.1K tokens, cost unknown · week 2 runs, 5.1K tokens, cost unknown"
+        )
+        assert families[2] == (
+            "Claude  today 2 reviews (3 runs), 7.2K tokens, $0.0533 (1 without a cost) · "
+            "week 2 reviews (3 runs), 7.2K tokens, $0.0533 (1 without a cost)"
+        )
+        assert families[3] == (
+            "reviewer: substantive rate 0% over the last 2 reviews (0 of 7 challenges VALID or PARTIAL): "
+            "under 20%, the reviewer needs a better prompt"
+        )
+        table = screen.query_one(DataTable)
+        assert cell(table, "all", "today_runs") == "2"  # the table stays Codex's
+        computed = screen.reviewer.computed
+        screen.read()  # another tick, nothing changed
+        assert screen.reviewer.computed == computed == 1
 
 
 async def test_empty_states(repo: Path, tmp_path: Path) -> None:
@@ -263,7 +352,13 @@ async def test_empty_states(repo: Path, tmp_path: Path) -> None:
         assert isinstance(screen, UsageScreen)
         await until(pilot, lambda: "credit windows" in text_of(screen, "#usage-title"))
         assert "usage  unknown (no rate-limit snapshot seen)" in text_of(screen, "#usage-windows")
-        assert "credit windows unknown" in text_of(screen, "#usage-title")
+        assert "credit windows: Codex unknown, Claude unknown" in text_of(screen, "#usage-title")
+        claude = text_of(screen, "#usage-claude")
+        assert "usage  unknown (no rate_limit_event seen" in claude
+        families = text_of(screen, "#usage-families").splitlines()
+        assert families[1].startswith("Codex   today 0 runs, 0 tokens, no cost")
+        assert families[2].startswith("Claude  today 0 reviews (0 runs), 0 tokens, no cost")
+        assert len(families) == 3  # no reviewed task: no reviewer line
         assert text_of(screen, "#usage-budget").startswith("budget: none configured")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))

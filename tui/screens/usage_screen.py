@@ -1,7 +1,10 @@
 """The usage view: Codex's credit windows (the binding one first, used %, reset countdown, "unknown"
-without numbers), today's and this week's ledger tokens by lane and by effort, and the budget status —
-the facts ``cockpit usage`` prints. Rollouts and ledger are read incrementally by a thread worker every
-second; countdowns use the injected clock; ``escape`` goes back."""
+without numbers) and Claude Code's (the reviewer's latest rate-limit state first), today's and this
+week's ledger tokens by lane and by effort, each model family's figures (Codex: tokens and cost if
+known; Claude: reviews, tokens, cost) with the reviewer's substantive rate, and the budget status — the
+facts ``cockpit usage`` prints. Rollouts, ledger, Claude's windows and the reviewed tasks are read by a
+thread worker every second, each only as far as it changed; countdowns use the injected clock;
+``escape`` goes back."""
 
 from __future__ import annotations
 
@@ -22,9 +25,11 @@ from cockpit.core import (
     Blackboard,
     ConfigError,
     Ledger,
+    ReviewerHealthView,
     UsageSummary,
     UsageTotals,
     budget_lines,
+    claude_limits_store,
     credits_text,
     format_tokens,
     reset_text,
@@ -77,6 +82,32 @@ def windows_text(summary: UsageSummary) -> Text:
     return text
 
 
+def claude_text(summary: UsageSummary) -> Text:
+    """Claude Code's windows as ``cockpit usage`` prints them, the current one marked."""
+    text = Text("Claude Code credit windows", style="bold")
+    text.append(" (from the reviewer's rate_limit_event lines)\n")
+    lines = summary.claude.to_lines(summary.now, summary.tz)
+    for n, line in enumerate(lines):
+        blocked = "BLOCKED" in line
+        text.append(line, style="bold" if blocked else "")
+        if n < len(lines) - 1:
+            text.append("\n")
+    return text
+
+
+def families_text(summary: UsageSummary) -> Text:
+    """Each model family today and this week, then the reviewer's substantive rate (a warning when its
+    prompt needs work)."""
+    text = Text("By model family", style="bold")
+    text.append(" (today · this week)\n")
+    text.append("\n".join(summary.report.family_lines()))
+    health = summary.reviewer
+    if health is not None:
+        text.append("\nreviewer: ")
+        text.append(health.message, style="bold reverse" if health.needs_better_prompt else "")
+    return text
+
+
 def _cells(totals: UsageTotals) -> list[Text]:
     return [
         Text(format_tokens(totals.total_tokens), justify="right"),
@@ -121,25 +152,37 @@ class UsageScreen(PanelScreen):
         self.clock = clock
         self.watcher = shared_watcher(board.root, env, clock=clock)
         self.ledger = Ledger(board.root / LEDGER_FILE)
-        self._read_lock = threading.Lock()  # the ledger reader is not thread-safe
+        self.claude = claude_limits_store(board)
+        self.reviewer = ReviewerHealthView(board)
+        self._read_lock = threading.Lock()  # the readers are not thread-safe
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Usage", style="bold"), id="usage-title", classes="panel-title")
         with VerticalScroll(id="usage-body"):
             yield Static(Text("reading…"), id="usage-windows", classes="panel-section")
+            yield Static(id="usage-claude", classes="panel-section")
             yield Static(id="usage-heading", classes="panel-section")
             table: DataTable[Text] = DataTable(id="usage-table", classes="panel-table", cursor_type="none")
             for label, key in COLUMNS:
                 table.add_column(label, key=key)
             yield table
             yield Static(id="usage-notes", classes="panel-note")
+            yield Static(id="usage-families", classes="panel-section")
             yield Static(id="usage-budget", classes="panel-section")
         yield Footer()
 
     def read(self) -> Message:
         with self._read_lock:
             try:
-                return self.Loaded(usage_summary(self.board, self.watcher, self.ledger, self.clock()))
+                summary = usage_summary(
+                    self.board,
+                    self.watcher,
+                    self.ledger,
+                    self.clock(),
+                    claude=self.claude,
+                    reviewer=self.reviewer,
+                )
+                return self.Loaded(summary)
             except ConfigError as exc:
                 return self.Loaded(None, str(exc))
 
@@ -152,12 +195,14 @@ class UsageScreen(PanelScreen):
             self.query_one("#usage-title", Static).update(title)
             return
         windows = summary.windows
-        title.append(f"  credit windows {windows.state}")
+        title.append(f"  credit windows: Codex {windows.state}, Claude {summary.claude.state}")
         if summary.budget.gate_new_tasks:
             title.append("  · new tasks gated by the budget", style="bold")
         self.query_one("#usage-title", Static).update(title)
         self.query_one("#usage-windows", Static).update(windows_text(summary))
+        self.query_one("#usage-claude", Static).update(claude_text(summary))
         self.query_one("#usage-heading", Static).update(Text(summary.report.heading()))
         sync_table(self.query_one(DataTable), ledger_rows(summary))
         self.query_one("#usage-notes", Static).update(Text("\n".join(summary.report.notes())))
+        self.query_one("#usage-families", Static).update(families_text(summary))
         self.query_one("#usage-budget", Static).update(budget_text(summary))

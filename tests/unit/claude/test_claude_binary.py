@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.cli.main import main as cockpit_main
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.claude import binary as claude_binary
 from cockpit.core.claude.binary import (
@@ -23,11 +24,12 @@ from cockpit.core.claude.binary import (
     parse_version,
 )
 from cockpit.core.config import CODE_SETTINGS, UntrustedSetting, board_config
-from cockpit.core.doctor import Check, claude_check
+from cockpit.core.doctor import Check, claude_check, run_checks
 from cockpit.core.errors import ClaudeError, exit_code_of
 
 ELF = b"\x7fELF\x02\x01\x01\x00"
 NODE = shutil.which("node")  # looked up before a test empties PATH
+GIT = shutil.which("git") or "git"
 
 
 def script(path: Path, body: str) -> Path:
@@ -163,11 +165,46 @@ def test_doctor_reports_claude_where_and_which_version(nowhere: Path, tmp_path: 
     assert check.detail.endswith(f"version 9.9.9; the cockpit is pinned to {PINNED_VERSION}")
 
 
-def test_doctor_warns_when_claude_is_missing(nowhere: Path, tmp_path: Path) -> None:
-    check = claude_check(None, tmp_path / "repo")
+def test_doctor_warns_when_claude_is_missing_and_review_is_on(nowhere: Path, tmp_path: Path) -> None:
+    check = claude_check(None, tmp_path / "repo")  # the default [review] lanes
     assert check.name == "claude" and not check.ok and check.warning and not check.fails
-    assert "Claude Code not found" in check.detail and "optional" in check.detail
+    assert check.detail.startswith(
+        "reviews of the worktree, mcp, cloud lanes will fail until Claude Code is "
+    )
+    assert "`npm ci` in " in check.detail and "COCKPIT_CLAUDE_BIN" in check.detail
+    assert "claude_bin" in check.detail and "[review] lanes = []" in check.detail
+    assert "Claude Code not found" in check.detail  # and where it looked
+    one = claude_check(None, tmp_path / "repo", ["worktree"])
+    assert one.detail.startswith("reviews of the worktree lane will fail")
     assert Check("codex", False, "x").fails
+
+
+def test_doctor_only_says_claude_is_missing_when_review_is_off(nowhere: Path, tmp_path: Path) -> None:
+    check = claude_check(None, tmp_path / "repo", [])
+    assert check.ok and not check.warning and not check.fails
+    assert check.detail.startswith("not needed: review is off ([review] lanes = []); Claude Code not found")
+
+
+def test_doctor_reads_the_review_lanes_from_the_config(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tests' user config turns review off; a board config turning it on makes the warning."""
+    project = tmp_path / "cockpit-install"  # no Claude Code where find_claude looks
+    (project / "node_modules").mkdir(parents=True)
+    monkeypatch.setattr(claude_binary, "PROJECT_ROOT", project)
+    monkeypatch.delenv("COCKPIT_CLAUDE_BIN", raising=False)
+    tools = tmp_path / "git-only"  # doctor runs git; nothing else is on PATH
+    tools.mkdir()
+    (tools / "git").symlink_to(GIT)
+    monkeypatch.setenv("PATH", str(tools))
+    (off,) = [c for c in run_checks(repo, check_sandbox=False) if c.name == "claude"]
+    assert off.ok and off.detail.startswith("not needed: review is off")
+    (Blackboard(repo).root / "config.toml").write_text('[review]\nlanes = ["worktree", "mcp"]\n')
+    (on,) = [c for c in run_checks(repo, check_sandbox=False) if c.name == "claude"]
+    assert on.warning and on.detail.startswith("reviews of the worktree, mcp lanes will fail")
+    cockpit_main(["--repo", str(repo), "doctor"])
+    out = capsys.readouterr().out
+    assert "warn  claude     reviews of the worktree, mcp lanes will fail" in out
 
 
 @pytest.mark.claude

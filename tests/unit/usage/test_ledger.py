@@ -444,3 +444,102 @@ def test_usage_report_on_an_empty_ledger(path: Path) -> None:
     report = usage_report(Ledger(path), utc(2025, 3, 12, 12), BERLIN)
     assert report.today == UsageTotals() and report.week_by_lane == {}
     assert report.to_lines()[3].split() == ["all", "0", "0", "0", "0", "0", "0", "0", "0"]
+
+
+# ------------------------------------------------------------------------------------ model families
+
+
+def reviewer_row(
+    task: str, round_n: int, try_n: int, ts: datetime, cost: float | None, **fields: Any
+) -> bytes:
+    return line(
+        row(
+            task,
+            ts=ts,
+            family="claude",
+            review_round=round_n,
+            review_try=try_n,
+            cost_usd=cost,
+            input_tokens=500,
+            cached_input_tokens=0,
+            output_tokens=100,
+            reasoning_output_tokens=0,
+            **fields,
+        )
+    )
+
+
+def test_each_family_counts_its_runs_reviews_tokens_and_cost(path: Path) -> None:
+    """Codex's rows stay the table and the budgets; Claude's are counted apart: its reviews (a retried
+    try is the same review), runs, tokens and the cost it reported. A cost no row gave is unknown."""
+    path.parent.mkdir(parents=True)
+    now = datetime(2025, 3, 12, 15, 0, tzinfo=BERLIN)
+    append(
+        path,
+        line(row("a", ts=utc(2025, 3, 12, 8)))
+        + reviewer_row("a", 1, 1, utc(2025, 3, 12, 8, 5), None)  # a failed try: no cost reported
+        + reviewer_row("a", 1, 2, utc(2025, 3, 12, 8, 10), 0.03)
+        + reviewer_row("b", 1, 1, utc(2025, 3, 10, 9), 0.5)
+        + reviewer_row("a", 1, 2, utc(2025, 3, 12, 8, 10), 0.03),  # written twice: counted once
+    )
+    report = usage_report(Ledger(path), now, BERLIN)
+    assert report.today.attempts == 1 and report.today.total_tokens == 1200  # Codex's only
+    codex, claude = report.today_by_family["codex"], report.today_by_family["claude"]
+    assert (codex.attempts, codex.total_tokens, codex.cost_usd, codex.reviews) == (1, 1200, None, 0)
+    assert (claude.attempts, claude.reviews, claude.total_tokens) == (2, 1, 1200)
+    assert (claude.cost_usd, claude.costed) == (0.03, 1)
+    week = report.week_by_family["claude"]
+    assert (week.attempts, week.reviews, week.cost_usd) == (3, 2, 0.53)
+    assert [family for family, _, _ in report.families()] == ["codex", "claude"]
+    codex_line, claude_line = report.family_lines()
+    assert codex_line == (
+        "Codex   today 1 run, 1.2K tokens, cost unknown · week 1 run, 1.2K tokens, cost unknown"
+    )
+    assert claude_line == (
+        "Claude  today 1 review (2 runs), 1.2K tokens, $0.0300 (1 without a cost) · "
+        "week 2 reviews (3 runs), 1.8K tokens, $0.5300 (1 without a cost)"
+    )
+    again = UsageReport.model_validate_json(report.model_dump_json())
+    assert again.week_by_family["claude"].cost_usd == 0.53
+
+
+def test_an_empty_ledger_names_both_families() -> None:
+    report = usage_report(Ledger(Path("/nonexistent/ledger.jsonl")), utc(2025, 3, 12, 12), BERLIN)
+    assert report.family_lines() == [
+        "Codex   today 0 runs, 0 tokens, no cost · week 0 runs, 0 tokens, no cost",
+        "Claude  today 0 reviews (0 runs), 0 tokens, no cost · week 0 reviews (0 runs), 0 tokens, no cost",
+    ]
+
+
+def test_windows_sum_only_their_rows_and_an_unchanged_ledger_sums_nothing(path: Path) -> None:
+    """A report asked for every second costs nothing while no row changed, and what is in the window
+    when one did: rows out of time order, replaced rows and appended ones all land in the right window."""
+    path.parent.mkdir(parents=True)
+    old = b"".join(line(row(f"old-{n}", ts=utc(2024, 1, 1) + timedelta(minutes=n))) for n in range(300))
+    append(path, line(row("late", ts=utc(2025, 3, 12, 10))) + old)  # the old ones were written after
+    ledger = Ledger(path)
+    ledger.refresh()
+    since, until = utc(2025, 3, 12), utc(2025, 3, 13)
+    split = ledger.split(since, until)
+    assert split.codex.attempts == 1 and ledger.split(since, until) is split  # kept
+    assert ledger.totals(utc(2024, 1, 1), utc(2024, 1, 1, 1))[ALL].attempts == 60
+    version = ledger.version
+    append(path, line(row("new", ts=utc(2025, 3, 12, 11))))
+    ledger.refresh()
+    assert ledger.version == version + 1
+    fresh = ledger.split(since, until)
+    assert fresh is not split and fresh.codex.attempts == 2
+    # a row written again with the usage the first lacked replaces it, in its window
+    append(path, line(row("unreported", ts=utc(2025, 3, 12, 9), usage_reported=False, input_tokens=0)))
+    append(path, line(row("unreported", ts=utc(2025, 3, 12, 9), input_tokens=5000)))
+    ledger.refresh()
+    assert ledger.split(since, until).codex.input_tokens == 1000 + 1000 + 5000
+    assert ledger.task_tokens("late") == 1200
+
+
+def test_task_tokens_counts_the_workers_rows_only(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    append(path, line(row("a")) + reviewer_row("a", 1, 1, utc(2025, 3, 12, 9, 30), 0.01))
+    ledger = Ledger(path)
+    ledger.refresh()
+    assert ledger.task_tokens("a") == 1200
