@@ -57,6 +57,8 @@ _HOMES: dict[str, str] = {
     "CLOUD_BEST_OF_MAX": "cockpit.core.vocabulary",
     "CLOUD_LANE": "cockpit.core.vocabulary",
     "CODE_SETTINGS": "cockpit.core.config",
+    "ClaudeBinary": "cockpit.core.claude.binary",
+    "ClaudeNotFound": "cockpit.core.claude.binary",
     "CloudResult": "cockpit.core.records.cloud",
     "CloudRun": "cockpit.core.records.cloud",
     "CockpitError": "cockpit.core.errors",
@@ -135,6 +137,7 @@ _HOMES: dict[str, str] = {
     "escalation_rate": "cockpit.core.board.decisions",
     "exit_code_of": "cockpit.core.errors",
     "file_digest": "cockpit.core.trust",
+    "find_claude": "cockpit.core.claude.binary",
     "find_board": "cockpit.core.board.external_sessions",
     "format_duration": "cockpit.core.text",
     "format_tokens": "cockpit.core.text",
@@ -222,6 +225,7 @@ if TYPE_CHECKING:
         worker_task,
     )
     from cockpit.core.board.task_summary import TaskSummary
+    from cockpit.core.claude.binary import ClaudeBinary, ClaudeNotFound, find_claude
     from cockpit.core.codex.exec_events import (
         AgentMessageItem,
         CodexEvent,
