@@ -58,6 +58,8 @@ _HOMES: dict[str, str] = {
     "CLOUD_BEST_OF_MAX": "cockpit.core.vocabulary",
     "CLOUD_LANE": "cockpit.core.vocabulary",
     "CODE_SETTINGS": "cockpit.core.config",
+    "ClaudeBinary": "cockpit.core.claude.binary",
+    "ClaudeNotFound": "cockpit.core.claude.binary",
     "ClaudeLimits": "cockpit.core.usage.claude_limits",
     "ClaudeWindow": "cockpit.core.usage.claude_limits",
     "CloudResult": "cockpit.core.records.cloud",
@@ -147,6 +149,7 @@ _HOMES: dict[str, str] = {
     "feedback_text": "cockpit.core.review.rounds",
     "exit_code_of": "cockpit.core.errors",
     "file_digest": "cockpit.core.trust",
+    "find_claude": "cockpit.core.claude.binary",
     "find_board": "cockpit.core.board.external_sessions",
     "format_duration": "cockpit.core.text",
     "format_tokens": "cockpit.core.text",
@@ -237,6 +240,7 @@ if TYPE_CHECKING:
         worker_task,
     )
     from cockpit.core.board.task_summary import TaskSummary
+    from cockpit.core.claude.binary import ClaudeBinary, ClaudeNotFound, find_claude
     from cockpit.core.codex.exec_events import (
         AgentMessageItem,
         CodexEvent,

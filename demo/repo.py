@@ -11,10 +11,13 @@ README = "# calc\n\nA tiny module the demo's workers improve.\n"
 
 
 DEMO_BOARD_CONFIG = (
-    "# The demo's tasks are not reviewed by another model family: its reviewer is the real Claude Code,\n"
-    "# which the demo does not point anywhere.\n"
+    "# The worktree lane's results are reviewed by another model family: the real Claude Code, which the\n"
+    "# demo points at its scripted Messages API server. Only the reviewed demo task asks for it; the\n"
+    "# other worktree tasks' envelopes say review = false.\n"
     "[review]\n"
-    "lanes = []\n"
+    'lanes = ["worktree"]\n'
+    "reviewer_timeout_s = 120\n"
+    "evidence_timeout_s = 60\n"
 )
 """The demo board's own ``config.toml`` (the cloud demo adds its ``[cloud]`` tables after it)."""
 

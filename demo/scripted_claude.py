@@ -357,6 +357,18 @@ def load_scenarios(directory: Path) -> list[Scenario]:
     return [load_scenario(path) for path in sorted(directory.glob("*.toml"))]
 
 
+HOST_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "CLAUDECODE", "AWS_BEARER_TOKEN_BEDROCK", "IS_SANDBOX")
+"""The variables of a host that would change what Claude Code does or where it connects: its Anthropic
+and Claude Code settings (a real key or token, another base URL, Bedrock or Vertex), a Bedrock token,
+and ``IS_SANDBOX`` (any value keeps a 529 retried to the full budget instead of giving up after the
+third: ``docs/claude-code.md``). A client of the scripted server gets none of them."""
+
+
+def host_settings(environ: Mapping[str, str]) -> list[str]:
+    """The names in ``environ`` a client of the scripted server must not inherit (:data:`HOST_PREFIXES`)."""
+    return sorted(name for name in environ if name.startswith(HOST_PREFIXES))
+
+
 def client_env(
     base_url: str, home: Path, config_dir: Path | None = None, *, subscription: bool = False
 ) -> dict[str, str]:

@@ -47,9 +47,9 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, ti
 async def shoot(out: Path) -> list[Path]:
     saved: list[Path] = []
     with demo_setup() as setup:
-        notes, subtract, _changelog, check, *_cloud = setup.task_ids
+        notes, subtract, _changelog, check, *_reviewed_and_cloud = setup.task_ids
         board = Blackboard(setup.repo)
-        app = CockpitApp(setup.repo, env=setup.env)
+        app = CockpitApp(setup.repo, env=setup.env, reviewer_env=setup.reviewer_env)
 
         def status(task_id: str) -> TaskStatus | None:
             state = board.read_state(task_id)
@@ -80,6 +80,11 @@ async def shoot(out: Path) -> list[Path]:
             await until(pilot, lambda: status(subtract) == TaskStatus.REVIEW, "a diff waiting for review")
             await until(pilot, lambda: status(notes) == TaskStatus.SUCCEEDED, "the local task")
             await until(pilot, lambda: status(check) == TaskStatus.REVIEW, "the mcp task's review")
+            if setup.review_task is not None:  # its card says the review converged in round 2
+                reviewed = setup.review_task
+                await until(
+                    pilot, lambda: status(reviewed) == TaskStatus.REVIEW, "the reviewed task's review"
+                )
             await until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
             await pilot.pause(0.5)
             save("cockpit")

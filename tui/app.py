@@ -111,12 +111,14 @@ class CockpitApp(App[None]):
         env: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         open_task: str | None = None,
+        reviewer_env: dict[str, str | None] | None = None,
     ) -> None:
         super().__init__()
         self.board = Blackboard(repo)
         self.board.init()
         self.clock = clock
         self.env = env or {}
+        self.reviewer_env = reviewer_env  # the hosted supervisor's changes to the reviewer's environment
         self.view = BoardView(self.board, clock=clock, env=self.env)
         self.host_supervisor = host_supervisor
         self.open_task = open_task
@@ -181,7 +183,9 @@ class CockpitApp(App[None]):
         from cockpit.core import Supervisor  # not needed for the first frame
 
         try:
-            supervisor = Supervisor(self.board, env=self.env, on_notice=self._supervisor_notice)
+            supervisor = Supervisor(
+                self.board, env=self.env, on_notice=self._supervisor_notice, reviewer_env=self.reviewer_env
+            )
         except CockpitError as exc:  # no Codex, a bad or untrusted config
             self.post_message(HostingEnded("cannot supervise", str(exc), severity="error"))
             return

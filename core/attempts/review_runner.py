@@ -11,7 +11,7 @@ meanwhile finds the round's files where it left them and follows the runner agai
 
 Usage: ``python -m cockpit.core.attempts.review_runner SPEC.json``; the spec is written by the supervisor's
 review phase (argv, cwd: the throw-away checkout, the round's directory as ``attempt_dir``, env
-additions, the cap).
+additions and the names of variables not to inherit, the cap).
 """
 
 from __future__ import annotations

@@ -68,12 +68,16 @@ def sandbox_env(*, scratch: Path, codex_home: Path, base: dict[str, str] | None 
 
 
 def sandbox_works(codex: Path, timeout: float = 60.0) -> tuple[bool, str]:
-    """Run ``true`` and a denied write under ``codex sandbox`` with workspace-write."""
+    """Run ``true`` and a denied write under ``codex sandbox`` with workspace-write. Codex runs with its
+    ``TMPDIR`` in the check's own temporary directory: it leaves a directory of its own in ``TMPDIR``
+    (``codex-bwrap-synthetic-mount-targets-<uid>``), which goes with the check's."""
     with tempfile.TemporaryDirectory(prefix="cockpit-sandbox-") as tmp:
+        env = {**os.environ, "TMPDIR": tmp}
         try:
             ok = subprocess.run(
                 [str(codex), "sandbox", "-c", SANDBOX_MODE, "--", "true"],
                 cwd=tmp,
+                env=env,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -96,6 +100,7 @@ def sandbox_works(codex: Path, timeout: float = 60.0) -> tuple[bool, str]:
             subprocess.run(
                 [str(codex), "sandbox", "-c", SANDBOX_MODE, *overrides, "--", "sh", "-c", script],
                 cwd=work,
+                env=env,
                 capture_output=True,
                 timeout=timeout,
                 stdin=subprocess.DEVNULL,

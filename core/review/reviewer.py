@@ -33,7 +33,9 @@ login works as it does by hand — plus only what ``docs/claude-code.md`` shows 
 ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`` (no traffic but the API calls) and a bounded
 ``CLAUDE_CODE_MAX_RETRIES`` (the cockpit retries a failed review itself; the CLI's default of 10 can
 take minutes). :func:`reviewer_env` returns those additions; the caller's own additions (a test or the
-demo pointing the CLI at the scripted server) come last.
+demo pointing the CLI at the scripted server) come last. The supervisor's caller may also name variables
+the reviewer does not inherit (the demo drops the host's ``ANTHROPIC_*``, ``CLAUDE_*`` and
+``IS_SANDBOX``: ``Supervisor(reviewer_env=...)`` with ``None`` values).
 
 **Prompt.** Paths, not contents (:func:`review_prompt`): the reviewer reads what it needs with its tools.
 It ends with :data:`~cockpit.core.review.verdict.REVIEW_FORMAT`. Its first line names the round and the

@@ -27,7 +27,7 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from cockpit.core.atomic import disk_error_text, disk_full
@@ -87,12 +87,13 @@ class Supervisor(
         on_change: Callable[[TaskState], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
         claude: ClaudeBinary | None = None,
-        reviewer_env: dict[str, str] | None = None,
+        reviewer_env: Mapping[str, str | None] | None = None,
     ) -> None:
         """``env``: additions to the workers' environment; ``claude``: the reviewer's CLI (default: found
-        like Codex, when the first review starts); ``reviewer_env``: additions to the reviewer's
+        like Codex, when the first review starts); ``reviewer_env``: changes to the reviewer's
         environment (the user's own otherwise, untouched but for :func:`~cockpit.core.review.reviewer.
-        reviewer_env`'s two variables)."""
+        reviewer_env`'s two variables): a value is set, ``None`` removes the variable (the demo points
+        the CLI at its scripted server without the host's Anthropic settings)."""
         self.board = board
         self.config = board_config(board)
         self.codex = codex or find_codex(self._codex_bin_setting(), board.repo)

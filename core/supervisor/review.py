@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import signal
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -138,11 +140,15 @@ def _to_usage(stream: ClaudeStream) -> Usage | None:
 
 class ReviewPhase:
     # ---- set up ---------------------------------------------------------------------------------
-    def _review_setup(self, claude: ClaudeBinary | None, reviewer_env: dict[str, str] | None) -> None:
+    def _review_setup(
+        self, claude: ClaudeBinary | None, reviewer_env: Mapping[str, str | None] | None
+    ) -> None:
         self.reviews: dict[str, ReviewFollow] = {}
         self._to_review: set[str] = set()  # reviewing tasks not followed yet (see note_reviewing)
         self._claude = claude
-        self.reviewer_env = dict(reviewer_env or {})
+        changes = dict(reviewer_env or {})
+        self.reviewer_env = {k: v for k, v in changes.items() if v is not None}  # set for the reviewer
+        self.reviewer_env_remove = sorted(k for k, v in changes.items() if v is None)  # not inherited
         self._review_pool_: ThreadPoolExecutor | None = None
         self._sandbox: tuple[bool, str] | None = None
         self.claude_limits = ClaudeLimitsStore(self.board.root / CLAUDE_LIMITS_FILE, self.board.quarantine)
@@ -281,6 +287,13 @@ class ReviewPhase:
         )
         atomic_write_text(directory / PROMPT_FILE, prompt)
         self._fresh_checkout(follow.checkout, rnd.head_commit)
+        removed = set(self.reviewer_env_remove)
+        inherited = {k: v for k, v in os.environ.items() if k not in removed}
+        env = {
+            **reviewer_env(inherited, self.reviewer_env),
+            "COCKPIT_TASK_ID": state.id,
+            "COCKPIT_REVIEW_DIR": str(directory),
+        }
         spec = {
             "argv": reviewer_argv(
                 claude, prompt, inputs=inputs.directory, model=cfg.model, effort=cfg.effort
@@ -289,11 +302,8 @@ class ReviewPhase:
             "attempt_dir": str(directory),
             "deadline_s": cfg.reviewer_timeout_s,
             "grace_s": self.config.kill_grace_s,
-            "env": {
-                **reviewer_env(None, self.reviewer_env),
-                "COCKPIT_TASK_ID": state.id,
-                "COCKPIT_REVIEW_DIR": str(directory),
-            },
+            "env": env,
+            "env_remove": sorted(removed - set(env)),
         }
         rnd.tries = k
         rnd.retry_at = None

@@ -1,6 +1,7 @@
 """The installed ``cockpit demo`` driven in tmux as a person would: keys go in with ``send-keys``, the
 screen comes back with ``capture-pane``. The gate's decision modal and the mcp lane's Codex approval are
-answered, the four diffs are reviewed and merged (each folds into its lane's history line; the fourth
+answered; the reviewed task's card shows it challenged by Claude Code and back with Codex, then
+converged; the five diffs are reviewed and merged (each folds into its lane's history line; the fifth
 came back from the cloud lane's fake Codex Cloud), the lane filter and the fold list the merges, and
 after quitting the kept demo repository's main branch holds the merges and no fake cloud is left
 running."""
@@ -108,6 +109,7 @@ def tmux() -> Iterator[Tmux]:
 
 
 @pytest.mark.codex
+@pytest.mark.claude
 def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, tmp_path: Path) -> None:
     assert COCKPIT.exists(), f"the cockpit command is not installed at {COCKPIT}"
     tmux.start(f"TMPDIR={tmp_path} {COCKPIT} demo --keep", tmp_path)
@@ -125,7 +127,10 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
         seen.append(shown)
         tmux.keys("a")  # retry the blocked task with its feedback / let Codex run the command
 
-    tmux.wait_for(r"reviews 4")  # the cloud task's too, once Codex Cloud (the fake) has it ready
+    # The reviewed task: round 1's VALID challenge sent it back to Codex, round 2 converged.
+    tmux.wait_for(r"▶ running\s+Add a mean function", r"att 2/3\s+review 1/3 challenged")
+    tmux.wait_for(r"review 2/3 converged")
+    tmux.wait_for(r"reviews 5")  # the cloud task's too, once Codex Cloud (the fake) has it ready
     tmux.keys("v")  # the earliest submitted diff first: the subtract function
     tmux.wait_for(r"review add-a-subtract-function", r"calc\.py", r"\+def subtract\(a, b\):")
     tmux.keys("a")
@@ -139,24 +144,33 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
     tmux.keys("v")
     tmux.wait_for(r"review check-calc-py-imports", r"CHECKS\.md")
     tmux.keys("a")
-    tmux.wait_for(r"reviews 1")
+    tmux.wait_for(r"reviews 2")
+
+    tmux.keys(
+        "v"
+    )  # the reviewed task: Codex's fix, and not the reviewer's test (it ran in the judge's checkout)
+    tmux.wait_for(r"review add-a-mean-function", r"stats\.py", r"\+    return sum\(values\) / len\(values\)")
+    assert "test_review_mean" not in tmux.screen()
+    tmux.keys("a")
+    tmux.wait_for(r"reviews 1", r"▸ ✔ 3 merged — enter to expand")
 
     tmux.keys("v")  # best of 2 from the cloud: the first attempt is on the branch
     tmux.wait_for(r"review add-a-greeting-file", r"cloud_task_\w+\.txt")
     tmux.keys("a")
-    tmux.wait_for(r"reviews 0", r"▸ ✔ 1 merged — enter to expand", r"▸ ✔ 2 merged — enter to expand")
+    tmux.wait_for(r"reviews 0", r"▸ ✔ 1 merged — enter to expand", r"▸ ✔ 3 merged — enter to expand")
 
     # The filter narrows the lanes (counts in their titles); Enter on the fold line lists the merges.
     tmux.keys("/")
     tmux.wait_for(r"filter: words")  # the filter line opens (its placeholder says the syntax)
     tmux.keys("-l", "state:merged lane:worktree")
     tmux.keys("Enter")
-    tmux.wait_for(r"worktree · 2 of 2", r"mcp · 0 of 1", r"local · 0 of 1", r"cloud · 0 of 1")
+    tmux.wait_for(r"worktree · 3 of 3", r"mcp · 0 of 1", r"local · 0 of 1", r"cloud · 0 of 1")
     tmux.keys("Enter")
     tmux.wait_for(
-        r"▾ ✔ 2 merged — enter to fold",
+        r"▾ ✔ 3 merged — enter to fold",
         r"✔ merged\s+Add a subtract function",
         r"✔ merged\s+Summarise the upstream changelog",
+        r"✔ merged\s+Add a mean function",
     )
     tmux.keys("Escape")  # clears the filter
     tmux.wait_for(r"mcp · 1(?! of)", r"▸ ✔ 1 merged — enter to expand")
@@ -167,6 +181,8 @@ def test_installed_demo_answers_decisions_and_merges_reviewed_diffs(tmux: Tmux, 
     (repo,) = tmp_path.glob("cockpit-demo-*/repo")  # --keep left the throwaway repo in our TMPDIR
     main = Repo(repo).commit("main")
     assert "def subtract" in (main.tree / "calc.py").data_stream.read().decode()
+    assert "/ len(values)" in (main.tree / "stats.py").data_stream.read().decode()
+    assert "tests" not in {tree.path for tree in main.tree.trees}  # the reviewer's test stayed in the judge's
     assert {"CHANGES.md", "CHECKS.md"} <= {blob.path for blob in main.tree.blobs}
     assert [b.path for b in main.tree.blobs if b.path.startswith("cloud_task_")] != []
     assert Repo(repo).active_branch.name == "main"

@@ -17,11 +17,8 @@ from typing import Any
 
 from cockpit.core.claude.binary import ClaudeBinary
 from cockpit.core.claude.stream import ClaudeStream, read_stream
-from cockpit.demo.scripted_claude import Scenario, ScriptedClaude, client_env
+from cockpit.demo.scripted_claude import Scenario, ScriptedClaude, client_env, host_settings
 
-# Variables of the host that would change what Claude Code does or where it connects: none reach a run.
-# IS_SANDBOX (any value) keeps 529s retried to the full budget instead of giving up after three.
-_HOST_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "CLAUDECODE", "AWS_BEARER_TOKEN_BEDROCK", "IS_SANDBOX")
 HEADLESS = ("-p", "--output-format", "stream-json", "--verbose", "--no-session-persistence")
 
 
@@ -65,7 +62,8 @@ def claude_env(base_url: str, home: Path, *, subscription: bool = False, **extra
     """This process's environment without the host's Anthropic/Claude settings, pointed at ``base_url``
     with a throw-away ``HOME`` (and ``CLAUDE_CONFIG_DIR`` under it), logged in with a dummy API key or,
     with ``subscription``, a dummy subscription token; ``extra`` is added last."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_PREFIXES)}
+    dropped = set(host_settings(os.environ))
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(client_env(base_url, home, subscription=subscription))
     env.update(extra)
     return env

@@ -1,17 +1,17 @@
-"""Helpers for the challenge loop's tests: a board whose config turns the cross-family review on, the
-reviewer's scripted replies (a verdict block, a challenge backed by a test the reviewer wrote) and the
-Claude Code scenario of one round and try."""
+"""Helpers for the challenge loop's tests: a board whose config turns the cross-family review on, and the
+test runner the tests' challenges use. The reviewer's scripted replies (a verdict block, a challenge
+backed by a test the reviewer wrote, a Claude Code scenario of one round and try) are the demo's:
+:mod:`cockpit.demo.review`."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.demo.scripted_claude import Scenario
 
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+PYTEST = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly")
+"""The runner of the tests' challenges (``failing_test(..., runner=PYTEST)``)."""
 
 
 def review_on(board: Blackboard, *, lanes: tuple[str, ...] = ("worktree",), **settings: object) -> None:
@@ -20,45 +20,3 @@ def review_on(board: Blackboard, *, lanes: tuple[str, ...] = ("worktree",), **se
     lines = ["[review]", f"lanes = {json.dumps(list(lanes))}", "reviewer_timeout_s = 120"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
     (board.root / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def verdict(word: str = "approve", *challenges: dict[str, Any], summary: str = "Reviewed.") -> str:
-    """The reviewer's closing verdict block."""
-    body = {"verdict": word, "summary": summary, "challenges": list(challenges)}
-    return "Here is my review.\n\n```json\n" + json.dumps(body, indent=2) + "\n```\n"
-
-
-def failing_test(
-    path: str, body: str, claim: str, *, file: str | None = None, line: int | None = None
-) -> dict[str, Any]:
-    """A challenge backed by a test the reviewer wrote (``files``) and the command that runs it."""
-    return {
-        "kind": "failing_test",
-        "claim": claim,
-        "file": file,
-        "line": line,
-        "command": [*PYTEST, path],
-        "expect": "fails",
-        "files": {path: body},
-    }
-
-
-def text(reply: str, **usage: int) -> dict[str, Any]:
-    """One model turn of the reviewer: a text block (``usage`` as the API reports it)."""
-    response: dict[str, Any] = {"blocks": [{"kind": "text", "text": reply}]}
-    if usage:
-        response["usage"] = usage
-    return response
-
-
-def reviewer(
-    task: str, *responses: dict[str, Any], round_n: int | None = None, try_n: int | None = None
-) -> Scenario:
-    """The scenario of the reviewer's sessions for ``task`` (its title: a task's id starts with it), of
-    one round and try when given (the prompt's first line names them), else of every session."""
-    if round_n is None:
-        match = f"of task {task}"
-    else:
-        match = f"Review round {round_n}, try {try_n or 1}, of task {task}"
-    name = f"{task}-{round_n}-{try_n}"
-    return Scenario.model_validate({"name": name, "match": match, "responses": list(responses)})

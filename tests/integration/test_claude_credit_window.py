@@ -20,9 +20,10 @@ from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.review import ReviewRound, ReviewState
 from cockpit.core.usage.claude_limits import ClaudeLimits
 from cockpit.core.views.board import BoardView
+from cockpit.demo.review import reviewer, text, verdict
 from cockpit.demo.scripted_claude import ScriptedClaude, client_env
 from tests.helpers.review import make_review_task
-from tests.helpers.review_loop import review_on, reviewer, text, verdict
+from tests.helpers.review_loop import review_on
 from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = [pytest.mark.claude, pytest.mark.codex]

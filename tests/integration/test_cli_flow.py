@@ -144,6 +144,7 @@ def test_cancel_interrupts_a_running_turn(repo: Path, scripted_model: ScriptedMo
     assert any_processes(str(board.root)) == []
 
 
+@pytest.mark.claude
 def test_headless_demo_runs_to_the_end(tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path)}  # the demo's throwaway directory lands in tmp_path
     out = subprocess.run(
@@ -162,6 +163,22 @@ def test_headless_demo_runs_to_the_end(tmp_path: Path) -> None:
     assert f"COMPLETED {task}: completed (Codex Cloud task" in out.stdout
     assert re.search(r"▸ attempt 1: 1 file\(s\) \+2 -0\s+cloud_task_\w+\.txt$", out.stdout, re.M)
     assert f"$ cockpit pick {task} 2\n  picked attempt 2: diff ready for review" in out.stdout
-    assert out.stdout.count("merged into main") == 2
+    # The reviewed task: the real Claude Code challenged round 1 with a test the judge saw fail in the
+    # sandbox (VALID), Codex fixed it on its resumed thread, round 2 approved; then it was merged.
+    reviewed = re.search(r"^submitted (add-a-mean-function-\w+)\s+lane=worktree$", out.stdout, re.M)
+    assert reviewed is not None, out.stdout
+    mean = reviewed[1]
+    history = out.stdout.split(f"{mean} was reviewed by Claude Code", 1)[1].split("\n\n", 1)[0]
+    rounds = re.findall(r"^  round (\d) \(attempt (\d)[^)]*\): (\w+); (.*)$", history, re.M)
+    assert [r[:3] for r in rounds] == [("1", "1", "challenge"), ("2", "2", "approve")], history
+    assert "sent back (1 VALID, 0 PARTIAL, 0 NOISE)" in rounds[0][3] and "converged" in rounds[1][3]
+    assert "    [VALID] failing_test stats.py:3: mean() floors the result" in history
+    judged = re.search(r"judge: exit (\d+) in codex sandbox — reproduced", history)
+    assert judged is not None and int(judged[1]) != 0, history
+    assert "AssertionError: 2 != 2.5" in history
+    assert "back to Codex: attempt 2 (followup, the thread resumed)" in history
+    assert "review: converged after 2 rounds" in history
+    assert f"$ cockpit merge {mean}\n  merged into main as" in out.stdout
+    assert out.stdout.count("merged into main") == 3
     assert fake_cloud_processes(str(tmp_path)) == []  # the fake cloud stopped with the demo
     assert list(tmp_path.iterdir()) == []  # and the throwaway directory is gone

@@ -107,3 +107,8 @@ def test_the_installed_cockpit_runs_the_headless_demo(installed: Path, tmp_path:
     assert "succeeded" in out.stdout and "awaiting_decision" in out.stdout
     assert "fake Codex Cloud: 127.0.0.1:" in out.stdout  # the cloud lane's fake, from the installed package
     assert "picked attempt 2" in out.stdout
+    # The installed package has no node_modules of its own: without a Claude Code CLI on PATH (or named
+    # by COCKPIT_CLAUDE_BIN) the demo says so and leaves its reviewed task out, and still succeeds.
+    assert "the reviewed task is left out: Claude Code not found" in out.stdout or (
+        "was reviewed by Claude Code" in out.stdout
+    )

@@ -14,10 +14,11 @@ from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.trust import trust_file
+from cockpit.demo.review import failing_test, reviewer, text, verdict
 from cockpit.demo.scripted_claude import ScriptedClaude, client_env
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
 from tests.helpers.cloud import CloudRig, cloud_board_config
-from tests.helpers.review_loop import failing_test, reviewer, text, verdict
+from tests.helpers.review_loop import PYTEST
 from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = [pytest.mark.codex, pytest.mark.claude]
@@ -49,7 +50,9 @@ def test_an_mcp_task_sent_back_resumes_its_thread_and_converges(
     scripted_model.add_scenario(
         Scenario.model_validate({"name": "m", "match": "mcp-job", "responses": responses})
     )
-    challenge = failing_test("tests/test_review_c1.py", SUB_TEST, "subtract adds", file="sub.py", line=2)
+    challenge = failing_test(
+        "tests/test_review_c1.py", SUB_TEST, "subtract adds", runner=PYTEST, file="sub.py", line=2
+    )
     scripted_claude.add_scenario(reviewer("mcp-job", text(verdict("challenge", challenge)), round_n=1))
     scripted_claude.add_scenario(reviewer("mcp-job", text(verdict("approve")), round_n=2))
     board = Blackboard(repo)

@@ -25,9 +25,10 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import _pid_alive
+from cockpit.demo.review import failing_test, reviewer, text, verdict
 from cockpit.demo.scripted_claude import ScriptedClaude, client_env
 from cockpit.demo.scripted_model import Scenario, ScriptedModel
-from tests.helpers.review_loop import failing_test, review_on, reviewer, text, verdict
+from tests.helpers.review_loop import PYTEST, review_on
 from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = [pytest.mark.codex, pytest.mark.claude]
@@ -141,7 +142,12 @@ def test_a_valid_challenge_goes_back_to_codex_and_round_2_converges(
 ):
     scripted_model.add_scenario(codex("valid-job", BUGGY, FIXED))
     challenge = failing_test(
-        "tests/test_review_c1.py", SUB_TEST, "subtract adds instead of subtracting", file="sub.py", line=2
+        "tests/test_review_c1.py",
+        SUB_TEST,
+        "subtract adds instead of subtracting",
+        runner=PYTEST,
+        file="sub.py",
+        line=2,
     )
     scripted_claude.add_scenario(reviewer("valid-job", text(verdict("challenge", challenge)), round_n=1))
     scripted_claude.add_scenario(reviewer("valid-job", text(verdict("approve")), round_n=2))
@@ -192,7 +198,9 @@ def test_a_noise_challenge_is_not_sent_back(
     reviewer_env: dict,
 ):
     scripted_model.add_scenario(codex("noise-job", FIXED))
-    challenge = failing_test("tests/test_review_c1.py", SUB_TEST, "subtract is wrong (it is not)")
+    challenge = failing_test(
+        "tests/test_review_c1.py", SUB_TEST, "subtract is wrong (it is not)", runner=PYTEST
+    )
     scripted_claude.add_scenario(reviewer("noise-job", text(verdict("challenge", challenge))))
     board = Blackboard(repo)
     review_on(board)
@@ -294,7 +302,9 @@ def test_the_hard_cap_is_a_gate_after_a_stall_raised_the_effort(
     reviewer_env: dict,
 ):
     scripted_model.add_scenario(codex("stubborn-job", BUGGY, BUGGY, BUGGY))
-    challenge = failing_test("tests/test_review_c1.py", SUB_TEST, "subtract adds", file="sub.py", line=2)
+    challenge = failing_test(
+        "tests/test_review_c1.py", SUB_TEST, "subtract adds", runner=PYTEST, file="sub.py", line=2
+    )
     scripted_claude.add_scenario(reviewer("stubborn-job", text(verdict("challenge", challenge))))
     board = Blackboard(repo)
     review_on(board, soft_cap=2, hard_cap=3)

@@ -1,12 +1,16 @@
 """The full-screen demo end to end with Pilot: the app hosts the supervisor over the real Codex binary
 and the scripted model; the gate's decision modal and the mcp lane's Codex approval open and are
 answered from the keyboard (the gated task then succeeds on its retry with feedback, the approved
-command runs), and a diff waiting for review is approved and merged. The cloud lane's task goes through
-the real ``codex cloud`` and the fake backend into review, listed in the cloud pane; the fake is gone
-once the demo ends."""
+command runs), and a diff waiting for review is approved and merged. The reviewed task's card goes
+challenged (round 1's VALID challenge sent it back to Codex), reviewing again, then converged; the real
+Claude Code ran with the demo's throw-away home and none of the host's Anthropic settings, and the
+converged diff is merged from the keyboard. The cloud lane's task goes through the real ``codex cloud``
+and the fake backend into review, listed in the cloud pane; the fake is gone once the demo ends."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -17,13 +21,14 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionCard
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.trust import is_trusted
-from cockpit.demo.interactive import demo_setup
+from cockpit.demo.interactive import DemoSetup, demo_setup
+from cockpit.demo.scripted_claude import API_KEY
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from tests.helpers.cloud import fake_cloud_processes
-from tests.helpers.pilot import pane_listing, select_task, until
+from tests.helpers.pilot import card_shown, pane_listing, select_task, until
 
 
 def status(board: Blackboard, task_id: str) -> TaskStatus | None:
@@ -53,17 +58,77 @@ async def answer_both_modals(app: CockpitApp, pilot: Pilot[None], changelog: str
     return answered
 
 
+async def watch_card(app: CockpitApp, task_id: str, seen: list[str]) -> None:
+    """Record each state the task's card goes through (``running | review 1/3 challenged``), as its lane
+    has it, without moving the lane's cursor."""
+    while True:
+        pane = pane_listing(app, task_id)
+        task = pane.rows.task(task_id) if pane is not None else None
+        if task is not None:
+            now = f"{task.status.value} | {task.review.words if task.review else ''}"
+            if not seen or seen[-1] != now:
+                seen.append(now)
+        await asyncio.sleep(0.02)
+
+
+def in_order(wanted: list[str], seen: list[str]) -> bool:
+    rest = iter(seen)
+    return all(any(item == w for item in rest) for w in wanted)
+
+
+def check_reviewed_task(board: Blackboard, setup: DemoSetup, task_id: str) -> None:
+    """Two rounds: a VALID failing_test judged with a non-zero exit sent the task back, Codex's fix on
+    its resumed thread was approved. The reviewer ran with the demo's environment, not the host's."""
+    state = board.read_state(task_id)
+    assert state is not None and state.review is not None and state.review.status == "converged"
+    first, second = state.review.rounds
+    (challenge,) = first.challenges
+    assert (first.attempt, first.verdict, challenge.kind, challenge.label) == (
+        1,
+        "challenge",
+        "failing_test",
+        "VALID",
+    )
+    assert challenge.judge is not None and challenge.judge.exit_code not in (0, None)
+    assert "2 != 2.5" in challenge.judge.stderr_tail and first.decision and "sent back" in first.decision
+    assert (second.attempt, second.verdict, second.challenges) == (2, "approve", [])
+    assert second.decision and "converged" in second.decision
+    assert state.attempts[1].kind == "followup" and state.attempts[1].resumed_thread == state.thread_id
+    spec = json.loads((board.attempt_dir(task_id, 1) / "review-1" / "spec.json").read_text())
+    assert setup.reviewer is not None
+    home = setup.workdir / "claude-home"
+    assert spec["env"]["HOME"] == str(home) and spec["env"]["CLAUDE_CONFIG_DIR"] == str(home / ".claude")
+    assert spec["env"]["ANTHROPIC_BASE_URL"] == setup.reviewer.server.base_url
+    assert {"IS_SANDBOX", "ANTHROPIC_AUTH_TOKEN"} <= set(spec["env_remove"])
+    requests = setup.reviewer.server.message_requests()
+    assert len({r.session_id for r in requests}) == 2  # one Claude Code session a round
+    assert all(r.headers.get("x-api-key") == API_KEY and "authorization" not in r.headers for r in requests)
+
+
 @pytest.mark.codex
-async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Path, codex_bin: Path) -> None:
-    with demo_setup(tmp_path / "demo", keep=True) as setup:
-        notes, subtract, changelog, check, cloud = setup.task_ids
+@pytest.mark.claude
+async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(
+    tmp_path: Path, codex_bin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The host's own Anthropic settings and home: none of them may reach the demo's reviewer.
+    monkeypatch.setenv("IS_SANDBOX", "yes")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "host-token")
+    (tmp_path / "user-home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    # The reviewed task's paced replies held 1 s instead of a person's 3 s: its card still shows each
+    # state for seconds.
+    with demo_setup(tmp_path / "demo", keep=True, review_pace_ms=1000) as setup:
+        notes, subtract, changelog, check, mean, cloud = setup.task_ids
+        assert setup.review_task == mean, setup.review_note
         assert setup.cloud is not None and setup.cloud_task == cloud, setup.cloud_note
         fake, config = setup.cloud.process, setup.cloud.config
         assert fake_cloud_processes(str(tmp_path)) == [fake.pid]
         assert config is not None and is_trusted(config)
         board = Blackboard(setup.repo)
-        app = CockpitApp(setup.repo, env=setup.env)
+        app = CockpitApp(setup.repo, env=setup.env, reviewer_env=setup.reviewer_env)
         async with app.run_test(size=(120, 40)) as pilot:
+            seen: list[str] = []
+            watcher = asyncio.create_task(watch_card(app, mean, seen))
             cards = await answer_both_modals(app, pilot, changelog)
             assert sorted(c.trigger == "codex_approval" for c in cards) == [False, True]
             assert {c.task_id for c in cards} == {changelog, check}
@@ -73,15 +138,40 @@ async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Pa
                 assert answered.resolved.option == "A" and answered.resolved.by == "human"
             await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
 
+            # The reviewed task's card: reviewed, back with Codex after round 1's challenge, reviewed
+            # again, converged; the review's words are drawn whole in its lane.
+            converged = "review | review 2/3 converged"
+            await until(pilot, lambda: seen[-1:] == [converged], what="convergence", timeout=120)
+            watcher.cancel()
+            wanted = [
+                "reviewing | review 1/3 reviewing",
+                "running | review 1/3 challenged",
+                "reviewing | review 2/3 reviewing",
+                converged,
+            ]
+            assert in_order(wanted, seen), seen
+            lane = pane_listing(app, mean)
+            assert lane is not None and "review 2/3 converged" in card_shown(lane, mean)
+            check_reviewed_task(board, setup, mean)
+
             await until(pilot, lambda: status(board, subtract) == TaskStatus.REVIEW, what="a diff to review")
             await until(pilot, lambda: pane_listing(app, subtract) is not None, what="the review card")
-            select_task(app, subtract)
+            pane = select_task(app, subtract)
+            await until(pilot, lambda: app.focused is pane, what="the worktree lane focused")
             await pilot.press("d")
             await until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the diff screen")
             await pilot.press("a")  # approve and merge
             await until(pilot, lambda: status(board, subtract) == TaskStatus.MERGED, what="the merge")
             assert "def subtract" in (setup.repo / "calc.py").read_text()
             assert Repo(setup.repo).active_branch.name == "main"
+
+            pane = select_task(app, mean)
+            await until(pilot, lambda: app.focused is pane, what="the worktree lane focused")
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the reviewed task's diff")
+            await pilot.press("a")
+            await until(pilot, lambda: status(board, mean) == TaskStatus.MERGED, what="the reviewed merge")
+            assert (setup.repo / "stats.py").read_text().endswith("return sum(values) / len(values)\n")
 
             await until(pilot, lambda: status(board, notes) == TaskStatus.SUCCEEDED, what="the local task")
             await until(
@@ -115,3 +205,4 @@ async def test_demo_gate_answered_and_diff_merged_from_the_keyboard(tmp_path: Pa
     assert fake_cloud_processes(str(tmp_path)) == []
     assert not (setup.cloud.state_dir / "port").exists()
     assert not is_trusted(config)
+    assert not (tmp_path / "user-home" / ".claude").exists()  # the user's own Claude home was never used

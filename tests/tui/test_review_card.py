@@ -1,5 +1,6 @@
 """A reviewed task's card says where its cross-family review is: the round out of the soft cap and the
-review's state; a task never reviewed says nothing about it. The summary carries it from the state."""
+review's state, before the signals (a narrow lane cuts the line's end); a task never reviewed says
+nothing about it. The summary carries it from the state."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def test_cards_show_the_round_and_the_review_state():
     rounds = [ReviewRound(n=n, attempt=n, head_commit="c") for n in (1, 2)]
     challenged = ReviewState(status="challenged", rounds=rounds, soft_cap=3)
     text = card_text(TaskSummary.of(_state(TaskStatus.QUEUED, challenged)), NOW).plain
-    assert text.splitlines()[1].endswith("review 2/3 challenged")
+    assert text.splitlines()[1].endswith("att 0/3  review 2/3 challenged  exit · turn · msg ·")
     converged = ReviewState(status="converged", rounds=rounds[:1], soft_cap=3)
     text = card_text(TaskSummary.of(_state(TaskStatus.REVIEW, converged)), NOW).plain
     assert "review 1/3 converged" in text

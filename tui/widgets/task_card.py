@@ -2,8 +2,8 @@
 (never colour alone), short goal, elapsed, tokens, attempt n/max and the three signals; a running
 mcp-lane task whose turn waits for an approval says what Codex asks; a cloud-lane task says where its
 Codex Cloud run is (``cloud pending · 4 polls``) where the others count tokens (Codex Cloud reports
-none); a reviewed task says where its cross-family review is (``review 2/3 challenged``). Text is
-built without markup: titles are data. The lane pane
+none); a reviewed task says where its cross-family review is (``review 2/3 challenged``, before the
+signals). Text is built without markup: titles are data. The lane pane
 (:mod:`cockpit.tui.widgets.lane_pane`) draws it."""
 
 from __future__ import annotations
@@ -79,8 +79,10 @@ def card_text(state: TaskSummary, now: datetime) -> Text:
     text.append(f"  {_line(state.title)}")
     attempts = f"att {state.attempts}/{state.attempt_limit}"
     work = f"cloud {_line(state.cloud.note)}" if state.cloud else f"{format_tokens(state.tokens)} tok"
-    review = f"  {state.review.words}" if state.review is not None else ""
-    text.append(f"\n{_elapsed(state, now)}  {work}  {attempts}  {sig}{review}")
+    # The review's words before the signals: on a narrow lane the line is cut at its end, and while a
+    # review goes on (reviewing, challenged and back with Codex) where it stands says more.
+    review = f"{state.review.words}  " if state.review is not None else ""
+    text.append(f"\n{_elapsed(state, now)}  {work}  {attempts}  {review}{sig}")
     third = _third_line(state)
     if third is not None:
         text.append(f"\n{third[0]}", style=third[1])

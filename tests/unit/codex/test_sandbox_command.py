@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.core.codex.sandbox import sandbox_argv, sandbox_env
+from cockpit.core.codex.sandbox import sandbox_argv, sandbox_env, sandbox_works
 
 
 def test_the_command_line() -> None:
@@ -56,3 +56,14 @@ def test_the_environment_keeps_no_secrets() -> None:
         "TERM": "dumb",
         "CI": "1",
     }
+
+
+@pytest.mark.codex
+def test_the_sandbox_check_leaves_nothing_in_tmpdir(
+    codex_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # codex sandbox keeps a directory of its own in TMPDIR: the check's TMPDIR is its own temporary one.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    ok, detail = sandbox_works(codex_bin)
+    assert ok, detail
+    assert list(tmp_path.iterdir()) == []
