@@ -16,7 +16,7 @@ from cockpit.core.claude.binary import PINNED_VERSION as CLAUDE_PINNED_VERSION
 from cockpit.core.claude.binary import ClaudeBinary, ClaudeNotFound, find_claude
 from cockpit.core.codex.binary import PINNED_VERSION, CodexBinary, CodexNotFound, find_codex
 from cockpit.demo.codex_home import write_codex_home
-from cockpit.demo.scripted_claude import ScriptedClaude
+from cockpit.demo.scripted_claude import ScriptedClaude, client_env
 from cockpit.demo.scripted_model import ScriptedModel
 from tests.helpers.claude import claude_env as make_claude_env
 from tests.helpers.claude import scripted_claude_server
@@ -98,6 +98,15 @@ def claude_env(scripted_claude: ScriptedClaude, tmp_path: Path) -> dict[str, str
     """Process env for Claude Code: this environment without the host's Anthropic/Claude settings, a
     throw-away HOME and CLAUDE_CONFIG_DIR, pointed at ``scripted_claude``."""
     return make_claude_env(scripted_claude.base_url, tmp_path / "claude-home")
+
+
+@pytest.fixture
+def reviewer_env(scripted_claude: ScriptedClaude, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """What a supervisor adds to the reviewer's environment (its own, inherited): the scripted server and
+    a throw-away Claude home. ``IS_SANDBOX`` (set on some machines) would change the CLI's 529 handling:
+    not here."""
+    monkeypatch.delenv("IS_SANDBOX", raising=False)
+    return client_env(scripted_claude.base_url, tmp_path / "claude-home")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,6 +1,7 @@
 """Helpers for the challenge loop's tests: a board whose config turns the cross-family review on, the
-reviewer's scripted replies (a verdict block, a challenge backed by a test the reviewer wrote) and the
-Claude Code scenario of one round and try."""
+worker's scripted thread and a worktree task for it, the reviewer's scripted replies (a verdict block, a
+challenge backed by a test the reviewer wrote) and the Claude Code scenario of one round and try, a
+supervisor run until idle, and the prompts the reviewer was given."""
 
 from __future__ import annotations
 
@@ -9,9 +10,57 @@ import sys
 from typing import Any
 
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.demo.scripted_claude import Scenario
+from cockpit.core.commands import submit
+from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.demo.scripted_claude import Scenario, ScriptedClaude
+from cockpit.demo.scripted_model import Scenario as ModelScenario
+from tests.helpers.supervisor import SupervisorThread
 
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+BUGGY = "printf 'def subtract(a, b):\\n    return a + b\\n' > sub.py"
+FIXED = "printf 'def subtract(a, b):\\n    return a - b\\n' > sub.py"
+SUB_TEST = "from sub import subtract\n\n\ndef test_subtract():\n    assert subtract(3, 1) == 2\n"
+
+
+def worker(name: str, *attempts: str) -> ModelScenario:
+    """The worker's thread for the task titled ``name``: each attempt runs one shell command, then says
+    COMPLETED."""
+    responses: list[dict[str, Any]] = []
+    for n, command in enumerate(attempts, start=1):
+        responses.append({"items": [{"kind": "shell", "cmd": command}]})
+        responses.append({"items": [{"kind": "message", "text": f"COMPLETED: attempt {n} wrote sub.py"}]})
+    return ModelScenario.model_validate({"name": name, "match": name, "responses": responses})
+
+
+def review_task(board: Blackboard, name: str, *, lane: str = "worktree", **fields: object) -> str:
+    """Submit the task titled ``name`` (the worker's and the reviewer's scenarios match it); its id."""
+    envelope = {
+        "goal": f"Do the {name} job: add subtract(a, b) in sub.py",
+        "title": name,
+        "lane": lane,
+        "acceptance_criteria": ["subtract(3, 1) == 2"],
+        **fields,
+    }
+    return submit(board, envelope_from_mapping(envelope))
+
+
+def run_idle(
+    board: Blackboard, env: dict[str, str], reviewer_env: dict[str, str], timeout: float = 240.0
+) -> SupervisorThread:
+    """A supervisor run until the board is idle (its reviewers pointed by ``reviewer_env``)."""
+    sup = SupervisorThread(board, env, until_idle=True, reviewer_env=reviewer_env).start()
+    sup.join(timeout)
+    return sup
+
+
+def prompts(server: ScriptedClaude) -> list[str]:
+    """The first user text of each reviewer session (its prompt), in order."""
+    seen: dict[str, str] = {}
+    for request in server.message_requests():
+        texts = request.user_texts()
+        if request.session_id not in seen and texts:
+            seen[request.session_id] = texts[-1]
+    return list(seen.values())
 
 
 def review_on(board: Blackboard, *, lanes: tuple[str, ...] = ("worktree",), **settings: object) -> None:

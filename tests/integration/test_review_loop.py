@@ -20,75 +20,27 @@ from cockpit.cli.main import main as cockpit_main
 from cockpit.cli.mcp_server import CockpitTools
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
-from cockpit.core.commands import submit
-from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus, utc_now
-from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.base import _pid_alive
-from cockpit.demo.scripted_claude import ScriptedClaude, client_env
-from cockpit.demo.scripted_model import Scenario, ScriptedModel
-from tests.helpers.review_loop import failing_test, review_on, reviewer, text, verdict
-from tests.helpers.supervisor import SupervisorThread
+from cockpit.demo.scripted_claude import ScriptedClaude
+from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.review_loop import (
+    BUGGY,
+    FIXED,
+    SUB_TEST,
+    failing_test,
+    prompts,
+    review_on,
+    review_task,
+    reviewer,
+    run_idle,
+    text,
+    verdict,
+    worker,
+)
+from tests.helpers.supervisor import SupervisorThread, state_of
 
 pytestmark = [pytest.mark.codex, pytest.mark.claude]
-
-BUGGY = "printf 'def subtract(a, b):\\n    return a + b\\n' > sub.py"
-FIXED = "printf 'def subtract(a, b):\\n    return a - b\\n' > sub.py"
-SUB_TEST = "from sub import subtract\n\n\ndef test_subtract():\n    assert subtract(3, 1) == 2\n"
-
-
-def codex(name: str, *attempts: str) -> Scenario:
-    """The worker's thread: each attempt runs one shell command, then says COMPLETED."""
-    responses: list[dict] = []
-    for n, command in enumerate(attempts, start=1):
-        responses.append({"items": [{"kind": "shell", "cmd": command}]})
-        responses.append({"items": [{"kind": "message", "text": f"COMPLETED: attempt {n} wrote sub.py"}]})
-    return Scenario.model_validate({"name": name, "match": name, "responses": responses})
-
-
-def task(board: Blackboard, name: str, **fields: object) -> str:
-    return submit(
-        board,
-        envelope_from_mapping(
-            {
-                "goal": f"Do the {name} job: add subtract(a, b) in sub.py",
-                "title": name,
-                "lane": "worktree",
-                "acceptance_criteria": ["subtract(3, 1) == 2"],
-                **fields,
-            }
-        ),
-    )
-
-
-@pytest.fixture
-def reviewer_env(scripted_claude: ScriptedClaude, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """What the reviewer's environment adds to this one: the scripted server, a throw-away Claude home.
-    ``IS_SANDBOX`` (set on some machines) would change the CLI's 529 handling: not here."""
-    monkeypatch.delenv("IS_SANDBOX", raising=False)
-    return client_env(scripted_claude.base_url, tmp_path / "claude-home")
-
-
-def run_idle(board: Blackboard, env: dict, reviewer_env: dict, timeout: float = 240.0) -> SupervisorThread:
-    sup = SupervisorThread(board, env, until_idle=True, reviewer_env=reviewer_env).start()
-    sup.join(timeout)
-    return sup
-
-
-def state_of(board: Blackboard, tid: str) -> TaskState:
-    state = board.read_state(tid)
-    assert state is not None
-    return state
-
-
-def prompts(server: ScriptedClaude) -> list[str]:
-    """The first user text of each reviewer session (its prompt), in order."""
-    seen: dict[str, str] = {}
-    for request in server.message_requests():
-        texts = request.user_texts()
-        if request.session_id not in seen and texts:
-            seen[request.session_id] = texts[-1]
-    return list(seen.values())
 
 
 def test_clean_approval_goes_to_the_human_review_with_the_round_attached(
@@ -98,13 +50,13 @@ def test_clean_approval_goes_to_the_human_review_with_the_round_attached(
     cockpit_env: dict,
     reviewer_env: dict,
 ):
-    scripted_model.add_scenario(codex("approve-job", FIXED))
+    scripted_model.add_scenario(worker("approve-job", FIXED))
     scripted_claude.add_scenario(
         reviewer("approve-job", text(verdict("approve"), input_tokens=1000, output_tokens=200))
     )
     board = Blackboard(repo)
     review_on(board)
-    tid = task(board, "approve-job")
+    tid = review_task(board, "approve-job")
     run_idle(board, cockpit_env, reviewer_env)
     state = state_of(board, tid)
     assert state.status == TaskStatus.REVIEW, state.message
@@ -139,7 +91,7 @@ def test_a_valid_challenge_goes_back_to_codex_and_round_2_converges(
     reviewer_env: dict,
     capsys: pytest.CaptureFixture[str],
 ):
-    scripted_model.add_scenario(codex("valid-job", BUGGY, FIXED))
+    scripted_model.add_scenario(worker("valid-job", BUGGY, FIXED))
     challenge = failing_test(
         "tests/test_review_c1.py", SUB_TEST, "subtract adds instead of subtracting", file="sub.py", line=2
     )
@@ -147,7 +99,7 @@ def test_a_valid_challenge_goes_back_to_codex_and_round_2_converges(
     scripted_claude.add_scenario(reviewer("valid-job", text(verdict("approve")), round_n=2))
     board = Blackboard(repo)
     review_on(board)
-    tid = task(board, "valid-job")
+    tid = review_task(board, "valid-job")
     run_idle(board, cockpit_env, reviewer_env)
     state = state_of(board, tid)
     assert state.status == TaskStatus.REVIEW, state.message
@@ -191,12 +143,12 @@ def test_a_noise_challenge_is_not_sent_back(
     cockpit_env: dict,
     reviewer_env: dict,
 ):
-    scripted_model.add_scenario(codex("noise-job", FIXED))
+    scripted_model.add_scenario(worker("noise-job", FIXED))
     challenge = failing_test("tests/test_review_c1.py", SUB_TEST, "subtract is wrong (it is not)")
     scripted_claude.add_scenario(reviewer("noise-job", text(verdict("challenge", challenge))))
     board = Blackboard(repo)
     review_on(board)
-    tid = task(board, "noise-job")
+    tid = review_task(board, "noise-job")
     run_idle(board, cockpit_env, reviewer_env)
     state = state_of(board, tid)
     assert state.status == TaskStatus.REVIEW, state.message
@@ -214,13 +166,13 @@ def test_no_verdict_is_a_failed_review_and_never_a_pass(
     cockpit_env: dict,
     reviewer_env: dict,
 ):
-    scripted_model.add_scenario(codex("silent-job", FIXED))
+    scripted_model.add_scenario(worker("silent-job", FIXED))
     # The fourth try (asked for by a person, below) answers; the first three say no verdict.
     scripted_claude.add_scenario(reviewer("silent-job", text(verdict("approve")), round_n=1, try_n=4))
     scripted_claude.add_scenario(reviewer("silent-job", text("Looks good to me! Ship it.")))
     board = Blackboard(repo)
     review_on(board)
-    tid = task(board, "silent-job")
+    tid = review_task(board, "silent-job")
     run_idle(board, cockpit_env, reviewer_env)
     state = state_of(board, tid)
     assert state.status == TaskStatus.AWAITING_DECISION, state.message
@@ -252,8 +204,8 @@ def test_an_overloaded_reviewer_is_retried_and_an_auth_failure_is_not(
     cockpit_env: dict,
     reviewer_env: dict,
 ):
-    scripted_model.add_scenario(codex("overload-job", FIXED))
-    scripted_model.add_scenario(codex("locked-job", FIXED))
+    scripted_model.add_scenario(worker("overload-job", FIXED))
+    scripted_model.add_scenario(worker("locked-job", FIXED))
     overloaded = {"kind": "http_error", "status": 529, "message": "Overloaded"}
     three = (overloaded, overloaded, overloaded)  # the first request and the CLI's own two retries
     scripted_claude.add_scenario(reviewer("overload-job", *three, round_n=1, try_n=1))
@@ -268,8 +220,8 @@ def test_an_overloaded_reviewer_is_retried_and_an_auth_failure_is_not(
     scripted_claude.add_scenario(reviewer("locked-job", refused))
     board = Blackboard(repo)
     review_on(board)
-    overload = task(board, "overload-job")
-    locked = task(board, "locked-job")
+    overload = review_task(board, "overload-job")
+    locked = review_task(board, "locked-job")
     run_idle(board, cockpit_env, reviewer_env)
     state = state_of(board, overload)
     assert state.status == TaskStatus.REVIEW, state.message
@@ -293,12 +245,12 @@ def test_the_hard_cap_is_a_gate_after_a_stall_raised_the_effort(
     cockpit_env: dict,
     reviewer_env: dict,
 ):
-    scripted_model.add_scenario(codex("stubborn-job", BUGGY, BUGGY, BUGGY))
+    scripted_model.add_scenario(worker("stubborn-job", BUGGY, BUGGY, BUGGY))
     challenge = failing_test("tests/test_review_c1.py", SUB_TEST, "subtract adds", file="sub.py", line=2)
     scripted_claude.add_scenario(reviewer("stubborn-job", text(verdict("challenge", challenge))))
     board = Blackboard(repo)
     review_on(board, soft_cap=2, hard_cap=3)
-    tid = task(board, "stubborn-job")
+    tid = review_task(board, "stubborn-job")
     run_idle(board, cockpit_env, reviewer_env, timeout=360)
     state = state_of(board, tid)
     assert state.status == TaskStatus.AWAITING_DECISION, state.message
@@ -320,12 +272,12 @@ def test_a_supervisor_stopped_mid_review_follows_its_reviewer_again(
     cockpit_env: dict,
     reviewer_env: dict,
 ):
-    scripted_model.add_scenario(codex("restart-job", FIXED))
+    scripted_model.add_scenario(worker("restart-job", FIXED))
     held = {**text(verdict("approve")), "gate": "hold"}
     scripted_claude.add_scenario(reviewer("restart-job", held))
     board = Blackboard(repo)
     review_on(board)
-    tid = task(board, "restart-job")
+    tid = review_task(board, "restart-job")
     sup = SupervisorThread(board, cockpit_env, reviewer_env=reviewer_env).start()
     sup.wait_for(lambda: len(scripted_claude.message_requests()) >= 1, timeout=120)
     sup.stop()
@@ -352,13 +304,13 @@ def test_a_reviewer_lost_with_its_supervisor_is_started_again_in_the_same_round(
     cockpit_env: dict,
     reviewer_env: dict,
 ):
-    scripted_model.add_scenario(codex("lost-job", FIXED))
+    scripted_model.add_scenario(worker("lost-job", FIXED))
     held = {**text(verdict("approve")), "gate": "never"}
     scripted_claude.add_scenario(reviewer("lost-job", held, round_n=1, try_n=1))
     scripted_claude.add_scenario(reviewer("lost-job", text(verdict("approve")), round_n=1, try_n=2))
     board = Blackboard(repo)
     review_on(board)
-    tid = task(board, "lost-job")
+    tid = review_task(board, "lost-job")
     sup = SupervisorThread(board, cockpit_env, reviewer_env=reviewer_env).start()
     sup.wait_for(lambda: len(scripted_claude.message_requests()) >= 1, timeout=120)
     sup.stop()
@@ -393,14 +345,14 @@ def test_validation_retreat_is_a_valid_challenge_unless_the_envelope_allows_it(
     git.index.commit("a test")
     as_printf = test_file.replace("\n", "\\n")
     restore = f"mkdir -p tests && printf '{as_printf}' > tests/test_calc.py"
-    scripted_model.add_scenario(codex("retreat-job", f"rm tests/test_calc.py && {FIXED}", restore))
-    scripted_model.add_scenario(codex("allowed-job", f"rm tests/test_calc.py && {FIXED}"))
+    scripted_model.add_scenario(worker("retreat-job", f"rm tests/test_calc.py && {FIXED}", restore))
+    scripted_model.add_scenario(worker("allowed-job", f"rm tests/test_calc.py && {FIXED}"))
     scripted_claude.add_scenario(reviewer("retreat-job", text(verdict("approve"))))
     scripted_claude.add_scenario(reviewer("allowed-job", text(verdict("approve"))))
     board = Blackboard(repo)
     review_on(board)
-    retreat = task(board, "retreat-job")
-    allowed = task(board, "allowed-job", allow_test_changes=True)
+    retreat = review_task(board, "retreat-job")
+    allowed = review_task(board, "allowed-job", allow_test_changes=True)
     run_idle(board, cockpit_env, reviewer_env)
     state = state_of(board, retreat)
     assert state.status == TaskStatus.REVIEW, state.message
