@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 __all__ = ["PROJECT_ROOT", "Found", "Program", "find_program", "inside", "parse_version", "reported_version"]
 
@@ -39,8 +39,12 @@ FoundT = TypeVar("FoundT", bound=Found)
 
 
 @dataclass(frozen=True)
-class Program:
-    """What the search and its not-found message say about one program."""
+class Program(Generic[FoundT]):
+    """One program as the search knows it: its names (in the not-found message, on ``PATH``, of its
+    variable and setting), its pinned npm package, and its family's two ways of making a found one:
+    ``installed(node_modules)``, what the pinned package put there (None: not there), and
+    ``named(path, source)``, a file the user named (``source`` ``env`` or ``config``) or ``PATH`` gave
+    (``path``), None when it cannot be run. A search that finds nothing raises ``not_found(message)``."""
 
     name: str  # in messages: "Codex CLI", "Claude Code"
     command: str  # its name on PATH
@@ -48,6 +52,9 @@ class Program:
     setting: str  # its config setting: codex_bin
     package: str  # the npm package the project pins: @openai/codex
     pinned: str  # the pinned version
+    installed: Callable[[Path], FoundT | None]
+    named: Callable[[Path, str], FoundT | None]
+    not_found: Callable[[str], Exception]
 
 
 def inside(path: Path, repo: Path | None) -> bool:
@@ -62,22 +69,11 @@ def inside(path: Path, repo: Path | None) -> bool:
 
 
 def find_program(
-    program: Program,
-    *,
-    config_bin: str | None,
-    repo: Path | None,
-    node_modules: Path,
-    installed: Callable[[Path], FoundT | None],
-    named: Callable[[Path, str], FoundT | None],
-    not_found: Callable[[str], Exception],
+    program: Program[FoundT], config_bin: str | None, repo: Path | None, node_modules: Path
 ) -> FoundT:
-    """The program, searched in the order of the module docstring; else ``not_found(message)`` is
-    raised, the message naming every place looked at and the fix.
-
-    ``installed(node_modules)`` is the program the pinned package put there (None: not there);
-    ``named(path, source)`` a program at ``path`` the user named (``source`` ``env`` or ``config``) or
-    ``PATH`` gave (``path``), None when it cannot be run. ``node_modules`` is the cockpit's own, never a
-    repository's."""
+    """The program, searched in the order of the module docstring (``config_bin`` from a trusted config,
+    ``node_modules`` the cockpit's own, never a repository's); else ``program.not_found`` is raised with
+    a message naming every place looked at and the fix."""
     looked: list[str] = []
     for source, given, label in (
         ("env", os.environ.get(program.env_var), program.env_var),
@@ -85,21 +81,21 @@ def find_program(
     ):
         if not given:
             continue
-        found = named(Path(given).expanduser(), source)
+        found = program.named(Path(given).expanduser(), source)
         if found is not None:
             return found
         looked.append(f"{label}={given} (missing)")
-    found = installed(node_modules)
+    found = program.installed(node_modules)
     if found is not None and not inside(found.path, repo):
         return found
     looked.append(f"{node_modules}" + (" (inside the repository: refused)" if found is not None else ""))
     on_path = shutil.which(program.command)
     if on_path and not inside(Path(on_path), repo):
-        found = named(Path(on_path), "path")
+        found = program.named(Path(on_path), "path")
         if found is not None:
             return found
     looked.append("PATH")
-    raise not_found(
+    raise program.not_found(
         f"{program.name} not found (looked at: " + "; ".join(looked) + "). Run `npm ci` in the project "
         f"to install the pinned {program.package}@{program.pinned}, or set {program.env_var}."
     )

@@ -25,14 +25,6 @@ from cockpit.core.programs import PROJECT_ROOT, Program, find_program, reported_
 
 PINNED_VERSION = "2.1.197"
 PACKAGE = "@anthropic-ai/claude-code"
-CLAUDE = Program(
-    name="Claude Code",
-    command="claude",
-    env_var="COCKPIT_CLAUDE_BIN",
-    setting="claude_bin",
-    package=PACKAGE,
-    pinned=PINNED_VERSION,
-)
 
 # (system, machine) → the platform packages' suffixes to try, glibc first (npm installs the one whose
 # ``libc`` matches, so at most one of a pair is present).
@@ -107,15 +99,7 @@ def binary_in(node_modules: Path) -> ClaudeBinary | None:
 
 def find_claude(config_bin: str | None = None, repo: Path | None = None) -> ClaudeBinary:
     """Locate Claude Code or raise :class:`ClaudeNotFound` naming every place looked at."""
-    return find_program(
-        CLAUDE,
-        config_bin=config_bin,
-        repo=repo,
-        node_modules=PROJECT_ROOT / "node_modules",
-        installed=_installed,
-        named=_named,
-        not_found=ClaudeNotFound,
-    )
+    return find_program(CLAUDE, config_bin, repo, PROJECT_ROOT / "node_modules")
 
 
 def _installed(node_modules: Path) -> ClaudeBinary | None:
@@ -131,3 +115,16 @@ def _named(path: Path, source: str) -> ClaudeBinary | None:
         node = shutil.which("node")
         return ClaudeBinary(path.resolve(), source, (node,)) if node else None
     return ClaudeBinary(path.resolve(), source)
+
+
+CLAUDE = Program(
+    name="Claude Code",
+    command="claude",
+    env_var="COCKPIT_CLAUDE_BIN",
+    setting="claude_bin",
+    package=PACKAGE,
+    pinned=PINNED_VERSION,
+    installed=_installed,
+    named=_named,
+    not_found=ClaudeNotFound,
+)

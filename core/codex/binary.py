@@ -18,14 +18,6 @@ from cockpit.core.errors import CodexError
 from cockpit.core.programs import PROJECT_ROOT, Program, find_program, reported_version
 
 PINNED_VERSION = "0.171.0"
-CODEX = Program(
-    name="Codex CLI",
-    command="codex",
-    env_var="COCKPIT_CODEX_BIN",
-    setting="codex_bin",
-    package="@openai/codex",
-    pinned=PINNED_VERSION,
-)
 
 _TARGETS = {
     ("Linux", "x86_64"): ("linux-x64", "x86_64-unknown-linux-musl"),
@@ -61,15 +53,7 @@ def native_binary_in(node_modules: Path) -> Path | None:
 
 def find_codex(config_bin: str | None = None, repo: Path | None = None) -> CodexBinary:
     """Locate the Codex binary or raise :class:`CodexNotFound` naming every place looked at."""
-    return find_program(
-        CODEX,
-        config_bin=config_bin,
-        repo=repo,
-        node_modules=PROJECT_ROOT / "node_modules",
-        installed=_installed,
-        named=_named,
-        not_found=CodexNotFound,
-    )
+    return find_program(CODEX, config_bin, repo, PROJECT_ROOT / "node_modules")
 
 
 def _installed(node_modules: Path) -> CodexBinary | None:
@@ -79,3 +63,16 @@ def _installed(node_modules: Path) -> CodexBinary | None:
 
 def _named(path: Path, source: str) -> CodexBinary | None:
     return CodexBinary(path.resolve(), source) if path.is_file() else None
+
+
+CODEX = Program(
+    name="Codex CLI",
+    command="codex",
+    env_var="COCKPIT_CODEX_BIN",
+    setting="codex_bin",
+    package="@openai/codex",
+    pinned=PINNED_VERSION,
+    installed=_installed,
+    named=_named,
+    not_found=CodexNotFound,
+)

@@ -12,15 +12,6 @@ import pytest
 
 from cockpit.core.programs import Program, find_program, inside, parse_version, reported_version
 
-TOOL = Program(
-    name="Tool",
-    command="cockpit-test-tool",
-    env_var="COCKPIT_TOOL_BIN",
-    setting="tool_bin",
-    package="@x/tool",
-    pinned="1.2.3",
-)
-
 
 @dataclass(frozen=True)
 class Tool:
@@ -39,23 +30,30 @@ def executable(path: Path, body: str = "echo 'tool 1.2.3'") -> Path:
     return path
 
 
+def _installed(where: Path) -> Tool | None:
+    found = where / "tool"
+    return Tool(found, "node_modules") if found.is_file() else None
+
+
+def _named(path: Path, source: str) -> Tool | None:
+    return Tool(path, source) if path.is_file() else None
+
+
+TOOL = Program(
+    name="Tool",
+    command="cockpit-test-tool",
+    env_var="COCKPIT_TOOL_BIN",
+    setting="tool_bin",
+    package="@x/tool",
+    pinned="1.2.3",
+    installed=_installed,
+    named=_named,
+    not_found=ToolNotFound,
+)
+
+
 def find(config_bin: str | None, node_modules: Path, repo: Path | None = None) -> Tool:
-    def installed(where: Path) -> Tool | None:
-        found = where / "tool"
-        return Tool(found, "node_modules") if found.is_file() else None
-
-    def named(path: Path, source: str) -> Tool | None:
-        return Tool(path, source) if path.is_file() else None
-
-    return find_program(
-        TOOL,
-        config_bin=config_bin,
-        repo=repo,
-        node_modules=node_modules,
-        installed=installed,
-        named=named,
-        not_found=ToolNotFound,
-    )
+    return find_program(TOOL, config_bin, repo, node_modules)
 
 
 def test_env_then_config_then_node_modules_then_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
