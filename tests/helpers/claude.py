@@ -5,11 +5,6 @@ its ``stream-json`` lines collected."""
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +13,7 @@ from typing import Any
 from cockpit.core.claude.binary import ClaudeBinary
 from cockpit.core.claude.stream import ClaudeStream, read_stream
 from cockpit.demo.scripted_claude import Scenario, ScriptedClaude, client_env
+from tests.helpers.processes import env_without, json_objects, run_in_group
 
 # Variables of the host that would change what Claude Code does or where it connects: none reach a run.
 # IS_SANDBOX (any value) keeps 529s retried to the full budget instead of giving up after three.
@@ -39,13 +35,7 @@ class ClaudeRun:
     @property
     def lines(self) -> list[dict[str, Any]]:
         """Every stdout line that is a JSON object, as printed."""
-        out: list[dict[str, Any]] = []
-        for line in self.stdout.splitlines():
-            with contextlib.suppress(ValueError):
-                parsed = json.loads(line)
-                if isinstance(parsed, dict):
-                    out.append(parsed)
-        return out
+        return json_objects(self.stdout)
 
     @property
     def line_types(self) -> list[str]:
@@ -64,10 +54,7 @@ class ClaudeRun:
 def claude_env(base_url: str, home: Path, **extra: str) -> dict[str, str]:
     """This process's environment without the host's Anthropic/Claude settings, pointed at ``base_url``
     with a throw-away ``HOME`` (and ``CLAUDE_CONFIG_DIR`` under it); ``extra`` is added last."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_PREFIXES)}
-    env.update(client_env(base_url, home))
-    env.update(extra)
-    return env
+    return env_without(_HOST_PREFIXES, **{**client_env(base_url, home), **extra})
 
 
 @contextlib.contextmanager
@@ -93,31 +80,13 @@ def run_claude(
     for piped input). The ``--`` keeps a variadic option (``--allowedTools A B``) from eating the prompt.
     On timeout the whole group is killed and ``timed_out`` is set."""
     cwd.mkdir(parents=True, exist_ok=True)
-    argv = [*claude.argv, *HEADLESS, *extra_args, "--", prompt]
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    timed_out = False
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-    text = stdout.decode("utf-8", errors="replace")
+    ran = run_in_group([*claude.argv, *HEADLESS, *extra_args, "--", prompt], env, timeout, cwd)
+    text = ran.stdout.decode("utf-8", errors="replace")
     return ClaudeRun(
-        exit_code=proc.returncode,
+        exit_code=ran.exit_code,
         stdout=text,
-        stderr=stderr.decode("utf-8", errors="replace"),
+        stderr=ran.stderr.decode("utf-8", errors="replace"),
         stream=read_stream(text.splitlines()),
-        timed_out=timed_out,
-        duration=time.monotonic() - started,
+        timed_out=ran.timed_out,
+        duration=ran.duration,
     )

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from cockpit.demo.fake_cloud import PORT_FILE_NAME, child_env, write_cloud_codex_home
 from cockpit.demo.fake_cloud.certs import cert_paths
-from tests.helpers.processes import live_processes, wait_until
+from tests.helpers.processes import env_without, live_processes, wait_until
 
 START_TIMEOUT = 20.0  # the first start of a state dir also makes its certificates
 STOP_TIMEOUT = 5.0
@@ -273,9 +273,7 @@ def fake_cloud_processes(marker: str) -> list[int]:
 
 def base_env(home: Path) -> dict[str, str]:
     """This environment with a throw-away ``HOME`` (and nothing of the host's Codex login)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"CODEX_HOME", "RUST_LOG"}}
-    env["HOME"] = str(home)
-    return env
+    return env_without(("CODEX_HOME", "RUST_LOG"), HOME=str(home))
 
 
 @contextmanager

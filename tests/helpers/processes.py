@@ -1,18 +1,88 @@
-"""Processes as a test sees them through ``/proc``: the live (non-zombie) ones whose command line or
-environment holds given bytes, whether one pid is still alive, a poll until a condition holds (for
-conditions no callback announces: a process gone, a directory removed), and the clean-up of what a failed
-test left running."""
+"""Processes a test starts and sees: the environment of a child (this one's, without the host's settings
+for the program, with a throw-away ``HOME`` and the like), one program run in a process group of its own
+with its output collected and the JSON objects it printed, and through ``/proc`` the live (non-zombie)
+processes whose command line or environment holds given bytes, whether one pid is still alive, a poll
+until a condition holds (for conditions no callback announces: a process gone, a directory removed), and
+the clean-up of what a failed test left running."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def env_without(without: Sequence[str] = (), **added: str) -> dict[str, str]:
+    """This process's environment for a child: without every variable whose name starts with one of
+    ``without`` (the host's settings for the program under test), with ``added`` set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(without))}
+    env.update(added)
+    return env
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How one program run ended, and what it printed."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    duration: float
+
+
+def run_in_group(
+    argv: Sequence[str], env: Mapping[str, str], timeout: float, cwd: Path | None = None
+) -> Finished:
+    """Run ``argv`` in a process group of its own, stdin closed, stdout and stderr collected. Past
+    ``timeout`` the whole group is killed and ``timed_out`` is set."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+    return Finished(proc.returncode, stdout, stderr, timed_out, time.monotonic() - started)
+
+
+def sleeper(*words: str, own_group: bool = False) -> subprocess.Popen[bytes]:
+    """A Python process that sleeps five minutes with ``words`` on its command line (to pass for a
+    runner of that module or spec), in a process group of its own when ``own_group``."""
+    code = "import time; time.sleep(300)"
+    return subprocess.Popen([sys.executable, "-c", code, *words], start_new_session=own_group)
+
+
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every line of ``text`` that is a JSON object, in order (anything else is passed over)."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(line)
+            if isinstance(parsed, dict):
+                out.append(parsed)
+    return out
 
 
 def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:

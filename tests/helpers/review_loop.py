@@ -1,20 +1,28 @@
 """Helpers for the challenge loop's tests: a board whose config turns the cross-family review on, the
 worker's scripted thread and a worktree task for it, the reviewer's scripted replies (a verdict block, a
 challenge backed by a test the reviewer wrote) and the Claude Code scenario of one round and try, a
-supervisor run until idle, and the prompts the reviewer was given."""
+supervisor run until idle, the prompts the reviewer was given, and :class:`ReviewRig`, all of it around
+one board (the ``review_rig`` fixture in ``tests/conftest.py`` yields one)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.review import ReviewState
+from cockpit.core.records.task import TaskState
 from cockpit.demo.scripted_claude import Scenario, ScriptedClaude
 from cockpit.demo.scripted_model import Scenario as ModelScenario
-from tests.helpers.supervisor import SupervisorThread
+from cockpit.demo.scripted_model import ScriptedModel
+from tests.helpers.supervisor import SupervisorThread, state_of
 
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
 BUGGY = "printf 'def subtract(a, b):\\n    return a + b\\n' > sub.py"
@@ -111,3 +119,45 @@ def reviewer(
         match = f"Review round {round_n}, try {try_n or 1}, of task {task}"
     name = f"{task}-{round_n}-{try_n}"
     return Scenario.model_validate({"name": name, "match": match, "responses": list(responses)})
+
+
+@dataclass(frozen=True)
+class ReviewRig:
+    """The challenge loop's set-up around one board with the review on: the scripted model its workers
+    talk to, the scripted Messages server its reviewers talk to, and the environments a supervisor over
+    them is given (the workers' additions, the reviewer's)."""
+
+    board: Blackboard
+    model: ScriptedModel
+    claude: ScriptedClaude
+    env: dict[str, str]
+    reviewer_env: dict[str, str]
+
+    @property
+    def repo(self) -> Path:
+        return self.board.repo
+
+    def task(self, name: str, *attempts: str, reviews: Sequence[Scenario] = (), **fields: Any) -> str:
+        """The worker's thread for the task titled ``name`` (one shell command an attempt), the
+        reviewer's scenarios, and the task submitted (``fields`` go into its envelope); its id."""
+        self.model.add_scenario(worker(name, *attempts))
+        for scenario in reviews:
+            self.claude.add_scenario(scenario)
+        return review_task(self.board, name, **fields)
+
+    def supervisor(self) -> SupervisorThread:
+        """A supervisor over the board, not started yet (``with rig.supervisor() as sup:``)."""
+        return SupervisorThread(self.board, self.env, reviewer_env=self.reviewer_env)
+
+    def run_idle(self, timeout: float = 240.0) -> None:
+        run_idle(self.board, self.env, self.reviewer_env, timeout)
+
+    def settled(self, task_id: str, status: TaskStatus, review_status: str) -> tuple[TaskState, ReviewState]:
+        """The task's state and its review, which must be ``status`` and ``review_status``."""
+        state = state_of(self.board, task_id)
+        assert state.status == status, state.message
+        assert state.review is not None and state.review.status == review_status, state.review
+        return state, state.review
+
+    def prompts(self) -> list[str]:
+        return prompts(self.claude)

@@ -73,6 +73,13 @@ class SupervisorThread:
         self._thread.start()
         return self
 
+    def __enter__(self) -> SupervisorThread:
+        """``with SupervisorThread(...) as sup:`` starts it, and stops it however the block ends."""
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
         """Wait until ``predicate()`` holds, re-checking on every state change (and at least every 0.2 s
         for conditions outside the blackboard, such as processes)."""

@@ -24,20 +24,9 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import run_task_command
 from cockpit.core.records.basics import TaskStatus
 from cockpit.demo.scripted_claude import ScriptedClaude
-from cockpit.demo.scripted_model import ScriptedModel
 from tests.helpers.processes import alive, kill_groups, live_processes, wait_until
-from tests.helpers.review_loop import (
-    FIXED,
-    prompts,
-    review_on,
-    review_task,
-    reviewer,
-    run_idle,
-    text,
-    verdict,
-    worker,
-)
-from tests.helpers.supervisor import SupervisorThread, state_of
+from tests.helpers.review_loop import FIXED, ReviewRig, review_on, reviewer, text, verdict
+from tests.helpers.supervisor import state_of
 
 pytestmark = [pytest.mark.codex, pytest.mark.claude]
 
@@ -127,61 +116,39 @@ def assert_cancelled_in_review(board: Blackboard, task_id: str, before: Before) 
     assert not [e for e in events if e.get("kind") == "review_error"]  # never counted as a reviewer failure
 
 
-def test_cancel_while_the_reviewer_runs(
-    repo: Path,
-    scripted_model: ScriptedModel,
-    scripted_claude: ScriptedClaude,
-    cockpit_env: dict,
-    reviewer_env: dict,
-    stray: list[int],
-):
-    scripted_model.add_scenario(worker("halt-job", FIXED))
-    scripted_claude.add_scenario(reviewer("halt-job", STALL))
-    board = Blackboard(repo)
-    review_on(board)
-    tid = review_task(board, "halt-job")
-    sup = SupervisorThread(board, cockpit_env, reviewer_env=reviewer_env).start()
-    try:
-        running = reviewer_under_way(board, tid, scripted_claude)
+def test_cancel_while_the_reviewer_runs(review_rig: ReviewRig, stray: list[int]):
+    rig, board = review_rig, review_rig.board
+    tid = rig.task("halt-job", FIXED, reviews=[reviewer("halt-job", STALL)])
+    with rig.supervisor():
+        running = reviewer_under_way(board, tid, rig.claude)
         stray += [running.runner, running.claude]
-        before = Before.of(repo, tid)
+        before = Before.of(rig.repo, tid)
         said = run_task_command(board, "cancel", tid)  # through the live supervisor's inbox
         assert "cancelled" in said
         wait_until(
             lambda: not alive(running.runner) and not alive(running.claude), GONE_S, "the reviewer to stop"
         )
         assert_cancelled_in_review(board, tid, before)
-    finally:
-        sup.stop()
     # A supervisor started afterwards reviews nothing again.
-    run_idle(board, cockpit_env, reviewer_env)
-    assert state_of(board, tid).status == TaskStatus.CANCELLED
-    assert len(prompts(scripted_claude)) == 1
+    rig.run_idle()
+    assert len(rig.prompts()) == 1
     assert_cancelled_in_review(board, tid, before)
 
 
-def test_cancel_while_the_judge_runs_a_challenges_evidence(
-    repo: Path,
-    scripted_model: ScriptedModel,
-    scripted_claude: ScriptedClaude,
-    cockpit_env: dict,
-    reviewer_env: dict,
-    stray: list[int],
-):
-    scripted_model.add_scenario(worker("judged-job", FIXED))
+def test_cancel_while_the_judge_runs_a_challenges_evidence(review_rig: ReviewRig, stray: list[int]):
+    rig, board = review_rig, review_rig.board
+    review_on(board, evidence_timeout_s=1800)  # the judge's own limit is far away: only cancel ends it
     blocking = {
         "kind": "failing_test",
         "claim": "subtract hangs",
         "command": "mkfifo held.fifo && cat held.fifo",  # a shell line: blocks until a write that never comes
         "expect": "fails",
     }
-    scripted_claude.add_scenario(reviewer("judged-job", text(verdict("challenge", blocking))))
-    board = Blackboard(repo)
-    review_on(board, evidence_timeout_s=1800)  # the judge's own limit is far away: only cancel ends it
-    tid = review_task(board, "judged-job")
+    tid = rig.task(
+        "judged-job", FIXED, reviews=[reviewer("judged-job", text(verdict("challenge", blocking)))]
+    )
     reviews = board.root / "reviews"
-    sup = SupervisorThread(board, cockpit_env, reviewer_env=reviewer_env).start()
-    try:
+    with rig.supervisor():
         started = reviews / "judge-*" / "scratch" / ".judge-started"
         wait_until(lambda: any(reviews.glob(str(started.relative_to(reviews)))), 180, "the evidence to run")
         sandboxed = wait_until(
@@ -189,8 +156,8 @@ def test_cancel_while_the_judge_runs_a_challenges_evidence(
         )
         stray += sandboxed
         (judge_dir,) = reviews.glob("judge-*")
-        assert any(str(judge_dir) in line for line in review_worktrees(repo))
-        before = Before.of(repo, tid)
+        assert any(str(judge_dir) in line for line in review_worktrees(rig.repo))
+        before = Before.of(rig.repo, tid)
         assert "cancelled" in run_task_command(board, "cancel", tid)
         wait_until(
             lambda: not any(alive(pid) for pid in sandboxed), GONE_S, "the sandboxed command to be killed"
@@ -199,35 +166,24 @@ def test_cancel_while_the_judge_runs_a_challenges_evidence(
         assert_cancelled_in_review(board, tid, before)
         (rnd,) = state_of(board, tid).review.rounds  # type: ignore[union-attr]
         assert rnd.verdict == "challenge"  # read before the cancel: it was never judged, nor acted on
-    finally:
-        sup.stop()
 
 
 def test_kill_9_of_the_supervisor_mid_review_then_cancel_with_no_supervisor(
-    repo: Path,
-    scripted_model: ScriptedModel,
-    scripted_claude: ScriptedClaude,
-    cockpit_env: dict,
-    claude_env: dict,
-    reviewer_env: dict,
-    stray: list[int],
+    review_rig: ReviewRig, claude_env: dict, stray: list[int]
 ):
-    scripted_model.add_scenario(worker("orphan-job", FIXED))
-    scripted_claude.add_scenario(reviewer("orphan-job", STALL))
-    board = Blackboard(repo)
-    review_on(board)
-    tid = review_task(board, "orphan-job")
+    rig, board = review_rig, review_rig.board
+    tid = rig.task("orphan-job", FIXED, reviews=[reviewer("orphan-job", STALL)])
     first = subprocess.Popen(
-        [str(COCKPIT), "--repo", str(repo), "run"],
-        env={**claude_env, **cockpit_env},  # the reviewer inherits the supervisor's environment
+        [str(COCKPIT), "--repo", str(rig.repo), "run"],
+        env={**claude_env, **rig.env},  # the reviewer inherits the supervisor's environment
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        running = reviewer_under_way(board, tid, scripted_claude)
+        running = reviewer_under_way(board, tid, rig.claude)
         stray += [running.runner, running.claude]
-        before = Before.of(repo, tid)
+        before = Before.of(rig.repo, tid)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
@@ -235,10 +191,10 @@ def test_kill_9_of_the_supervisor_mid_review_then_cancel_with_no_supervisor(
     assert alive(running.runner) and alive(running.claude)  # detached: the reviewer outlived its supervisor
     said = run_task_command(board, "cancel", tid)  # no supervisor: run here, under the board's lock
     assert "cancelled" in said and state_of(board, tid).status == TaskStatus.CANCELLED
-    run_idle(board, cockpit_env, reviewer_env)  # a new supervisor finishes what the cancel started
+    rig.run_idle()  # a new supervisor finishes what the cancel started
     wait_until(
         lambda: not alive(running.runner) and not alive(running.claude), GONE_S, "the orphaned reviewer"
     )
     assert_cancelled_in_review(board, tid, before)
-    assert len(prompts(scripted_claude)) == 1  # nothing was resumed
+    assert len(rig.prompts()) == 1  # nothing was resumed
     assert not os.path.exists(running.checkout)

@@ -15,44 +15,35 @@ from cockpit.core.envelope.model import envelope_from_mapping
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.trust import trust_file
 from cockpit.demo.scripted_claude import ScriptedClaude
-from cockpit.demo.scripted_model import ScriptedModel
 from tests.helpers.cloud import CloudRig, cloud_board_config
 from tests.helpers.review_loop import (
     BUGGY,
     FIXED,
     SUB_TEST,
+    ReviewRig,
     failing_test,
     review_on,
-    review_task,
     reviewer,
     run_idle,
     text,
     verdict,
-    worker,
 )
 
 pytestmark = [pytest.mark.codex, pytest.mark.claude]
 
 
-def test_an_mcp_task_sent_back_resumes_its_thread_and_converges(
-    repo: Path,
-    scripted_model: ScriptedModel,
-    scripted_claude: ScriptedClaude,
-    cockpit_env: dict,
-    reviewer_env: dict,
-):
-    scripted_model.add_scenario(worker("mcp-job", BUGGY, FIXED))
+def test_an_mcp_task_sent_back_resumes_its_thread_and_converges(review_rig: ReviewRig):
+    rig = review_rig
+    review_on(rig.board, lanes=("mcp",))
     challenge = failing_test("tests/test_review_c1.py", SUB_TEST, "subtract adds", file="sub.py", line=2)
-    scripted_claude.add_scenario(reviewer("mcp-job", text(verdict("challenge", challenge)), round_n=1))
-    scripted_claude.add_scenario(reviewer("mcp-job", text(verdict("approve")), round_n=2))
-    board = Blackboard(repo)
-    review_on(board, lanes=("mcp",))
-    tid = review_task(board, "mcp-job", lane="mcp")
-    run_idle(board, cockpit_env, reviewer_env)
-    state = board.read_state(tid)
-    assert state is not None and state.status == TaskStatus.REVIEW, state and state.message
-    assert state.review is not None and state.review.status == "converged"
-    assert [r.challenges[0].label if r.challenges else None for r in state.review.rounds] == ["VALID", None]
+    reviews = [
+        reviewer("mcp-job", text(verdict("challenge", challenge)), round_n=1),
+        reviewer("mcp-job", text(verdict("approve")), round_n=2),
+    ]
+    tid = rig.task("mcp-job", BUGGY, FIXED, reviews=reviews, lane="mcp")
+    rig.run_idle()
+    state, review = rig.settled(tid, TaskStatus.REVIEW, "converged")
+    assert [r.challenges[0].label if r.challenges else None for r in review.rounds] == ["VALID", None]
     assert state.attempts[1].kind == "followup" and state.attempts[1].resumed_thread == state.thread_id
     assert (Path(state.worktree or "") / "sub.py").read_text().endswith("return a - b\n")
 

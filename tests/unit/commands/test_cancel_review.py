@@ -6,29 +6,16 @@ End to end, with the real reviewer and judge: ``tests/integration/test_review_ca
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.commands import run_task_command
 from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.review import ReviewerRun, ReviewRound, ReviewState
 from cockpit.core.records.task import TaskState
+from tests.helpers.processes import sleeper
 
 TASK = "halt-job-0c1e"
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Processes a test starts (each in a session of its own); killed at teardown."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        proc.kill()
-        proc.wait()
 
 
 def in_review(board: Blackboard, runner_pid: int) -> Path:
@@ -44,18 +31,12 @@ def in_review(board: Blackboard, runner_pid: int) -> Path:
     return spec
 
 
-def sleeper(*words: str) -> subprocess.Popen[bytes]:
-    """A process that sleeps a minute, ``words`` on its command line."""
-    code = "import time; time.sleep(60)"
-    return subprocess.Popen([sys.executable, "-c", code, *words], start_new_session=True)
-
-
 def test_the_round_is_recorded_as_cancelled_and_its_runner_stopped(
     repo: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     board = Blackboard(repo)
     spec = in_review(board, 0)
-    runner = sleeper("-m", "cockpit.core.attempts.review_runner", str(spec))
+    runner = sleeper("-m", "cockpit.core.attempts.review_runner", str(spec), own_group=True)
     processes.append(runner)
     in_review(board, runner.pid)
     assert run_task_command(board, "cancel", TASK) == "cancelled during its review"
@@ -79,7 +60,7 @@ def test_a_pid_now_held_by_another_process_is_left_alone(
     repo: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     board = Blackboard(repo)
-    other = sleeper()  # has the pid the board recorded for the runner (a recycled pid)
+    other = sleeper(own_group=True)  # has the pid the board recorded for the runner (a recycled pid)
     processes.append(other)
     in_review(board, other.pid)
     run_task_command(board, "cancel", TASK)
