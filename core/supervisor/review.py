@@ -728,7 +728,8 @@ class ReviewPhase:
 
     def _review_broke(self, follow: ReviewFollow, why: str) -> None:
         """Something unexpected broke a review step: the review fails (a person decides), the supervisor
-        goes on."""
+        goes on. A task that had left review already (cancelled) is only let go: its state stays as the
+        command left it, and what is left of its review is removed by the next supervisor to start."""
         self.board.log_event(
             {
                 "kind": EventKind.SETTLE_ERROR,
@@ -737,8 +738,10 @@ class ReviewPhase:
                 "error_type": "review",
             }
         )
-        with contextlib.suppress(Exception):
-            self._review_failed(follow, f"the review could not go on: {why}", None, retryable=True)
+        follow.stop.set()
+        if follow.state.status == TaskStatus.REVIEWING:
+            with contextlib.suppress(Exception):
+                self._review_failed(follow, f"the review could not go on: {why}", None, retryable=True)
         self.reviews.pop(follow.task_id, None)
 
 

@@ -67,11 +67,21 @@ def run_in_group(
     return Finished(proc.returncode, stdout, stderr, timed_out, time.monotonic() - started)
 
 
-def sleeper(*words: str, own_group: bool = False) -> subprocess.Popen[bytes]:
+def sleeper(*words: str, own_group: bool = False, deaf: bool = False) -> subprocess.Popen[bytes]:
     """A Python process that sleeps five minutes with ``words`` on its command line (to pass for a
-    runner of that module or spec), in a process group of its own when ``own_group``."""
-    code = "import time; time.sleep(300)"
-    return subprocess.Popen([sys.executable, "-c", code, *words], start_new_session=own_group)
+    runner of that module or spec), in a process group of its own when ``own_group``. A ``deaf`` one
+    ignores SIGTERM, and is returned once it does."""
+    code = "import signal, sys, time\n"
+    if deaf:
+        code += "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('deaf', flush=True)\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code + "time.sleep(300)", *words],
+        start_new_session=own_group,
+        stdout=subprocess.PIPE if deaf else None,
+    )
+    if deaf:
+        assert proc.stdout is not None and proc.stdout.readline() == b"deaf\n"
+    return proc
 
 
 def json_objects(text: str) -> list[dict[str, Any]]:
