@@ -29,9 +29,10 @@ from cockpit.core.git.operations import (
     plan_merge,
     remove_worktree,
 )
-from cockpit.core.layout import DEAD_LETTERS_DIR
+from cockpit.core.layout import DEAD_LETTERS_DIR, SPEC_FILE, review_dir
 from cockpit.core.merging import land_merge, read_journal, recover_merge, run_hook
 from cockpit.core.policy.dead_letters import DeadLetterQueue
+from cockpit.core.processes import kill_group, runs
 from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.review import LABELS, Label, LabelledBy
@@ -110,17 +111,7 @@ def cancel(board: Blackboard, state: TaskState) -> str:
         state.message = "cancelled"
         return state.message
     if state.status == TaskStatus.REVIEWING:
-        # the supervisor's review phase stops the reviewer and removes its checkout when it sees this
-        rnd = state.review.last_round if state.review is not None else None
-        pid = rnd.reviewer.runner_pid if rnd is not None else None
-        if pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
-        if rnd is not None and rnd.ended_at is None:
-            rnd.failure, rnd.ended_at = "the task was cancelled during the review", utc_now()
-        state.status = TaskStatus.CANCELLED
-        state.message = "cancelled during its review"
-        return state.message
+        return _cancel_review(board, state)
     if state.status != TaskStatus.RUNNING:
         raise CommandError(
             f"task {state.id} is {state.status.value}; only queued, running or reviewing tasks can be "
@@ -144,6 +135,37 @@ def cancel(board: Blackboard, state: TaskState) -> str:
     except ProcessLookupError:
         pass
     state.message = "cancel requested; interrupting the turn"
+    return state.message
+
+
+def _cancel_review(board: Blackboard, state: TaskState) -> str:
+    """Cancel a task in review: its reviewer's runner is asked to stop (it stops Claude Code and writes
+    its exit), and the round under way is recorded as cancelled — not a verdict, not a failed try of the
+    reviewer, so nothing retries it. A live supervisor, or the next one to start, stops the judge and
+    whatever is left of the reviewer, and removes their checkouts."""
+    review = state.review
+    rnd = review.last_round if review is not None else None
+    if review is not None and rnd is not None and rnd.ended_at is None:
+        spec = board.attempt_dir(state.id, rnd.attempt) / review_dir(rnd.n) / SPEC_FILE
+        pid = rnd.reviewer.runner_pid
+        if runs(pid, str(spec).encode()):  # this round's runner, not whatever has its pid since
+            assert pid is not None
+            kill_group(pid, signal.SIGTERM)
+        rnd.failure = "the task was cancelled during the review"
+        rnd.decision = f"round {rnd.n}: cancelled during the review"
+        rnd.ended_at, rnd.retry_at = utc_now(), None
+        review.status = "cancelled"
+    state.status = TaskStatus.CANCELLED
+    state.message = "cancelled during its review"
+    where = f" review round {rnd.n}" if rnd is not None else " review"
+    board.log_event(
+        {
+            "kind": EventKind.CANCELLED,
+            "task_id": state.id,
+            "review_round": rnd.n if rnd is not None else None,
+            "line": f"{EventKind.CANCELLED} {state.id}: cancelled during its{where}",
+        }
+    )
     return state.message
 
 

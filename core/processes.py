@@ -1,7 +1,9 @@
-"""Children that die with the cockpit: the ``preexec_fn`` that asks the kernel for SIGKILL on parent death.
+"""Processes as the cockpit handles them: children that die with it (the ``preexec_fn`` that asks the
+kernel for SIGKILL on parent death), process groups signalled, and a pid told apart from a recycled one.
 
-Used for Codex's app-server and for the cockpit's own git commands, so a killed supervisor never leaves
-one running behind the next one's back.
+:func:`die_with_parent` is used for Codex's app-server and for the cockpit's own git commands, so a
+killed supervisor never leaves one running behind the next one's back. :func:`runs` is how a pid read
+from the board is checked before it is signalled or counted as alive: by what its command line says.
 """
 
 from __future__ import annotations
@@ -44,3 +46,18 @@ def kill_group(pgid: int, sig: int) -> None:
     """Send ``sig`` to process group ``pgid``; a group that is gone (or not ours) is left alone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def runs(pid: int | None, *parts: bytes) -> bool:
+    """Whether ``pid`` is a live (non-zombie) process whose command line holds one of ``parts`` (any
+    process when none is given); a pid the kernel gave to another program since is not (Linux ``/proc``)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+    except (OSError, IndexError):
+        return False
+    return state != b"Z" and (not parts or any(part in cmdline for part in parts))

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.core.codex.binary import PINNED_VERSION, PROJECT_ROOT, native_binary_in
+from cockpit.core.programs import reported_version as program_version
 
 ROOT = PROJECT_ROOT
 
@@ -89,11 +90,7 @@ def install(version: str) -> Path:
 
 
 def reported_version(binary: Path) -> str:
-    out = subprocess.run(
-        [str(binary), "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
-    )
-    text = (out.stdout or out.stderr).strip()
-    return text.split()[-1] if text else "unknown"
+    return program_version([str(binary)], timeout=30)
 
 
 # -------------------------------------------------------------------------------------------- tests

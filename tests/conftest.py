@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,11 +17,15 @@ from cockpit.core.claude.binary import PINNED_VERSION as CLAUDE_PINNED_VERSION
 from cockpit.core.claude.binary import ClaudeBinary, ClaudeNotFound, find_claude
 from cockpit.core.codex.binary import PINNED_VERSION, CodexBinary, CodexNotFound, find_codex
 from cockpit.demo.codex_home import write_codex_home
-from cockpit.demo.scripted_claude import ScriptedClaude
+from cockpit.demo.scripted_claude import ScriptedClaude, client_env
 from cockpit.demo.scripted_model import ScriptedModel
 from tests.helpers.claude import claude_env as make_claude_env
 from tests.helpers.claude import scripted_claude_server
 from tests.helpers.cloud import CloudRig, cloud_rig
+from tests.helpers.processes import env_without
+
+if TYPE_CHECKING:
+    from tests.helpers.review_loop import ReviewRig
 
 REVIEW_OFF = "# tests: no cross-family review unless a board's config turns it on\n[review]\nlanes = []\n"
 """The user config every test starts with. Review is on by default for the worktree, mcp and cloud lanes,
@@ -100,6 +105,15 @@ def claude_env(scripted_claude: ScriptedClaude, tmp_path: Path) -> dict[str, str
     return make_claude_env(scripted_claude.base_url, tmp_path / "claude-home")
 
 
+@pytest.fixture
+def reviewer_env(scripted_claude: ScriptedClaude, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """What a supervisor adds to the reviewer's environment (its own, inherited): the scripted server and
+    a throw-away Claude home. ``IS_SANDBOX`` (set on some machines) would change the CLI's 529 handling:
+    not here."""
+    monkeypatch.delenv("IS_SANDBOX", raising=False)
+    return client_env(scripted_claude.base_url, tmp_path / "claude-home")
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = []
     try:
@@ -137,6 +151,16 @@ def fake_cloud(tmp_path: Path, codex_bin: Path) -> Iterator[CloudRig]:
 
 
 @pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test started (:func:`tests.helpers.processes.sleeper`); killed at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
 def codex_home(tmp_path: Path) -> Path:
     return tmp_path / "codex-home"
 
@@ -144,10 +168,9 @@ def codex_home(tmp_path: Path) -> Path:
 @pytest.fixture
 def codex_env(scripted_model: ScriptedModel, codex_home: Path) -> dict[str, str]:
     """Process env for Codex: this environment plus a fresh CODEX_HOME pointed at ``scripted_model``."""
-    env = dict(os.environ)
-    env.pop("RUST_LOG", None)
-    env.update(write_codex_home(codex_home, scripted_model.base_url, stream_idle_timeout_ms=3000))
-    return env
+    return env_without(
+        ("RUST_LOG",), **write_codex_home(codex_home, scripted_model.base_url, stream_idle_timeout_ms=3000)
+    )
 
 
 @pytest.fixture
@@ -177,3 +200,21 @@ def cockpit_env(scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path)
     home.mkdir(exist_ok=True)
     env = write_codex_home(codex_home, scripted_model.base_url, stream_idle_timeout_ms=3000)
     return {**env, "HOME": str(home)}
+
+
+@pytest.fixture
+def review_rig(
+    repo: Path,
+    scripted_model: ScriptedModel,
+    scripted_claude: ScriptedClaude,
+    cockpit_env: dict[str, str],
+    reviewer_env: dict[str, str],
+) -> ReviewRig:
+    """``repo``'s board with ``[review]`` on for the worktree lane, its workers pointed at
+    ``scripted_model`` and its reviewers at ``scripted_claude``."""
+    from cockpit.core.board.blackboard import Blackboard
+    from tests.helpers.review_loop import ReviewRig, review_on
+
+    board = Blackboard(repo)
+    review_on(board)
+    return ReviewRig(board, scripted_model, scripted_claude, cockpit_env, reviewer_env)

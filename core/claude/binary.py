@@ -1,8 +1,8 @@
 """Finds the Claude Code CLI and reports its version.
 
-Order, as for Codex: ``COCKPIT_CLAUDE_BIN``, ``claude_bin`` from a trusted config (the caller passes only
-a trusted value), the pinned npm package in the cockpit's own ``node_modules``, then ``PATH``. Nothing
-inside the repository's working tree is found implicitly: a local-lane worker can write there.
+The search order is every program's, as for Codex (:func:`cockpit.core.programs.find_program`):
+``COCKPIT_CLAUDE_BIN``, ``claude_bin`` from a trusted config, the pinned npm package in the cockpit's
+own ``node_modules``, then ``PATH``; nothing inside the repository's working tree is found implicitly.
 
 Inside ``node_modules`` the platform package's native executable
 (``@anthropic-ai/claude-code-<platform>/claude``) comes first: it is there whether or not the wrapper
@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.core.errors import ClaudeError
+from cockpit.core.programs import PROJECT_ROOT, Program, find_program, reported_version
 
 PINNED_VERSION = "2.1.197"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/claude/binary.py → the project
 PACKAGE = "@anthropic-ai/claude-code"
 
 # (system, machine) → the platform packages' suffixes to try, glibc first (npm installs the one whose
@@ -45,7 +43,6 @@ _NATIVE_MAGIC = (
     b"\xfe\xed\xfa\xce",
     b"\xca\xfe\xba\xbe",
 )
-_VERSION = re.compile(r"\b(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)\b")
 
 
 class ClaudeNotFound(ClaudeError, RuntimeError):
@@ -67,20 +64,7 @@ class ClaudeBinary:
 
     def version(self, timeout: float = 20.0) -> str:
         """The version the CLI reports (``2.1.197 (Claude Code)`` → ``2.1.197``), or ``unknown``."""
-        out = subprocess.run(
-            [*self.argv, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return parse_version(out.stdout or out.stderr)
-
-
-def parse_version(text: str) -> str:
-    """The first ``x.y.z`` in what ``claude --version`` printed, or ``unknown``."""
-    found = _VERSION.search(text or "")
-    return found.group(1) if found else "unknown"
+        return reported_version(self.argv, timeout)
 
 
 def is_native_executable(path: Path) -> bool:
@@ -115,33 +99,12 @@ def binary_in(node_modules: Path) -> ClaudeBinary | None:
 
 def find_claude(config_bin: str | None = None, repo: Path | None = None) -> ClaudeBinary:
     """Locate Claude Code or raise :class:`ClaudeNotFound` naming every place looked at."""
-    looked: list[str] = []
-    env_bin = os.environ.get("COCKPIT_CLAUDE_BIN")
-    if env_bin:
-        found = _named(Path(env_bin).expanduser(), "env")
-        if found:
-            return found
-        looked.append(f"COCKPIT_CLAUDE_BIN={env_bin} (missing)")
-    if config_bin:
-        found = _named(Path(config_bin).expanduser(), "config")
-        if found:
-            return found
-        looked.append(f"config claude_bin={config_bin} (missing)")
-    # Only the cockpit's own node_modules: a repository's (or anything inside the working tree a
-    # local-lane worker can write) is never a source of programs the supervisor runs.
-    installed = binary_in(PROJECT_ROOT / "node_modules")
-    if installed and not _inside(installed.path, repo):
-        return ClaudeBinary(installed.path.resolve(), installed.source, installed.launcher)
-    refused = " (inside the repository: refused)" if installed else ""
-    looked.append(f"{PROJECT_ROOT / 'node_modules'}{refused}")
-    on_path = shutil.which("claude")
-    if on_path and not _inside(Path(on_path), repo):
-        return ClaudeBinary(Path(on_path).resolve(), "path")
-    looked.append("PATH")
-    raise ClaudeNotFound(
-        "Claude Code not found (looked at: " + "; ".join(looked) + "). Run `npm ci` in the project "
-        f"to install the pinned {PACKAGE}@{PINNED_VERSION}, or set COCKPIT_CLAUDE_BIN."
-    )
+    return find_program(CLAUDE, config_bin, repo, PROJECT_ROOT / "node_modules")
+
+
+def _installed(node_modules: Path) -> ClaudeBinary | None:
+    found = binary_in(node_modules)
+    return ClaudeBinary(found.path.resolve(), found.source, found.launcher) if found is not None else None
 
 
 def _named(path: Path, source: str) -> ClaudeBinary | None:
@@ -154,12 +117,14 @@ def _named(path: Path, source: str) -> ClaudeBinary | None:
     return ClaudeBinary(path.resolve(), source)
 
 
-def _inside(path: Path, repo: Path | None) -> bool:
-    """Whether ``path`` (resolved) lies in ``repo``'s working tree, where a local-lane worker writes."""
-    if repo is None:
-        return False
-    try:
-        path.resolve().relative_to(repo.resolve())
-    except ValueError:
-        return False
-    return True
+CLAUDE = Program(
+    name="Claude Code",
+    command="claude",
+    env_var="COCKPIT_CLAUDE_BIN",
+    setting="claude_bin",
+    package=PACKAGE,
+    pinned=PINNED_VERSION,
+    installed=_installed,
+    named=_named,
+    not_found=ClaudeNotFound,
+)

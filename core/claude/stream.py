@@ -8,7 +8,8 @@ per content block the model sent (text, thinking, tool_use), a ``user`` line per
 What the CLI prints is an open set: a line type, system subtype, content block type or enum value this
 version does not know is kept (:class:`UnknownLine`, :class:`UnknownBlock`, plain ``str`` fields), never
 rejected. Every model keeps unknown fields (``model_extra``) and gives every field but the
-discriminating ``type`` a default. A line that is not a JSON object with a string ``type``, or a known
+discriminating ``type`` a default (the open-set pieces, shared with Codex's events, are
+:mod:`cockpit.core.open_set`'s). A line that is not a JSON object with a string ``type``, or a known
 type whose fields do not fit, is *malformed*: :class:`ClaudeStream` counts it (and keeps a few) and
 reads on.
 """
@@ -18,17 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import (
-    AfterValidator,
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-)
+from pydantic import AliasChoices, BaseModel, Field, TypeAdapter, ValidationError
 
 from cockpit.core.errors import ClaudeError
+from cockpit.core.open_set import UnknownType, not_known, open_union, type_names
+from cockpit.core.open_set import WireModel as _Wire
 
 __all__ = [
     "KNOWN_LINE_TYPES",
@@ -60,12 +55,6 @@ __all__ = [
     "parse_line",
     "read_stream",
 ]
-
-
-class _Wire(BaseModel):
-    """Base of every wire model: unknown fields are kept (``model_extra``), nothing is required."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class StreamLineError(ClaudeError, ValueError):
@@ -116,25 +105,16 @@ class ToolResultBlock(_Wire):
 
 
 _KnownBlock = TextBlock | ThinkingBlock | ToolUseBlock | ToolResultBlock
-_KNOWN_BLOCK_TYPES: Final = frozenset(cls.model_fields["type"].default for cls in _KnownBlock.__args__)
+_KNOWN_BLOCK_TYPES: Final = type_names(_KnownBlock)
 
 
-def _not_known_block(value: str) -> str:
-    if value in _KNOWN_BLOCK_TYPES:  # a known block that failed its own model must not hide here
-        raise ValueError(f"malformed {value} block")
-    return value
-
-
-class UnknownBlock(_Wire):
+class UnknownBlock(UnknownType):
     """A content block of a type this version does not know (``redacted_thinking``, ``image``, ...)."""
 
-    type: Annotated[str, AfterValidator(_not_known_block)]
+    type: Annotated[str, not_known(_KNOWN_BLOCK_TYPES, "block")]
 
 
-ContentBlock = Annotated[
-    Annotated[_KnownBlock, Field(discriminator="type")] | UnknownBlock,
-    Field(union_mode="left_to_right"),
-]
+ContentBlock = open_union(_KnownBlock, UnknownBlock)
 
 
 # ----------------------------------------------------------------------------------------- messages
@@ -303,14 +283,8 @@ class StreamEvent(_Wire):
     session_id: str = ""
 
 
-class UnknownLine(_Wire):
+class UnknownLine(UnknownType):
     """A line of a type this version does not know; all its fields are kept (see :attr:`raw`)."""
-
-    type: str
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        return {"type": self.type, **(self.model_extra or {})}
 
 
 ClaudeLine = (

@@ -3,7 +3,8 @@
 One JSONL line of Codex stdout becomes one event model. Known event and item types get their own model;
 anything else is kept as :class:`UnknownEvent` / :class:`UnknownItem` with its full payload, never
 dropped. Every model allows extra fields (newer CLI builds add some) and gives every field but the
-discriminating ``type`` a default, so a known type with a new shape still parses.
+discriminating ``type`` a default, so a known type with a new shape still parses (the open-set pieces,
+shared with Claude Code's stream, are :mod:`cockpit.core.open_set`'s).
 
 Parsing goes straight from the raw bytes to models with pydantic-core (``TypeAdapter.validate_json``
 on a union discriminated by ``type``); only lines that fail that fast path take a slower, lenient path
@@ -20,19 +21,13 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-)
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
 
 from cockpit.core.codex.app_server import protocol as wire
 from cockpit.core.codex.app_server.protocol import Notification, Response, decode, drop_failing_fields
 from cockpit.core.errors import CodexError
+from cockpit.core.open_set import UnknownType, not_known, open_union, type_names
+from cockpit.core.open_set import WireModel as _Wire
 from cockpit.core.records.basics import Usage  # defined with the task's other small value types
 
 __all__ = [
@@ -79,17 +74,6 @@ __all__ = [
 
 RPC_RESPONSE: Final = "rpc/response"
 """The type of an app-server response line (an answer to one of the runner's requests) kept as an event."""
-
-
-class _Wire(BaseModel):
-    """Base of every wire model: unknown fields are kept (``model_extra``), nothing is required."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-def _type_names(union: Any) -> frozenset[str]:
-    """The ``type`` values of the models in a union of known events or items."""
-    return frozenset(cls.model_fields["type"].default for cls in union.__args__)
 
 
 class EventParseError(CodexError, ValueError):
@@ -217,44 +201,25 @@ _KnownItem = (
     | PlanItem
     | CollabToolCallItem
 )
-KNOWN_ITEM_TYPES: Final[frozenset[str]] = _type_names(_KnownItem)
+KNOWN_ITEM_TYPES: Final[frozenset[str]] = type_names(_KnownItem)
 
 
-def _not_known_item(value: str) -> str:
-    # A known type that failed its own model must not hide here: it goes to the lenient path instead.
-    if value in KNOWN_ITEM_TYPES:
-        raise ValueError(f"malformed {value} item")
-    return value
+class UnknownItem(UnknownType):
+    """An item of a type this version does not know; all its fields are kept (see :attr:`raw`). A known
+    type that failed its own model does not land here: it goes to the lenient path instead."""
 
-
-class UnknownItem(_Wire):
-    """An item of a type this version does not know; all its fields are kept (see :attr:`raw`)."""
-
-    type: Annotated[str, AfterValidator(_not_known_item)]
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        return {"type": self.type, **(self.model_extra or {})}
+    type: Annotated[str, not_known(KNOWN_ITEM_TYPES, "item")]
 
     @property
     def item_id(self) -> str:
         value = (self.model_extra or {}).get("id")
         return value if isinstance(value, str) else ""
 
-    @classmethod
-    def from_raw(cls, raw: dict[str, Any]) -> UnknownItem:
-        data = dict(raw)
-        item_type = data.pop("type", "")
-        return cls.model_construct(type=str(item_type), **data)
-
 
 ThreadItem = _KnownItem | UnknownItem
 """Any item: a known model, or :class:`UnknownItem`."""
 
-_ItemField = Annotated[
-    Annotated[_KnownItem, Field(discriminator="type")] | UnknownItem,
-    Field(union_mode="left_to_right"),
-]
+_ItemField = open_union(_KnownItem, UnknownItem)
 
 
 # --------------------------------------------------------------------------------------------- events
@@ -362,42 +327,19 @@ _KnownEvent = (
     | TurnDiffUpdated
     | RateLimitsUpdated
 )
-KNOWN_EVENT_TYPES: Final[frozenset[str]] = _type_names(_KnownEvent)
+KNOWN_EVENT_TYPES: Final[frozenset[str]] = type_names(_KnownEvent)
 
 
-def _not_known_event(value: str) -> str:
-    if value in KNOWN_EVENT_TYPES:
-        raise ValueError(f"malformed {value} event")
-    return value
-
-
-class UnknownEvent(_Wire):
+class UnknownEvent(UnknownType):
     """An event of a type this version does not know; the whole payload is kept (see :attr:`raw`)."""
 
-    type: Annotated[str, AfterValidator(_not_known_event)]
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        return {"type": self.type, **(self.model_extra or {})}
-
-    @classmethod
-    def from_raw(cls, raw: dict[str, Any]) -> UnknownEvent:
-        data = dict(raw)
-        event_type = data.pop("type", None)
-        if not isinstance(event_type, str):
-            event_type = "" if event_type is None else json.dumps(event_type)
-        return cls.model_construct(type=event_type, **data)
+    type: Annotated[str, not_known(KNOWN_EVENT_TYPES, "event")]
 
 
 CodexEvent = _KnownEvent | UnknownEvent
 """Any parsed line: a known event model, or :class:`UnknownEvent`."""
 
-_EVENT_ADAPTER: Final[TypeAdapter[CodexEvent]] = TypeAdapter(
-    Annotated[
-        Annotated[_KnownEvent, Field(discriminator="type")] | UnknownEvent,
-        Field(union_mode="left_to_right"),
-    ]
-)
+_EVENT_ADAPTER: Final[TypeAdapter[CodexEvent]] = TypeAdapter(open_union(_KnownEvent, UnknownEvent))
 # The core validator itself: calling it skips a Python-level wrapper on the hot path.
 _validate_json: Final = _EVENT_ADAPTER.validator.validate_json
 _validate_python: Final = _EVENT_ADAPTER.validator.validate_python

@@ -66,12 +66,14 @@ Expect = Literal["fails", "succeeds"]
 VerdictWord = Literal["approve", "challenge", "none"]
 Source = Literal["reviewer", "cockpit"]
 
-ReviewStatus = Literal["reviewing", "challenged", "converged", "failed", "skipped"]
+ReviewStatus = Literal["reviewing", "challenged", "converged", "failed", "skipped", "cancelled"]
 """``reviewing``: a round is under way (reviewer or judge running); ``challenged``: the last round left
 VALID or PARTIAL challenges (the task went back to Codex, or to a human at the hard cap);
 ``converged``: a round with no VALID challenge and the acceptance checks passing (on to human review);
 ``failed``: the review itself failed (no readable verdict, the reviewer crashed) — never a pass;
-``skipped``: not reviewed (the lane's review is off, or the envelope says ``review = false``)."""
+``skipped``: not reviewed (the lane's review is off, or the envelope says ``review = false``);
+``cancelled``: the task was cancelled while its last round was under way (the round has a ``failure``
+saying so: never a pass, and not a failed try to retry)."""
 
 
 CommandText = Annotated[str, AfterValidator(strip_control)]

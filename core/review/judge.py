@@ -29,8 +29,11 @@ sandbox a one-line ``sh`` launcher leaves a mark in the scratch directory and ``
 without the mark the sandbox never started it (Codex refused its own configuration, say), and its
 exit code, whatever it is, shows nothing (PARTIAL).
 
-Blocking (it runs commands for up to ``timeout_s`` each): the supervisor calls it off its loop.
-:func:`remove_leftovers` clears what a judge killed mid-run left under ``work_dir``.
+Blocking (it runs commands for up to ``timeout_s`` each): the supervisor calls it off its loop, with a
+``stop`` event it sets when the task leaves review (cancelled) or the supervisor stops: the command under
+way is killed like one past its limit, the rest are not started (PARTIAL), and the judge's directory is
+removed before it returns. :func:`remove_leftovers` clears what a judge killed mid-run left under
+``work_dir``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from cockpit.core.text import clean, cut
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "JUDGE_DIR_PREFIX",
+    "STOPPED",
     "JudgeRefused",
     "judge_challenges",
     "launched",
@@ -74,6 +78,8 @@ JUDGE_DIR_PREFIX: Final = "judge-"
 TAIL_CHARS: Final = 4_000  # of stdout and of stderr, kept in the record
 _TAIL_BYTES: Final = 16 * 1024  # kept while reading (before decoding and cleaning)
 _KILL_GRACE_S: Final = 2.0
+_STOP_POLL_S: Final = 0.1  # how often a running command's wait looks at the stop event
+STOPPED: Final = "not run to its end: the review was stopped (the task left review)"
 
 SandboxCheck = Callable[[Path], tuple[bool, str]]
 
@@ -90,6 +96,7 @@ class _Ran:
     started: bool = False  # the sandbox started the command (its launcher left the mark)
     exit_code: int | None = None
     timed_out: bool = False
+    stopped: bool = False  # killed because the stop event was set
     duration_s: float = 0.0
     stdout: bytes = b""
     stderr: bytes = b""
@@ -164,8 +171,33 @@ def launched(command: list[str], mark: Path) -> list[str]:
     return ["sh", "-c", script, "sh", *command]
 
 
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float, stop: threading.Event | None) -> int | None:
+    """The command's exit code, or None once ``timeout_s`` has passed or ``stop`` is set."""
+    if stop is None:
+        try:
+            return proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+    deadline = time.monotonic() + timeout_s
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            return proc.wait(min(left, _STOP_POLL_S))
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.poll()
+
+
 def _run(
-    argv: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float, mark: Path | None = None
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout_s: float,
+    mark: Path | None = None,
+    stop: threading.Event | None = None,
 ) -> _Ran:
     started = time.monotonic()
     out_r, out_w = os.pipe()
@@ -189,10 +221,10 @@ def _run(
     os.close(err_w)
     out, err = _Tail(out_r), _Tail(err_r)
     ran = _Ran()
-    try:
-        ran.exit_code = proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        ran.timed_out = True
+    ran.exit_code = _wait(proc, timeout_s, stop)
+    if ran.exit_code is None:
+        ran.stopped = stop is not None and stop.is_set()
+        ran.timed_out = not ran.stopped
         _kill_all(proc)
     else:
         # The command ended; a child it left behind in its group must not outlive the judge.
@@ -232,6 +264,8 @@ def _label(evidence: Evidence, argv: list[str], ran: _Ran, timeout_s: float) -> 
     both = ran.stdout.decode("utf-8", "replace") + "\n" + stderr
     if ran.start_error is not None:
         return "PARTIAL", f"not run: codex sandbox could not start ({ran.start_error})"
+    if ran.stopped:
+        return "PARTIAL", STOPPED
     if not ran.started and not ran.timed_out:
         line = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), f"exit {code}")
         return "PARTIAL", f"not run: the sandbox did not start the command ({cut(line, 200)})"
@@ -442,6 +476,7 @@ def judge_challenges(
     sandbox: tuple[bool, str] | None = None,
     deadline: float | None = None,
     sandbox_check: SandboxCheck = sandbox_works,
+    stop: threading.Event | None = None,
 ) -> list[Challenge]:
     """``challenges`` labelled by the judge, in their order (see the module docstring).
 
@@ -450,8 +485,9 @@ def judge_challenges(
     any directory outside the user's working tree); ``codex`` the Codex binary; ``timeout_s`` each
     command's wall-clock limit. ``sandbox`` is a known answer of doctor's sandbox check (``(ok, detail)``);
     None checks now (once, only when there is something to run). ``deadline`` (``time.monotonic()``)
-    leaves the commands not started by then PARTIAL. Raises :class:`JudgeRefused` for a ``work_dir``
-    inside the user's checkout, before anything is created.
+    leaves the commands not started by then PARTIAL. ``stop``, once set, kills the command under way and
+    leaves the rest PARTIAL (:data:`STOPPED`). Raises :class:`JudgeRefused` for a ``work_dir`` inside the
+    user's checkout, before anything is created.
     """
     out = list(challenges)
     todo: list[int] = []
@@ -481,17 +517,24 @@ def judge_challenges(
     try:
         place.codex_home.mkdir(mode=0o700)
         for i in todo:
-            out[i] = _judge_one(out[i], place, codex, timeout_s, deadline)
+            out[i] = _judge_one(out[i], place, codex, timeout_s, deadline, stop)
     finally:
         place.remove()
     return out
 
 
 def _judge_one(
-    challenge: Challenge, place: _Place, codex: Path, timeout_s: float, deadline: float | None
+    challenge: Challenge,
+    place: _Place,
+    codex: Path,
+    timeout_s: float,
+    deadline: float | None,
+    stop: threading.Event | None,
 ) -> Challenge:
     evidence = challenge.evidence
     argv = evidence.argv or []
+    if stop is not None and stop.is_set():
+        return challenge.labelled("PARTIAL", "judge", STOPPED)
     if deadline is not None and time.monotonic() >= deadline:
         return challenge.labelled("PARTIAL", "judge", "not run: the judge's time for this round ran out")
     try:
@@ -510,6 +553,6 @@ def _judge_one(
     except ValueError as exc:
         return challenge.labelled("PARTIAL", "judge", f"not run: {exc}")
     env = sandbox_env(scratch=place.scratch, codex_home=place.codex_home)
-    ran = _run(full, cwd=checkout, env=env, timeout_s=limit, mark=mark)
+    ran = _run(full, cwd=checkout, env=env, timeout_s=limit, mark=mark, stop=stop)
     label, reason = _label(evidence, argv, ran, limit)
     return challenge.labelled(label, "judge", reason, _output(argv, ran))

@@ -20,7 +20,7 @@ from cockpit.core.atomic import private_opener
 from cockpit.core.attempts.reducer import AttemptReducer
 from cockpit.core.attempts.tailer import EventTailer
 from cockpit.core.layout import CONFIG_FILE, PID_FILE, RUNNER_LOG_FILE, SPEC_FILE
-from cockpit.core.processes import kill_group
+from cockpit.core.processes import kill_group, runs
 from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.task import TaskState
 
@@ -115,16 +115,7 @@ def spawn_runner(module: str, directory: Path) -> subprocess.Popen[bytes]:
 
 def _pid_alive(pid: int | None) -> bool:
     """True while ``pid`` is a live (non-zombie) attempt runner; a recycled pid does not count."""
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            state = fh.read().rsplit(b")", 1)[1].split()[0]
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read()
-    except (OSError, IndexError):
-        return False
-    return state != b"Z" and any(module in cmdline for module in RUNNER_MODULES)
+    return runs(pid, *RUNNER_MODULES)
 
 
 def _kill_attempt(directory: Path, runner_pid: int | None) -> None:

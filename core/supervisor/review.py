@@ -31,6 +31,12 @@ After a restart, a ``reviewing`` task is taken up where its state says: a round 
 again (the judge is repeatable), a try whose runner still runs is followed, a finished one read, one
 that never started is started, one whose runner vanished is a lost try. A round is created only by the
 settler, once; tries and the judge never add one, so no round is counted twice.
+
+A task that leaves review by other means (``cancel``, which records the round as cancelled) is let go:
+its judge is stopped (the command under way killed, the judge's checkout removed by the judge itself),
+its reviewer's runner is asked to stop and killed past the grace, and once both are gone the reviewer's
+checkout is removed. A reviewer's checkout found at start whose task is no longer in that round's review
+(cancelled with no supervisor running) is let go the same way.
 """
 
 from __future__ import annotations
@@ -38,12 +44,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,14 +83,14 @@ from cockpit.core.layout import (
 from cockpit.core.policy.gates import review_cap_gate, review_failed_gate
 from cockpit.core.policy.retry import decide as retry_decide
 from cockpit.core.policy.review_failures import classify_review, no_verdict
-from cockpit.core.processes import kill_group
+from cockpit.core.processes import kill_group, runs
 from cockpit.core.records.attempt import Failure
 from cockpit.core.records.basics import TaskStatus, Usage, utc_now
 from cockpit.core.records.board_events import EventKind
 from cockpit.core.records.exit_info import ExitInfo
 from cockpit.core.records.review import Challenge, ReviewRound
 from cockpit.core.records.task import TaskState
-from cockpit.core.review.judge import judge_challenges, remove_leftovers
+from cockpit.core.review.judge import JUDGE_DIR_PREFIX, judge_challenges, remove_leftovers
 from cockpit.core.review.retreat import retreat_for
 from cockpit.core.review.reviewer import (
     review_prompt,
@@ -98,6 +106,7 @@ from cockpit.core.text import cut, one_line
 from cockpit.core.usage.claude_limits import ClaudeLimitsStore, RateLimitLines
 
 REVIEWER_LOST_GRACE_S = 2.0
+_CHECKOUT_NAME = re.compile(r"(?P<task>.+)-r(?P<round>[0-9]+)")  # layout.review_checkout's names
 JUDGE_ROUNDS_OF_EVIDENCE = 4  # a round's judge stops starting commands after this many evidence timeouts
 _TRY_FILES = (SPEC_FILE, PID_FILE, PROMPT_FILE, REVIEW_STREAM_FILE, STDERR_FILE, "runner.log", EXIT_FILE)
 
@@ -113,6 +122,8 @@ class ReviewFollow:
     gone_at: float | None = None
     judging: Future[list[Challenge]] | None = None
     limits: RateLimitLines | None = None  # the running try's stream, followed for its rate-limit lines
+    stop: threading.Event = field(default_factory=threading.Event)  # set: the judge stops
+    stopping_at: float | None = None  # when the runner was asked to stop (the task left review)
 
     @property
     def round(self) -> ReviewRound:
@@ -159,8 +170,10 @@ class ReviewPhase:
         return self._review_pool_
 
     def review_shutdown(self) -> None:
-        """Leave the judges under way to finish by themselves (their results are not waited for: the
-        next supervisor judges the round again)."""
+        """Stop the judges under way (each kills its command and removes its checkout; the next
+        supervisor judges the round again) without waiting for them; the reviewers run on."""
+        for follow in self.reviews.values():
+            follow.stop.set()
         if self._review_pool_ is not None:
             self._review_pool_.shutdown(wait=False, cancel_futures=True)
             self._review_pool_ = None
@@ -172,6 +185,32 @@ class ReviewPhase:
         self._to_review |= {s.id for s in self.actionable.values() if s.status == TaskStatus.REVIEWING}
         with contextlib.suppress(OSError, GitOpError):
             remove_leftovers(self.board.repo, self.board.root / REVIEWS_DIR)
+        with contextlib.suppress(OSError):
+            for entry in sorted((self.board.root / REVIEWS_DIR).iterdir()):
+                self._let_go_leftover(entry)
+
+    def _let_go_leftover(self, checkout: Path) -> None:
+        """A reviewer's checkout whose task is not in review in that round any more (cancelled while no
+        supervisor ran): followed until its runner is gone, then removed (:meth:`_drop_review`). Nothing
+        of the task's state is changed."""
+        named = _CHECKOUT_NAME.fullmatch(checkout.name)
+        if named is None or checkout.name.startswith(JUDGE_DIR_PREFIX):
+            return
+        task_id, n = named["task"], int(named["round"])
+        live = self.actionable.get(task_id)
+        if live is not None and live.status == TaskStatus.REVIEWING:
+            last = live.review.last_round if live.review is not None else None
+            if last is None or last.n != n:  # an earlier round's: its tries are over
+                self._remove_checkout(checkout)
+            return  # else taken up by the first pass
+        state = live or self.board.read_state(task_id)
+        review = state.review if state is not None else None
+        if state is None or review is None or not 0 < n <= len(review.rounds) or task_id in self.reviews:
+            self._remove_checkout(checkout)  # no round to find a runner by: nothing left runs there
+            return
+        directory = self.board.attempt_dir(task_id, review.rounds[n - 1].attempt) / review_dir(n)
+        rounds = review.model_copy(update={"rounds": review.rounds[:n]})
+        self.reviews[task_id] = ReviewFollow(state.model_copy(update={"review": rounds}), directory, checkout)
 
     def note_reviewing(self, state: TaskState) -> None:
         """Called for every state saved: a task that became ``reviewing`` is taken up by the next pass
@@ -608,9 +647,9 @@ class ReviewPhase:
     def _start_judge(self, follow: ReviewFollow) -> None:
         rnd = follow.round
         todo = list(rnd.challenges)
-        follow.judging = self._review_pool().submit(self._judge, todo, rnd.head_commit)
+        follow.judging = self._review_pool().submit(self._judge, todo, rnd.head_commit, follow.stop)
 
-    def _judge(self, challenges: list[Challenge], head_commit: str) -> list[Challenge]:
+    def _judge(self, challenges: list[Challenge], head_commit: str, stop: threading.Event) -> list[Challenge]:
         """On a pool thread: the judge, with doctor's sandbox check made once per supervisor."""
         if not any(c.label is None and c.evidence.executable for c in challenges):
             return judge_challenges(
@@ -620,6 +659,7 @@ class ReviewPhase:
                 work_dir=self.board.root / REVIEWS_DIR,
                 codex=self.codex.path,
                 sandbox=(True, "not needed"),
+                stop=stop,
             )
         if self._sandbox is None:
             self._sandbox = sandbox_works(self.codex.path)
@@ -633,6 +673,7 @@ class ReviewPhase:
             timeout_s=each,
             sandbox=self._sandbox,
             deadline=time.monotonic() + JUDGE_ROUNDS_OF_EVIDENCE * each,  # the rest are PARTIAL
+            stop=stop,
         )
 
     def _judged(self, follow: ReviewFollow) -> None:
@@ -704,17 +745,58 @@ class ReviewPhase:
 
     # ---- endings --------------------------------------------------------------------------------
     def _drop_review(self, follow: ReviewFollow) -> None:
-        """The task left review by other means (cancelled): its reviewer is stopped, its checkout removed."""
-        rnd = follow.round
-        pid = rnd.reviewer.runner_pid
-        if pid and _pid_alive(pid) and not (follow.directory / EXIT_FILE).exists():
-            kill_group(pid, signal.SIGTERM)
+        """The task left review by other means (cancelled; the command recorded the round): its judge is
+        stopped and its reviewer's runner asked to stop, and once both are gone — over as many passes as
+        that takes — the reviewer's checkout is removed and the task's branch checked. Nothing is written
+        to the task's state."""
+        follow.stop.set()
+        if follow.judging is not None and not follow.judging.done():
+            return  # the judge kills its command and removes its own checkout
+        follow.judging = None
+        if not self._reviewer_gone(follow):
+            return
         self._remove_checkout(follow.checkout)
+        now = self._task(follow.task_id)
+        if now is not None and now.status == TaskStatus.CANCELLED:  # no later attempt moved it
+            with contextlib.suppress(GitOpError, OSError):
+                self._check_branch(now, follow.round.head_commit)
         self.reviews.pop(follow.task_id, None)
+        if now is not None and now.status == TaskStatus.REVIEWING:  # back in review meanwhile
+            self._to_review.add(follow.task_id)
+
+    def _reviewer_gone(self, follow: ReviewFollow) -> bool:
+        """Whether the round's runner is gone; if not, it is asked to stop (SIGTERM: it stops Claude Code
+        and writes its exit), and killed with Claude Code's group once the kill grace has passed."""
+        directory = follow.directory
+        try:
+            info = json.loads((directory / PID_FILE).read_text())
+        except (OSError, ValueError):
+            info = {}
+        pid = info.get("runner_pid") if isinstance(info, dict) else None
+        pid = pid if isinstance(pid, int) else follow.round.reviewer.runner_pid
+        if follow.popen is not None:
+            pid, alive = follow.popen.pid, follow.popen.poll() is None
+        else:  # adopted: the runner of this round's spec, not whatever has its pid since
+            alive = runs(pid, str(directory / SPEC_FILE).encode())
+        if not alive:
+            follow.popen = None
+            return True
+        assert pid is not None
+        now = time.monotonic()
+        if follow.stopping_at is None:
+            follow.stopping_at = now
+            kill_group(pid, signal.SIGTERM)
+        elif now - follow.stopping_at > self.config.kill_grace_s + REVIEWER_LOST_GRACE_S:
+            kill_group(pid, signal.SIGKILL)
+            claude = info.get("codex_pgid") if isinstance(info, dict) else None
+            if isinstance(claude, int) and claude > 0:
+                kill_group(claude, signal.SIGKILL)
+        return False
 
     def _review_broke(self, follow: ReviewFollow, why: str) -> None:
         """Something unexpected broke a review step: the review fails (a person decides), the supervisor
-        goes on."""
+        goes on. A task that had left review already (cancelled) is only let go: its state stays as the
+        command left it, and what is left of its review is removed by the next supervisor to start."""
         self.board.log_event(
             {
                 "kind": EventKind.SETTLE_ERROR,
@@ -723,8 +805,10 @@ class ReviewPhase:
                 "error_type": "review",
             }
         )
-        with contextlib.suppress(Exception):
-            self._review_failed(follow, f"the review could not go on: {why}", None, retryable=True)
+        follow.stop.set()
+        if follow.state.status == TaskStatus.REVIEWING:
+            with contextlib.suppress(Exception):
+                self._review_failed(follow, f"the review could not go on: {why}", None, retryable=True)
         self.reviews.pop(follow.task_id, None)
 
 

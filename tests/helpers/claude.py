@@ -5,11 +5,6 @@ its ``stream-json`` lines collected."""
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +12,8 @@ from typing import Any
 
 from cockpit.core.claude.binary import ClaudeBinary
 from cockpit.core.claude.stream import ClaudeStream, read_stream
-from cockpit.demo.scripted_claude import Scenario, ScriptedClaude, client_env, host_settings
+from cockpit.demo.scripted_claude import HOST_PREFIXES, Scenario, ScriptedClaude, client_env
+from tests.helpers.processes import env_without, json_objects, run_in_group
 
 HEADLESS = ("-p", "--output-format", "stream-json", "--verbose", "--no-session-persistence")
 
@@ -36,13 +32,7 @@ class ClaudeRun:
     @property
     def lines(self) -> list[dict[str, Any]]:
         """Every stdout line that is a JSON object, as printed."""
-        out: list[dict[str, Any]] = []
-        for line in self.stdout.splitlines():
-            with contextlib.suppress(ValueError):
-                parsed = json.loads(line)
-                if isinstance(parsed, dict):
-                    out.append(parsed)
-        return out
+        return json_objects(self.stdout)
 
     @property
     def line_types(self) -> list[str]:
@@ -62,11 +52,7 @@ def claude_env(base_url: str, home: Path, *, subscription: bool = False, **extra
     """This process's environment without the host's Anthropic/Claude settings, pointed at ``base_url``
     with a throw-away ``HOME`` (and ``CLAUDE_CONFIG_DIR`` under it), logged in with a dummy API key or,
     with ``subscription``, a dummy subscription token; ``extra`` is added last."""
-    dropped = set(host_settings(os.environ))
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env.update(client_env(base_url, home, subscription=subscription))
-    env.update(extra)
-    return env
+    return env_without(HOST_PREFIXES, **{**client_env(base_url, home, subscription=subscription), **extra})
 
 
 @contextlib.contextmanager
@@ -92,31 +78,13 @@ def run_claude(
     for piped input). The ``--`` keeps a variadic option (``--allowedTools A B``) from eating the prompt.
     On timeout the whole group is killed and ``timed_out`` is set."""
     cwd.mkdir(parents=True, exist_ok=True)
-    argv = [*claude.argv, *HEADLESS, *extra_args, "--", prompt]
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    timed_out = False
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-    text = stdout.decode("utf-8", errors="replace")
+    ran = run_in_group([*claude.argv, *HEADLESS, *extra_args, "--", prompt], env, timeout, cwd)
+    text = ran.stdout.decode("utf-8", errors="replace")
     return ClaudeRun(
-        exit_code=proc.returncode,
+        exit_code=ran.exit_code,
         stdout=text,
-        stderr=stderr.decode("utf-8", errors="replace"),
+        stderr=ran.stderr.decode("utf-8", errors="replace"),
         stream=read_stream(text.splitlines()),
-        timed_out=timed_out,
-        duration=time.monotonic() - started,
+        timed_out=ran.timed_out,
+        duration=ran.duration,
     )

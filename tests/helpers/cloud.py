@@ -14,10 +14,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,23 +24,12 @@ from typing import Any, TypeVar
 
 from cockpit.demo.fake_cloud import PORT_FILE_NAME, child_env, write_cloud_codex_home
 from cockpit.demo.fake_cloud.certs import cert_paths
+from tests.helpers.processes import env_without, live_processes, wait_until
 
 START_TIMEOUT = 20.0  # the first start of a state dir also makes its certificates
 STOP_TIMEOUT = 5.0
 CODEX_TIMEOUT = 30.0
 T = TypeVar("T")
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll ``probe`` until it returns something other than None/False, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
-        time.sleep(interval)
 
 
 class ControlError(Exception):
@@ -280,28 +268,12 @@ class CloudRig:
 def fake_cloud_processes(marker: str) -> list[int]:
     """Pids of live (non-zombie) fake cloud processes whose command line mentions ``marker`` (a tmp path
     their state directory lies under)."""
-    needles = (b"cockpit.demo.fake_cloud", marker.encode())
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read()
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                state = fh.read().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if all(n in cmdline for n in needles) and state != b"Z":
-            found.append(int(entry))
-    return found
+    return live_processes(cmdline=("cockpit.demo.fake_cloud", marker))
 
 
 def base_env(home: Path) -> dict[str, str]:
     """This environment with a throw-away ``HOME`` (and nothing of the host's Codex login)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"CODEX_HOME", "RUST_LOG"}}
-    env["HOME"] = str(home)
-    return env
+    return env_without(("CODEX_HOME", "RUST_LOG"), HOME=str(home))
 
 
 @contextmanager

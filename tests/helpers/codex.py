@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.helpers.processes import json_objects, run_in_group
 
 
 @dataclass(frozen=True)
@@ -90,44 +87,17 @@ def run_codex_exec(
     with tempfile.TemporaryDirectory(prefix="codex-last-") as out_dir:
         last_file = Path(out_dir) / "last-message.txt"
         argv = codex_exec_argv(codex_bin, workdir, last_file, prompt, *extra_args, sandbox=sandbox)
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            argv,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        timed_out = False
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-        duration = time.monotonic() - started
+        ran = run_in_group(argv, env, timeout)
         last_message = last_file.read_text(encoding="utf-8") if last_file.exists() else ""
-    stdout_text = stdout.decode("utf-8", errors="replace")
-    events: list[dict[str, Any]] = []
-    for line in stdout_text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            events.append(parsed)
+    stdout_text = ran.stdout.decode("utf-8", errors="replace")
     return CompletedRun(
-        exit_code=proc.returncode,
-        events=events,
+        exit_code=ran.exit_code,
+        events=json_objects(stdout_text),
         stdout_text=stdout_text,
-        stderr=stderr.decode("utf-8", errors="replace"),
+        stderr=ran.stderr.decode("utf-8", errors="replace"),
         last_message=last_message,
-        timed_out=timed_out,
-        duration=duration,
+        timed_out=ran.timed_out,
+        duration=ran.duration,
     )
 
 

@@ -1,5 +1,6 @@
-"""Test helpers: a real Supervisor on a background thread, waits driven by its change callback, and a
-scan of /proc for Codex processes that belong to a test (found by the attempt marker in their env)."""
+"""Test helpers: a real Supervisor on a background thread, waits driven by its change callback, a task's
+state as on disk, and a scan of /proc for Codex processes that belong to a test (found by the attempt
+marker in their env)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor.loop import Supervisor
+from tests.helpers.processes import live_processes
 
 
 class ShiftedClock:
@@ -71,6 +73,13 @@ class SupervisorThread:
         self._thread.start()
         return self
 
+    def __enter__(self) -> SupervisorThread:
+        """``with SupervisorThread(...) as sup:`` starts it, and stops it however the block ends."""
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
         """Wait until ``predicate()`` holds, re-checking on every state change (and at least every 0.2 s
         for conditions outside the blackboard, such as processes)."""
@@ -113,21 +122,14 @@ class SupervisorThread:
 
 def processes_with_marker(marker: str) -> list[int]:
     """Pids of live (non-zombie) processes whose environment mentions ``marker`` (e.g. a tmp path)."""
-    needle = marker.encode()
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                env = fh.read()
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                state = fh.read().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in env and state != b"Z":
-            found.append(int(entry))
-    return found
+    return live_processes(environ=marker)
+
+
+def state_of(board: Blackboard, task_id: str) -> TaskState:
+    """The task's state as on disk (it must be readable)."""
+    state = board.read_state(task_id)
+    assert state is not None, f"{task_id} has no readable state"
+    return state
 
 
 def codex_processes(marker: str) -> list[int]:

@@ -22,7 +22,7 @@ from cockpit.core.records.basics import TaskStatus, utc_now
 from cockpit.core.records.task import TaskState
 from cockpit.demo.fake_cloud.store import new_file_diff
 from tests.helpers.cloud import CloudRig, cloud_board_config
-from tests.helpers.supervisor import ShiftedClock, SupervisorThread
+from tests.helpers.supervisor import ShiftedClock, SupervisorThread, state_of
 
 pytestmark = pytest.mark.codex
 
@@ -34,8 +34,16 @@ def cloud_task(board: Blackboard, goal: str, **fields: object) -> str:
 
 
 def supervise(board: Blackboard, rig: CloudRig, clock: Callable[[], float] | None = None) -> SupervisorThread:
+    """A supervisor over the rig's board (``with supervise(...) as sup:`` runs it for the block)."""
     env = {"HOME": str(rig.home), "CODEX_HOME": str(rig.codex_home)}
-    return SupervisorThread(board, env, **({"clock": clock} if clock else {})).start()
+    return SupervisorThread(board, env, **({"clock": clock} if clock else {}))
+
+
+def settle(board: Blackboard, rig: CloudRig, tid: str, status: TaskStatus) -> TaskState:
+    """Supervise until the task reaches ``status``; its state then."""
+    with supervise(board, rig) as sup:
+        sup.wait_status(tid, status)
+    return state_of(board, tid)
 
 
 def board_of(rig: CloudRig, **cloud: object) -> Blackboard:
@@ -43,16 +51,6 @@ def board_of(rig: CloudRig, **cloud: object) -> Blackboard:
     board.init()
     cloud_board_config(board.root, rig, poll_min_s=0.2, **cloud)
     return board
-
-
-def state_of(board: Blackboard, tid: str) -> TaskState:
-    state = board.read_state(tid)
-    assert state is not None
-    return state
-
-
-def reaches(board: Blackboard, tid: str, *statuses: TaskStatus) -> Callable[[], bool]:
-    return lambda: (s := board.read_state(tid)) is not None and s.status in statuses
 
 
 def submitted(board: Blackboard, tid: str) -> Callable[[], bool]:
@@ -74,15 +72,12 @@ def test_submit_pending_ready_review_merge(fake_cloud: CloudRig) -> None:
     rig = fake_cloud
     board = board_of(rig)
     tid = cloud_task(board, "Add a greeting file [fake:delay=1.5]")
-    sup = supervise(board, rig)
-    try:
+    with supervise(board, rig) as sup:
         assert sup.wait_for(submitted(board, tid))
         pending = state_of(board, tid)
         assert pending.status == TaskStatus.RUNNING and "pending" in (pending.message or "")
         assert sup.supervisor.running == {}  # no local worker slot taken
-        assert sup.wait_for(reaches(board, tid, TaskStatus.REVIEW), 60), state_of(board, tid).message
-    finally:
-        sup.stop()
+        sup.wait_status(tid, TaskStatus.REVIEW)
     state = state_of(board, tid)
     run = state.attempts[0].cloud
     assert run is not None and run.task_id and run.url and run.url.endswith(run.task_id)
@@ -109,12 +104,7 @@ def test_best_of_two_with_attempt_two_chosen(fake_cloud: CloudRig) -> None:
     rig = fake_cloud
     board = board_of(rig)
     tid = cloud_task(board, "Two ways to greet", attempts=2)
-    sup = supervise(board, rig)
-    try:
-        assert sup.wait_for(reaches(board, tid, TaskStatus.REVIEW), 60), state_of(board, tid).message
-    finally:
-        sup.stop()
-    state = state_of(board, tid)
+    state = settle(board, rig, tid, TaskStatus.REVIEW)
     run = state.attempts[0].cloud
     assert run is not None and run.best_of == 2 and [r.n for r in run.results] == [1, 2]
     first, second = (r.paths[0] for r in run.results)
@@ -135,14 +125,7 @@ def test_a_task_that_fails_remotely_is_gated_not_resubmitted(fake_cloud: CloudRi
     rig = fake_cloud
     board = board_of(rig)
     tid = cloud_task(board, "This one breaks [fake:fail]")
-    sup = supervise(board, rig)
-    try:
-        assert sup.wait_for(reaches(board, tid, TaskStatus.AWAITING_DECISION), 60), state_of(
-            board, tid
-        ).message
-    finally:
-        sup.stop()
-    state = state_of(board, tid)
+    state = settle(board, rig, tid, TaskStatus.AWAITING_DECISION)
     assert state.failures[-1].code.value == "cloud_task_error"
     card = DecisionStore(board.root, utc_now).get(state.decision_id or "")
     assert card is not None and card.trigger == "cloud_task_failed"
@@ -154,12 +137,7 @@ def test_401_is_not_retried(fake_cloud: CloudRig) -> None:
     board = board_of(rig)
     rig.fake.fault(CREATE, 401, {"detail": "expired"}, method="POST")
     tid = cloud_task(board, "Never signed in")
-    sup = supervise(board, rig)
-    try:
-        assert sup.wait_for(reaches(board, tid, TaskStatus.DEAD_LETTER), 60), state_of(board, tid).message
-    finally:
-        sup.stop()
-    state = state_of(board, tid)
+    state = settle(board, rig, tid, TaskStatus.DEAD_LETTER)
     assert state.failures[-1].error_type.value == "auth" and state.failures[-1].code.value == "auth_401"
     assert len(state.attempts) == 1 and len(creates(rig)) == 1
     assert "expired" in (state.attempts[0].error or "")
@@ -172,8 +150,7 @@ def test_429_on_submit_and_500_on_a_poll_are_retried(fake_cloud: CloudRig) -> No
     rig.fake.fault("/wham/tasks/list", 500, "upstream broke", count=2, method="GET")
     clock = ShiftedClock()
     tid = cloud_task(board, "Busy backend")
-    sup = supervise(board, rig, clock)
-    try:
+    with supervise(board, rig, clock) as sup:
         assert sup.wait_for(lambda: (s := board.read_state(tid)) is not None and bool(s.failures), 60)
         assert state_of(board, tid).failures[0].code.value == "http_429"
         # the failure counts against Codex Cloud's breaker, never the local model provider's
@@ -181,9 +158,7 @@ def test_429_on_submit_and_500_on_a_poll_are_retried(fake_cloud: CloudRig) -> No
         assert breakers["codex-cloud"]["last_failure"] is not None
         assert all(b["last_failure"] is None for name, b in breakers.items() if name != "codex-cloud")
         clock.advance(3600)  # past the backoff
-        assert sup.wait_for(reaches(board, tid, TaskStatus.REVIEW), 60), state_of(board, tid).message
-    finally:
-        sup.stop()
+        sup.wait_status(tid, TaskStatus.REVIEW)
     state = state_of(board, tid)
     assert len(state.attempts) == 2 and len(creates(rig)) == 2
     assert len(rig.fake.state()["tasks"]) == 1  # the refused create made no task
@@ -196,14 +171,11 @@ def test_a_diff_that_does_not_apply_leaves_the_task_in_conflict(fake_cloud: Clou
     rig = fake_cloud
     board = board_of(rig)
     tid = cloud_task(board, "Rewrite the readme [fake:pending]")
-    sup = supervise(board, rig)
-    try:
+    with supervise(board, rig) as sup:
         assert sup.wait_for(submitted(board, tid))
         cloud_id = state_of(board, tid).attempts[0].cloud.task_id
         rig.fake.update(cloud_id, status="completed", diff=new_file_diff("README.md", "another readme\n"))
-        assert sup.wait_for(reaches(board, tid, TaskStatus.CONFLICT), 60), state_of(board, tid).message
-    finally:
-        sup.stop()
+        sup.wait_status(tid, TaskStatus.CONFLICT)
     state = state_of(board, tid)
     assert "README.md" in (state.message or "") and state.head_commit is None
     with pytest.raises(CommandError, match="did not apply"):
@@ -215,12 +187,9 @@ def test_pending_past_the_deadline_is_surfaced(fake_cloud: CloudRig) -> None:
     rig = fake_cloud
     board = board_of(rig, pending_deadline_min=0.01)
     tid = cloud_task(board, "Stuck in the queue [fake:pending]")
-    sup = supervise(board, rig)
-    try:
+    with supervise(board, rig) as sup:
         assert sup.wait_for(lambda: "overdue" in (((s := board.read_state(tid)) and s.message) or ""), 60)
         assert sup.wait_for(lambda: state_of(board, tid).status != TaskStatus.RUNNING, 60)
-    finally:
-        sup.stop()
     events = [json.loads(line) for line in (board.root / "events.jsonl").read_text().splitlines()]
     assert [e["task_id"] for e in events if e.get("topic") == "cloud_pending"] == [tid]
     state = state_of(board, tid)
@@ -231,13 +200,10 @@ def test_cancel_stops_following_and_says_where_the_task_is(fake_cloud: CloudRig)
     rig = fake_cloud
     board = board_of(rig)
     tid = cloud_task(board, "Long one [fake:pending]")
-    sup = supervise(board, rig)
-    try:
+    with supervise(board, rig) as sup:
         assert sup.wait_for(submitted(board, tid))
         said = run_task_command(board, "cancel", tid)
         assert sup.wait_for(lambda: tid not in sup.supervisor.cloud, 10)
-    finally:
-        sup.stop()
     state = state_of(board, tid)
     assert state.status == TaskStatus.CANCELLED and state.attempts[0].cloud.url in said
 
@@ -275,11 +241,8 @@ def test_an_untrusted_extra_env_fails_the_task_not_the_supervisor(fake_cloud: Cl
     path = cloud_board_config(board.root, rig)
     path.write_text(path.read_text() + "\n")  # changed since it was trusted
     tid = cloud_task(board, "Sent nowhere")
-    sup = supervise(board, rig)
-    try:
-        assert sup.wait_for(reaches(board, tid, TaskStatus.FAILED), 60)
+    with supervise(board, rig) as sup:
+        sup.wait_status(tid, TaskStatus.FAILED)
         assert sup.error is None and sup.supervisor.cloud == {}
-    finally:
-        sup.stop()
     assert "refusing cloud.extra_env" in (state_of(board, tid).message or "")
     assert rig.fake.task_requests() == []

@@ -20,7 +20,8 @@ import pytest
 
 from cockpit.demo.fake_cloud import write_cloud_codex_home
 from cockpit.demo.fake_cloud.store import attempt_file, new_file_diff
-from tests.helpers.cloud import CloudRig, FakeCloud, make_git_repo, wait_until
+from tests.helpers.cloud import CloudRig, FakeCloud, make_git_repo
+from tests.helpers.processes import wait_until
 
 TASK_URL = "https://chatgpt.com/codex/tasks/"
 

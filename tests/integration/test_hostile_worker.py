@@ -62,11 +62,13 @@ async def mcp_results(repo: Path, task_id: str) -> list[str]:
         ):
             result = await session.call_tool(tool, arguments)
             assert not result.is_error, result.content
-            out.append(json.dumps(result.structured_content))
-            out.append(result.content[0].text)  # type: ignore[union-attr]
-        last = json.loads(out[0])
-        assert last["message"].startswith("COMPLETED: all done")
-        assert "sk-[REDACTED]" in last["message"] and "AWS_SECRET_ACCESS_KEY=[REDACTED]" in last["message"]
+            if result.structured_content is not None:
+                out.append(json.dumps(result.structured_content))
+            out.extend(block.text for block in result.content)  # type: ignore[union-attr]
+        last = json.loads(out[0])  # get_last_message: its metadata, then the message itself
+        message = out[1]
+        assert message.startswith("COMPLETED: all done")
+        assert "sk-[REDACTED]" in message and "AWS_SECRET_ACCESS_KEY=[REDACTED]" in message
         assert last["outcome"]["status"] == "COMPLETED"
     return out
 

@@ -2,7 +2,8 @@
 (VALID), a passing one does not (NOISE), a reading of the spec waits for a human (PARTIAL); a command
 that writes outside its checkout — the user's own files included — or reaches the network is refused
 inside the sandbox, and the judge says it cannot tell; a command past its time is killed with its
-children; the user's checkout is untouched and the judge's throw-away checkout is gone afterwards.
+children, and so is one under way when the judge is told to stop (the rest then never start); the user's
+checkout is untouched and the judge's throw-away checkout is gone afterwards.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from cockpit.core.records.review import Challenge, Evidence
-from cockpit.core.review.judge import JudgeRefused, judge_challenges, remove_leftovers
+from cockpit.core.review.judge import STOPPED, JudgeRefused, judge_challenges, remove_leftovers
 from cockpit.core.review.retreat import find_retreat
 from cockpit.core.review.verdict import Verdict, parse_verdict
+from tests.helpers.processes import wait_until
 
 pytestmark = pytest.mark.codex
 
@@ -268,20 +270,26 @@ def _sleepers(tag: str) -> list[int]:
     return found
 
 
+def _hangs(tag: str) -> Challenge:
+    """A challenge whose command sleeps (``tag`` seconds, so its processes are told apart) in itself and
+    in a child."""
+    return Challenge(
+        id="c1", kind="regression", claim="hangs", evidence=Evidence(shell=f"sleep {tag} & sleep {tag}; wait")
+    )
+
+
+def _all_killed(tag: str) -> None:
+    wait_until(lambda: not _sleepers(tag), 5, f"the sleep {tag} processes to be killed")
+
+
 def test_a_command_past_its_time_is_killed_with_its_children(
     repo: tuple[Path, str, Path], codex_bin: Path, tmp_path: Path
 ) -> None:
     checkout, head, _ = repo
     tag = "317.25"
-    challenge = Challenge(
-        id="c1",
-        kind="regression",
-        claim="hangs",
-        evidence=Evidence(shell=f"sleep {tag} & sleep {tag}; wait"),
-    )
     started = time.monotonic()
     (judged,) = judge_challenges(
-        [challenge],
+        [_hangs(tag)],
         repo=checkout,
         head_commit=head,
         work_dir=tmp_path / "judge",
@@ -293,11 +301,42 @@ def test_a_command_past_its_time_is_killed_with_its_children(
         judged.label_reason or ""
     )
     assert judged.judge is not None and judged.judge.timed_out and judged.judge.exit_code is None
-    deadline = time.monotonic() + 5
-    while _sleepers(tag) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _sleepers(tag) == []
+    _all_killed(tag)
     assert list((tmp_path / "judge").iterdir()) == []
+
+
+def test_a_stop_kills_the_command_under_way_and_starts_no_other(
+    repo: tuple[Path, str, Path], codex_bin: Path, tmp_path: Path
+) -> None:
+    checkout, head, _ = repo
+    tag = "318.25"
+    after = Challenge(id="c2", kind="regression", claim="comes next", evidence=Evidence(command=["false"]))
+    stop = threading.Event()
+
+    def stop_once_it_runs() -> None:
+        try:
+            wait_until(lambda: bool(_sleepers(tag)), 60, "the command to run")
+        finally:
+            stop.set()
+
+    threading.Thread(target=stop_once_it_runs, daemon=True).start()
+    started = time.monotonic()
+    first, second = judge_challenges(
+        [_hangs(tag), after],
+        repo=checkout,
+        head_commit=head,
+        work_dir=tmp_path / "judge",
+        codex=codex_bin,
+        timeout_s=600,  # far away: only the stop ends the command
+        stop=stop,
+    )
+    assert stop.is_set() and time.monotonic() - started < 60
+    assert (first.label, first.label_reason) == ("PARTIAL", STOPPED)
+    assert first.judge is not None and not first.judge.timed_out and first.judge.exit_code is None
+    assert (second.label, second.label_reason, second.judge) == ("PARTIAL", STOPPED, None)
+    _all_killed(tag)
+    assert list((tmp_path / "judge").iterdir()) == []
+    assert _git(checkout, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
 def test_without_a_working_sandbox_nothing_runs(repo: tuple[Path, str, Path], tmp_path: Path) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,19 +21,7 @@ from cockpit.core.records.basics import TaskStatus
 from cockpit.core.records.task import TaskState
 from cockpit.core.supervisor import follow as follow_phase
 from cockpit.core.supervisor.loop import Supervisor
-
-
-def _process(*argv: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", *argv])
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        proc.kill()
-        proc.wait()
+from tests.helpers.processes import sleeper
 
 
 def _running_task(board: Blackboard, task_id: str, runner_pid: int) -> None:
@@ -63,8 +49,8 @@ def test_a_runner_started_under_an_old_module_name_is_followed_not_lost(
 ) -> None:
     board = Blackboard(repo)
     spec = board.root / "spec.json"
-    old_runner = _process("-m", old_module, str(spec))  # its command line, as the old version left it
-    stranger = _process("something-else")  # a pid a runner once had, now another program's
+    old_runner = sleeper("-m", old_module, str(spec))  # its command line, as the old version left it
+    stranger = sleeper("something-else")  # a pid a runner once had, now another program's
     processes += [old_runner, stranger]
     _running_task(board, "adopted-0001", old_runner.pid)
     _running_task(board, "recycled-0002", stranger.pid)
