@@ -1,12 +1,14 @@
 """``cockpit serve`` in a real headless Chromium: the page shows the cockpit, a decision card is
 answered and a reviewed diff merged by keys in the browser (the board's supervisor applies both), the
-browser is asked for a notification when the card arrives, a closed tab ends its cockpit process,
-stopping serve ends every cockpit and the supervisor it started, and a page of another origin — one the
-browser sends the cookie to — cannot open the cockpit's WebSocket."""
+palette and a task's view open by keys, the browser is asked for a notification when the card
+arrives, a closed tab ends its cockpit process, stopping serve ends every cockpit and the supervisor
+it started, and a page of another origin (one the browser sends the cookie to) cannot open the
+cockpit's WebSocket."""
 
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -71,6 +73,16 @@ def test_a_decision_and_a_merge_from_the_browser(repo: Path, cockpit_env: dict[s
             assert (card.resolved.option, card.resolved.by) == ("B", "human")
             assert "you chose B" in (state.message or "")
 
+            page.keyboard.press("F2")  # the palette, by its browser key
+            wait_screen(page, r"Search for commands", r"Cockpit: Review diff")
+            page.keyboard.press("Escape")
+            wait_screen(page, r"worktree · 2", absent=(r"Search for commands",))
+            page.keyboard.press("Tab")  # the worktree lane; its first task's view
+            page.keyboard.press("Enter")
+            wait_screen(page, r"attempt \d", r"Prev attempt")
+            page.keyboard.press("Escape")
+            wait_screen(page, r"worktree · 2", absent=(r"Prev attempt",))
+
             page.keyboard.press("v")  # the next diff waiting for review
             wait_screen(page, rf"review {REVIEW}", r"calc\.py")
             page.keyboard.press("a")  # approve and merge
@@ -100,7 +112,7 @@ def test_serve_supervises_when_nobody_does_and_stops_everything(repo: Path) -> N
         wait_until(lambda: len(served.apps()) == 1 or None, 30, "one cockpit left")
         (left,) = served.apps()
         assert alive(left)
-        assert served.stop() == 0
+        assert served.stop(signal.SIGINT) == 0  # Ctrl+C
         out = served.output
     for pid in (one, two, served.supervisor_pid):
         assert not alive(pid), f"pid {pid} outlived serve"

@@ -154,9 +154,9 @@ class Served:
     def wait_output(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
         return wait_until(lambda: re.search(pattern, self.output), timeout, f"serve saying {pattern!r}")
 
-    def stop(self, timeout: float = 60.0) -> int:
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signum)
         return self.process.wait(timeout)
 
 
@@ -227,16 +227,20 @@ def screen(page: Page) -> str:
     return str(page.evaluate(SCREEN_JS))
 
 
-def wait_screen(page: Page, *patterns: str, timeout: float = 60.0) -> str:
-    """Read the screen until every regex shows on one screen; the last screen is in the failure."""
+def wait_screen(page: Page, *patterns: str, absent: tuple[str, ...] = (), timeout: float = 60.0) -> str:
+    """Read the screen until every regex of ``patterns`` shows on one screen, and none of ``absent``;
+    the last screen is in the failure. (A key sent right after Escape would join it into one
+    sequence: await what Escape does before pressing on.)"""
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
         text = screen(page)
-        if all(re.search(p, text) for p in patterns):
+        if all(re.search(p, text) for p in patterns) and not any(re.search(p, text) for p in absent):
             return text
         page.wait_for_timeout(100)  # the page's own loop runs meanwhile
-    raise AssertionError(f"{patterns} not on screen within {timeout:.0f}s; the screen:\n{text}")
+    raise AssertionError(
+        f"{patterns} (and not {absent}) not on screen within {timeout:.0f}s; the screen:\n{text}"
+    )
 
 
 def notifications(page: Page) -> list[dict[str, Any]]:
