@@ -291,7 +291,6 @@ class Server:
         width = clamp(request.query.get("width"), 80, 20, 1000)
         height = clamp(request.query.get("height"), 24, 5, 500)
         websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_MESSAGE)
-        await websocket.prepare(request)
         service = CockpitAppService(
             app_argv(self.repo),
             write_bytes=websocket.send_bytes,
@@ -300,8 +299,9 @@ class Server:
             download_manager=DownloadManager(),
         )
         session = Session(service, websocket, peer)
-        self.sessions.add(session)
+        self.sessions.add(session)  # the slot is taken before the first await
         try:
+            await websocket.prepare(request)
             await service.start(width, height)
             if service._task is not None:  # the app ended by itself (quit, crash): the page is told
                 service._task.add_done_callback(lambda _: asyncio.ensure_future(websocket.close()))
@@ -398,6 +398,8 @@ async def pump(websocket: web.WebSocketResponse, service: CockpitAppService) -> 
 @dataclass
 class StartedSupervisor:
     process: asyncio.subprocess.Process
+    stopping: bool = False
+    watcher: asyncio.Future[None] | None = None
 
     @classmethod
     async def start(cls, repo: Path, board: Blackboard) -> StartedSupervisor | None:
@@ -429,7 +431,24 @@ class StartedSupervisor:
             f"the supervisor serve started did not take the board within {SUPERVISOR_START_S:.0f}s"
         )
 
+    def watch(self) -> None:
+        """Say so, loudly, if the supervisor ends before serve stops it (the viewers' commands then wait
+        in the inbox for a supervisor: a terminal cockpit or a ``cockpit run`` takes them)."""
+
+        async def watched() -> None:
+            code = await self.process.wait()
+            if not self.stopping:
+                print(
+                    f"cockpit serve: WARNING: the supervisor serve started (pid {self.process.pid}) ended "
+                    f"with {code}; the board has none until a `cockpit` or `cockpit run` takes it",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        self.watcher = asyncio.ensure_future(watched())
+
     async def stop(self) -> None:
+        self.stopping = True
         process = self.process
         for signum, wait in ((signal.SIGTERM, SUPERVISOR_STOP_GRACE_S), (signal.SIGKILL, 10.0)):
             if process.returncode is None:
@@ -498,39 +517,42 @@ async def _serve(board: Blackboard, host: str, sock: socket.socket, token: str) 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-
     supervisor: StartedSupervisor | None = None
-    holder = board.supervisor_pid()
-    if holder is None:
-        supervisor = await StartedSupervisor.start(board.repo, board)
-        holder = board.supervisor_pid()
-    if supervisor is not None:
-        say(
-            f"no supervisor held the board: started one (`cockpit run`, pid {supervisor.process.pid}); "
-            "it stops with serve"
-        )
-    else:
-        say(f"the board's supervisor is pid {holder}: every browser cockpit is its viewer")
-
-    runner = web.AppRunner(server.application(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=APP_QUIT_GRACE_S + 5)
-    await site.start()
-    warning = exposure_warning(host, port)
-    if warning is not None:
-        print(warning, file=sys.stderr, flush=True)
-    shown = "127.0.0.1" if host in WILDCARDS else host
-    url = f"http://{host_port(shown, port)}/?token={quote(token, safe='')}"
-    print(f"cockpit serve: {url}", flush=True)  # the one place the token is shown
-    say(f"serving {board.repo}; stop with Ctrl+C")
+    runner: web.AppRunner | None = None
+    site: web.SockSite | None = None
     try:
+        if board.supervisor_pid() is None:
+            supervisor = await StartedSupervisor.start(board.repo, board)
+        if supervisor is not None:
+            say(
+                f"no supervisor held the board: started one (`cockpit run`, pid {supervisor.process.pid}); "
+                "it stops with serve"
+            )
+            supervisor.watch()
+        else:
+            say(
+                f"the board's supervisor is pid {board.supervisor_pid()}: every browser cockpit is its viewer"
+            )
+        runner = web.AppRunner(server.application(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.SockSite(runner, sock, shutdown_timeout=APP_QUIT_GRACE_S + 5)
+        await site.start()
+        warning = exposure_warning(host, port)
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
+        shown = "127.0.0.1" if host in WILDCARDS else host
+        url = f"http://{host_port(shown, port)}/?token={quote(token, safe='')}"
+        print(f"cockpit serve: {url}", flush=True)  # the one place the token is shown
+        say(f"serving {board.repo}; stop with Ctrl+C")
         await stop.wait()
     finally:
         say("stopping: ending every browser cockpit")
-        await site.stop()
+        if site is not None:
+            await site.stop()
         count = len(server.sessions)
         await server.stop_sessions()
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         if supervisor is not None:
             say("stopping the supervisor serve started")
             await supervisor.stop()

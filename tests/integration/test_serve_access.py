@@ -1,12 +1,15 @@
 """``cockpit serve``'s door, with a plain HTTP client (no browser needed): nothing without the token
 (401, and no cockpit process starts), a wrong token is no token, the first visit trades the token for an
 HttpOnly SameSite=Strict cookie, only the page's own files are served, a WebSocket from another origin or
-under another host name is refused, the token is printed once and never handed to a cockpit process."""
+under another host name is refused, the token is printed once and never handed to a cockpit process;
+and serve says so when the supervisor it started dies."""
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +142,12 @@ def test_a_websocket_of_the_page_runs_one_cockpit_without_the_token(served: Serv
     wait_until(lambda: not alive(pid) or None, 30, "the cockpit of the closed socket gone")
     assert served.stop() == 0
     assert served.output.count(TOKEN) == 1  # printed once, in the URL; refusals never echo it
+
+
+def test_serve_says_loudly_when_the_supervisor_it_started_dies(repo: Path) -> None:
+    with serve(repo) as running:
+        assert running.supervisor_pid is not None
+        os.kill(running.supervisor_pid, signal.SIGKILL)
+        running.wait_output(r"WARNING: the supervisor serve started \(pid \d+\) ended with -9")
+        assert Blackboard(repo).supervisor_pid() is None
+        assert running.stop() == 0
