@@ -500,6 +500,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(repo: Path, host: str, port: int) -> int:
     """Run until SIGINT or SIGTERM; then every app process ends, and the supervisor serve started."""
+    # `cockpit` dies quietly on a closed pipe (`cockpit log X | head`); a server must not: writing to
+    # a cockpit process that has just ended is an error to handle, not the end of serve.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     board = Blackboard(repo)
     board.init()
     token = serve_token()

@@ -1,9 +1,9 @@
 """``cockpit serve`` in a real headless Chromium: the page shows the cockpit, a decision card is
-answered and a reviewed diff merged by keys in the browser (the board's supervisor applies both), the
-palette and a task's view open by keys, the browser is asked for a notification when the card
-arrives, a closed tab ends its cockpit process, stopping serve ends every cockpit and the supervisor
-it started, and a page of another origin (one the browser sends the cookie to) cannot open the
-cockpit's WebSocket."""
+answered, a reviewed diff merged and another rejected by keys in the browser (the board's supervisor
+applies them), the palette and a task's view open by keys, the browser is asked for a notification
+when the card arrives, a closed tab ends its cockpit process, stopping serve ends every cockpit and
+the supervisor it started, and a page of another origin (one the browser sends the cookie to) cannot
+open the cockpit's WebSocket."""
 
 from __future__ import annotations
 
@@ -30,24 +30,29 @@ from tests.helpers.browser import (
     wait_screen,
 )
 from tests.helpers.cloud import wait_until
+from tests.helpers.review import make_review_task
 from tests.helpers.showcase import REVIEW, WAITING, add_review, gate_state, open_gate_card
 from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = [needs_chromium, pytest.mark.browser]
 
 
-def gate_and_review(repo: Path) -> Blackboard:
-    """A task at a human gate with its decision card (open now), and a worktree task in review."""
+SECOND = "add-a-readme-line-5e2a"
+
+
+def gate_and_reviews(repo: Path) -> Blackboard:
+    """A task at a human gate with its decision card (open now), and two worktree tasks in review."""
     board = Blackboard(repo)
     board.write_state(gate_state())
     card = open_gate_card(board, datetime.now(UTC))
     board.write_state(gate_state().model_copy(update={"decision_id": card.id}))
     add_review(board)
+    make_review_task(board, SECOND, {"README.md": "# demo\n\nOne more line.\n"}, title="Add a README line")
     return board
 
 
 def test_a_decision_and_a_merge_from_the_browser(repo: Path, cockpit_env: dict[str, str]) -> None:
-    board = gate_and_review(repo)
+    board = gate_and_reviews(repo)
     supervisor = SupervisorThread(board, cockpit_env).start()
     assert supervisor.wait_for(lambda: board.supervisor_pid() is not None)
     try:
@@ -57,7 +62,7 @@ def test_a_decision_and_a_merge_from_the_browser(repo: Path, cockpit_env: dict[s
             page = open_cockpit(browser, served.url)
             assert page.url == f"{served.base}/"  # the token went into a cookie, out of the address bar
             # the lanes, then the card's modal (a viewer opens it too), and the browser is notified
-            wait_screen(page, r"worktree · 2", r"\[viewer\]")
+            wait_screen(page, r"worktree · 3", r"\[viewer\]")
             wait_screen(page, r"decision-001", r"\[B\] Park as a dead letter")
             wait_until(
                 lambda: any("decision-001" in str(n["body"]) for n in notifications(page)) or None,
@@ -73,21 +78,30 @@ def test_a_decision_and_a_merge_from_the_browser(repo: Path, cockpit_env: dict[s
             assert (card.resolved.option, card.resolved.by) == ("B", "human")
             assert "you chose B" in (state.message or "")
 
-            page.keyboard.press("F2")  # the palette, by its browser key
+            wait_screen(page, r"v Review diff", absent=(r"\[B\] Park",))  # the modal closed
+            page.keyboard.press("F2")  # the palette, by its browser key; typed into
             wait_screen(page, r"Search for commands", r"Cockpit: Review diff")
+            page.keyboard.type("breakers")
+            wait_screen(page, r"Cockpit: Breakers", absent=(r"Cockpit: Review diff",))
             page.keyboard.press("Escape")
-            wait_screen(page, r"worktree · 2", absent=(r"Search for commands",))
+            wait_screen(page, r"worktree · 3", absent=(r"Cockpit: ",))  # the palette closed
             page.keyboard.press("Tab")  # the worktree lane; its first task's view
             page.keyboard.press("Enter")
             wait_screen(page, r"attempt \d", r"Prev attempt")
             page.keyboard.press("Escape")
-            wait_screen(page, r"worktree · 2", absent=(r"Prev attempt",))
+            wait_screen(page, r"worktree · 3", absent=(r"Prev attempt",))
 
             page.keyboard.press("v")  # the next diff waiting for review
             wait_screen(page, rf"review {REVIEW}", r"calc\.py")
             page.keyboard.press("a")  # approve and merge
             supervisor.wait_status(REVIEW, TaskStatus.MERGED.value)
             assert "def subtract" in (repo / "calc.py").read_text()
+            wait_screen(page, r"reviews 1", absent=(rf"review {REVIEW}",))
+            page.keyboard.press("v")  # the other one: rejected
+            wait_screen(page, rf"review {SECOND}", r"README\.md")
+            page.keyboard.press("x")
+            supervisor.wait_status(SECOND, TaskStatus.REJECTED.value)
+            assert "One more line" not in (repo / "README.md").read_text()
             wait_screen(page, r"decisions 0", r"reviews 0")  # the header, from the board
 
             page.context.close()  # the tab closes: its cockpit process ends
@@ -109,7 +123,7 @@ def test_serve_supervises_when_nobody_does_and_stops_everything(repo: Path) -> N
             wait_screen(page, r"local · 0", r"\[viewer\]")
         one, two = sorted(served.wait_apps(2))
         first.context.close()
-        wait_until(lambda: len(served.apps()) == 1 or None, 30, "one cockpit left")
+        served.wait_output(r"browser left \(127\.0\.0\.1\): cockpit pid \d+ ended \(1 open\)")
         (left,) = served.apps()
         assert alive(left)
         assert served.stop(signal.SIGINT) == 0  # Ctrl+C
