@@ -2,8 +2,9 @@
 answered, a reviewed diff merged and another rejected by keys in the browser (the board's supervisor
 applies them), the palette and a task's view open by keys, the browser is asked for a notification
 when the card arrives, a closed tab ends its cockpit process, stopping serve ends every cockpit and
-the supervisor it started, and a page of another origin (one the browser sends the cookie to) cannot
-open the cockpit's WebSocket."""
+the supervisor it started; without the token (or with a wrong one) the browser gets 401 and no
+cockpit starts, and a page of another origin (one the browser sends the cookie to) cannot open the
+cockpit's WebSocket."""
 
 from __future__ import annotations
 
@@ -172,12 +173,19 @@ def another_site() -> Iterator[tuple[ThreadingHTTPServer, type[AnotherSite]]]:
         server.server_close()
 
 
-def test_a_page_of_another_origin_cannot_open_the_socket(repo: Path, another_site) -> None:
+def test_no_token_no_cockpit_and_another_origin_cannot_open_the_socket(repo: Path, another_site) -> None:
     site, handler = another_site
     lock = Blackboard(repo).lock()
     lock.acquire()  # a supervisor holds the board: serve starts none, so its children are cockpits
     try:
         with serve(repo) as served, chromium() as browser:
+            stranger = browser.new_context().new_page()  # no token, then a wrong one: nothing starts
+            for url in (f"{served.base}/", f"{served.base}/?token=not-the-token-0123456789"):
+                response = stranger.goto(url)
+                assert response is not None and response.status == 401, url
+            assert "needs the token" in stranger.inner_text("body")
+            assert served.apps() == []
+            stranger.context.close()
             page = open_cockpit(browser, served.url)  # the browser now holds the cookie
             wait_screen(page, r"local · 0")
             served.wait_apps(1)
