@@ -727,6 +727,13 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return serve(repo)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The cockpit in a browser (``cockpit.cli.serve``): one viewer per connection, behind a token."""
+    from cockpit.cli.serve import serve
+
+    return serve(Path(args.repo or os.getcwd()), args.host, args.port)
+
+
 def cmd_hook(args: argparse.Namespace) -> int:
     """Hooks other tools call: ``codex-notify`` takes Codex's ``notify`` payload (JSON, last argument)."""
     from cockpit.cli.hooks import codex_notify
@@ -894,6 +901,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the `claude mcp add-json` line and the .mcp.json block for this cockpit, and exit",
     )
     p.set_defaults(func=cmd_mcp)
+
+    p = sub.add_parser(
+        "serve",
+        help="the cockpit in a browser, behind a token (loopback unless --host says otherwise)",
+        description="Serve the cockpit over HTTP and a WebSocket: each browser tab runs its own cockpit, "
+        "a viewer of the board (a supervisor is started when none holds it). The URL printed at start "
+        "carries the token (random, or COCKPIT_SERVE_TOKEN); nothing is served without it.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("hook", help="entry points for other tools' hooks")
     hooks = p.add_subparsers(dest="hook", metavar="HOOK", required=True)

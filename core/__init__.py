@@ -141,6 +141,7 @@ _HOMES: dict[str, str] = {
     "credits_text": "cockpit.core.views.panels",
     "cut": "cockpit.core.text",
     "dead_letter_rows": "cockpit.core.views.panels",
+    "die_with_parent": "cockpit.core.processes",
     "disk_error_text": "cockpit.core.atomic",
     "disk_full": "cockpit.core.atomic",
     "envelope_from_mapping": "cockpit.core.envelope.model",
@@ -283,6 +284,7 @@ if TYPE_CHECKING:
     )
     from cockpit.core.policy.breaker import BreakerState, BreakerStore
     from cockpit.core.policy.dead_letters import DeadLetterQueue
+    from cockpit.core.processes import die_with_parent
     from cockpit.core.records.basics import FINISHED, TaskStatus, utc_now
     from cockpit.core.records.cloud import CloudResult, CloudRun
     from cockpit.core.records.review import LABELS, Challenge, ReviewRound

@@ -2,9 +2,11 @@
 cockpit: the full-screen demo over the real Codex CLI and the scripted model, driven by keys; the
 best-of-N review of a cloud task back from Codex Cloud with two attempts, and the review of a task the
 cross-family review challenged, its challenges beside the diff (boards the layout snapshots use, made
-on disk: no cloud and no reviewer is reached).
+on disk: no cloud and no reviewer is reached); and ``browser.png``, the cockpit served by
+``cockpit serve`` in Debian's headless Chromium.
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots] [--only best-of-review|review-challenges]
+    .venv/bin/python scripts/screenshots.py [--out screenshots]
+        [--only best-of-review|review-challenges|browser]
 """
 
 from __future__ import annotations
@@ -179,6 +181,45 @@ async def shoot_review_challenges(out: Path) -> list[Path]:
     return [path]
 
 
+def shoot_browser(out: Path) -> Path | None:
+    """``cockpit serve`` in Debian's headless Chromium: a board with a gate, a review and a folded
+    history, drawn in the page (the decision modal that opens first is put off with escape)."""
+    sys.path.insert(0, str(ROOT))  # the board and the browser harness are the tests' (tests.helpers)
+    from datetime import UTC, datetime
+
+    from cockpit.demo.repo import make_demo_repo
+    from tests.helpers.browser import chromium, chromium_path, open_cockpit, serve, wait_screen
+    from tests.helpers.showcase import add_history, add_review_task, gate_state, open_gate_card
+
+    if chromium_path() is None:
+        print("chromium not found (Debian: apt-get install chromium); no browser.png", file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory(prefix="cockpit-browser-") as tmp:
+        repo = Path(tmp) / "repo"
+        make_demo_repo(repo)
+        board = Blackboard(repo)
+        board.init()
+        card = open_gate_card(board, datetime.now(UTC))
+        board.write_state(gate_state().model_copy(update={"decision_id": card.id}))
+        add_review_task(board)
+        add_history(repo, 40)
+        lock = board.lock()
+        lock.acquire()  # as a supervisor would: the board stays as built while the page is drawn
+        try:
+            with serve(repo) as served, chromium() as browser:
+                page = open_cockpit(browser, served.url, width=1360, height=820)
+                wait_screen(page, r"decision-001", r"\[B\] Park as a dead letter")
+                page.keyboard.press("Escape")  # answer later: the lanes
+                wait_screen(page, r"worktree · 43", r"\[viewer\]", r"f2 palette", absent=(r"\[B\] Park",))
+                page.wait_for_timeout(500)  # the last frame settles
+                path = out / "browser.png"
+                page.screenshot(path=str(path))
+        finally:
+            lock.release()
+    print(f"wrote {path}")
+    return path
+
+
 def to_png(svgs: list[Path]) -> None:
     converter = shutil.which("rsvg-convert")
     if converter is None:
@@ -194,7 +235,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="screenshots", help="output folder (default: screenshots)")
     parser.add_argument(
-        "--only", choices=["best-of-review", "review-challenges"], help="only this screenshot (no demo run)"
+        "--only",
+        choices=["best-of-review", "review-challenges", "browser"],
+        help="only this screenshot (no demo run)",
     )
     args = parser.parse_args()
     out = Path(args.out).resolve()
@@ -205,6 +248,8 @@ def main() -> int:
     if args.only in (None, "review-challenges"):
         saved += asyncio.run(shoot_review_challenges(out))
     to_png(saved)
+    if args.only in (None, "browser"):
+        shoot_browser(out)
     return 0
 
 

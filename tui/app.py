@@ -42,7 +42,7 @@ from cockpit.core import (
     head_branch,
     utc_now,
 )
-from cockpit.tui.alerts import desktop_notify
+from cockpit.tui.alerts import browser_notify, desktop_notify
 from cockpit.tui.palette import binding_commands
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.widgets.lane_pane import LanePane
@@ -101,6 +101,8 @@ class CockpitApp(App[None]):
     CSS_PATH = STYLESHEETS
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        # Textual's palette key, with a second one no browser keeps for itself (tui/keys.py)
+        Binding("ctrl+p,f2", "command_palette", "palette", show=False, priority=True, id="app.palette"),
     ]
 
     def __init__(
@@ -140,9 +142,13 @@ class CockpitApp(App[None]):
 
     def on_mount(self) -> None:
         try:
-            self.set_keymap(board_config(self.board).keys)
+            keys = board_config(self.board).keys
         except ConfigError as exc:
+            keys = {}
             self.notify(str(exc), title="config", severity="error", timeout=30)
+        if self.is_web:
+            keys = self._browser_keys(keys)
+        self.set_keymap(keys)
         self.push_screen(MainScreen(str(self.board.repo), self.branch, clock=self.clock))
         if self.open_task:
             from cockpit.tui.screens.task_screen import TaskScreen
@@ -160,6 +166,19 @@ class CockpitApp(App[None]):
         self.set_interval(BOARD_POLL_S, self.poll_board)
         if not self.is_headless:  # a process of its own (tests share theirs)
             self.call_after_refresh(settle_garbage_collector)
+
+    def _browser_keys(self, keys: dict[str, str]) -> dict[str, str]:
+        """Served to a browser: the keys no browser keeps for itself come first (the footer and the
+        palette show them), and a key of the user's that a browser may keep is named in a warning."""
+        from cockpit.tui.keys import browser_keymap, cockpit_bindings, split_keys
+
+        keymap, warnings = browser_keymap(cockpit_bindings(), keys)
+        for warning in warnings:
+            self.notify(warning, title="keys in a browser", severity="warning", timeout=30)
+        palette = keymap.get("app.palette")
+        if palette:
+            self.COMMAND_PALETTE_BINDING = split_keys(palette)[0]  # the key the footer shows
+        return keymap
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from binding_commands(self, screen)
@@ -345,7 +364,9 @@ class CockpitApp(App[None]):
                 self._announced.add(card.id)
                 self._queue.append(card)
                 self.bell()
-                if not self.is_headless:  # a real terminal (and desktop) to tell
+                if self.is_web:  # the page asks the browser for a notification
+                    browser_notify(self, "Codex Cockpit waits for you", f"{card.id}: {card.title}")
+                elif not self.is_headless:  # a real terminal (and desktop) to tell
                     desktop_notify("Codex Cockpit waits for you", f"{card.id}: {card.title}")
         self._open_next_decision()
 

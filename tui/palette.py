@@ -26,6 +26,9 @@ CATEGORIES = {
 }
 
 
+PALETTE_ACTIONS = frozenset({"command_palette", "app.command_palette"})
+
+
 def category_of(binding_id: str) -> str:
     prefix = binding_id.split(".", 1)[0]
     return CATEGORIES.get(prefix, prefix.replace("_", " ").capitalize())
@@ -37,6 +40,8 @@ def binding_commands(app: App[object], screen: Screen[object]) -> Iterator[Syste
     for active in screen.active_bindings.values():
         binding = active.binding
         if not binding.id or not binding.description or binding.id in seen or not active.enabled:
+            continue
+        if binding.action in PALETTE_ACTIONS:  # the palette does not list itself
             continue
         seen.add(binding.id)
         title = f"{category_of(binding.id)}: {binding.description}"

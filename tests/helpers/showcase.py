@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cockpit.core.records.task as state_module
 from cockpit.core.board.blackboard import Blackboard
-from cockpit.core.board.decisions import DecisionOption, DecisionStore
+from cockpit.core.board.decisions import DecisionCard, DecisionOption, DecisionStore
 from cockpit.core.claude.stream import RateLimitInfo
 from cockpit.core.layout import CLAUDE_LIMITS_FILE
 from cockpit.core.records.attempt import Attempt
@@ -83,7 +83,7 @@ def build_showcase(root: Path) -> tuple[Path, dict[str, str]]:
         make_demo_repo(repo)
         board = Blackboard(repo)
         board.init()
-        _tasks(board, repo)
+        _tasks(board)
         _claude_limits(board)
     finally:
         for key, value in saved.items():
@@ -108,7 +108,7 @@ def _attempt(n: int, start: float, end: float | None, ok: bool, **extra: object)
     )
 
 
-def _tasks(board: Blackboard, repo: Path) -> None:
+def _tasks(board: Blackboard) -> None:
     notes = TaskState(
         id="write-notes-md-890d",
         lane="local",
@@ -129,7 +129,23 @@ def _tasks(board: Blackboard, repo: Path) -> None:
     )
     board.attempt_dir(RUNNING, 1).mkdir(parents=True, exist_ok=True)
     shutil.copy(RECORDED_LOG, board.attempt_dir(RUNNING, 1) / "events.jsonl")
-    waiting = TaskState(
+    waiting = gate_state()
+    queued = TaskState(
+        id="port-ci-to-the-cloud-5e11",
+        lane="cloud",
+        title="Port the CI job to the cloud runner",
+        created_at=_at(-5),
+    )
+    for state in (notes, running, waiting, queued):
+        board.write_state(state)
+    add_review_task(board)
+    open_gate_card(board, FROZEN)
+
+
+def gate_state() -> TaskState:
+    """A worktree task stopped at a human gate after three failed attempts (its card:
+    :func:`open_gate_card`)."""
+    return TaskState(
         id=WAITING,
         lane="worktree",
         title="Summarise the upstream changelog",
@@ -139,15 +155,11 @@ def _tasks(board: Blackboard, repo: Path) -> None:
         usage=Usage(input_tokens=300, output_tokens=60),
         attempts=[_attempt(n, -19 + n, -18.5 + n, False) for n in (1, 2, 3)],
     )
-    queued = TaskState(
-        id="port-ci-to-the-cloud-5e11",
-        lane="cloud",
-        title="Port the CI job to the cloud runner",
-        created_at=_at(-5),
-    )
-    for state in (notes, running, waiting, queued):
-        board.write_state(state)
-    _review(board, repo)
+
+
+def open_gate_card(board: Blackboard, now: datetime) -> DecisionCard:
+    """The decision card of :func:`gate_state`'s task, opened at ``now`` (A retry, B park as a dead
+    letter, C give up): one opened at the frozen time is long past its deadline on a real clock."""
     options = [
         DecisionOption(
             key="A",
@@ -166,7 +178,7 @@ def _tasks(board: Blackboard, repo: Path) -> None:
         ),
         DecisionOption(key="C", label="Give up", action="fail", pros=["ends the task now"]),
     ]
-    DecisionStore(board.root, lambda: FROZEN).open(
+    return DecisionStore(board.root, lambda: now).open(
         task_id=WAITING,
         trigger="repeated_failures",
         title="Summarise the upstream changelog: failed repeatedly",
@@ -179,7 +191,8 @@ def _tasks(board: Blackboard, repo: Path) -> None:
     )
 
 
-def _review(board: Blackboard, repo: Path) -> None:
+def add_review_task(board: Blackboard) -> None:
+    """A worktree task in review on a real branch: it adds ``subtract`` to ``calc.py`` and a test."""
     make_review_task(
         board,
         REVIEW,

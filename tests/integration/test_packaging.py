@@ -1,7 +1,7 @@
 """The wheel carries the whole cockpit: built from the tracked files, installed in a fresh virtual
 environment, its ``cockpit`` runs ``--help`` and the headless demo (real Codex, scripted model), and the
-TUI's stylesheets and the demo's scenarios are inside it. A subpackage or data file left out of
-``pyproject.toml`` fails here, not on a user's machine.
+TUI's stylesheets, the demo's scenarios and the page of ``cockpit serve`` are inside it. A subpackage or
+data file left out of ``pyproject.toml`` fails here, not on a user's machine.
 
 The fresh environment gets the wheel alone (``--no-deps``, offline); the dependencies come from the
 project's own environment through a ``.pth`` line (its ``.pth`` files, the editable install among them,
@@ -81,21 +81,24 @@ def test_the_wheel_provides_cockpit_and_its_files(installed: Path, tmp_path: Pat
         "import cockpit.demo.fake_cloud.__main__;"
         "print(cockpit.core.__file__);"
         "print(len(app.STYLESHEETS), all(p.is_file() for p in app.STYLESHEETS));"
-        "print(len(list((pathlib.Path(demo.__file__).parent / 'scenarios').glob('*.toml'))))"
+        "print(len(list((pathlib.Path(demo.__file__).parent / 'scenarios').glob('*.toml'))));"
+        "import cockpit.cli.serve as serve;"
+        "print(all(p.is_file() for p in serve.STATIC.values()) and (serve.WEB / 'index.html').is_file())"
     )
     out = _run([str(installed / "python"), "-c", probe], cwd=tmp_path, env=_env(tmp_path))
     assert out.returncode == 0, out.stderr
-    where, styles, scenarios = out.stdout.split("\n")[:3]
+    where, styles, scenarios, web = out.stdout.split("\n")[:4]
     assert Path(where).is_relative_to(installed.parent), f"cockpit imported from {where}, not the wheel"
     count, present = styles.split()
     assert int(count) >= 1 and present == "True"
     assert int(scenarios) >= 1
+    assert web == "True"  # the page `cockpit serve` sends, and its script
 
 
 def test_the_installed_cockpit_answers_help(installed: Path, tmp_path: Path) -> None:
     out = _run([str(installed / "cockpit"), "--help"], cwd=tmp_path, env=_env(tmp_path))
     assert out.returncode == 0, out.stderr
-    for command in ("submit", "run", "status", "archive", "mcp", "demo"):
+    for command in ("submit", "run", "status", "archive", "mcp", "demo", "serve"):
         assert command in out.stdout
 
 

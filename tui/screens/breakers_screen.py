@@ -48,7 +48,7 @@ def breaker_cells(row: BreakerRow) -> list[Text]:
 class BreakersScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="breakers.back"),
-        Binding("ctrl+r", "reload", "Refresh", id="breakers.refresh"),
+        Binding("ctrl+r,R", "reload", "Refresh", id="breakers.refresh"),
     ]
 
     class Loaded(Message):

@@ -58,7 +58,7 @@ class DeadLettersScreen(PanelScreen):
         Binding("escape", "app.pop_screen", "Back", id="dlq.back"),
         Binding("r", "retry", "Retry", id="dlq.retry"),
         Binding("a", "toggle_archived", "Archived on/off", id="dlq.all"),
-        Binding("ctrl+r", "reload", "Refresh", id="dlq.refresh"),
+        Binding("ctrl+r,R", "reload", "Refresh", id="dlq.refresh"),
     ]
 
     class Loaded(Message):

@@ -164,7 +164,7 @@ class NewTaskScreen(ModalScreen[str | None]):
     """Dismisses with the submitted task's id, or ``None`` when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Submit", id="form.submit"),
+        Binding("ctrl+s,f4", "submit", "Submit", id="form.submit"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
     ]
 

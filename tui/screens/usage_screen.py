@@ -137,7 +137,7 @@ def budget_text(summary: UsageSummary) -> Text:
 class UsageScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="usage.back"),
-        Binding("ctrl+r", "reload", "Refresh", id="usage.refresh"),
+        Binding("ctrl+r,R", "reload", "Refresh", id="usage.refresh"),
     ]
 
     class Loaded(Message):

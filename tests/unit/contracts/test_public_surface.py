@@ -119,6 +119,7 @@ SURFACE = [
     "credits_text",
     "cut",
     "dead_letter_rows",
+    "die_with_parent",
     "disk_error_text",
     "disk_full",
     "envelope_from_mapping",
