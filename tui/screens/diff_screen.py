@@ -68,11 +68,11 @@ def files_count(n: int) -> str:
 
 class FeedbackModal(ModalScreen[str | None]):
     """The feedback a sent-back task gets: a one-line text box, or, started from ``prefill`` (the
-    review's VALID and PARTIAL challenges), a text area to edit it in (Ctrl+S sends)."""
+    review's VALID and PARTIAL challenges), a text area to edit it in (Ctrl+S or F4 sends)."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="feedback.cancel"),
-        Binding("ctrl+s", "send", "Send back", id="feedback.send"),
+        Binding("ctrl+s,f4", "send", "Send back", id="feedback.send"),
     ]
 
     def __init__(self, prefill: str = "") -> None:
@@ -84,7 +84,7 @@ class FeedbackModal(ModalScreen[str | None]):
             if self.prefill:
                 yield Static(
                     "Feedback for the worker, from the review's VALID and PARTIAL challenges — edit it, "
-                    "then Ctrl+S sends the task back (Escape: not now):",
+                    "then Ctrl+S (F4 in a browser) sends the task back (Escape: not now):",
                     markup=False,
                 )
                 yield TextArea(self.prefill, id="feedback-text", soft_wrap=True, tab_behavior="focus")

@@ -14,7 +14,14 @@ def test_every_binding_with_a_browser_key_has_another_key() -> None:
         listed = split_keys(keys)
         assert [k for k in listed if k not in BROWSER_KEYS], f"{binding_id} ({keys}): only browser keys"
     clashing = {i for i, keys in bindings.items() if set(split_keys(keys)) & BROWSER_KEYS}
-    assert clashing == {"app.palette", "form.submit", "dlq.refresh", "usage.refresh", "breakers.refresh"}
+    assert clashing == {
+        "app.palette",
+        "form.submit",
+        "feedback.send",
+        "dlq.refresh",
+        "usage.refresh",
+        "breakers.refresh",
+    }
 
 
 def test_served_to_a_browser_the_free_key_comes_first() -> None:
@@ -24,6 +31,7 @@ def test_served_to_a_browser_the_free_key_comes_first() -> None:
     assert keymap == {
         "app.palette": "f2,ctrl+p",
         "form.submit": "f4,ctrl+s",
+        "feedback.send": "f4,ctrl+s",
         "dlq.refresh": "R,ctrl+r",
         "usage.refresh": "R,ctrl+r",
         "breakers.refresh": "R,ctrl+r",
