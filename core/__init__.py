@@ -115,6 +115,7 @@ _HOMES: dict[str, str] = {
     "McpToolCallItem": "cockpit.core.codex.exec_events",
     "PayloadError": "cockpit.core.board.external_sessions",
     "ReasoningItem": "cockpit.core.codex.exec_events",
+    "ReviewLine": "cockpit.core.views.task_view",
     "ReviewRound": "cockpit.core.records.review",
     "ReviewerHealthView": "cockpit.core.views.panels",
     "Row": "cockpit.core.views.lane_rows",
@@ -173,6 +174,7 @@ _HOMES: dict[str, str] = {
     "render_markdown": "cockpit.core.board.decisions",
     "recent_reviewer_health": "cockpit.core.views.panels",
     "reset_text": "cockpit.core.views.panels",
+    "review_lines": "cockpit.core.views.task_view",
     "reviewer_health": "cockpit.core.review.rounds",
     "revoke_trust": "cockpit.core.trust",
     "run_archive": "cockpit.core.archive",
@@ -335,4 +337,5 @@ if TYPE_CHECKING:
         windows_binding_first,
     )
     from cockpit.core.views.task_rows import INBOX_STATUS, Submission, status_row, submissions, tool_row
+    from cockpit.core.views.task_view import ReviewLine, review_lines
     from cockpit.core.vocabulary import CLOUD_BEST_OF_MAX, CLOUD_LANE, EFFORTS, LANE_NAMES, SANDBOXES

@@ -440,17 +440,27 @@ class DiffScreen(DiffBrowser):
             self.app.pop_screen()
 
 
+def _cloud_diffs(state: TaskState | None) -> bool:
+    """Whether the last attempt of ``state`` brought diffs back from Codex Cloud."""
+    last = state.last_attempt if state is not None else None
+    run = last.cloud if last is not None else None
+    return run is not None and any(result.diff_file for result in run.results)
+
+
+def has_review(board: Blackboard, task_id: str, state: TaskState | None) -> bool:
+    """Whether :func:`review_screen` has a diff of ``task_id`` to show (``state``: its state as read)."""
+    return _cloud_diffs(state) or (board.task_dir(task_id) / DIFF_FILE).exists()
+
+
 def review_screen(board: Blackboard, task_id: str) -> DiffScreen | None:
     """The review of ``task_id``: a cloud-lane task's (its Codex Cloud attempts, best-of-N) when its
     last attempt brought diffs back, else the branch diff's; None when there is nothing to review."""
     state = board.read_state(task_id)
-    last = state.last_attempt if state is not None else None
-    run = last.cloud if last is not None else None
-    if state is not None and run is not None and any(result.diff_file for result in run.results):
+    if state is not None and _cloud_diffs(state):
         from cockpit.tui.screens.cloud_review import CloudReviewScreen
 
         return CloudReviewScreen(board, task_id, state)
-    if not (board.task_dir(task_id) / DIFF_FILE).exists():
+    if not has_review(board, task_id, state):
         return None
     return DiffScreen(board, task_id, state)
 

@@ -1,8 +1,10 @@
 """The task view: the live log of one attempt (rendered, or raw JSONL with ``r``) beside the task's
 state, its envelope, the three signals of every attempt (a cloud-lane attempt's Codex Cloud task: id,
 URL, remote status, polls, overdue, and its best-of-N attempts), usage, effort and why, structured
-error events, and the last message as Markdown. ``[`` and ``]`` switch attempts, ``d`` opens the shown
-attempt's live diff (mcp lane: the running turn's ``turn.diff``); ``escape`` goes back."""
+error events, the cross-family review's rounds, and the last message as Markdown. ``[`` and ``]``
+switch attempts, ``d`` opens the shown attempt's live diff (mcp lane: the running turn's ``turn.diff``),
+``v`` the task's diff review with the review's challenges (shown when it has a diff to review);
+``escape`` goes back."""
 
 from __future__ import annotations
 
@@ -22,15 +24,24 @@ from cockpit.core import (
     Blackboard,
     CloudRun,
     Envelope,
+    ReviewLine,
     TaskState,
     clean,
+    review_lines,
 )
-from cockpit.tui.screens.diff_screen import LiveDiffScreen, files_count, turn_diff_path
+from cockpit.tui.screens.diff_screen import (
+    LiveDiffScreen,
+    files_count,
+    has_review,
+    review_screen,
+    turn_diff_path,
+)
 from cockpit.tui.widgets.event_log import EventLog
 
 LOG_POLL_S = 1 / 15
 DETAILS_POLL_S = 1.0
 MAX_MESSAGE_CHARS = 20_000
+REVIEW_STYLES = {"heading": "bold", "round": "", "failed": "bold", "detail": "", "hint": "italic"}
 
 
 def _shown_path(path: str, root: str | None) -> str:
@@ -96,14 +107,26 @@ def cloud_text(run: CloudRun) -> Text:
     return text
 
 
+def review_text(lines: list[ReviewLine]) -> Text:
+    """The review's lines (already cleaned by the core) as text, never as markup; empty without any."""
+    text = Text()
+    for line in lines:
+        text.append(line.text + "\n", style=REVIEW_STYLES.get(line.tone, ""))
+    if lines:
+        text.append("\n")
+    return text
+
+
 def details_text(
     state: TaskState,
     errors: list[dict[str, object]],
     envelope: Envelope | None = None,
     root: str | None = None,
     live_diff: str | None = None,
+    review_key: str | None = None,
 ) -> Text:
-    """The side panel; ``live_diff`` is the summary line of the shown attempt's ``turn.diff``."""
+    """The side panel; ``live_diff`` is the summary line of the shown attempt's ``turn.diff``,
+    ``review_key`` the key that opens the diff review (None: the task has no diff to review)."""
     text = Text()
     text.append(f"{state.id}  [{state.lane}]  {state.status.value}\n", style="bold")
     text.append(f"{clean(state.title)}\n")
@@ -124,6 +147,7 @@ def details_text(
     if state.effort:
         text.append(f"effort {state.effort}: {state.effort_reason or ''}\n")
     text.append(f"thread {state.thread_id or '-'}\n\n")
+    text.append_text(review_text(review_lines(state.review, review_key=review_key)))
     if envelope is not None:
         text.append_text(envelope_text(envelope, root))
     for a in state.attempts:
@@ -159,11 +183,13 @@ class TaskScreen(Screen[None]):
         Binding("[", "attempt(-1)", "Prev attempt", id="task.prev_attempt"),
         Binding("]", "attempt(1)", "Next attempt", id="task.next_attempt"),
         Binding("d", "live_diff", "Live diff", id="task.live_diff"),
+        Binding("v", "review", "Review diff", id="task.review"),
     ]
 
     def __init__(self, board: Blackboard, task_id: str) -> None:
         super().__init__(id=f"task-screen-{task_id}")
         self._shown: tuple[int, ...] | None = None
+        self._reviewable = False  # the task has a diff to review (read when the state changes)
         self.board = board
         self.task_id = task_id
         state = board.read_state(task_id, archived=True)
@@ -223,7 +249,18 @@ class TaskScreen(Screen[None]):
             if e.get("task_id") == self.task_id and e.get("kind") == "error"
         ]
         envelope = self.board.read_envelope(self.task_id, archived=True)
-        details = details_text(state, errors, envelope, str(self.board.repo), self._live_diff_summary(state))
+        reviewable = has_review(self.board, self.task_id, state)
+        if reviewable != self._reviewable:
+            self._reviewable = reviewable
+            self.refresh_bindings()
+        details = details_text(
+            state,
+            errors,
+            envelope,
+            str(self.board.repo),
+            self._live_diff_summary(state),
+            self._review_key() if reviewable else None,
+        )
         self.query_one("#task-details", Static).update(details)
         message = self.board.attempt_dir(self.task_id, self.attempt, archived=True) / LAST_MESSAGE_FILE
         try:
@@ -242,6 +279,25 @@ class TaskScreen(Screen[None]):
         if not live.files:
             return "live diff: no changes yet (d)"
         return f"live diff: {files_count(live.files)} +{live.insertions} -{live.deletions} (d)"
+
+    def _review_key(self) -> str | None:
+        """The key that opens the diff review, as the footer shows it (the user's keymap applied)."""
+        for active in self.active_bindings.values():
+            if active.binding.id == "task.review":
+                return self.app.get_key_display(active.binding)
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``v`` is offered only while the task has a diff to review."""
+        return self._reviewable if action == "review" else True
+
+    def action_review(self) -> None:
+        """Open the task's diff review, with the cross-family review's challenges beside the diff."""
+        screen = review_screen(self.board, self.task_id)
+        if screen is None:
+            self.notify("this task has no diff to review", severity="warning")
+            return
+        self.app.push_screen(screen)
 
     def action_live_diff(self) -> None:
         """Open the shown attempt's live diff, or say why there is none."""
