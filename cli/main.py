@@ -42,6 +42,7 @@ from cockpit.core import (
     disk_error_text,
     disk_full,
     exit_code_of,
+    one_line,
 )
 
 if TYPE_CHECKING:
@@ -402,12 +403,12 @@ def _show_review(state: TaskState) -> None:
     for r in review.rounds:
         tries = f", {r.tries} tries" if r.tries > 1 else ""
         outcome = r.decision or r.failure or "under way"
-        _say(f"    round {r.n} (attempt {r.attempt}{tries}): {r.verdict}; {outcome}")
+        _say(f"    round {r.n} (attempt {r.attempt}{tries}): {r.verdict}; {one_line(outcome)}")
         for c in r.challenges:
             where = f" {c.where}" if c.where else ""
-            _say(f"      [{c.label or 'unlabelled'}] {c.kind}{where}: {c.claim}")
+            _say(f"      [{c.label or 'unlabelled'}] {c.kind}{where}: {one_line(c.claim)}")
             if c.label_reason:
-                _say(f"        {c.labelled_by or 'judge'}: {c.label_reason}")
+                _say(f"        {c.labelled_by or 'judge'}: {one_line(c.label_reason)}")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -52,10 +52,14 @@ def strip_control(text: str) -> str:
 
 REDACTED: Final = "[REDACTED]"
 _SECRET_PATTERNS: Final[list[tuple[re.Pattern[str], str]]] = [
-    # PEM private keys (whole block, or from the header to the end when cut short).
+    # PEM private keys: the whole block; a block already masked, with any key lines that follow it (so
+    # that masking twice changes nothing, and the text after it stays); or from the header to the end
+    # when cut short.
     (
         re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)", re.S
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----"
+            r"| \[REDACTED\](?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/=]{16,}[ \t]*)*|.*)",
+            re.S,
         ),
         "-----BEGIN PRIVATE KEY----- " + REDACTED,
     ),

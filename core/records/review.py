@@ -92,7 +92,8 @@ class Evidence(BaseModel):
     shell command line (``shell``: run as ``bash -c <line>``, always inside the sandbox). ``expect`` says
     what demonstrates the claim: ``fails`` (the default: the command exits non-zero) or ``succeeds``
     (it exits 0, e.g. input that should be refused is accepted). ``files`` are written into the judge's
-    checkout (paths relative to the repository root) before the command runs: a test the reviewer wrote.
+    checkout (paths relative to the repository root) before the command runs: a test the reviewer wrote;
+    like the command, their text is kept as written but for control characters (:data:`CommandText`).
     ``problem`` says why the given command cannot be run as evidence (too long, a path outside the
     repository, an unknown ``expect``), in which case the challenge is not executable.
     """
@@ -100,7 +101,7 @@ class Evidence(BaseModel):
     command: list[CommandText] | None = None
     shell: CommandText | None = None
     expect: Expect = "fails"
-    files: dict[CommandText, str] = Field(default_factory=dict)
+    files: dict[CommandText, CommandText] = Field(default_factory=dict)
     criterion: CleanText | None = None
     problem: CleanText | None = None
 

@@ -245,17 +245,26 @@ _PYTEST_EXITS: Final = {
     5: "pytest collected no test (exit 5)",
 }
 _PATH_DENIED: Final = re.compile(r"Read-only file system")
+# The network is off in the sandbox: a connection that failed there (refused, even on the loopback) says
+# nothing about the claim.
 _NETWORK_DENIED: Final = re.compile(
     r"Temporary failure in name resolution|Name or service not known|Could not resolve host|"
     r"Network is unreachable|getaddrinfo (?:ENOTFOUND|EAI_AGAIN)|nodename nor servname|"
-    r"Operation not permitted"
+    r"Operation not permitted|Connection refused|ECONNREFUSED|Couldn't connect to server|"
+    r"Failed to connect to"
 )
+_CURL_NETWORK_EXITS: Final = frozenset({5, 6, 7, 28})  # proxy or host not resolved, no connection, timeout
 _MISSING_MODULE: Final = re.compile(r"No module named ['\"]?([\w.]+)|ModuleNotFoundError|Cannot find module")
 
 
 def _runs_pytest(argv: list[str]) -> bool:
     words = " ".join(argv[2:]) if argv[:2] == ["bash", "-c"] else " ".join(argv)
     return bool(re.search(r"(?:^|[\s/])(?:py\.test|pytest)(?:\s|$)|-m\s+pytest\b", words))
+
+
+def _runs_curl(argv: list[str]) -> bool:
+    words = " ".join(argv[2:]) if argv[:2] == ["bash", "-c"] else " ".join(argv[:1])
+    return bool(re.search(r"(?:^|[\s/;&|(])curl(?:\s|$)", words))
 
 
 def _label(evidence: Evidence, argv: list[str], ran: _Ran, timeout_s: float) -> tuple[Label, str]:
@@ -303,7 +312,7 @@ def _label(evidence: Evidence, argv: list[str], ran: _Ran, timeout_s: float) -> 
                 f"failed (exit {code}), but it tried to write outside its checkout (refused by the "
                 "sandbox): cannot tell whether the claim holds"
             )
-        if _NETWORK_DENIED.search(both):
+        if _NETWORK_DENIED.search(both) or (_runs_curl(argv) and code in _CURL_NETWORK_EXITS):
             return "PARTIAL", (
                 f"failed (exit {code}), but it needed the network or an operation the sandbox refuses: "
                 "cannot tell whether the claim holds"

@@ -61,10 +61,17 @@ def test_strip_control(raw: str, clean: str) -> None:
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\nafter",
             "-----BEGIN PRIVATE KEY----- [REDACTED]\nafter",
         ),
+        ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI", "-----BEGIN PRIVATE KEY----- [REDACTED]"),
+        (  # key lines after a mask are key material still
+            "-----BEGIN PRIVATE KEY----- [REDACTED]\nMIIEowIBAAKCAQEAx4Tq0aH\nZm9vYmFyYmF6cXV4cXV1eA==\n"
+            "after",
+            "-----BEGIN PRIVATE KEY----- [REDACTED]\nafter",
+        ),
     ],
 )
 def test_redact(raw: str, expected: str) -> None:
     assert redact(raw) == expected
+    assert redact(expected) == expected  # masking twice changes nothing: the text after a key stays
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,7 @@ def test_hostile_text_is_cleaned_capped_and_kept_as_data() -> None:
                 "claim": claim,
                 "file": "../../etc/passwd\x07",
                 "command": ["printf", "\x1b[31mx"],
+                "files": {"t.py": "\x1b]52;c;cm0g\x07X = 1\r\n"},
             }
         ],
     }
@@ -188,6 +189,7 @@ def test_hostile_text_is_cleaned_capped_and_kept_as_data() -> None:
     assert verdict.summary is not None and len(verdict.summary) <= 2_000 and "\x1b" not in verdict.summary
     assert c.kind == "failing_test" and c.file is not None and "\x07" not in c.file
     assert c.evidence.argv == ["printf", "x"]  # escape sequences never reach a command
+    assert c.evidence.files == {"t.py": "X = 1\n"}  # nor the files it writes
 
 
 def test_files_outside_the_repository_make_the_evidence_unrunnable() -> None:
