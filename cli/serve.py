@@ -46,7 +46,7 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
-from cockpit.core import Blackboard, InputError, die_with_parent
+from cockpit.core import Blackboard, InputError, clean, die_with_parent
 
 TOKEN_ENV = "COCKPIT_SERVE_TOKEN"
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{16,256}")
@@ -75,6 +75,15 @@ class ServeError(InputError):
 
 def say(line: str) -> None:
     print(f"cockpit serve: {line}", flush=True)
+
+
+def asked(request: web.Request) -> str:
+    """A refused request in one short line for serve's output: method and path as data (the path is the
+    client's: control sequences stripped, secrets masked, cut), and where it came from."""
+    path = clean(request.path.replace("\n", " "))
+    if len(path) > 200:
+        path = path[:200] + "…"
+    return f"{clean(request.method)} {path} from {request.remote or '?'}"
 
 
 def is_loopback(host: str) -> bool:
@@ -343,12 +352,12 @@ def guard(access: Access) -> Callable[..., Awaitable[web.StreamResponse]]:
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         if not access.token_ok(request):
-            say(f"refused {request.method} {request.path} from {request.remote}: no valid token")
+            say(f"refused {asked(request)}: no valid token")
             return web.Response(
                 status=401, text="401: this cockpit needs the token `cockpit serve` printed\n"
             )
         if access.request_host(request) is None:
-            say(f"refused {request.method} {request.path} from {request.remote}: not served as that host")
+            say(f"refused {asked(request)}: not served as that host")
             return web.Response(status=403, text="403: not served under that host name\n")
         return await handler(request)
 

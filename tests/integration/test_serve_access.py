@@ -65,10 +65,13 @@ def test_without_the_token_nothing_is_served_and_nothing_starts(served: Served) 
         ("/", cookie(served, "wrong-token-0123456789")),
         ("/ws", {**UPGRADE, **origin, **cookie(served, "wrong-token-0123456789")}),
         ("/", {"Cookie": f"cockpit_serve_1={TOKEN}"}),  # another port's cookie is not this one's
+        ("/%1b%5d52;c;cHduZWQ=%07%1b[2J", {}),  # a path written to put escape sequences in serve's output
     ):
         assert get(served, path, headers).status == 401, path
     assert served.apps() == []
     assert "refused GET /ws from 127.0.0.1: no valid token" in served.output
+    wait_until(lambda: served.output.count(": no valid token") >= 11, 10, "every refusal said")
+    assert "\x1b" not in served.output and "\x07" not in served.output
 
 
 def test_the_first_visit_trades_the_token_for_a_strict_cookie(served: Served) -> None:
