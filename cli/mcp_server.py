@@ -769,10 +769,10 @@ class CockpitTools:
         cursor: Annotated[str | None, Field(description="The next_cursor of the previous page.")] = None,
     ) -> CallToolResult | dict[str, Any]:
         """The cross-family review of a task's result: its status (reviewing, challenged, converged,
-        failed, skipped), every round in brief (the attempt reviewed, verdict, decision, challenges by
-        label), then one round (the last unless `round`) with its challenges: claim, file:line, the
-        evidence in one line, the label VALID / NOISE / PARTIAL, who gave it and why, and whether the
-        judge's run failed. With `challenge`, that challenge in full as text (evidence files, the
+        failed, cancelled, skipped), every round in brief (the attempt reviewed, verdict, decision,
+        challenges by label), then one round (the last unless `round`) with its challenges: claim,
+        file:line, the evidence in one line, the label VALID / NOISE / PARTIAL, who gave it and why, and
+        whether the judge's run failed. With `challenge`, that challenge in full as text (evidence files, the
         judge's command and output). A failed round has no verdict: a failed review is never a pass.
         review is null when the task was not reviewed. orchestrator_may_label says whether
         label_challenge is open to you.
