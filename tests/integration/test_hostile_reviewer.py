@@ -21,10 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ from cockpit.tui.screens.decision_modal import DecisionModal
 from cockpit.tui.screens.diff_screen import DiffScreen
 from cockpit.tui.widgets.challenge_panel import ChallengePanel
 from tests.helpers.pilot import select_task, until
+from tests.helpers.processes import Listener
 from tests.helpers.review_loop import FIXED, ReviewRig, review_on, reviewer, text, verdict
 
 pytestmark = [pytest.mark.codex, pytest.mark.claude]
@@ -283,35 +282,6 @@ async def test_a_hostile_reviewers_text_reaches_no_surface_raw(review_rig: Revie
 
 
 # ------------------------------------------------------------------------------- leaving the box
-
-
-class Listener:
-    """A loopback server that records whether anyone connected."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connected = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connected = True
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
 
 
 def git(repo: Path, *args: str) -> str:

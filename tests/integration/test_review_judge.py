@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from cockpit.core.records.review import Challenge, Evidence
 from cockpit.core.review.judge import STOPPED, JudgeRefused, judge_challenges, remove_leftovers
 from cockpit.core.review.retreat import find_retreat
 from cockpit.core.review.verdict import Verdict, parse_verdict
-from tests.helpers.processes import wait_until
+from tests.helpers.processes import Listener, wait_until
 
 pytestmark = pytest.mark.codex
 
@@ -146,42 +145,13 @@ def _reply(port: int, outside: Path, repo: Path) -> str:
     )
 
 
-class _Listener:
-    """A loopback server that records whether anyone connected."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connected = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connected = True
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
 def test_the_judge_labels_from_what_runs_in_the_sandbox(
     repo: tuple[Path, str, Path], codex_bin: Path, tmp_path: Path
 ) -> None:
     checkout, head, outside = repo
     before = _snapshot(checkout)
     work_dir = tmp_path / "board" / "review"
-    listener = _Listener()
+    listener = Listener()
     try:
         verdict = parse_verdict(_reply(listener.port, outside, checkout))
         assert isinstance(verdict, Verdict), verdict
