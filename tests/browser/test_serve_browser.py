@@ -4,7 +4,9 @@ applies them), the palette and a task's view open by keys, the browser is asked 
 when the card arrives, a closed tab ends its cockpit process, stopping serve ends every cockpit and
 the supervisor it started; without the token (or with a wrong one) the browser gets 401 and no
 cockpit starts, and a page of another origin (one the browser sends the cookie to) cannot open the
-cockpit's WebSocket."""
+cockpit's WebSocket. A diff is sent back with feedback typed in the browser (the command waits in the
+inbox while the board's lock is held, and is applied once it is let go), and a running task's view shows
+the lines its Codex log gains while the page is open."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ import pytest
 
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
+from cockpit.core.records.attempt import Attempt
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.records.task import TaskState
 from tests.helpers.browser import (
     alive,
     chromium,
@@ -32,7 +36,15 @@ from tests.helpers.browser import (
 )
 from tests.helpers.cloud import wait_until
 from tests.helpers.review import make_review_task
-from tests.helpers.showcase import REVIEW, WAITING, add_review_task, gate_state, open_gate_card
+from tests.helpers.showcase import (
+    RECORDED_LOG,
+    REVIEW,
+    RUNNING,
+    WAITING,
+    add_review_task,
+    gate_state,
+    open_gate_card,
+)
 from tests.helpers.supervisor import SupervisorThread
 
 pytestmark = [needs_chromium, pytest.mark.browser]
@@ -196,5 +208,89 @@ def test_no_token_no_cockpit_and_another_origin_cannot_open_the_socket(repo: Pat
             assert attack.title() == "refused"
             served.wait_output(r"refused a WebSocket from 127\.0\.0\.1: its origin is not this cockpit's")
             assert len(served.apps()) == 1  # only the real tab's cockpit
+    finally:
+        lock.release()
+
+
+def test_a_diff_sent_back_with_feedback_from_the_browser(repo: Path) -> None:
+    board = Blackboard(repo)
+    add_review_task(board)
+    lock = board.lock()
+    lock.acquire()  # the board's supervisor, as far as the cockpit knows: its command waits in the inbox
+    try:
+        with serve(repo) as served, chromium() as browser:
+            assert served.supervisor_pid is None
+            page = open_cockpit(browser, served.url)
+            wait_screen(page, r"worktree · 1", r"reviews 1")
+            page.keyboard.press("v")
+            wait_screen(page, rf"review {REVIEW}", r"calc\.py")
+            page.keyboard.press("f")  # send back: the one-line feedback box
+            wait_screen(page, r"Feedback for the worker \(Enter sends the task back\)")
+            page.keyboard.type("also cover subtract(0, 0)")
+            wait_screen(page, r"also cover subtract\(0, 0\)")
+            page.keyboard.press("Enter")
+            (request,) = wait_until(
+                lambda: [i for i in board.inbox() if i.kind == "revise"] or None,
+                30,
+                "the revise in the inbox",
+            )
+            assert request.data["task_id"] == REVIEW
+            assert request.data["feedback"] == "also cover subtract(0, 0)"
+            state = board.read_state(REVIEW)
+            assert state is not None and state.status == TaskStatus.REVIEW  # not applied while it waits
+
+            lock.release()  # the holder lets go without taking it: the cockpit withdraws it, runs it itself
+            wait_until(lambda: board.inbox() == [] or None, 30, "the request withdrawn")
+            wait_until(
+                lambda: getattr(board.read_state(REVIEW), "status", None) == TaskStatus.QUEUED or None,
+                30,
+                "the task sent back",
+            )
+            state = board.read_state(REVIEW)
+            assert state is not None and state.pending_feedback == "also cover subtract(0, 0)"
+            assert state.message == "sent back with feedback"
+            wait_screen(page, r"reviews 0", absent=(rf"review {REVIEW}",))
+            # the cockpit let the lock go once it had written the state, and no supervisor took the board:
+            # the task waits in the queue, no attempt started
+            wait_until(lambda: board.supervisor_pid() is None or None, 30, "the board's lock free")
+            state = board.read_state(REVIEW)
+            assert state is not None and state.status == TaskStatus.QUEUED and len(state.attempts) == 1
+    finally:
+        lock.release()  # a no-op once let go
+
+
+def test_a_running_tasks_log_grows_on_the_page(repo: Path) -> None:
+    board = Blackboard(repo)
+    board.write_state(
+        TaskState(
+            id=RUNNING,
+            lane="local",
+            title="Create words.txt and count its lines",
+            status=TaskStatus.RUNNING,
+            attempts=[Attempt(n=1, started_at=datetime.now(UTC), deadline_s=1800)],
+        )
+    )
+    lines = RECORDED_LOG.read_text().splitlines(keepends=True)
+    events = board.attempt_dir(RUNNING, 1) / "events.jsonl"
+    events.parent.mkdir(parents=True, exist_ok=True)
+    events.write_text("".join(lines[:4]))  # thread and turn started, a reasoning note, a first message
+    lock = board.lock()
+    lock.acquire()  # a supervisor holds the board (serve starts none; the running task stays as it is)
+    try:
+        with serve(repo) as served, chromium() as browser:
+            page = open_cockpit(browser, served.url)
+            wait_screen(page, r"local · 1", r"Create words\.txt")
+            page.keyboard.press("Enter")  # the running task's view, its live log
+            wait_screen(
+                page, r"Let me create and inspect words\.txt first", absent=(r"Verifying the result",)
+            )
+            with events.open("a") as log:  # the worker writes on
+                log.write("".join(lines[4:14]))
+            wait_screen(page, r"Patched\. Verifying the result\.", absent=(r"Both files look right",))
+            with events.open("a") as log:
+                log.write("".join(lines[14:]))
+            wait_screen(page, r"Both files look right", r"COMPLETED: words\.txt tidied")
+            state = board.read_state(RUNNING)
+            assert state is not None and state.status == TaskStatus.RUNNING
     finally:
         lock.release()
