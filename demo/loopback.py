@@ -1,6 +1,7 @@
 """What the project's two scripted model servers share: a threaded loopback HTTP server, its start and
 its stop (stalled, delayed and gated replies released at once), the scenarios and how one is matched to
-a conversation, gates, and the requests seen. :mod:`cockpit.demo.scripted_model` (Responses API, for
+a conversation, gates, and the requests seen; and the wire both speak (a request's body, SSE frames, a
+reply held, streamed or stalled). :mod:`cockpit.demo.scripted_model` (Responses API, for
 Codex) and :mod:`cockpit.demo.scripted_claude` (Messages API, for Claude Code) add their wire formats.
 
 Standard library only: one thread per connection, so parallel clients are served concurrently.
@@ -8,10 +9,15 @@ Standard library only: one thread per connection, so parallel clients are served
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import select
+import socket
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -27,6 +33,83 @@ class MatchedScenario(Protocol):
 
 S = TypeVar("S", bound=MatchedScenario)
 R = TypeVar("R")
+
+
+class Disconnected(Exception):
+    """The client went away mid-reply."""
+
+
+@dataclass
+class Conversation(Generic[S]):
+    """One conversation's place in its scenario (a Codex thread, a Claude Code session)."""
+
+    scenario: S | None
+    cursor: int = 0
+
+
+@dataclass
+class Plan(Generic[S]):
+    """What one request is answered with."""
+
+    scenario: S | None
+    index: int | None
+    response: Any  # a member of the scenario's responses
+    exhausted: bool = False
+
+
+def sse_frame(event: str, data: Any) -> bytes:
+    """One server-sent event: ``data`` as compact JSON (a string as given), one ``data:`` line a line."""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    lines = "".join(f"data: {line}\n" for line in payload.split("\n"))
+    return f"event: {event}\n{lines}\n".encode()
+
+
+def raw_frame(event: Any) -> bytes:
+    """A scenario's literal frame (a ``RawEvent`` or a string written verbatim, ended by a blank line)."""
+    if isinstance(event, str):
+        return (event if event.endswith("\n\n") else event.rstrip("\n") + "\n\n").encode()
+    name = event.event
+    if name is None:
+        name = str(event.data.get("type", "message")) if isinstance(event.data, dict) else "message"
+    return sse_frame(name, event.data)
+
+
+def phrase(status: int) -> str:
+    """The reason phrase of an HTTP status (``HTTP 599`` for one without)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def writer(handler: BaseHTTPRequestHandler) -> Callable[[bytes], None]:
+    """Write and flush to the client; :class:`Disconnected` when it has gone."""
+
+    def write(data: bytes) -> None:
+        try:
+            handler.wfile.write(data)
+            handler.wfile.flush()
+        except OSError as exc:
+            raise Disconnected from exc
+
+    return write
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, sized by ``Content-Length`` or sent chunked."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks: list[bytes] = []
+        while True:
+            size_line = handler.rfile.readline()
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -175,6 +258,48 @@ class ScriptServer(Generic[S, R]):
 
     def _handle(self, handler: LoopbackHandler) -> None:
         raise NotImplementedError
+
+    def _hold(self, response: Any) -> None:
+        """Wait out a response's ``delay_ms`` and its ``gate`` (both end at once when the server stops)."""
+        if response.delay_ms:
+            self._stopping.wait(response.delay_ms / 1000)
+        if response.gate is not None:
+            with self._cond:
+                self._cond.wait_for(lambda: self._gates.get(response.gate, False) or self._stopping.is_set())
+
+    def _stall(self, handler: LoopbackHandler, seconds: float) -> None:
+        """Wait until ``seconds`` pass, the server stops or the client hangs up."""
+        deadline = time.monotonic() + seconds
+        conn: socket.socket = handler.connection
+        watch: list[Any] = [conn, self._wake_r]
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            readable, _, _ = select.select(watch, [], [], remaining)
+            if self._wake_r in readable or self._stopping.is_set():
+                return
+            if conn in readable:
+                try:
+                    peeked = conn.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    return
+                if not peeked:
+                    return
+                watch = [self._wake_r]  # unexpected bytes from the client: only stop/deadline end the stall
+
+    @staticmethod
+    def _start_stream(handler: LoopbackHandler, extra: dict[str, str]) -> None:
+        """An event-stream answer's status and headers (``extra`` last); the connection closes after it."""
+        handler.close_connection = True
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Cache-Control", "no-cache")
+        handler.send_header("Connection", "close")
+        for name, value in extra.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.flush()
 
     def _on_get(self, handler: LoopbackHandler) -> None:
         handler.send_error(HTTPStatus.NOT_FOUND)

@@ -27,29 +27,31 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import select
 import signal
-import socket
 import sys
 import time
-import tomllib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from cockpit.demo.loopback import LoopbackHandler, ScriptServer
-from cockpit.demo.scripted_model import (
-    _Disconnected,
-    _frame,
-    _phrase,
-    _read_body,
-    _stringify_headers,
-    _writer,
+from cockpit.demo import script_format
+from cockpit.demo.loopback import (
+    Conversation,
+    Disconnected,
+    LoopbackHandler,
+    Plan,
+    ScriptServer,
+    phrase,
+    raw_frame,
+    read_body,
+    sse_frame,
+    writer,
 )
+from cockpit.demo.script_format import ResponseBase, StrictModel, response_tag
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +82,7 @@ _ERROR_STATUS: dict[str, int] = {kind: status for status, kind in ERROR_TYPES.it
 # ---------------------------------------------------------------------------------------------------
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Usage(_Model):
+class Usage(StrictModel):
     """Token usage: ``input_tokens`` and the cache counts go in ``message_start``, ``output_tokens`` in
     ``message_delta`` (Claude Code adds them up into its ``result`` line and prices them)."""
 
@@ -105,12 +103,12 @@ class Usage(_Model):
         return {**self.start(), "output_tokens": self.output_tokens}
 
 
-class TextBlock(_Model):
+class TextBlock(StrictModel):
     kind: Literal["text"] = "text"
     text: str
 
 
-class ThinkingBlock(_Model):
+class ThinkingBlock(StrictModel):
     """Extended thinking; the signature is opaque to Claude Code (it sends it back unchanged)."""
 
     kind: Literal["thinking"] = "thinking"
@@ -118,7 +116,7 @@ class ThinkingBlock(_Model):
     signature: str = "c2NyaXB0ZWQ="
 
 
-class ToolUseBlock(_Model):
+class ToolUseBlock(StrictModel):
     """The model asks Claude Code to run a tool: any name (``Read``, ``Edit``, ...) with its input.
 
     ``input_from`` fills input keys from earlier tool results, as a model copies an id or a cursor it
@@ -146,7 +144,7 @@ class ToolUseBlock(_Model):
         return self.model_copy(update={"input": filled, "input_from": {}})
 
 
-class BashBlock(_Model):
+class BashBlock(StrictModel):
     """Shorthand for a ``Bash`` tool_use: ``{"command": ..., "description": ...}``."""
 
     kind: Literal["bash"] = "bash"
@@ -164,7 +162,7 @@ class BashBlock(_Model):
 Block = Annotated[TextBlock | ThinkingBlock | ToolUseBlock | BashBlock, Field(discriminator="kind")]
 
 
-class UnifiedWindow(_Model):
+class UnifiedWindow(StrictModel):
     """One window's headers: ``-<abbrev>-utilization`` (a fraction), ``-<abbrev>-reset`` (unix seconds)
     and, when given, ``-<abbrev>-surpassed-threshold`` (Claude Code then reports ``allowed_warning`` with
     the utilization; it also does so by itself past its own thresholds, e.g. 5h at 0.9)."""
@@ -174,7 +172,7 @@ class UnifiedWindow(_Model):
     surpassed_threshold: float | None = Field(default=None, ge=0)
 
 
-class RateLimitHeaders(_Model):
+class RateLimitHeaders(StrictModel):
     """A subscription's rate-limit state as the API sends it: ``anthropic-ratelimit-unified-status``
     (``allowed``, ``allowed_warning``, ``rejected``), ``-reset``, ``-representative-claim`` (the window
     the status is about: ``five_hour``, ``seven_day``, ...) and each window in ``windows`` by the headers'
@@ -208,18 +206,9 @@ class RateLimitHeaders(_Model):
         return out
 
 
-class _ResponseBase(_Model):
-    headers: dict[str, str] = Field(default_factory=dict)
-    delay_ms: int = Field(default=0, ge=0)
-    # Hold the reply until ScriptedClaude.open_gate(gate) is called (or the server stops).
-    gate: str | None = None
+class _ResponseBase(ResponseBase):
     # The subscription's rate-limit headers sent with this response (``headers`` may still override one).
     rate_limit: RateLimitHeaders | None = None
-
-    @field_validator("headers", mode="before")
-    @classmethod
-    def _headers_as_strings(cls, value: Any) -> Any:
-        return _stringify_headers(value)
 
 
 class MessageResponse(_ResponseBase):
@@ -289,24 +278,8 @@ class StallResponse(_ResponseBase):
     stall_s: float = Field(default=3600.0, ge=0)
 
 
-class RawEvent(_Model):
-    """One literal SSE frame. ``event`` defaults to ``data["type"]`` when ``data`` is an object."""
-
-    event: str | None = None
-    data: dict[str, Any] | list[Any] | str
-
-
-class RawResponse(_ResponseBase):
+class RawResponse(script_format.RawResponse, _ResponseBase):
     """Literal SSE frames, sent as given (strings are written verbatim), then the connection closes."""
-
-    kind: Literal["raw"]
-    events: list[RawEvent | str] = Field(default_factory=list)
-
-
-def _response_tag(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("kind", "message"))
-    return str(getattr(value, "kind", "message"))
 
 
 ResponseSpec = Annotated[
@@ -316,11 +289,11 @@ ResponseSpec = Annotated[
     | Annotated[DropResponse, Tag("drop")]
     | Annotated[StallResponse, Tag("stall")]
     | Annotated[RawResponse, Tag("raw")],
-    Discriminator(_response_tag),
+    Discriminator(response_tag("message")),
 ]
 
 
-class Scenario(_Model):
+class Scenario(StrictModel):
     """A named script: each request of a Claude Code session consumes the next response.
 
     ``match`` picks the scenario for a new session when the prompt contains it; ``""`` catches every
@@ -346,15 +319,12 @@ class Scenario(_Model):
 
 def load_scenario(path: Path) -> Scenario:
     """Load one scenario from a TOML file; ``name`` defaults to the file stem."""
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    data.setdefault("name", path.stem)
-    return Scenario.model_validate(data)
+    return script_format.load_scenario(path, Scenario)
 
 
 def load_scenarios(directory: Path) -> list[Scenario]:
     """Load every ``*.toml`` scenario in ``directory``, sorted by file name."""
-    return [load_scenario(path) for path in sorted(directory.glob("*.toml"))]
+    return script_format.load_scenarios(directory, Scenario)
 
 
 HOST_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "CLAUDECODE", "AWS_BEARER_TOKEN_BEDROCK", "IS_SANDBOX")
@@ -533,7 +503,7 @@ def _session_of(headers: Mapping[str, str], body: Any) -> str:
 
 
 def _event(data: dict[str, Any]) -> bytes:
-    return _frame(str(data["type"]), data)
+    return sse_frame(str(data["type"]), data)
 
 
 def _halves(text: str) -> list[str]:
@@ -635,22 +605,6 @@ def error_body(error_type: str, message: str, request_id: str) -> dict[str, Any]
 _Handler = LoopbackHandler
 
 
-@dataclass
-class _SessionState:
-    scenario: Scenario | None
-    cursor: int = 0
-
-
-@dataclass
-class _Plan:
-    """What one request is answered with."""
-
-    scenario: Scenario | None
-    index: int | None
-    response: Any  # a ResponseSpec member
-    exhausted: bool = False
-
-
 class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
     """A loopback Messages API server that replays scenarios, one cursor per Claude Code session."""
 
@@ -664,7 +618,7 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
         port: int = 0,
     ) -> None:
         super().__init__(scenarios, default, host, port)
-        self._sessions: dict[str, _SessionState] = {}
+        self._sessions: dict[str, Conversation[Scenario]] = {}
         self._counter = 0
         self._prefix = uuid.uuid4().hex[:8]
 
@@ -699,29 +653,29 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
 
     # -- request handling -----------------------------------------------------------------------
 
-    def _plan(self, session_id: str, body: Any) -> _Plan:
+    def _plan(self, session_id: str, body: Any) -> Plan[Scenario]:
         state = self._sessions.get(session_id)
         if state is None:
-            state = _SessionState(self._pick_scenario(_user_texts(body)))
+            state = Conversation(self._pick_scenario(_user_texts(body)))
             self._sessions[session_id] = state
         scenario = state.scenario
         if scenario is None:
             fallback = MessageResponse(blocks=[TextBlock(text=NO_SCENARIO_TEXT)])
-            return _Plan(None, None, fallback, exhausted=True)
+            return Plan(None, None, fallback, exhausted=True)
         index = state.cursor
         if 0 < index <= len(scenario.responses):
             before = scenario.responses[index - 1]
             if isinstance(before, MessageResponse) and before.repeat_while:
                 newest = _tool_result_json(body, newest_only=True)
                 if any(_dig(v, before.repeat_while)[1] is not None for v in newest):
-                    return _Plan(scenario, index - 1, before)
+                    return Plan(scenario, index - 1, before)
         state.cursor += 1
         if index < len(scenario.responses):
-            return _Plan(scenario, index, scenario.responses[index])
+            return Plan(scenario, index, scenario.responses[index])
         if scenario.repeat_last and scenario.responses:
             last = len(scenario.responses) - 1
-            return _Plan(scenario, last, scenario.responses[last], exhausted=True)
-        return _Plan(scenario, None, MessageResponse(blocks=[TextBlock(text=EXHAUSTED_TEXT)]), exhausted=True)
+            return Plan(scenario, last, scenario.responses[last], exhausted=True)
+        return Plan(scenario, None, MessageResponse(blocks=[TextBlock(text=EXHAUSTED_TEXT)]), exhausted=True)
 
     def _next_id(self) -> str:
         with self._lock:
@@ -758,7 +712,7 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
             handler.wfile.write(body)
 
     def _handle(self, handler: _Handler) -> None:
-        raw = _read_body(handler)
+        raw = read_body(handler)
         path = handler.path.split("?", 1)[0].rstrip("/")
         try:
             body: Any = json.loads(raw) if raw else None
@@ -805,20 +759,13 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
             response = response.resolved(_tool_result_json(body))
         try:
             self._reply(handler, response, body, request_id)
-        except (_Disconnected, BrokenPipeError, ConnectionResetError):
+        except (Disconnected, BrokenPipeError, ConnectionResetError):
             log.debug("client went away during %s", request_id)
             handler.close_connection = True
         finally:
             with self._cond:
                 self._in_flight -= 1
                 self._cond.notify_all()
-
-    def _hold(self, response: Any) -> None:
-        if response.delay_ms:
-            self._stopping.wait(response.delay_ms / 1000)
-        if response.gate is not None:
-            with self._cond:
-                self._cond.wait_for(lambda: self._gates.get(response.gate, False) or self._stopping.is_set())
 
     def _reply(self, handler: _Handler, response: Any, body: Any, request_id: str) -> None:
         self._hold(response)
@@ -839,10 +786,10 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
             self._reply_whole(handler, response, encoder, extra, request_id)
             return
         self._start_stream(handler, extra)
-        write = _writer(handler)
+        write = writer(handler)
         if isinstance(response, RawResponse):
             for event in response.events:
-                write(_raw_frame(event))
+                write(raw_frame(event))
             return
         usage = response.usage if isinstance(response, MessageResponse) else Usage()
         for frame in encoder.start(usage):
@@ -860,7 +807,7 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
                 write(frame)
         elif isinstance(response, StreamErrorResponse):
             error = error_body(response.error_type, response.message, request_id)
-            write(_frame("error", error))
+            write(sse_frame("error", error))
         elif isinstance(response, StallResponse):
             self._stall(handler, response.stall_s)
         # DropResponse: return without message_stop; the connection closes.
@@ -880,44 +827,11 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
             handler.close_connection = True
         elif isinstance(response, RawResponse):
             self._start_stream(handler, extra)
-            write = _writer(handler)
+            write = writer(handler)
             for event in response.events:
-                write(_raw_frame(event))
+                write(raw_frame(event))
         else:  # DropResponse: hang up without an answer
             handler.close_connection = True
-
-    def _stall(self, handler: _Handler, seconds: float) -> None:
-        """Wait until ``seconds`` pass, the server stops or the client hangs up."""
-        deadline = time.monotonic() + seconds
-        conn: socket.socket = handler.connection
-        watch: list[Any] = [conn, self._wake_r]
-        while not self._stopping.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            readable, _, _ = select.select(watch, [], [], remaining)
-            if self._wake_r in readable or self._stopping.is_set():
-                return
-            if conn in readable:
-                try:
-                    peeked = conn.recv(1, socket.MSG_PEEK)
-                except OSError:
-                    return
-                if not peeked:
-                    return
-                watch = [self._wake_r]  # unexpected bytes from the client: only stop/deadline end the stall
-
-    @staticmethod
-    def _start_stream(handler: _Handler, extra: dict[str, str]) -> None:
-        handler.close_connection = True
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Connection", "close")
-        for name, value in extra.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.flush()
 
     def _send_http_error(
         self, handler: _Handler, response: HttpErrorResponse, extra: dict[str, str], request_id: str
@@ -929,7 +843,7 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
             self._send_json(handler, response.status, response.body, extra)
             return
         kind = response.error_type or ERROR_TYPES.get(response.status, "api_error")
-        message = response.message or _phrase(response.status)
+        message = response.message or phrase(response.status)
         self._send_json(handler, response.status, error_body(kind, message, request_id), extra)
 
     @classmethod
@@ -950,20 +864,6 @@ class ScriptedClaude(ScriptServer[Scenario, RecordedRequest]):
         handler.end_headers()
         handler.wfile.write(data)
         handler.wfile.flush()
-
-
-def _raw_frame(event: RawEvent | str) -> bytes:
-    if isinstance(event, str):
-        return (event if event.endswith("\n\n") else event.rstrip("\n") + "\n\n").encode()
-    name = event.event
-    if name is None:
-        name = str(event.data.get("type", "message")) if isinstance(event.data, dict) else "message"
-    return _frame(name, event.data)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:

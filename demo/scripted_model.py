@@ -14,22 +14,31 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import select
 import signal
-import socket
 import sys
 import time
-import tomllib
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag
 
-from cockpit.demo.loopback import LoopbackHandler, ScriptServer
+from cockpit.demo import script_format
+from cockpit.demo.loopback import (
+    Conversation,
+    Disconnected,
+    LoopbackHandler,
+    Plan,
+    ScriptServer,
+    phrase,
+    raw_frame,
+    read_body,
+    sse_frame,
+    writer,
+)
+from cockpit.demo.script_format import RawResponse, ResponseBase, StrictModel, response_tag
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +50,7 @@ NO_SCENARIO_TEXT = "COMPLETED: (no scenario matched)"
 # ---------------------------------------------------------------------------------------------------
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Usage(_Model):
+class Usage(StrictModel):
     """Token usage reported in ``response.completed``."""
 
     input_tokens: int = Field(default=100, ge=0)
@@ -63,21 +68,21 @@ class Usage(_Model):
         }
 
 
-class MessageItem(_Model):
+class MessageItem(StrictModel):
     """An assistant message (``agent_message`` in Codex's JSONL)."""
 
     kind: Literal["message"] = "message"
     text: str
 
 
-class ReasoningItem(_Model):
+class ReasoningItem(StrictModel):
     """A reasoning item carrying one summary text."""
 
     kind: Literal["reasoning"] = "reasoning"
     text: str
 
 
-class ShellItem(_Model):
+class ShellItem(StrictModel):
     """An ``exec_command`` function call (Codex runs it as ``bash -lc CMD``).
 
     ``escalate`` asks to run outside the sandbox (``sandbox_permissions = "require_escalated"``); under
@@ -92,14 +97,14 @@ class ShellItem(_Model):
     justification: str | None = None
 
 
-class ApplyPatchItem(_Model):
+class ApplyPatchItem(StrictModel):
     """A patch (``*** Begin Patch`` … ``*** End Patch``) sent through the tool the request offers."""
 
     kind: Literal["apply_patch"] = "apply_patch"
     patch: str
 
 
-class FunctionCallItem(_Model):
+class FunctionCallItem(StrictModel):
     """A raw function call: any tool name with JSON arguments."""
 
     kind: Literal["function_call"] = "function_call"
@@ -113,33 +118,7 @@ Item = Annotated[
 ]
 
 
-def _stringify_headers(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for key, val in value.items():
-        if isinstance(val, bool):
-            out[key] = "true" if val else "false"
-        elif isinstance(val, int | float):
-            out[key] = str(val)
-        else:
-            out[key] = val
-    return out
-
-
-class _ResponseBase(_Model):
-    headers: dict[str, str] = Field(default_factory=dict)
-    delay_ms: int = Field(default=0, ge=0)
-    # Hold the reply until ScriptedModel.open_gate(gate) is called (or the server stops).
-    gate: str | None = None
-
-    @field_validator("headers", mode="before")
-    @classmethod
-    def _headers_as_strings(cls, value: Any) -> Any:
-        return _stringify_headers(value)
-
-
-class ItemsResponse(_ResponseBase):
+class ItemsResponse(ResponseBase):
     """A normal streamed response: ``response.created``, the items, ``response.completed``."""
 
     kind: Literal["items"] = "items"
@@ -147,7 +126,7 @@ class ItemsResponse(_ResponseBase):
     usage: Usage = Field(default_factory=Usage)
 
 
-class HttpErrorResponse(_ResponseBase):
+class HttpErrorResponse(ResponseBase):
     """A non-streamed HTTP error. ``body`` is sent verbatim when a string, as JSON otherwise."""
 
     kind: Literal["http_error"]
@@ -155,7 +134,7 @@ class HttpErrorResponse(_ResponseBase):
     body: str | dict[str, Any] | list[Any] | None = None
 
 
-class FailedResponse(_ResponseBase):
+class FailedResponse(ResponseBase):
     """``response.created``, optional items, then ``response.failed`` with an error code and message."""
 
     kind: Literal["failed"]
@@ -164,39 +143,19 @@ class FailedResponse(_ResponseBase):
     items: list[Item] = Field(default_factory=list)
 
 
-class DropResponse(_ResponseBase):
+class DropResponse(ResponseBase):
     """``response.created``, optional items, then the connection closes without ``response.completed``."""
 
     kind: Literal["drop"]
     items: list[Item] = Field(default_factory=list)
 
 
-class StallResponse(_ResponseBase):
+class StallResponse(ResponseBase):
     """``response.created``, optional items, then silence for ``stall_s`` s or until the server stops."""
 
     kind: Literal["stall"]
     stall_s: float = Field(default=3600.0, ge=0)
     items: list[Item] = Field(default_factory=list)
-
-
-class RawEvent(_Model):
-    """One literal SSE frame. ``event`` defaults to ``data["type"]`` when ``data`` is an object."""
-
-    event: str | None = None
-    data: dict[str, Any] | list[Any] | str
-
-
-class RawResponse(_ResponseBase):
-    """Literal SSE frames, sent as given (strings are written verbatim), then the connection closes."""
-
-    kind: Literal["raw"]
-    events: list[RawEvent | str] = Field(default_factory=list)
-
-
-def _response_tag(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("kind", "items"))
-    return str(getattr(value, "kind", "items"))
 
 
 ResponseSpec = Annotated[
@@ -206,11 +165,11 @@ ResponseSpec = Annotated[
     | Annotated[DropResponse, Tag("drop")]
     | Annotated[StallResponse, Tag("stall")]
     | Annotated[RawResponse, Tag("raw")],
-    Discriminator(_response_tag),
+    Discriminator(response_tag("items")),
 ]
 
 
-class Scenario(_Model):
+class Scenario(StrictModel):
     """A named script: each request of a thread consumes the next response.
 
     ``match`` picks the scenario for a new thread when the user prompt contains it; ``""`` catches
@@ -226,15 +185,12 @@ class Scenario(_Model):
 
 def load_scenario(path: Path) -> Scenario:
     """Load one scenario from a TOML file; ``name`` defaults to the file stem."""
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    data.setdefault("name", path.stem)
-    return Scenario.model_validate(data)
+    return script_format.load_scenario(path, Scenario)
 
 
 def load_scenarios(directory: Path) -> list[Scenario]:
     """Load every ``*.toml`` scenario in ``directory``, sorted by file name."""
-    return [load_scenario(path) for path in sorted(directory.glob("*.toml"))]
+    return script_format.load_scenarios(directory, Scenario)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -308,14 +264,8 @@ def _tool_names(body: Any) -> tuple[set[str], set[str]]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _frame(event: str, data: Any) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    lines = "".join(f"data: {line}\n" for line in payload.split("\n"))
-    return f"event: {event}\n{lines}\n".encode()
-
-
 def _typed_frame(data: dict[str, Any]) -> bytes:
-    return _frame(str(data["type"]), data)
+    return sse_frame(str(data["type"]), data)
 
 
 class _ItemEncoder:
@@ -437,26 +387,6 @@ _Handler = LoopbackHandler
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _ThreadState:
-    scenario: Scenario | None
-    cursor: int = 0
-
-
-@dataclass
-class _Plan:
-    """What one request is answered with."""
-
-    scenario: Scenario | None
-    index: int | None
-    response: Any  # a ResponseSpec member
-    exhausted: bool = False
-
-
-class _Disconnected(Exception):
-    """The client went away mid-reply."""
-
-
 class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
     """A loopback Responses-API server that replays scenarios, one cursor per Codex thread."""
 
@@ -470,7 +400,7 @@ class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
         port: int = 0,
     ) -> None:
         super().__init__(scenarios, default, host, port)
-        self._threads: dict[str, _ThreadState] = {}
+        self._threads: dict[str, Conversation[Scenario]] = {}
         self.max_in_flight = 0
         self._response_counter = 0
         self._prefix = uuid.uuid4().hex[:8]
@@ -503,24 +433,22 @@ class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
 
     # -- request handling -----------------------------------------------------------------------
 
-    def _plan(self, thread_id: str, body: Any) -> _Plan:
+    def _plan(self, thread_id: str, body: Any) -> Plan[Scenario]:
         state = self._threads.get(thread_id)
         if state is None:
-            state = _ThreadState(self._pick_scenario(_user_texts(body)))
+            state = Conversation(self._pick_scenario(_user_texts(body)))
             self._threads[thread_id] = state
         scenario = state.scenario
         if scenario is None:
-            return _Plan(
-                None, None, ItemsResponse(items=[MessageItem(text=NO_SCENARIO_TEXT)]), exhausted=True
-            )
+            return Plan(None, None, ItemsResponse(items=[MessageItem(text=NO_SCENARIO_TEXT)]), exhausted=True)
         index = state.cursor
         state.cursor += 1
         if index < len(scenario.responses):
-            return _Plan(scenario, index, scenario.responses[index])
+            return Plan(scenario, index, scenario.responses[index])
         if scenario.repeat_last and scenario.responses:
             last = len(scenario.responses) - 1
-            return _Plan(scenario, last, scenario.responses[last], exhausted=True)
-        return _Plan(scenario, None, ItemsResponse(items=[MessageItem(text=EXHAUSTED_TEXT)]), exhausted=True)
+            return Plan(scenario, last, scenario.responses[last], exhausted=True)
+        return Plan(scenario, None, ItemsResponse(items=[MessageItem(text=EXHAUSTED_TEXT)]), exhausted=True)
 
     def _next_response_id(self) -> str:
         self._response_counter += 1
@@ -533,7 +461,7 @@ class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
         self._send_plain(handler, 404, json.dumps({"error": {"message": f"no route for {handler.path}"}}), {})
 
     def _handle(self, handler: _Handler) -> None:
-        raw = _read_body(handler)
+        raw = read_body(handler)
         path = handler.path.split("?", 1)[0].rstrip("/")
         if not path.endswith("/responses"):
             self._not_found(handler)
@@ -568,20 +496,13 @@ class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
             self._cond.notify_all()
         try:
             self._reply(handler, plan.response, response_id, body)
-        except (_Disconnected, BrokenPipeError, ConnectionResetError):
+        except (Disconnected, BrokenPipeError, ConnectionResetError):
             log.debug("client went away during %s", response_id)
             handler.close_connection = True
         finally:
             with self._cond:
                 self._in_flight -= 1
                 self._cond.notify_all()
-
-    def _hold(self, response: Any) -> None:
-        if response.delay_ms:
-            self._stopping.wait(response.delay_ms / 1000)
-        if response.gate is not None:
-            with self._cond:
-                self._cond.wait_for(lambda: self._gates.get(response.gate, False) or self._stopping.is_set())
 
     def _reply(self, handler: _Handler, response: Any, response_id: str, body: Any) -> None:
         self._hold(response)
@@ -592,10 +513,10 @@ class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
             self._send_http_error(handler, response)
             return
         self._start_stream(handler, response.headers)
-        write = _writer(handler)
+        write = writer(handler)
         if isinstance(response, RawResponse):
             for event in response.events:
-                write(_raw_frame(event))
+                write(raw_frame(event))
             return
         encoder = _ItemEncoder(response_id, body)
         write(_typed_frame({"type": "response.created", "response": {"id": response_id}}))
@@ -613,44 +534,12 @@ class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
             self._stall(handler, response.stall_s)
         # DropResponse: return without response.completed; the connection closes.
 
-    def _stall(self, handler: _Handler, seconds: float) -> None:
-        """Wait until ``seconds`` pass, the server stops or the client hangs up."""
-        deadline = time.monotonic() + seconds
-        conn: socket.socket = handler.connection
-        watch: list[Any] = [conn, self._wake_r]
-        while not self._stopping.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            readable, _, _ = select.select(watch, [], [], remaining)
-            if self._wake_r in readable or self._stopping.is_set():
-                return
-            if conn in readable:
-                try:
-                    peeked = conn.recv(1, socket.MSG_PEEK)
-                except OSError:
-                    return
-                if not peeked:
-                    return
-                watch = [self._wake_r]  # unexpected bytes from the client: only stop/deadline end the stall
-
-    def _start_stream(self, handler: _Handler, extra: dict[str, str]) -> None:
-        handler.close_connection = True
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Connection", "close")
-        for name, value in extra.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.flush()
-
     def _send_http_error(self, handler: _Handler, response: HttpErrorResponse) -> None:
         if isinstance(response.body, str):
             text = response.body
         elif response.body is None:
-            phrase = _phrase(response.status)
-            text = json.dumps({"error": {"message": phrase, "type": "scripted_error", "code": None}})
+            reason = phrase(response.status)
+            text = json.dumps({"error": {"message": reason, "type": "scripted_error", "code": None}})
         else:
             text = json.dumps(response.body)
         self._send_plain(handler, response.status, text, response.headers)
@@ -673,54 +562,6 @@ class ScriptedModel(ScriptServer[Scenario, RecordedRequest]):
         handler.end_headers()
         handler.wfile.write(data)
         handler.wfile.flush()
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return f"HTTP {status}"
-
-
-def _raw_frame(event: RawEvent | str) -> bytes:
-    if isinstance(event, str):
-        return (event if event.endswith("\n\n") else event.rstrip("\n") + "\n\n").encode()
-    name = event.event
-    if name is None:
-        name = str(event.data.get("type", "message")) if isinstance(event.data, dict) else "message"
-    return _frame(name, event.data)
-
-
-def _writer(handler: _Handler) -> Any:
-    def write(data: bytes) -> None:
-        try:
-            handler.wfile.write(data)
-            handler.wfile.flush()
-        except OSError as exc:
-            raise _Disconnected from exc
-
-    return write
-
-
-def _read_body(handler: _Handler) -> bytes:
-    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks: list[bytes] = []
-        while True:
-            size_line = handler.rfile.readline()
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length else b""
-
-
-# ---------------------------------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
