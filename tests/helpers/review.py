@@ -140,3 +140,22 @@ def add_review(
     state.review = review
     board.write_state(state)
     return review
+
+
+def judged_review(board: Blackboard, task_id: str, *labels: str) -> None:
+    """A task in review whose one round's challenges the judge labelled ``labels`` (no diff, no branch:
+    for what reads the labels only)."""
+    challenges = [
+        Challenge(id=f"c{n}", kind="failing_test", claim=f"claim {n}", label=label, labelled_by="judge")  # type: ignore[arg-type]
+        for n, label in enumerate(labels, start=1)
+    ]
+    rnd = ReviewRound(n=1, attempt=1, head_commit="a" * 40, verdict="challenge", challenges=challenges)
+    board.write_state(
+        TaskState(
+            id=task_id,
+            lane="worktree",
+            title=task_id,
+            status=TaskStatus.REVIEW,
+            review=ReviewState(status="challenged", rounds=[rnd]),
+        )
+    )

@@ -21,7 +21,6 @@ from cockpit.core.policy.breaker import BreakerStore
 from cockpit.core.policy.dead_letters import ARCHIVE_AFTER_S, DeadLetter, DeadLetterQueue, Priority
 from cockpit.core.records.attempt import ErrorType
 from cockpit.core.records.basics import TaskStatus
-from cockpit.core.records.review import Challenge, ReviewRound, ReviewState
 from cockpit.core.records.task import TaskState
 from cockpit.core.usage.claude_limits import ClaudeLimitsStore
 from cockpit.tui.app import CockpitApp
@@ -29,6 +28,7 @@ from cockpit.tui.screens.breakers_screen import BreakersScreen
 from cockpit.tui.screens.dead_letters_screen import DeadLettersScreen
 from cockpit.tui.screens.main_screen import MainScreen
 from cockpit.tui.screens.usage_screen import UsageScreen
+from tests.helpers.review import judged_review
 
 # 2026-11-23 21:40:00 UTC, a Monday: 130 s after the rollout line below was written.
 FIXED = 1_795_470_000.0
@@ -247,24 +247,6 @@ async def test_usage_shows_windows_binding_first_tokens_by_lane_and_effort_and_b
         assert isinstance(app.screen, MainScreen)
 
 
-def reviewed_task(board: Blackboard, task_id: str, labels: list[str]) -> None:
-    """A task whose one review round's challenges the judge labelled ``labels``."""
-    challenges = [
-        Challenge(id=f"c{n}", kind="failing_test", claim=f"claim {n}", label=label, labelled_by="judge")  # type: ignore[arg-type]
-        for n, label in enumerate(labels, start=1)
-    ]
-    rnd = ReviewRound(n=1, attempt=1, head_commit="a" * 40, verdict="challenge", challenges=challenges)
-    board.write_state(
-        TaskState(
-            id=task_id,
-            lane="worktree",
-            title=task_id,
-            status=TaskStatus.REVIEW,
-            review=ReviewState(status="challenged", rounds=[rnd]),
-        )
-    )
-
-
 async def test_usage_shows_claude_windows_each_family_and_the_reviewers_rate(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -299,8 +281,8 @@ async def test_usage_shows_claude_windows_each_family_and_the_reviewers_rate(
     ClaudeLimitsStore(board.root / CLAUDE_LIMITS_FILE).record(
         [RateLimitInfo.model_validate(info)], FIXED - 60, "s"
     )
-    reviewed_task(board, "noisy-1", ["NOISE"] * 4)
-    reviewed_task(board, "noisy-2", ["NOISE"] * 3)
+    judged_review(board, "noisy-1", *["NOISE"] * 4)
+    judged_review(board, "noisy-2", *["NOISE"] * 3)
     app = CockpitApp(repo, host_supervisor=False, clock=lambda: FIXED, env={"CODEX_HOME": str(home)})
     async with app.run_test(size=(160, 60)) as pilot:
         await pilot.press("u")

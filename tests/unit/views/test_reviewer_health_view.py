@@ -11,42 +11,24 @@ from cockpit.cli.main import health_lines
 from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.claude.stream import RateLimitInfo
 from cockpit.core.layout import CLAUDE_LIMITS_FILE
-from cockpit.core.records.basics import TaskStatus
-from cockpit.core.records.review import Challenge, ReviewRound, ReviewState
 from cockpit.core.records.task import TaskState
 from cockpit.core.usage.claude_limits import ClaudeLimitsStore
 from cockpit.core.views.panels import ReviewerHealthView, recent_reviewer_health
-
-
-def reviewed(board: Blackboard, task_id: str, *labels: str) -> None:
-    challenges = [
-        Challenge(id=f"c{n}", kind="failing_test", claim=f"claim {n}", label=label, labelled_by="judge")  # type: ignore[arg-type]
-        for n, label in enumerate(labels, start=1)
-    ]
-    rnd = ReviewRound(n=1, attempt=1, head_commit="a" * 40, verdict="challenge", challenges=challenges)
-    board.write_state(
-        TaskState(
-            id=task_id,
-            lane="worktree",
-            title=task_id,
-            status=TaskStatus.REVIEW,
-            review=ReviewState(status="challenged", rounds=[rnd]),
-        )
-    )
+from tests.helpers.review import judged_review
 
 
 def test_the_rate_is_worked_out_again_only_when_a_reviewed_task_changed(repo: Path) -> None:
     board = Blackboard(repo)
     view = ReviewerHealthView(board)
     assert view.get().reviews == 0 and view.computed == 1
-    reviewed(board, "a-0001", "NOISE", "NOISE", "NOISE")
-    reviewed(board, "b-0002", "VALID", "NOISE", "NOISE")
+    judged_review(board, "a-0001", "NOISE", "NOISE", "NOISE")
+    judged_review(board, "b-0002", "VALID", "NOISE", "NOISE")
     health = view.get()
     assert (health.reviews, health.counts.labelled, view.computed) == (2, 6, 2)
     assert view.get() is health and view.computed == 2  # nothing changed: the index was only stat'ed
     board.write_state(TaskState(id="plain-0003", lane="local", title="not reviewed"))
     assert view.get() is health and view.computed == 2  # a change, but not to a reviewed task
-    reviewed(board, "c-0004", "NOISE", "NOISE")
+    judged_review(board, "c-0004", "NOISE", "NOISE")
     again = view.get()
     assert again.reviews == 3 and again.needs_better_prompt and view.computed == 3
     assert again == recent_reviewer_health(board, board.summaries())  # what `cockpit status` prints
