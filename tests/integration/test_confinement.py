@@ -25,7 +25,16 @@ from cockpit.core.board.blackboard import Blackboard
 from cockpit.core.board.decisions import DecisionStore
 from cockpit.core.commands import submit
 from cockpit.core.envelope.model import envelope_from_mapping
+from cockpit.core.layout import (
+    CLAUDE_LIMITS_FILE,
+    REVIEW_INPUTS_DIR,
+    REVIEW_STREAM_FILE,
+    REVIEWS_DIR,
+    review_checkout,
+    review_dir,
+)
 from cockpit.core.records.basics import TaskStatus
+from cockpit.core.review.reviewer import SANDBOX_RUNNER
 from cockpit.core.trust import trust_store_path, user_config_path
 from cockpit.demo.scripted_model import ScriptedModel
 from tests.helpers.scripted_steps import say, scenario
@@ -39,6 +48,7 @@ FINISHED = {TaskStatus.SUCCEEDED, TaskStatus.REVIEW, TaskStatus.FAILED, TaskStat
 
 def targets(board: Blackboard, self_id: str, other_id: str) -> list[Path]:
     root = board.root
+    review = board.attempt_dir(self_id, 1) / review_dir(1)
     return [
         root / "config.toml",
         root / "inbox" / "00000000000000000001-dead00.merge.json",
@@ -51,6 +61,12 @@ def targets(board: Blackboard, self_id: str, other_id: str) -> list[Path]:
         root / "events.jsonl",
         root / "task-index.jsonl",
         root / "dead-letters" / f"{other_id}.json",
+        root / CLAUDE_LIMITS_FILE,  # the reviewer's credit windows the gauge shows
+        # what the cross-family review of this attempt would trust: the one command its reviewer may run,
+        # the stream the supervisor reads, and the reviewer's checkout
+        review / REVIEW_INPUTS_DIR / SANDBOX_RUNNER,
+        review / REVIEW_STREAM_FILE,
+        root / REVIEWS_DIR / review_checkout(self_id, 1) / "calc.py",
         root / "evil-codex",
         board.worktree_path(other_id) / "calc.py",
         user_config_path(),
